@@ -1,0 +1,23 @@
+// Builds ONE executable, dist/multus. Flags (see ../shared/ENVIRONMENT.md):
+// --bytecode needs --format=esm; --splitting keeps role modules behind import()
+// so the shim never evaluates the daemon's graph; a CNI plugin runs in the
+// runtime's cwd, so .env/bunfig.toml auto-loading is turned off.
+import { $ } from "bun";
+
+const pkg = (await Bun.file(new URL("./package.json", import.meta.url)).json()) as { version: string };
+const commit = (await $`git rev-parse --short HEAD`.nothrow().quiet().text()).trim() || "unknown";
+const date = new Date().toISOString();
+
+const args = [
+  "build", "--compile", "--splitting", "--minify", "--bytecode", "--format=esm",
+  "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
+  `--define=MULTUS_VERSION=${JSON.stringify(pkg.version)}`,
+  `--define=MULTUS_COMMIT=${JSON.stringify(commit)}`,
+  `--define=MULTUS_BUILD_DATE=${JSON.stringify(date)}`,
+  "src/main.ts", "--outfile", "dist/multus",
+];
+const proc = Bun.spawnSync([process.execPath, ...args], { cwd: import.meta.dir, stdout: "inherit", stderr: "inherit" });
+if (proc.exitCode !== 0) {
+  console.error("build failed");
+  process.exit(proc.exitCode ?? 1);
+}
