@@ -1,0 +1,102 @@
+// The one CNI_ARGS parser/formatter, and the CNI_* env map -> CmdArgs step
+// of containernetworking/cni pkg/skel (same required vars, order and codes).
+
+import { CniError, ErrorCode } from "./errors.ts";
+import { type CniCommand, Env, isCniCommand, REQUIRED_ENV } from "./spec.ts";
+
+/**
+ * "K1=V1;K2=V2" -> [["K1","V1"],["K2","V2"]]. Deliberately more tolerant than
+ * Go's (which fails the whole request): empty items and a trailing ";" are
+ * skipped, and a value may contain "=" since we split at the first one.
+ * An item without "=" is still an error: it is not a key/value pair at all.
+ */
+export function parseCniArgs(s: string | undefined): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  for (const item of (s ?? "").split(";")) {
+    if (item.trim() === "") continue;
+    const eq = item.indexOf("=");
+    if (eq < 0) throw new CniError(ErrorCode.InvalidEnv, `invalid CNI_ARGS item ${JSON.stringify(item)}`);
+    pairs.push([item.slice(0, eq).trim(), item.slice(eq + 1).trim()]);
+  }
+  return pairs;
+}
+
+export function formatCniArgs(pairs: ReadonlyArray<readonly [string, string]>): string {
+  return pairs.map(([k, val]) => `${k}=${val}`).join(";");
+}
+
+/** The last value given for `key` (a later item overrides an earlier one). */
+export function getCniArg(pairs: ReadonlyArray<readonly [string, string]>, key: string): string | undefined {
+  let found: string | undefined;
+  for (const [k, val] of pairs) if (k === key) found = val;
+  return found;
+}
+
+/** Everything a plugin receives: the CNI_* env vars plus the config on stdin. */
+export interface CmdArgs {
+  command: CniCommand;
+  containerId: string;
+  netns: string;
+  ifname: string;
+  args: string;
+  path: string;
+  stdin: Uint8Array;
+}
+
+const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;
+const MAX_IFNAME = 15; // IFNAMSIZ - 1
+
+function validateContainerId(id: string): void {
+  if (id === "") throw new CniError(ErrorCode.UnknownContainer, "missing containerID", `${Env.CONTAINERID} is empty`);
+  if (!CONTAINER_ID.test(id)) {
+    throw new CniError(ErrorCode.InvalidEnv, "invalid characters in containerID",
+      `${Env.CONTAINERID} ${JSON.stringify(id)} must match ${CONTAINER_ID.source}`);
+  }
+}
+
+/** The kernel's rules (net/core/dev.c dev_valid_name), as Go's ValidateInterfaceName. */
+function validateIfname(name: string): void {
+  const fail = (why: string) => new CniError(ErrorCode.InvalidEnv, `invalid ${Env.IFNAME}`, `interface name ${JSON.stringify(name)} ${why}`);
+  if (name === "") throw fail("is empty");
+  if (name.length > MAX_IFNAME) throw fail(`is too long (at most ${MAX_IFNAME} characters)`);
+  if (name === "." || name === "..") throw fail("must not be . or ..");
+  if (/[/:\s]/.test(name)) throw fail("must not contain /, : or whitespace");
+}
+
+const VALIDATORS: Partial<Record<string, (v: string) => void>> = {
+  [Env.CONTAINERID]: validateContainerId,
+  [Env.IFNAME]: validateIfname,
+};
+
+/**
+ * The request as a plugin sees it. As in Go's skel, an empty variable counts
+ * as missing, missing ones are reported together (code 4), and a present
+ * container ID / ifname is validated where the command requires it, in the
+ * order of the env table (so a bad CNI_CONTAINERID is reported before a
+ * missing CNI_PATH).
+ */
+export function cmdArgsFromEnv(env: Record<string, string | undefined>, stdin: Uint8Array): CmdArgs {
+  const get = (name: string) => env[name] ?? "";
+  const command = get(Env.COMMAND);
+  if (command === "") throw new CniError(ErrorCode.InvalidEnv, `required env variables [${Env.COMMAND}] missing`);
+  if (!isCniCommand(command)) throw new CniError(ErrorCode.InvalidEnv, `unknown ${Env.COMMAND}: ${command}`);
+
+  const missing: string[] = [];
+  for (const name of REQUIRED_ENV[command]) {
+    const value = get(name);
+    if (value === "") missing.push(name);
+    else VALIDATORS[name]?.(value);
+  }
+  if (missing.length > 0) {
+    throw new CniError(ErrorCode.InvalidEnv, `required env variables [${missing.join(",")}] missing`);
+  }
+  return {
+    command,
+    containerId: get(Env.CONTAINERID),
+    netns: get(Env.NETNS),
+    ifname: get(Env.IFNAME),
+    args: get(Env.ARGS),
+    path: get(Env.PATH),
+    stdin,
+  };
+}

@@ -1,0 +1,99 @@
+// Plugin side of the protocol (containernetworking/cni pkg/skel): env + stdin
+// -> checks -> handler -> stdout and exit code. The edges are injected so the
+// whole path runs in tests without a process.
+
+import { type CmdArgs, cmdArgsFromEnv } from "./args.ts";
+import { CniError, ErrorCode, toCniError } from "./errors.ts";
+import { formatCniJson } from "./result.ts";
+import { decodeJsonObject } from "./schemas.ts";
+import { type CniCommand, CURRENT_VERSION, Env, SUPPORTED_VERSIONS } from "./spec.ts";
+import { configVersion, isSupportedVersion, reconcileVersion, versionAtLeast } from "./version.ts";
+
+export interface SkelIO {
+  env: Record<string, string | undefined>;
+  stdin: Uint8Array;
+  /** Only CNI output (result, error object, VERSION reply) is written here. */
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+}
+
+export interface SkelHandlers {
+  /** Returns the result ALREADY in wire form for the config's version; skel prints it. */
+  add(args: CmdArgs, conf: Record<string, unknown>): Promise<unknown>;
+  del(args: CmdArgs, conf: Record<string, unknown>): Promise<void>;
+  check(args: CmdArgs, conf: Record<string, unknown>): Promise<void>;
+  gc(args: CmdArgs, conf: Record<string, unknown>): Promise<void>;
+  status(args: CmdArgs, conf: Record<string, unknown>): Promise<void>;
+}
+
+/** The config version each command first appeared in (SPEC "Version considerations"). */
+const MIN_CONFIG_VERSION: Partial<Record<CniCommand, string>> = { CHECK: "0.4.0", GC: "1.1.0", STATUS: "1.1.0" };
+
+const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;
+
+/** Go's validateConfig: `name` must be a non-empty string of safe characters. */
+function checkNetworkName(conf: Record<string, unknown>): void {
+  const name = conf.name;
+  if (name !== undefined && name !== null && typeof name !== "string") {
+    // Go's json fails to decode a non-string into its string field.
+    throw new CniError(ErrorCode.DecodeFailure, "failed to decode network configuration",
+      `field "name": expected string, got ${JSON.stringify(name)}`);
+  }
+  if (!name) throw new CniError(ErrorCode.InvalidConfig, "missing network name");
+  if (!NETWORK_NAME.test(name)) throw new CniError(ErrorCode.InvalidConfig, "invalid characters found in network name", name);
+}
+
+/**
+ * Runs one CNI invocation and returns the exit code. Errors (ours, the
+ * handler's CniError untouched, anything else as 999) go to stdout as the
+ * spec's error object with exit code 1.
+ */
+export async function runSkel(io: SkelIO, handlers: SkelHandlers, about: string): Promise<number> {
+  if (!io.env[Env.COMMAND] && about) {
+    io.stderr(`${about}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(", ")}\n`);
+    return 0;
+  }
+  let errorVersion: string | undefined;
+  try {
+    const args = cmdArgsFromEnv(io.env, io.stdin);
+    if (args.command === "VERSION") {
+      // Go writes this with json.Encoder: compact, newline-terminated; stdin is ignored.
+      io.stdout(`${JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: SUPPORTED_VERSIONS })}\n`);
+      return 0;
+    }
+    const conf = decodeJsonObject(args.stdin, "network configuration");
+    const version = configVersion(conf);
+    // From here on errors carry the config's version (when it is one we speak).
+    if (isSupportedVersion(version)) errorVersion = version;
+    checkNetworkName(conf);
+
+    const min = MIN_CONFIG_VERSION[args.command];
+    if (min && !versionAtLeast(version, min)) {
+      throw new CniError(ErrorCode.IncompatibleVersion, `config version does not allow ${args.command}`,
+        `config is ${JSON.stringify(version)}, ${args.command} needs at least ${JSON.stringify(min)}`);
+    }
+    reconcileVersion(version);
+
+    switch (args.command) {
+      case "ADD":
+        io.stdout(formatCniJson(await handlers.add(args, conf)));
+        break;
+      case "DEL":
+        await handlers.del(args, conf);
+        break;
+      case "CHECK":
+        await handlers.check(args, conf);
+        break;
+      case "GC":
+        await handlers.gc(args, conf);
+        break;
+      case "STATUS":
+        await handlers.status(args, conf);
+        break;
+    }
+    return 0;
+  } catch (err) {
+    io.stdout(formatCniJson(toCniError(err).toJSON(errorVersion)));
+    return 1;
+  }
+}
