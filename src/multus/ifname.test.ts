@@ -1,0 +1,63 @@
+import { describe, expect, test } from "bun:test";
+import { CniError, ErrorCode } from "../cni/errors.ts";
+import { assignIfnames, ifnameProblem, isValidIfname } from "./ifname.ts";
+
+describe("assignIfnames", () => {
+  const cases: Array<{ title: string; request: string; delegates: Array<{ isMaster: boolean; requested?: string }>; want: string[] }> = [
+    { title: "master only", request: "eth0", delegates: [{ isMaster: true }], want: ["eth0"] },
+    { title: "master then extras: net<index in the full list>", request: "eth0", delegates: [{ isMaster: true }, { isMaster: false }, { isMaster: false }], want: ["eth0", "net1", "net2"] },
+    { title: "explicit request wins for extras", request: "eth0", delegates: [{ isMaster: true }, { isMaster: false, requested: "data0" }, { isMaster: false }], want: ["eth0", "data0", "net2"] },
+    { title: "explicit request wins for the master", request: "eth0", delegates: [{ isMaster: true, requested: "pod0" }, { isMaster: false }], want: ["pod0", "net1"] },
+    { title: "empty request is no request", request: "eth0", delegates: [{ isMaster: true, requested: "" }, { isMaster: false, requested: "" }], want: ["eth0", "net1"] },
+    { title: "no master: every delegate by index", request: "eth0", delegates: [{ isMaster: false }, { isMaster: false }], want: ["net0", "net1"] },
+    { title: "nothing", request: "eth0", delegates: [], want: [] },
+  ];
+  for (const c of cases) {
+    test(c.title, () => {
+      expect(assignIfnames({ requestIfname: c.request, delegates: c.delegates })).toEqual(c.want);
+    });
+  }
+
+  const dupes: Array<{ title: string; delegates: Array<{ isMaster: boolean; requested?: string }>; name: string; details: string }> = [
+    { title: "two explicit requests", delegates: [{ isMaster: true }, { isMaster: false, requested: "x" }, { isMaster: false, requested: "x" }], name: "x", details: `delegates 1 and 2 both use "x"` },
+    { title: "request equal to the master's CNI_IFNAME", delegates: [{ isMaster: true }, { isMaster: false, requested: "eth0" }], name: "eth0", details: `delegates 0 and 1 both use "eth0"` },
+    { title: "request equal to a generated name", delegates: [{ isMaster: true, requested: "net1" }, { isMaster: false }], name: "net1", details: `delegates 0 and 1 both use "net1"` },
+  ];
+  for (const c of dupes) {
+    test(`duplicate: ${c.title}`, () => {
+      let err: unknown;
+      try {
+        assignIfnames({ requestIfname: "eth0", delegates: c.delegates });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(CniError);
+      expect((err as CniError).code).toBe(ErrorCode.InvalidConfig);
+      expect((err as CniError).msg).toBe(`interface name "${c.name}" is assigned to more than one network`);
+      expect((err as CniError).details).toStartWith(c.details);
+    });
+  }
+});
+
+describe("ifnameProblem", () => {
+  const cases: Array<[string, string | undefined]> = [
+    ["eth0", undefined],
+    ["abcdefghijklmno", undefined],
+    ["net-1_x.y", undefined],
+    ["", "must not be empty"],
+    ["abcdefghijklmnop", "is 16 bytes long, the limit is 15"],
+    ["ééééééééé", "is 18 bytes long, the limit is 15"],
+    [".", `must not be "." or ".."`],
+    ["..", `must not be "." or ".."`],
+    ["a b", "must not contain whitespace, '/' or ':'"],
+    ["a\tb", "must not contain whitespace, '/' or ':'"],
+    ["a/b", "must not contain whitespace, '/' or ':'"],
+    ["a:b", "must not contain whitespace, '/' or ':'"],
+  ];
+  for (const [name, want] of cases) {
+    test(JSON.stringify(name), () => {
+      expect(ifnameProblem(name)).toBe(want);
+      expect(isValidIfname(name)).toBe(want === undefined);
+    });
+  }
+});
