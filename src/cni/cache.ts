@@ -1,0 +1,168 @@
+// Per-attachment result cache, file-compatible with libcni (libcni/api.go
+// cachedInfo): <cacheDir>/results/<networkName>-<containerId>-<ifName>.
+// Written temp-then-rename; a missing entry reads as undefined.
+import { readdir, readFile, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { writeFileAtomic } from "../util/atomic-write.ts";
+import { CniError, ErrorCode } from "./errors.ts";
+
+export const CACHE_KIND_V1 = "cniCacheV1";
+const RESULTS_DIR = "results";
+
+/** Which attachment an entry belongs to. */
+export interface CacheKey {
+  networkName: string;
+  containerId: string;
+  ifName: string;
+}
+
+/** An entry as we hand it around; `config` is the exact conf/conflist bytes. */
+export interface CachedAttachment extends CacheKey {
+  netns: string;
+  config: Uint8Array;
+  cniArgs: Array<[string, string]>;
+  capabilityArgs: Record<string, unknown>;
+  /** The raw result JSON as cached (libcni keeps the plugin's version). */
+  result: Record<string, unknown> | undefined;
+}
+
+/** libcni's JSON field names and omissions (`omitempty`), in its field order. */
+interface CachedInfoJson {
+  kind: string;
+  containerId: string;
+  config: string; // base64, as Go marshals []byte
+  ifName: string;
+  networkName: string;
+  netns?: string;
+  cniArgs?: Array<[string, string]>;
+  capabilityArgs?: Record<string, unknown>;
+  result?: Record<string, unknown>;
+}
+
+export function cachedResultPath(cacheDir: string, key: CacheKey): string {
+  const { networkName, containerId, ifName } = key;
+  if (networkName === "" || containerId === "" || ifName === "") {
+    throw new CniError(ErrorCode.InvalidConfig,
+      `cache file path requires network name (${q(networkName)}), container ID (${q(containerId)}), and interface name (${q(ifName)})`);
+  }
+  for (const part of [networkName, containerId, ifName]) {
+    if (part.includes("/") || part.includes("\0") || part === "." || part === "..") {
+      throw new CniError(ErrorCode.InvalidConfig, `invalid cache key component ${q(part)}`);
+    }
+  }
+  return join(cacheDir, RESULTS_DIR, `${networkName}-${containerId}-${ifName}`);
+}
+
+export async function writeCachedResult(cacheDir: string, entry: Omit<CachedAttachment, "config"> & { config: Uint8Array | string }): Promise<void> {
+  const config = typeof entry.config === "string" ? new TextEncoder().encode(entry.config) : entry.config;
+  const json: CachedInfoJson = {
+    kind: CACHE_KIND_V1,
+    containerId: entry.containerId,
+    config: Buffer.from(config).toString("base64"),
+    ifName: entry.ifName,
+    networkName: entry.networkName,
+  };
+  if (entry.netns) json.netns = entry.netns;
+  if (entry.cniArgs.length > 0) json.cniArgs = entry.cniArgs;
+  if (Object.keys(entry.capabilityArgs).length > 0) json.capabilityArgs = entry.capabilityArgs;
+  if (entry.result && Object.keys(entry.result).length > 0) json.result = entry.result;
+  await writeFileAtomic(cachedResultPath(cacheDir, entry), JSON.stringify(json), 0o600);
+}
+
+/**
+ * The cached entry, or undefined when there is none. A file that is JSON but
+ * not a cniCacheV1 entry is libcni's legacy format (the bare result). A file
+ * that is not JSON is a decode failure.
+ */
+export async function readCachedResult(cacheDir: string, key: CacheKey): Promise<CachedAttachment | undefined> {
+  const path = cachedResultPath(cacheDir, key);
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new CniError(ErrorCode.IoFailure, `failed to read cached network ${q(key.networkName)} result`,
+      (err as Error).message, { cause: err });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new CniError(ErrorCode.DecodeFailure, `failed to unmarshal cached network ${q(key.networkName)} result`,
+      (err as Error).message);
+  }
+  if (!isObject(parsed)) {
+    throw new CniError(ErrorCode.DecodeFailure, `failed to unmarshal cached network ${q(key.networkName)} result`,
+      "not a JSON object");
+  }
+  if (parsed.kind !== CACHE_KIND_V1) {
+    return { ...key, netns: "", config: new Uint8Array(), cniArgs: [], capabilityArgs: {}, result: parsed };
+  }
+  return fromJson(parsed);
+}
+
+/** Removes an entry; a missing one is fine. */
+export async function deleteCachedResult(cacheDir: string, key: CacheKey): Promise<void> {
+  try {
+    await unlink(cachedResultPath(cacheDir, key));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
+      throw new CniError(ErrorCode.IoFailure, `failed to remove cached network ${q(key.networkName)} result`,
+        (err as Error).message, { cause: err });
+    }
+  }
+}
+
+/**
+ * Every readable cniCacheV1 entry under <cacheDir>/results with a container ID,
+ * interface and network name, sorted by file name (libcni
+ * GetCachedAttachments); anything else is skipped.
+ */
+export async function listCachedAttachments(cacheDir: string): Promise<CachedAttachment[]> {
+  const dir = join(cacheDir, RESULTS_DIR);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  names.sort();
+  const out: CachedAttachment[] = [];
+  for (const name of names) {
+    if (name.startsWith(".")) continue; // temp files of an atomic write
+    const text = await readFile(join(dir, name), "utf8").catch(() => undefined);
+    if (text === undefined) continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      continue;
+    }
+    if (!isObject(parsed) || parsed.kind !== CACHE_KIND_V1) continue;
+    const entry = fromJson(parsed);
+    if (entry.containerId === "" || entry.ifName === "" || entry.networkName === "") continue;
+    out.push(entry);
+  }
+  return out;
+}
+
+function fromJson(o: Record<string, unknown>): CachedAttachment {
+  const str = (v: unknown): string => (typeof v === "string" ? v : "");
+  const cniArgs = Array.isArray(o.cniArgs)
+    ? o.cniArgs.filter((p): p is [string, string] => Array.isArray(p) && p.length === 2 &&
+      typeof p[0] === "string" && typeof p[1] === "string")
+    : [];
+  return {
+    containerId: str(o.containerId),
+    ifName: str(o.ifName),
+    networkName: str(o.networkName),
+    netns: str(o.netns),
+    config: new Uint8Array(Buffer.from(str(o.config), "base64")),
+    cniArgs,
+    capabilityArgs: isObject(o.capabilityArgs) ? o.capabilityArgs : {},
+    result: isObject(o.result) ? o.result : undefined,
+  };
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+function q(s: string): string {
+  return JSON.stringify(s);
+}

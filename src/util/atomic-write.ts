@@ -1,0 +1,46 @@
+// Temp-then-rename writes for files other processes read (caches, generated
+// configs, kubeconfigs): a reader sees the old content or the new, never half.
+import { mkdir, open, rename, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { randomBytes } from "node:crypto";
+
+/**
+ * Writes `data` to `path` atomically: a temp file in the same directory (so the
+ * rename stays on one filesystem), fsync (best effort), chmod to `mode`,
+ * rename over `path`. A missing parent directory is created with mode 0700.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  const fh = await open(tmp, "wx", mode);
+  let renamed = false;
+  try {
+    try {
+      await fh.writeFile(data);
+      await fh.chmod(mode); // the umask may have narrowed the mode given to open()
+      await fh.sync().catch(() => undefined);
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+    renamed = true;
+    await syncDir(dir);
+  } finally {
+    if (!renamed) await unlink(tmp).catch(() => undefined);
+  }
+}
+
+/** fsync a directory so a rename survives a crash; best effort (not every filesystem allows it). */
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const dh = await open(dir, "r");
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+  } catch {
+    // best effort
+  }
+}
