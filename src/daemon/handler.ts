@@ -1,0 +1,107 @@
+// Request -> Response for the daemon's endpoints, with its dependencies passed
+// in (no socket needed to test it). Unknown throws become 999 here.
+import * as v from "valibot";
+import { CniError, ErrorCode, toCniError } from "../cni/errors.ts";
+import { cmdArgsFromEnv, type CmdArgs } from "../cni/args.ts";
+import { decodeJsonObject, validate } from "../cni/schemas.ts";
+import { convertResult, type Result100 } from "../cni/result.ts";
+import { CniRequestSchema, Endpoint, type CniRequest } from "../api/api.ts";
+import { mergeRequestConfig, type LoadedDaemonConfig } from "../config/daemon-config.ts";
+import { MultusConfSchema } from "../multus/netconf.ts";
+import { podArgsFrom, type MultusRequest } from "../multus/request.ts";
+import type { MultusDeps } from "../multus/ports.ts";
+import { cmdAdd } from "../multus/commands/add.ts";
+import { cmdDel } from "../multus/commands/del.ts";
+import { cmdCheck } from "../multus/commands/check.ts";
+import { cmdGc } from "../multus/commands/gc.ts";
+import { cmdStatus } from "../multus/commands/status.ts";
+import { cmdHotplug } from "../multus/commands/hotplug.ts";
+import type { KeyedLock } from "../util/keyed-lock.ts";
+
+export interface HandlerDeps {
+  daemon: LoadedDaemonConfig;
+  multus: MultusDeps;
+  locks: KeyedLock;
+  /** false once SIGTERM was received. */
+  isReady(): boolean;
+}
+
+const TEXT = { "content-type": "text/plain; charset=utf-8" };
+const JSON_TYPE = { "content-type": "application/json" };
+
+/** Routes a request (REFERENCE b.2): wrong method 405, unknown path 404. */
+export async function handleRequest(request: Request, deps: HandlerDeps): Promise<Response> {
+  const path = new URL(request.url).pathname;
+  const method = request.method;
+  switch (path) {
+    case Endpoint.CNI:
+    case Endpoint.DELEGATE:
+      if (method !== "POST") return new Response("Method not allowed\n", { status: 405, headers: TEXT });
+      return handleCni(await request.text(), path === Endpoint.DELEGATE, deps);
+    case Endpoint.HEALTHZ:
+      if (method !== "GET" && method !== "POST") return new Response("Method not allowed\n", { status: 405, headers: TEXT });
+      return new Response(null, { status: 200 });
+    case Endpoint.READYZ:
+      if (method !== "GET" && method !== "POST") return new Response("Method not allowed\n", { status: 405, headers: TEXT });
+      return new Response(null, { status: deps.isReady() ? 200 : 500 });
+    default:
+      deps.multus.log.error(`unknown endpoint ${method} ${path}`);
+      return new Response(null, { status: 404 });
+  }
+}
+
+export async function handleCni(body: string, isDelegate: boolean, deps: HandlerDeps): Promise<Response> {
+  let args: CmdArgs | undefined;
+  try {
+    const request = decodeRequest(body);
+    const stdin = Buffer.from(request.config, "base64");
+    args = cmdArgsFromEnv(request.env, stdin);
+    const raw = decodeJsonObject(stdin, "CNI configuration");
+    const merged = mergeRequestConfig(raw, deps.daemon);
+    const conf = validate(MultusConfSchema, merged, ErrorCode.InvalidConfig, "multus configuration");
+    const req: MultusRequest = { args, conf, pod: podArgsFrom(args.args) };
+    const a = args;
+    const run = () => isDelegate
+      ? cmdHotplug(req, deps.multus, raw, request.interfaceAttributes ?? undefined)
+      : dispatch(req, deps.multus, merged);
+    // One container's requests run one at a time; GC and STATUS are not tied to one.
+    const result = a.containerId ? await deps.locks.run(a.containerId, run) : await run();
+    if (a.command !== "ADD") return new Response(null, { status: 200 });
+    return Response.json({ Result: convertResult(result as Result100, "1.1.0") });
+  } catch (err) {
+    const e = toCniError(err);
+    deps.multus.log.error(`${args?.command ?? "request"} failed: ${e.message}`,
+      args ? { containerID: args.containerId, ifname: args.ifname } : undefined);
+    return new Response(JSON.stringify(e.toJSON()), { status: 400, headers: JSON_TYPE });
+  }
+}
+
+function decodeRequest(body: string): CniRequest {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch (err) {
+    throw new CniError(ErrorCode.DecodeFailure, "could not decode the CNI request body", (err as Error).message);
+  }
+  if (json && typeof json === "object" && !("env" in json)) {
+    throw new CniError(ErrorCode.InvalidEnv, "unexpected or missing CNI_COMMAND");
+  }
+  return validate(CniRequestSchema, json, ErrorCode.DecodeFailure, "CNI request") as v.InferOutput<typeof CniRequestSchema>;
+}
+
+async function dispatch(req: MultusRequest, deps: MultusDeps, raw: Record<string, unknown>): Promise<Result100 | undefined> {
+  switch (req.args.command) {
+    case "ADD":
+      return cmdAdd(req, deps);
+    case "DEL":
+      return void (await cmdDel(req, deps));
+    case "CHECK":
+      return void (await cmdCheck(req, deps));
+    case "GC":
+      return void (await cmdGc(req, deps, raw));
+    case "STATUS":
+      return void (await cmdStatus(req, deps));
+    default:
+      throw new CniError(ErrorCode.InvalidEnv, `unexpected or missing CNI_COMMAND "${req.args.command}"`);
+  }
+}

@@ -1,0 +1,79 @@
+// The unix-socket HTTP server: socket file hygiene, an optional cap on
+// requests in flight (connectionLimit), and a graceful stop.
+import { chmod, mkdir, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
+import { DAEMON_URL, Endpoint } from "../api/api.ts";
+
+export interface ServerOptions {
+  socketPath: string;
+  handle(request: Request): Promise<Response>;
+  /** Called once per answered request (metrics). */
+  onResponse?(path: string, method: string, status: number): void;
+  /** At most this many requests are handled at once; the rest wait (Go's LimitListener). */
+  connectionLimit?: number;
+}
+
+export interface DaemonServer {
+  /** Stops accepting, lets in-flight requests finish within `graceMs`, removes the socket. */
+  stop(graceMs: number): Promise<void>;
+  readonly inFlight: number;
+}
+
+/**
+ * A socket file nobody listens on is stale (the last daemon was killed): remove
+ * it. One that answers belongs to a live daemon: refuse to take it over.
+ */
+export async function claimSocket(socketPath: string): Promise<void> {
+  await mkdir(dirname(socketPath), { recursive: true, mode: 0o700 });
+  await chmod(dirname(socketPath), 0o700);
+  try {
+    const res = await fetch(DAEMON_URL + Endpoint.HEALTHZ, { unix: socketPath, signal: AbortSignal.timeout(1000) });
+    await res.arrayBuffer();
+    throw new Error(`another multus daemon is serving ${socketPath}`);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === "ENOENT") return;
+    if (err instanceof Error && err.message.startsWith("another multus daemon")) throw err;
+  }
+  await unlink(socketPath).catch(() => undefined);
+}
+
+export async function startServer(opts: ServerOptions): Promise<DaemonServer> {
+  await claimSocket(opts.socketPath);
+  let inFlight = 0;
+  const waiting: Array<() => void> = [];
+  const limit = opts.connectionLimit ?? Infinity;
+
+  const server = Bun.serve({
+    unix: opts.socketPath,
+    async fetch(request, srv) {
+      // A delegate may legitimately take long (Bun's default idle timeout is 10 s); the shim carries the deadline.
+      srv.timeout(request, 0);
+      if (inFlight >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+      inFlight++;
+      try {
+        const response = await opts.handle(request);
+        opts.onResponse?.(new URL(request.url).pathname, request.method, response.status);
+        return response;
+      } finally {
+        inFlight--;
+        waiting.shift()?.();
+      }
+    },
+  });
+  await chmod(opts.socketPath, 0o600);
+
+  return {
+    get inFlight() {
+      return inFlight;
+    },
+    async stop(graceMs: number) {
+      const stopped = server.stop(false);
+      const deadline = Date.now() + graceMs;
+      while (inFlight > 0 && Date.now() < deadline) await Bun.sleep(20);
+      if (inFlight > 0) await server.stop(true);
+      await stopped.catch(() => undefined);
+      await unlink(opts.socketPath).catch(() => undefined);
+    },
+  };
+}

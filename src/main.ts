@@ -1,0 +1,44 @@
+// Picks the role before anything heavy is imported: by the invoked name
+// (multus-shim, multus-daemon) or by subcommand. Each role module sits behind
+// import(), so in the compiled binary the shim never evaluates the daemon's graph.
+// In a compiled binary argv[0] is "bun" and argv[1] an internal path, so user
+// arguments start at argv[2]; process.argv0 is the name we were invoked as.
+const invoked = (process.argv0.split("/").pop() ?? "").replace(/\.exe$/, "");
+const args = process.argv.slice(2);
+
+async function runShimRole(): Promise<number> {
+  if (args[0] === "-version" || args[0] === "-v" || args[0] === "--version") {
+    const { versionLine } = await import("./version.ts");
+    process.stdout.write(versionLine("multus-shim") + "\n");
+    return 0;
+  }
+  const { readStdinIfCni, writeStdout } = await import("./shim/io.ts");
+  const { runShim } = await import("./shim/run.ts");
+  const env = process.env;
+  let out = "";
+  const code = await runShim({
+    env,
+    stdin: await readStdinIfCni(env),
+    stdout: (s) => { out += s; },
+    stderr: (s) => { process.stderr.write(s); },
+  });
+  await writeStdout(out);
+  return code;
+}
+
+async function main(): Promise<number> {
+  if (invoked === "multus-shim") return runShimRole();
+  if (invoked === "multus-daemon") {
+    const { runDaemonCommand } = await import("./cli/daemon.ts");
+    return runDaemonCommand(args);
+  }
+  if (args[0] === "shim") {
+    args.shift();
+    return runShimRole();
+  }
+  const { runCli } = await import("./cli/root.ts");
+  return runCli(args);
+}
+
+process.exitCode = await main();
+export {};

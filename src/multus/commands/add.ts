@@ -1,0 +1,111 @@
+// ADD: resolve delegates, cache them, attach each in order, roll back on
+// failure, report. The steps are named functions; this file reads top-down.
+import { CniError, toCniError } from "../../cni/errors.ts";
+import { addNetworkList, delNetworkList } from "../../cni/conf.ts";
+import { placeholderResult, toCurrentResult, type Result100 } from "../../cni/result.ts";
+import { resolveDelegates, type Delegate } from "../delegates.ts";
+import { writeDelegateCache, deleteDelegateCache } from "../delegate-cache.ts";
+import { composeRuntimeConfig } from "../runtime-config.ts";
+import { checkEcmp } from "../gateway.ts";
+import { checkPodUid, lookupPod } from "../pod.ts";
+import { applyDefaultRoutes } from "../default-route.ts";
+import { reportAttachments, reportNoNetwork } from "../report.ts";
+import { cniRuntimeFor, podRefOf, requestContext, runtimeConfFor, type MultusRequest } from "../request.ts";
+import type { MultusDeps, PodInfo } from "../ports.ts";
+
+export interface Attached {
+  delegate: Delegate;
+  result: Result100;
+}
+
+export async function cmdAdd(req: MultusRequest, deps: MultusDeps): Promise<Result100> {
+  const log = deps.log.with(requestContext(req));
+  const pod = await lookupPod(req, deps);
+  if (pod === null) {
+    log.verbose("pod not found in the API: returning the placeholder result, attaching nothing");
+    return placeholder(req);
+  }
+  if (pod) checkPodUid(req, pod);
+
+  const delegates = await resolveOrReport(req, deps, pod);
+  checkEcmp(delegates.map((d) => d.selection?.defaultRoute));
+  const capabilityArgs = delegates.map((d) => composeRuntimeConfig({
+    base: req.conf.runtimeConfig, selection: d.selection, isMaster: d.isMaster, deviceId: d.deviceId,
+  }));
+  // Cached before the first delegate runs: a crash mid-ADD still leaves DEL what it needs.
+  await writeDelegateCache(req.conf.cniDir, req.args.containerId,
+    delegates.map((delegate, i) => ({ delegate, runtimeConfig: capabilityArgs[i] })));
+
+  const attached = await attachAll(req, deps, delegates, capabilityArgs);
+  try {
+    await applyDefaultRoutes(req, attached);
+    if (pod) await reportAttachments(req, deps, pod, attached);
+  } catch (err) {
+    await rollback(req, deps, delegates, capabilityArgs, delegates.length - 1);
+    throw err;
+  }
+  log.verbose(`attached ${attached.length} network(s)`);
+  const master = attached.find((a) => a.delegate.isMaster) ?? attached[0]!;
+  return master.result;
+}
+
+async function resolveOrReport(req: MultusRequest, deps: MultusDeps, pod: PodInfo | undefined): Promise<Delegate[]> {
+  try {
+    return await resolveDelegates({ conf: req.conf, pod, kube: deps.kube, ifname: req.args.ifname });
+  } catch (err) {
+    if (pod) reportNoNetwork(deps, pod, err);
+    throw err;
+  }
+}
+
+/** ADD each delegate in order; on failure DEL idx..0 (the failed one included) and rethrow. */
+async function attachAll(
+  req: MultusRequest, deps: MultusDeps, delegates: Delegate[], capabilityArgs: Record<string, unknown>[],
+): Promise<Attached[]> {
+  const rt = cniRuntimeFor(req.conf, deps);
+  const attached: Attached[] = [];
+  for (const [i, delegate] of delegates.entries()) {
+    try {
+      const result = await addNetworkList(rt, delegate.list, runtimeConfFor(req, delegate, capabilityArgs[i]!, true));
+      attached.push({ delegate, result: toCurrentResult(result, delegate.list.cniVersion) });
+    } catch (err) {
+      await rollback(req, deps, delegates, capabilityArgs, i);
+      throw withNetworkContext(req, delegate, err);
+    }
+  }
+  return attached;
+}
+
+/** Best-effort DEL of delegates idx..0; the cache goes only if every one of them acknowledged. */
+async function rollback(
+  req: MultusRequest, deps: MultusDeps, delegates: Delegate[], capabilityArgs: Record<string, unknown>[], idx: number,
+): Promise<void> {
+  const log = deps.log.with(requestContext(req));
+  const rt = cniRuntimeFor(req.conf, deps);
+  let clean = true;
+  for (let i = idx; i >= 0; i--) {
+    const delegate = delegates[i]!;
+    try {
+      await delNetworkList(rt, delegate.list, runtimeConfFor(req, delegate, capabilityArgs[i]!, false));
+    } catch (err) {
+      clean = false;
+      log.error(`rollback: DEL of network "${delegate.name}" failed: ${toCniError(err).message}`);
+    }
+  }
+  if (clean) await deleteDelegateCache(req.conf.cniDir, req.args.containerId);
+}
+
+/** The delegate's own code and msg reach the runtime; which network failed goes into details. */
+function withNetworkContext(req: MultusRequest, delegate: Delegate, err: unknown): CniError {
+  const e = toCniError(err);
+  const ref = podRefOf(req.pod);
+  const who = ref ? `${ref.namespace}/${ref.name}/${req.pod.uid ?? ""}` : req.args.containerId;
+  const ctx = `[${who}:${delegate.name}]: error adding container to network "${delegate.name}"`;
+  return new CniError(e.code, e.msg, e.details ? `${ctx}: ${e.details}` : ctx, { cause: e });
+}
+
+function placeholder(req: MultusRequest): Result100 {
+  const wire = placeholderResult({ cniVersion: "1.1.0", ifname: req.args.ifname, netns: req.args.netns });
+  return toCurrentResult(wire, "1.1.0");
+}
+

@@ -1,0 +1,17 @@
+// CHECK every delegate the pod was attached with (deliberate difference 6).
+import { CniError, ErrorCode } from "../../cni/errors.ts";
+import { checkNetworkList } from "../../cni/conf.ts";
+import { readDelegateCache } from "../delegate-cache.ts";
+import { cniRuntimeFor, runtimeConfFor, type MultusRequest } from "../request.ts";
+import type { MultusDeps } from "../ports.ts";
+
+export async function cmdCheck(req: MultusRequest, deps: MultusDeps): Promise<void> {
+  const entries = await readDelegateCache(req.conf.cniDir, req.args.containerId, req.args.ifname);
+  if (!entries) {
+    throw new CniError(ErrorCode.UnknownContainer, `no attachment is known for container ${req.args.containerId}`);
+  }
+  const rt = cniRuntimeFor(req.conf, deps);
+  for (const { delegate, runtimeConfig } of entries) {
+    await checkNetworkList(rt, delegate.list, runtimeConfFor(req, delegate, runtimeConfig ?? {}, false));
+  }
+}

@@ -1,0 +1,61 @@
+// DEL never leaks (deliberate difference 2): every cached delegate gets DEL in
+// reverse order; one that fails keeps its cache entry and DEL fails, so the
+// runtime's retry reaches exactly the delegates still attached.
+import { CniError, toCniError } from "../../cni/errors.ts";
+import { delNetworkList } from "../../cni/conf.ts";
+import { resolveDelegates } from "../delegates.ts";
+import { deleteDelegateCache, readDelegateCache, writeDelegateCache, type CacheEntry } from "../delegate-cache.ts";
+import { composeRuntimeConfig } from "../runtime-config.ts";
+import { lookupPod } from "../pod.ts";
+import { cniRuntimeFor, requestContext, runtimeConfFor, type MultusRequest } from "../request.ts";
+import type { MultusDeps } from "../ports.ts";
+
+export async function cmdDel(req: MultusRequest, deps: MultusDeps): Promise<void> {
+  const log = deps.log.with(requestContext(req));
+  const { cniDir } = req.conf;
+  const entries = (await readDelegateCache(cniDir, req.args.containerId, req.args.ifname))
+    ?? (await rebuildFromApi(req, deps));
+  if (!entries) {
+    log.verbose("no delegate cache and no pod: nothing to delete");
+    return;
+  }
+  const rt = cniRuntimeFor(req.conf, deps);
+  const failed: CacheEntry[] = [];
+  const errors: CniError[] = [];
+  for (const entry of [...entries].reverse()) {
+    const { delegate } = entry;
+    if (!delegate.list.cniVersion && req.conf.cniVersion) delegate.list.cniVersion = req.conf.cniVersion;
+    try {
+      await delNetworkList(rt, delegate.list, runtimeConfFor(req, delegate, entry.runtimeConfig ?? {}, false));
+    } catch (err) {
+      const e = toCniError(err);
+      log.error(`DEL of network "${delegate.name}" (${delegate.ifname}) failed: ${e.message}`);
+      failed.unshift(entry);
+      errors.push(e);
+    }
+  }
+  if (errors.length === 0) {
+    await deleteDelegateCache(cniDir, req.args.containerId);
+    return;
+  }
+  // Keep what is still attached for the runtime's retry.
+  await writeDelegateCache(cniDir, req.args.containerId, failed);
+  const first = errors[0]!;
+  throw new CniError(first.code, first.msg,
+    `DEL failed for ${errors.length} of ${entries.length} network(s): ${errors.map((e) => e.message).join(" / ")}`);
+}
+
+/** No cache: rebuild from the API only when the pod still exists (REFERENCE f.12). */
+async function rebuildFromApi(req: MultusRequest, deps: MultusDeps): Promise<CacheEntry[] | undefined> {
+  const pod = await lookupPod(req, deps).catch(() => undefined);
+  if (!pod) return undefined;
+  const ctx = { conf: req.conf, pod, kube: deps.kube, ifname: req.args.ifname };
+  // A NAD that is gone must not keep the cluster network attached.
+  const delegates = await resolveDelegates(ctx).catch(() => resolveDelegates({ ...ctx, pod: { ...pod, annotations: {} } }));
+  return delegates.map((delegate) => ({
+    delegate,
+    runtimeConfig: composeRuntimeConfig({
+      base: req.conf.runtimeConfig, selection: delegate.selection, isMaster: delegate.isMaster, deviceId: delegate.deviceId,
+    }),
+  }));
+}

@@ -1,0 +1,60 @@
+// The `default-route` selection (REFERENCE f.17): once any network asks for
+// it, only the requested gateways stay default routes. The pod's routes are
+// edited in its netns, and the libcni result cache is rewritten to match so
+// CHECK agrees with what is there.
+import { CniError, ErrorCode } from "../cni/errors.ts";
+import { convertResult, toCurrentResult, type Result100 } from "../cni/result.ts";
+import { readCachedResult, writeCachedResult } from "../cni/cache.ts";
+import { isDefaultRouteDst, rewriteDefaultRoutes } from "./gateway.ts";
+import type { MultusRequest } from "./request.ts";
+import type { Attached } from "./commands/add.ts";
+
+export async function applyDefaultRoutes(req: MultusRequest, attached: Attached[]): Promise<void> {
+  if (!attached.some((a) => a.delegate.selection?.defaultRoute !== undefined)) return;
+  for (const a of attached) {
+    const gateways = a.delegate.selection?.defaultRoute ?? [];
+    const keepV4 = gateways.some((g) => !g.includes(":"));
+    const keepV6 = gateways.some((g) => g.includes(":"));
+    const before = a.result;
+    const after = rewriteDefaultRoutes(before, { keepV4, keepV6, gateways });
+    if (JSON.stringify(before.routes ?? []) === JSON.stringify(after.routes ?? [])) continue;
+    await setNetnsDefaultRoutes(req.args.netns, a.delegate.ifname, gateways);
+    a.result = after;
+    await rewriteCachedResult(req, a, after);
+  }
+}
+
+/**
+ * Once default-route is in play every family's default routes on `ifname` go:
+ * a family this network did not request is removed, a requested one is
+ * replaced by the listed gateway.
+ */
+async function setNetnsDefaultRoutes(netns: string, ifname: string, gateways: string[]): Promise<void> {
+  await ipInNetns(netns, ["-4", "route", "flush", "exact", "0.0.0.0/0", "dev", ifname], true);
+  await ipInNetns(netns, ["-6", "route", "flush", "exact", "::/0", "dev", ifname], true);
+  for (const gw of gateways) {
+    const flag = gw.includes(":") ? "-6" : "-4";
+    await ipInNetns(netns, [flag, "route", "add", "default", "via", gw, "dev", ifname], false);
+  }
+}
+
+async function ipInNetns(netns: string, args: string[], tolerateFailure: boolean): Promise<void> {
+  const proc = Bun.spawn(["nsenter", `--net=${netns}`, "ip", ...args], { stdout: "ignore", stderr: "pipe" });
+  const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+  if (code !== 0 && !tolerateFailure) {
+    throw new CniError(ErrorCode.IoFailure, `cannot set default route in ${netns}: ip ${args.join(" ")}`, stderr.trim());
+  }
+}
+
+async function rewriteCachedResult(req: MultusRequest, a: Attached, result: Result100): Promise<void> {
+  const key = { networkName: a.delegate.list.name, containerId: req.args.containerId, ifName: a.delegate.ifname };
+  const cached = await readCachedResult(req.conf.cniDir, key);
+  if (!cached?.result) return;
+  const version = typeof cached.result.cniVersion === "string" ? cached.result.cniVersion : a.delegate.list.cniVersion;
+  const rewritten = rewriteDefaultRoutes(toCurrentResult(cached.result, version), {
+    keepV4: (result.routes ?? []).some((r) => isDefaultRouteDst(r.dst) && !r.dst.includes(":")),
+    keepV6: (result.routes ?? []).some((r) => isDefaultRouteDst(r.dst) && r.dst.includes(":")),
+    gateways: a.delegate.selection?.defaultRoute ?? [],
+  });
+  await writeCachedResult(req.conf.cniDir, { ...cached, result: convertResult(rewritten, version) });
+}

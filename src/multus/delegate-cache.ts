@@ -1,0 +1,109 @@
+// The scratch delegate cache at <cniDir>/<containerID> (REFERENCE f.10): what
+// was attached, so DEL works when the pod or NAD is gone. The file keeps the Go
+// Multus field names (a Go daemon can read ours and we read its) and adds our
+// own: the assigned ifname, the master flag and the runtimeConfig sent on ADD,
+// so DEL gives each delegate exactly what it got (portmap needs its mappings).
+import { readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { CniError, ErrorCode } from "../cni/errors.ts";
+import { writeFileAtomic } from "../util/atomic-write.ts";
+import { decodeJsonObject } from "../cni/schemas.ts";
+import { delegateFromBytes, type Delegate } from "./delegates.ts";
+
+export interface CachedDelegate {
+  Conf: Record<string, unknown>;
+  ConfList: Record<string, unknown>;
+  Name: string;
+  ifnameRequest?: string;
+  macRequest?: string;
+  infinibandGUIDRequest?: string;
+  ipRequest?: string[];
+  "default-route"?: string[];
+  IsFilterV4Gateway: boolean;
+  IsFilterV6Gateway: boolean;
+  deviceID?: string;
+  resourceName?: string;
+  Bytes: string;
+  // ours
+  ifname?: string;
+  master?: boolean;
+  runtimeConfig?: Record<string, unknown>;
+}
+
+export interface CacheEntry {
+  delegate: Delegate;
+  runtimeConfig?: Record<string, unknown>;
+}
+
+export function delegateCachePath(cniDir: string, containerId: string): string {
+  return join(cniDir, containerId);
+}
+
+export async function writeDelegateCache(cniDir: string, containerId: string, entries: CacheEntry[]): Promise<void> {
+  const body = entries.map(({ delegate: d, runtimeConfig }): CachedDelegate => {
+    const sel = d.selection;
+    const dflt = sel?.defaultRoute;
+    return {
+      Conf: d.isConfList ? {} : d.list.plugins[0] ?? {},
+      ConfList: d.isConfList ? d.list.raw : {},
+      Name: d.name,
+      ifnameRequest: sel?.interface,
+      macRequest: sel?.mac,
+      infinibandGUIDRequest: sel?.infinibandGuid,
+      ipRequest: sel?.ips,
+      "default-route": dflt,
+      IsFilterV4Gateway: false,
+      IsFilterV6Gateway: false,
+      deviceID: d.deviceId,
+      resourceName: d.resourceName,
+      Bytes: Buffer.from(d.bytes).toString("base64"),
+      ifname: d.ifname,
+      master: d.isMaster,
+      runtimeConfig,
+    };
+  });
+  await writeFileAtomic(delegateCachePath(cniDir, containerId), JSON.stringify(body), 0o600);
+}
+
+/** The cached delegates, or undefined when there is no cache file. */
+export async function readDelegateCache(
+  cniDir: string, containerId: string, requestIfname: string,
+): Promise<CacheEntry[] | undefined> {
+  const path = delegateCachePath(cniDir, containerId);
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new CniError(ErrorCode.IoFailure, `cannot read delegate cache ${path}`, (err as Error).message);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new CniError(ErrorCode.DecodeFailure, `corrupt delegate cache ${path}`, (err as Error).message);
+  }
+  if (!Array.isArray(parsed)) throw new CniError(ErrorCode.DecodeFailure, `corrupt delegate cache ${path}`, "not a list");
+  return parsed.map((entry: CachedDelegate, i) => {
+    const bytes = Buffer.from(entry.Bytes ?? "", "base64").toString("utf8");
+    const raw = decodeJsonObject(bytes, `delegate ${i} in ${path}`);
+    // Go decides list-ness by ConfList.plugins and takes the first entry as master.
+    const isMaster = entry.master ?? i === 0;
+    const spec = delegateFromBytes(raw, bytes, isMaster, entry.Name || undefined);
+    const ifname = entry.ifname ?? entry.ifnameRequest ?? (isMaster ? requestIfname : `net${i}`);
+    const selection = entry["default-route"] || entry.ipRequest || entry.macRequest
+      ? {
+        name: entry.Name, namespace: "", interface: entry.ifnameRequest, ips: entry.ipRequest, mac: entry.macRequest,
+        infinibandGuid: entry.infinibandGUIDRequest, defaultRoute: entry["default-route"],
+      }
+      : undefined;
+    return {
+      delegate: { ...spec, ifname, selection, deviceId: entry.deviceID, resourceName: entry.resourceName },
+      runtimeConfig: entry.runtimeConfig,
+    };
+  });
+}
+
+export async function deleteDelegateCache(cniDir: string, containerId: string): Promise<void> {
+  await rm(delegateCachePath(cniDir, containerId), { force: true });
+}

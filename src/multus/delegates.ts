@@ -1,0 +1,216 @@
+// Turns configuration and pod annotations into the ordered list of delegates
+// (REFERENCE d, f.1-f.6): master first, then default networks, then the pod's
+// networks. Every delegate keeps the exact bytes it was given.
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { CniError, ErrorCode } from "../cni/errors.ts";
+import { decodeJsonObject } from "../cni/schemas.ts";
+import { confListFromBytes, confListFromConf, type NetworkConfigList } from "../cni/conf.ts";
+import type { MultusConf } from "./netconf.ts";
+import type { KubePort, PodInfo } from "./ports.ts";
+import type { NetworkSelection } from "./selection.ts";
+import {
+  checkNamespaceIsolation, isSystemNamespace, parseDefaultNetworkAnnotation, parseNetworkSelections,
+} from "./selection.ts";
+import { assignIfnames } from "./ifname.ts";
+import { editEachPlugin, mergeCniArgsIntoConfig } from "./runtime-config.ts";
+
+export const NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks";
+export const DEFAULT_NETWORK_ANNOTATION = "v1.multus-cni.io/default-network";
+
+export interface Delegate {
+  /** network-status name: `<ns>/<name>` for NADs, the conf `name` otherwise. */
+  name: string;
+  list: NetworkConfigList;
+  /** Given as a conflist (as opposed to a single conf); kept for the Go cache format. */
+  isConfList: boolean;
+  /** The delegate config exactly as given (plus an injected name). */
+  bytes: string;
+  isMaster: boolean;
+  ifname: string;
+  /** Per-network attributes from the pod's annotation (never for the master). */
+  selection?: NetworkSelection;
+  resourceName?: string;
+  deviceId?: string;
+}
+export type DelegateSpec = Omit<Delegate, "ifname">;
+
+export interface ResolveContext {
+  conf: MultusConf;
+  /** The pod, when Kubernetes is available and the pod exists. */
+  pod?: PodInfo;
+  kube?: KubePort;
+  /** The request's CNI_IFNAME. */
+  ifname: string;
+}
+
+/** The full, ordered delegate list with interface names assigned. */
+export async function resolveDelegates(ctx: ResolveContext): Promise<Delegate[]> {
+  const { conf, pod } = ctx;
+  const specs: DelegateSpec[] = [];
+
+  const override = pod ? parseDefaultNetworkAnnotation(pod.annotations[DEFAULT_NETWORK_ANNOTATION], conf.multusNamespace) : undefined;
+  if (override) {
+    specs.push({ ...(await delegateFromNad(ctx, override)), isMaster: true, selection: undefined });
+  } else if (conf.clusterNetwork) {
+    specs.push({ ...(await resolveNetworkRef(ctx, conf.clusterNetwork)), isMaster: true });
+  } else if (conf.delegates.length > 0) {
+    specs.push(delegateFromObject(conf.delegates[0]!, true));
+  } else {
+    throw new CniError(ErrorCode.InvalidConfig, "at least one delegate/clusterNetwork must be specified");
+  }
+
+  if (conf.clusterNetwork || override) {
+    const inSystemNs = pod ? isSystemNamespace(pod.namespace, conf.systemNamespaces) : false;
+    if (!inSystemNs) {
+      for (const ref of conf.defaultNetworks) specs.push({ ...(await resolveNetworkRef(ctx, ref)), isMaster: false });
+    }
+  }
+  if (!conf.clusterNetwork && !override) {
+    for (const d of conf.delegates.slice(1)) specs.push(delegateFromObject(d, false));
+  }
+
+  if (pod) {
+    const selections = parseNetworkSelections(pod.annotations[NETWORKS_ANNOTATION], pod.namespace);
+    checkNamespaceIsolation({
+      podNamespace: pod.namespace, selections, enabled: conf.namespaceIsolation, globalNamespaces: conf.globalNamespaces,
+    });
+    for (const sel of selections) specs.push({ ...(await delegateFromNad(ctx, sel)), isMaster: false, selection: sel });
+  }
+
+  const names = assignIfnames({
+    requestIfname: ctx.ifname,
+    delegates: specs.map((s) => ({ isMaster: s.isMaster, requested: s.selection?.interface })),
+  });
+  return specs.map((s, i) => ({ ...s, ifname: names[i]! }));
+}
+
+/** A NAD-backed delegate (annotation networks and the default-network override). */
+async function delegateFromNad(ctx: ResolveContext, sel: NetworkSelection): Promise<DelegateSpec> {
+  const { kube, conf } = ctx;
+  if (!kube) {
+    throw new CniError(ErrorCode.InvalidConfig,
+      `cannot resolve network-attachment-definition ${sel.namespace}/${sel.name}: no Kubernetes client`);
+  }
+  const nad = await kube.getNad({ namespace: sel.namespace, name: sel.name }, { timeoutMs: conf.apiTimeoutSeconds * 1000 });
+  if (!nad) {
+    throw new CniError(ErrorCode.InvalidConfig,
+      `cannot find a network-attachment-definition (${sel.name}) in namespace (${sel.namespace})`);
+  }
+  const name = `${nad.namespace}/${nad.name}`;
+  if (nad.config.trim() === "") {
+    const found = await findConfByName(conf.confDir, nad.name);
+    if (!found) {
+      throw new CniError(ErrorCode.InvalidConfig,
+        `network-attachment-definition ${name} has no spec.config and no conf named "${nad.name}" is in ${conf.confDir}`);
+    }
+    const edited = applySelectionToConfig(found.raw, sel);
+    const file = edited === found.raw ? found : { ...found, raw: edited, bytes: JSON.stringify(edited) };
+    return { ...delegateFromFile(file, name), isMaster: false, resourceName: nad.resourceName };
+  }
+  const raw = decodeJsonObject(nad.config, `spec.config of network-attachment-definition ${name}`);
+  const edited = applySelectionToConfig(withName(raw, nad.name), sel);
+  const bytes = edited === raw ? nad.config : JSON.stringify(edited);
+  return { ...delegateFromBytes(edited, bytes, false, name), resourceName: nad.resourceName };
+}
+
+/**
+ * clusterNetwork / defaultNetworks entries (f.2): a value with `/` is a file or
+ * directory; otherwise a NAD in multusNamespace, else a conf in confDir by name.
+ */
+async function resolveNetworkRef(ctx: ResolveContext, ref: string): Promise<DelegateSpec> {
+  const { conf, kube } = ctx;
+  if (ref.includes("/")) return delegateFromFile(await loadConfPath(ref), undefined);
+  if (kube) {
+    const nad = await kube.getNad({ namespace: conf.multusNamespace, name: ref }, { timeoutMs: conf.apiTimeoutSeconds * 1000 });
+    if (nad) return delegateFromNad(ctx, { name: ref, namespace: conf.multusNamespace });
+  }
+  const found = await findConfByName(conf.confDir, ref);
+  if (!found) {
+    throw new CniError(ErrorCode.InvalidConfig,
+      `failed to get network "${ref}": no network-attachment-definition in namespace ${conf.multusNamespace} and no conf named "${ref}" in ${conf.confDir}`);
+  }
+  return delegateFromFile(found, undefined);
+}
+
+interface ConfFile {
+  path: string;
+  raw: Record<string, unknown>;
+  bytes: string;
+}
+
+const CONF_EXTENSIONS = [".conf", ".conflist", ".json"];
+
+async function loadConfPath(path: string): Promise<ConfFile> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch (err) {
+    throw new CniError(ErrorCode.InvalidConfig, `cannot read network configuration ${path}`, (err as Error).message);
+  }
+  if (!info.isDirectory()) return readConfFile(path);
+  const files = (await readdir(path)).filter((f) => f.endsWith(".conf") || f.endsWith(".conflist")).sort();
+  if (files.length === 0) throw new CniError(ErrorCode.InvalidConfig, `no .conf or .conflist file in ${path}`);
+  return readConfFile(join(path, files[0]!));
+}
+
+async function readConfFile(path: string): Promise<ConfFile> {
+  let bytes: string;
+  try {
+    bytes = await readFile(path, "utf8");
+  } catch (err) {
+    throw new CniError(ErrorCode.IoFailure, `cannot read network configuration ${path}`, (err as Error).message);
+  }
+  return { path, bytes, raw: decodeJsonObject(bytes, `network configuration ${path}`) };
+}
+
+/** First conf file (lexical order) in `dir` whose `name` is `name`; unreadable files are skipped. */
+async function findConfByName(dir: string, name: string): Promise<ConfFile | undefined> {
+  let files: string[];
+  try {
+    files = (await readdir(dir)).filter((f) => CONF_EXTENSIONS.some((e) => f.endsWith(e))).sort();
+  } catch {
+    return undefined;
+  }
+  for (const f of files) {
+    try {
+      const conf = await readConfFile(join(dir, f));
+      if (conf.raw.name === name) return conf;
+    } catch {
+      // another file's problem is not this lookup's
+    }
+  }
+  return undefined;
+}
+
+function delegateFromFile(file: ConfFile, statusName: string | undefined): DelegateSpec {
+  return delegateFromBytes(file.raw, file.bytes, false, statusName);
+}
+
+function delegateFromObject(raw: Record<string, unknown>, isMaster: boolean, statusName?: string): DelegateSpec {
+  return delegateFromBytes(raw, JSON.stringify(raw), isMaster, statusName);
+}
+
+/** A delegate from its JSON: no `type` means a conflist (f.3). */
+export function delegateFromBytes(
+  raw: Record<string, unknown>, bytes: string, isMaster: boolean, statusName?: string,
+): DelegateSpec {
+  const isConfList = typeof raw.type !== "string" || raw.type === "";
+  const label = statusName ?? (typeof raw.name === "string" ? raw.name : "(unnamed)");
+  if (isConfList && !Array.isArray(raw.plugins)) {
+    throw new CniError(ErrorCode.InvalidConfig, `delegate "${label}": a configuration needs "type" or a "plugins" list`);
+  }
+  const list = isConfList ? confListFromBytes(bytes) : confListFromConf(raw);
+  return { name: statusName ?? list.name, list, isConfList, bytes, isMaster };
+}
+
+/** `cni-args` of the selection go into `args.cni` of every plugin (f.8). */
+export function applySelectionToConfig(raw: Record<string, unknown>, sel: NetworkSelection): Record<string, unknown> {
+  const cniArgs = sel.cniArgs;
+  if (!cniArgs || Object.keys(cniArgs).length === 0) return raw;
+  return editEachPlugin(raw, (plugin) => mergeCniArgsIntoConfig(plugin, cniArgs));
+}
+
+function withName(raw: Record<string, unknown>, name: string): Record<string, unknown> {
+  return typeof raw.name === "string" && raw.name !== "" ? raw : { ...raw, name };
+}

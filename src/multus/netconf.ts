@@ -1,0 +1,44 @@
+// The Multus network configuration the core reads per request (REFERENCE d):
+// the runtime's stdin config with the daemon config laid over it (c.6).
+import * as v from "valibot";
+
+const LogOptionsSchema = v.looseObject({
+  maxAge: v.optional(v.number()),
+  maxSize: v.optional(v.number()),
+  maxBackups: v.optional(v.number()),
+  compress: v.optional(v.boolean()),
+});
+
+const seconds = (dflt: number) => v.optional(v.pipe(v.number(), v.minValue(0.001)), dflt);
+
+export const MultusConfSchema = v.looseObject({
+  name: v.optional(v.string()),
+  type: v.optional(v.string()),
+  cniVersion: v.optional(v.string()),
+  confDir: v.optional(v.string(), "/etc/cni/multus/net.d"),
+  cniDir: v.optional(v.string(), "/var/lib/cni/multus"),
+  binDir: v.optional(v.string(), "/opt/cni/bin"),
+  kubeconfig: v.optional(v.string()),
+  clusterNetwork: v.optional(v.string()),
+  defaultNetworks: v.optional(v.array(v.string()), []),
+  delegates: v.optional(v.array(v.record(v.string(), v.unknown())), []),
+  systemNamespaces: v.optional(v.array(v.string()), ["kube-system"]),
+  multusNamespace: v.optional(v.string(), "kube-system"),
+  namespaceIsolation: v.optional(v.boolean(), false),
+  globalNamespaces: v.optional(v.string(), ""),
+  readinessindicatorfile: v.optional(v.string(), ""),
+  logFile: v.optional(v.string()),
+  logLevel: v.optional(v.string()),
+  logToStderr: v.optional(v.boolean()),
+  logOptions: v.optional(LogOptionsSchema),
+  capabilities: v.optional(v.record(v.string(), v.boolean())),
+  runtimeConfig: v.optional(v.record(v.string(), v.unknown())),
+  retryDeleteOnError: v.optional(v.boolean(), false),
+  auxiliaryCNIChainName: v.optional(v.string()),
+  chrootDir: v.optional(v.string()),
+  // Ours: every hop has a deadline (deliberate difference 11).
+  delegateTimeoutSeconds: seconds(60),
+  podLookupTimeoutSeconds: seconds(5),
+  apiTimeoutSeconds: seconds(10),
+});
+export type MultusConf = v.InferOutput<typeof MultusConfSchema>;

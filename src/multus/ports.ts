@@ -1,0 +1,60 @@
+// What the Multus core needs from outside, as plain data. src/k8s returns
+// objects of these shapes (structural typing); the core never imports it.
+import type { NetworkConfigList } from "../cni/conf.ts";
+import type { Logger } from "../util/log.ts";
+
+export interface PodRef {
+  namespace: string;
+  name: string;
+}
+export interface PodInfo {
+  namespace: string;
+  name: string;
+  uid: string;
+  annotations: Record<string, string>;
+  /** kubernetes.io/config.source present and not "api": exempt from the UID check. */
+  isStatic: boolean;
+  resourceClaimStatuses?: Array<{ name: string; resourceClaimName?: string }>;
+}
+export interface Nad {
+  namespace: string;
+  name: string;
+  /** spec.config; "" when absent. */
+  config: string;
+  /** Annotation k8s.v1.cni.cncf.io/resourceName. */
+  resourceName?: string;
+}
+export interface KubeEvent {
+  type: "Normal" | "Warning";
+  reason: string;
+  message: string;
+}
+export interface KubePort {
+  /** null: the pod does not exist. */
+  getPod(ref: PodRef, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<PodInfo | null>;
+  /** null: the NAD does not exist. */
+  getNad(ref: PodRef, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<Nad | null>;
+  writeNetworkStatus(ref: PodRef, value: string, opts: { timeoutMs: number }): Promise<void>;
+  /** Fire-and-forget: never throws, never delays the caller. */
+  recordEvent(ref: PodRef & { uid?: string }, event: KubeEvent): void;
+}
+
+/** Device IDs allocated to a pod, by resource name (kubelet PodResources or checkpoint). */
+export interface DevicePort {
+  getPodDevices(pod: { uid: string; namespace: string; name: string }): Promise<Map<string, string[]>>;
+}
+
+/** Everything a command needs; built by the composition root, per process. */
+export interface MultusDeps {
+  log: Logger;
+  kube?: KubePort;
+  devices?: DevicePort;
+  /** Delegates run chrooted here when set (daemon config). */
+  chrootDir?: string;
+  /** Base environment handed to delegates (PATH and friends), chosen on purpose. */
+  delegateBaseEnv: Record<string, string>;
+  /** Extra plugin dirs after binDir (e.g. the process CNI_PATH in thin mode). */
+  extraBinDirs?: readonly string[];
+}
+
+export type { NetworkConfigList };

@@ -1,0 +1,89 @@
+// One Multus request: the CNI call, its merged config and the pod it is for,
+// plus how each delegate is invoked (CNI_ARGS, runtime, runtimeConfig).
+import type { CmdArgs } from "../cni/args.ts";
+import { getCniArg, parseCniArgs } from "../cni/args.ts";
+import type { CniRuntime, RuntimeConf } from "../cni/conf.ts";
+import type { MultusConf } from "./netconf.ts";
+import type { MultusDeps, PodRef } from "./ports.ts";
+import type { Delegate } from "./delegates.ts";
+
+export interface PodArgs {
+  namespace?: string;
+  name?: string;
+  uid?: string;
+  infraContainerId?: string;
+  /** Runtime args Multus does not consume: passed on to delegates (deliberate difference 3). */
+  rest: Array<[string, string]>;
+}
+
+export interface MultusRequest {
+  args: CmdArgs;
+  conf: MultusConf;
+  pod: PodArgs;
+}
+
+const POD_KEYS = ["IgnoreUnknown", "K8S_POD_NAMESPACE", "K8S_POD_NAME", "K8S_POD_UID", "K8S_POD_INFRA_CONTAINER_ID"];
+
+export function podArgsFrom(cniArgs: string): PodArgs {
+  const pairs = parseCniArgs(cniArgs);
+  return {
+    namespace: getCniArg(pairs, "K8S_POD_NAMESPACE") || undefined,
+    name: getCniArg(pairs, "K8S_POD_NAME") || undefined,
+    uid: getCniArg(pairs, "K8S_POD_UID") || undefined,
+    infraContainerId: getCniArg(pairs, "K8S_POD_INFRA_CONTAINER_ID") || undefined,
+    rest: pairs.filter(([k]) => !POD_KEYS.includes(k)),
+  };
+}
+
+export function podRefOf(pod: PodArgs): PodRef | undefined {
+  return pod.namespace && pod.name ? { namespace: pod.namespace, name: pod.name } : undefined;
+}
+
+export function cniRuntimeFor(conf: MultusConf, deps: MultusDeps): CniRuntime {
+  return {
+    binDirs: [conf.binDir, ...(deps.extraBinDirs ?? [])],
+    cacheDir: conf.cniDir,
+    timeoutMs: conf.delegateTimeoutSeconds * 1000,
+    chrootDir: deps.chrootDir,
+    baseEnv: deps.delegateBaseEnv,
+  };
+}
+
+/** CNI_ARGS handed to a delegate (REFERENCE f.4): pod args, then what the runtime sent, then MAC/IP on ADD. */
+export function delegateCniArgs(req: MultusRequest, delegate: Delegate, forAdd: boolean): Array<[string, string]> {
+  const p = req.pod;
+  const out: Array<[string, string]> = [
+    ["IgnoreUnknown", "true"],
+    ["K8S_POD_NAMESPACE", p.namespace ?? ""],
+    ["K8S_POD_NAME", p.name ?? ""],
+    ["K8S_POD_INFRA_CONTAINER_ID", p.infraContainerId ?? ""],
+    ["K8S_POD_UID", p.uid ?? ""],
+    ...p.rest.filter(([k]) => k !== "MAC" && k !== "IP"),
+  ];
+  const sel = delegate.selection;
+  if (forAdd && sel?.mac) out.push(["MAC", sel.mac]);
+  if (forAdd && sel?.ips?.length) out.push(["IP", sel.ips.join(",")]);
+  return out;
+}
+
+export function runtimeConfFor(
+  req: MultusRequest, delegate: Delegate, capabilityArgs: Record<string, unknown>, forAdd: boolean,
+): RuntimeConf {
+  return {
+    containerId: req.args.containerId,
+    netns: req.args.netns,
+    ifname: delegate.ifname,
+    args: delegateCniArgs(req, delegate, forAdd),
+    capabilityArgs,
+  };
+}
+
+/** Log context of a request. */
+export function requestContext(req: MultusRequest): Record<string, string | undefined> {
+  return {
+    command: req.args.command,
+    containerID: req.args.containerId,
+    pod: req.pod.name ? `${req.pod.namespace}/${req.pod.name}` : undefined,
+    ifname: req.args.ifname,
+  };
+}
