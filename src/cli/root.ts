@@ -39,15 +39,17 @@ const probeCommand = defineCommand({
   },
 });
 
+const subCommands: Record<string, CommandDef | (() => Promise<CommandDef>)> = {
+  shim: shimCommand,
+  daemon: () => import("./daemon.ts").then((m) => m.daemonCommand as CommandDef),
+  install: () => import("./install.ts").then((m) => m.installCommand as CommandDef),
+  version: versionCommand,
+  probe: probeCommand,
+};
+
 export const rootCommand = defineCommand({
   meta: { name: "multus", description: "Multus CNI thick plugin: shim, daemon and installer in one binary" },
-  subCommands: {
-    shim: shimCommand,
-    daemon: () => import("./daemon.ts").then((m) => m.daemonCommand as CommandDef),
-    install: () => import("./install.ts").then((m) => m.installCommand as CommandDef),
-    version: versionCommand,
-    probe: probeCommand,
-  },
+  subCommands,
 });
 
 export async function runCli(rawArgs: string[]): Promise<number> {
@@ -60,8 +62,15 @@ export async function runCli(rawArgs: string[]): Promise<number> {
     return rawArgs.length === 0 ? 1 : 0;
   }
   if (rawArgs[0] === "--version" || rawArgs[0] === "-version" || rawArgs[0] === "-v") rawArgs = ["version"];
+  const sub = subCommands[rawArgs[0]!];
+  if (!sub) {
+    process.stderr.write(`multus: unknown command "${rawArgs[0]}"\n` + (await renderUsage(rootCommand)) + "\n");
+    return 2;
+  }
   try {
-    const { result } = await runCommand(rootCommand, { rawArgs: normalizeGoFlags(rawArgs) });
+    // citty drops a subcommand's return value, so the chosen one is run directly: its result is the exit code.
+    const cmd = typeof sub === "function" ? await sub() : sub;
+    const { result } = await runCommand(cmd, { rawArgs: normalizeGoFlags(rawArgs.slice(1)) });
     return typeof result === "number" ? result : 0;
   } catch (err) {
     process.stderr.write(`multus: ${(err as Error).message}\n`);
