@@ -1,22 +1,21 @@
 // Picks the role before anything heavy is imported: by the invoked name
-// (multus-shim, multus-daemon) or by subcommand. Each role module sits behind
-// import(), so in the compiled binary the shim never evaluates the daemon's graph.
-// In a compiled binary argv[0] is "bun" and argv[1] an internal path, so user
-// arguments start at argv[2]; process.argv0 is the name we were invoked as.
+// (multus-shim, multus-daemon, multus in thin mode) or by subcommand. Each
+// role module sits behind import(), so in the compiled binary the shim never
+// evaluates the daemon's graph. In a compiled binary argv[0] is "bun" and
+// argv[1] an internal path, so user arguments start at argv[2];
+// process.argv0 is the name we were invoked as.
+import type { SkelIO } from "./cni/skel.ts";
+
 const invoked = (process.argv0.split("/").pop() ?? "").replace(/\.exe$/, "");
 const args = process.argv.slice(2);
 
-async function runShimRole(): Promise<number> {
-  if (args[0] === "-version" || args[0] === "-v" || args[0] === "--version") {
-    const { versionLine } = await import("./version.ts");
-    process.stdout.write(versionLine("multus-shim") + "\n");
-    return 0;
-  }
+/** Runs a CNI plugin role (shim or thin) with the process's env, stdin and stdout. */
+async function runPluginRole(load: () => Promise<(io: SkelIO) => Promise<number>>): Promise<number> {
   const { readStdinIfCni, writeStdout } = await import("./shim/io.ts");
-  const { runShim } = await import("./shim/run.ts");
+  const run = await load();
   const env = process.env;
   let out = "";
-  const code = await runShim({
+  const code = await run({
     env,
     stdin: await readStdinIfCni(env),
     stdout: (s) => { out += s; },
@@ -26,8 +25,21 @@ async function runShimRole(): Promise<number> {
   return code;
 }
 
+async function runShimRole(): Promise<number> {
+  if (args[0] === "-version" || args[0] === "-v" || args[0] === "--version") {
+    const { versionLine } = await import("./version.ts");
+    process.stdout.write(versionLine("multus-shim") + "\n");
+    return 0;
+  }
+  return runPluginRole(async () => (await import("./shim/run.ts")).runShim);
+}
+
 async function main(): Promise<number> {
   if (invoked === "multus-shim") return runShimRole();
+  // Installed as `multus` (thin mode) and called by a runtime: no arguments, CNI_COMMAND set.
+  if (invoked === "multus" && args.length === 0 && process.env.CNI_COMMAND) {
+    return runPluginRole(async () => (await import("./thin/run.ts")).runThin);
+  }
   if (invoked === "multus-daemon") {
     const { runDaemonCommand } = await import("./cli/daemon.ts");
     return runDaemonCommand(args);
@@ -41,4 +53,3 @@ async function main(): Promise<number> {
 }
 
 process.exitCode = await main();
-export {};

@@ -44,7 +44,7 @@ const subCommands: Record<string, CommandDef | (() => Promise<CommandDef>)> = {
   daemon: () => import("./daemon.ts").then((m) => m.daemonCommand as CommandDef),
   install: () => import("./install.ts").then((m) => m.installCommand as CommandDef),
   version: versionCommand,
-  probe: probeCommand,
+  probe: probeCommand as CommandDef,
 };
 
 export const rootCommand = defineCommand({

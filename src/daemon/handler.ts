@@ -10,11 +10,7 @@ import { mergeRequestConfig, type LoadedDaemonConfig } from "../config/daemon-co
 import { MultusConfSchema } from "../multus/netconf.ts";
 import { podArgsFrom, type MultusRequest } from "../multus/request.ts";
 import type { MultusDeps } from "../multus/ports.ts";
-import { cmdAdd } from "../multus/commands/add.ts";
-import { cmdDel } from "../multus/commands/del.ts";
-import { cmdCheck } from "../multus/commands/check.ts";
-import { cmdGc } from "../multus/commands/gc.ts";
-import { cmdStatus } from "../multus/commands/status.ts";
+import { runCommand } from "../multus/commands/dispatch.ts";
 import { cmdHotplug } from "../multus/commands/hotplug.ts";
 import type { KeyedLock } from "../util/keyed-lock.ts";
 
@@ -63,7 +59,7 @@ export async function handleCni(body: string, isDelegate: boolean, deps: Handler
     const a = args;
     const run = () => isDelegate
       ? cmdHotplug(req, deps.multus, raw, request.interfaceAttributes ?? undefined)
-      : dispatch(req, deps.multus, merged);
+      : runCommand(req, deps.multus, merged);
     // One container's requests run one at a time; GC and STATUS are not tied to one.
     const result = a.containerId ? await deps.locks.run(a.containerId, run) : await run();
     if (a.command !== "ADD") return new Response(null, { status: 200 });
@@ -87,21 +83,4 @@ function decodeRequest(body: string): CniRequest {
     throw new CniError(ErrorCode.InvalidEnv, "unexpected or missing CNI_COMMAND");
   }
   return validate(CniRequestSchema, json, ErrorCode.DecodeFailure, "CNI request") as v.InferOutput<typeof CniRequestSchema>;
-}
-
-async function dispatch(req: MultusRequest, deps: MultusDeps, raw: Record<string, unknown>): Promise<Result100 | undefined> {
-  switch (req.args.command) {
-    case "ADD":
-      return cmdAdd(req, deps);
-    case "DEL":
-      return void (await cmdDel(req, deps));
-    case "CHECK":
-      return void (await cmdCheck(req, deps));
-    case "GC":
-      return void (await cmdGc(req, deps, raw));
-    case "STATUS":
-      return void (await cmdStatus(req, deps));
-    default:
-      throw new CniError(ErrorCode.InvalidEnv, `unexpected or missing CNI_COMMAND "${req.args.command}"`);
-  }
 }
