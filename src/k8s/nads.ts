@@ -1,0 +1,60 @@
+/** NetworkAttachmentDefinitions: the trimmed shape we keep and live reads. */
+import type { KubeHttp } from "./client.ts";
+import { isNotFound, isRetryable } from "./errors.ts";
+import type { PodRef } from "./pods.ts";
+
+export const RESOURCE_NAME_ANNOTATION = "k8s.v1.cni.cncf.io/resourceName";
+const NAD_API = "/apis/k8s.cni.cncf.io/v1";
+
+export interface Nad {
+  namespace: string;
+  name: string;
+  /** spec.config, "" when absent */
+  config: string;
+  resourceName?: string;
+}
+
+/** All namespaces (list/watch). */
+export function nadCollectionPath(): string {
+  return `${NAD_API}/network-attachment-definitions`;
+}
+
+export function nadPath(ref: PodRef): string {
+  const ns = encodeURIComponent(ref.namespace);
+  return `${NAD_API}/namespaces/${ns}/network-attachment-definitions/${encodeURIComponent(ref.name)}`;
+}
+
+const asRecord = (v: unknown): Record<string, unknown> | undefined =>
+  v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+
+/** Trims a NetworkAttachmentDefinition to Nad (frozen). Never throws. */
+export function toNad(obj: unknown): Nad | undefined {
+  const o = asRecord(obj);
+  const meta = asRecord(o?.metadata);
+  if (typeof meta?.name !== "string" || typeof meta.namespace !== "string") return undefined;
+  const config = asRecord(o?.spec)?.config;
+  const resourceName = asRecord(meta.annotations)?.[RESOURCE_NAME_ANNOTATION];
+  return Object.freeze({
+    namespace: meta.namespace,
+    name: meta.name,
+    config: typeof config === "string" ? config : "",
+    ...(typeof resourceName === "string" && { resourceName }),
+  });
+}
+
+/** One live GET (retried on 429/5xx/connection errors within the deadline). null = NotFound. */
+export async function readNad(
+  http: KubeHttp,
+  ref: PodRef,
+  opts: { timeoutMs: number; signal?: AbortSignal },
+): Promise<Nad | null> {
+  try {
+    const obj = await http.call<unknown>({ method: "GET", path: nadPath(ref) }, { ...opts, retryIf: isRetryable });
+    const nad = toNad(obj);
+    if (!nad) throw new Error(`GET ${nadPath(ref)}: the answer is not a NetworkAttachmentDefinition`);
+    return nad;
+  } catch (err) {
+    if (isNotFound(err)) return null;
+    throw err;
+  }
+}

@@ -1,0 +1,110 @@
+/** Pods: the trimmed shape we keep, live reads, and the network-status write. */
+import type { KubeHttp } from "./client.ts";
+import { isConflict, isNotFound, isRetryable } from "./errors.ts";
+
+export const NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status";
+/** Set by the kubelet; anything but "api" marks a static pod (its UID differs from the API's). */
+export const CONFIG_SOURCE_ANNOTATION = "kubernetes.io/config.source";
+/** Annotations never kept in memory: large and of no use to Multus. */
+const DROPPED_ANNOTATIONS = new Set(["kubectl.kubernetes.io/last-applied-configuration"]);
+
+export interface PodRef {
+  namespace: string;
+  name: string;
+}
+
+export interface PodInfo {
+  namespace: string;
+  name: string;
+  uid: string;
+  annotations: Record<string, string>;
+  isStatic: boolean;
+  resourceClaimStatuses?: Array<{ name: string; resourceClaimName?: string }>;
+}
+
+export function podPath(ref: PodRef): string {
+  return `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/pods/${encodeURIComponent(ref.name)}`;
+}
+
+const asRecord = (v: unknown): Record<string, unknown> | undefined =>
+  v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+
+/** Trims a Pod object to PodInfo (frozen: the cache hands out shared objects). Never throws. */
+export function toPodInfo(obj: unknown): PodInfo | undefined {
+  const meta = asRecord(asRecord(obj)?.metadata);
+  const name = meta?.name;
+  const namespace = meta?.namespace;
+  if (typeof name !== "string" || typeof namespace !== "string") return undefined;
+  const annotations: Record<string, string> = {};
+  for (const [k, v] of Object.entries(asRecord(meta?.annotations) ?? {})) {
+    if (typeof v === "string" && !DROPPED_ANNOTATIONS.has(k)) annotations[k] = v;
+  }
+  const source = annotations[CONFIG_SOURCE_ANNOTATION];
+  const info: PodInfo = {
+    namespace,
+    name,
+    uid: typeof meta?.uid === "string" ? meta.uid : "",
+    annotations: Object.freeze(annotations),
+    isStatic: source !== undefined && source !== "api",
+  };
+  const claims = asRecord(asRecord(obj)?.status)?.resourceClaimStatuses;
+  if (Array.isArray(claims)) {
+    info.resourceClaimStatuses = Object.freeze(
+      claims.flatMap((c) => {
+        const r = asRecord(c);
+        if (typeof r?.name !== "string") return [];
+        return [
+          Object.freeze({
+            name: r.name,
+            ...(typeof r.resourceClaimName === "string" && { resourceClaimName: r.resourceClaimName }),
+          }),
+        ];
+      }),
+    ) as PodInfo["resourceClaimStatuses"];
+  }
+  return Object.freeze(info);
+}
+
+/** One live GET (retried on 429/5xx/connection errors within the deadline). null = NotFound. */
+export async function readPod(
+  http: KubeHttp,
+  ref: PodRef,
+  opts: { timeoutMs: number; signal?: AbortSignal },
+): Promise<PodInfo | null> {
+  try {
+    const obj = await http.call<unknown>({ method: "GET", path: podPath(ref) }, { ...opts, retryIf: isRetryable });
+    const info = toPodInfo(obj);
+    if (!info) throw new Error(`GET ${podPath(ref)}: the answer is not a Pod`);
+    return info;
+  } catch (err) {
+    if (isNotFound(err)) return null;
+    throw err;
+  }
+}
+
+/**
+ * One merge PATCH of pods/<name>/status setting the network-status annotation: no GET first,
+ * no resourceVersion (so no conflict on concurrent writers). Retried on 409/429/5xx/connection
+ * errors within the deadline; 404 (the pod is gone) is success.
+ */
+export async function patchNetworkStatus(
+  http: KubeHttp,
+  ref: PodRef,
+  value: string,
+  opts: { timeoutMs: number; signal?: AbortSignal },
+): Promise<void> {
+  try {
+    await http.call(
+      {
+        method: "PATCH",
+        path: `${podPath(ref)}/status`,
+        body: { metadata: { annotations: { [NETWORK_STATUS_ANNOTATION]: value } } },
+        contentType: "application/merge-patch+json",
+      },
+      { ...opts, retryIf: (err) => isConflict(err) || isRetryable(err) },
+    );
+  } catch (err) {
+    if (isNotFound(err)) return;
+    throw err;
+  }
+}
