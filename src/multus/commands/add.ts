@@ -69,30 +69,42 @@ async function attachAll(
       const result = await addNetworkList(rt, delegate.list, runtimeConfFor(req, delegate, capabilityArgs[i]!, true));
       attached.push({ delegate, result: toCurrentResult(result, delegate.list.cniVersion) });
     } catch (err) {
-      await rollback(req, deps, delegates, capabilityArgs, i);
+      await rollback(req, deps, delegates, capabilityArgs, i, i);
       throw withNetworkContext(req, delegate, err);
     }
   }
   return attached;
 }
 
-/** Best-effort DEL of delegates idx..0; the cache goes only if every one of them acknowledged. */
+/**
+ * Best-effort DEL of delegates idx..0. The cache keeps exactly the attached
+ * delegates whose DEL failed (none: it goes). The delegate whose ADD failed
+ * (`failedIdx`) gets DEL too, but its DEL failing does not pin the cache: a
+ * config it cannot even load (a missing macvlan master, an invalid type) would
+ * fail every later DEL the same way and the pod could never be torn down.
+ */
 async function rollback(
   req: MultusRequest, deps: MultusDeps, delegates: Delegate[], capabilityArgs: Record<string, unknown>[], idx: number,
+  failedIdx?: number,
 ): Promise<void> {
   const log = deps.log.with(requestContext(req));
   const rt = cniRuntimeFor(req.conf, deps);
-  let clean = true;
+  const stillAttached: number[] = [];
   for (let i = idx; i >= 0; i--) {
     const delegate = delegates[i]!;
     try {
       await delNetworkList(rt, delegate.list, runtimeConfFor(req, delegate, capabilityArgs[i]!, false));
     } catch (err) {
-      clean = false;
+      if (i !== failedIdx) stillAttached.unshift(i);
       log.error(`rollback: DEL of network "${delegate.name}" failed: ${toCniError(err).message}`);
     }
   }
-  if (clean) await deleteDelegateCache(req.conf.cniDir, req.args.containerId);
+  if (stillAttached.length === 0) {
+    await deleteDelegateCache(req.conf.cniDir, req.args.containerId);
+    return;
+  }
+  await writeDelegateCache(req.conf.cniDir, req.args.containerId,
+    stillAttached.map((i) => ({ delegate: delegates[i]!, runtimeConfig: capabilityArgs[i] })));
 }
 
 /** The delegate's own code and msg reach the runtime; which network failed goes into details. */
