@@ -83,7 +83,8 @@ export function requestContext(req: MultusRequest): Record<string, string | unde
   return {
     command: req.args.command,
     containerID: req.args.containerId,
-    pod: req.pod.name ? `${req.pod.namespace}/${req.pod.name}` : undefined,
+    // podman sends K8S_POD_NAME alone: say "name", not "undefined/name".
+    pod: req.pod.name ? (req.pod.namespace ? `${req.pod.namespace}/${req.pod.name}` : req.pod.name) : undefined,
     ifname: req.args.ifname,
   };
 }
