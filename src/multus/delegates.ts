@@ -7,7 +7,7 @@ import { CniError, ErrorCode } from "../cni/errors.ts";
 import { decodeJsonObject } from "../cni/schemas.ts";
 import { confListFromBytes, confListFromConf, type NetworkConfigList } from "../cni/conf.ts";
 import type { MultusConf } from "./netconf.ts";
-import type { KubePort, PodInfo } from "./ports.ts";
+import type { KubePort, Nad, PodInfo } from "./ports.ts";
 import type { NetworkSelection } from "./selection.ts";
 import {
   checkNamespaceIsolation, isSystemNamespace, parseDefaultNetworkAnnotation, parseNetworkSelections,
@@ -42,6 +42,12 @@ export interface ResolveContext {
   kube?: KubePort;
   /** The request's CNI_IFNAME. */
   ifname: string;
+  /**
+   * Told about a network that cannot be had (its NAD is missing or the API
+   * cannot say) just before that error is thrown: the NoNetworkFound event.
+   * Other resolution errors (a bad annotation, namespace isolation) are not.
+   */
+  onNetworkNotFound?: (err: CniError) => void;
 }
 
 /** The full, ordered delegate list with interface names assigned. */
@@ -92,10 +98,10 @@ async function delegateFromNad(ctx: ResolveContext, sel: NetworkSelection): Prom
     throw new CniError(ErrorCode.InvalidConfig,
       `cannot resolve network-attachment-definition ${sel.namespace}/${sel.name}: no Kubernetes client`);
   }
-  const nad = await kube.getNad({ namespace: sel.namespace, name: sel.name }, { timeoutMs: conf.apiTimeoutSeconds * 1000 });
+  const nad = await fetchNad(ctx, kube, sel);
   if (!nad) {
-    throw new CniError(ErrorCode.InvalidConfig,
-      `cannot find a network-attachment-definition (${sel.name}) in namespace (${sel.namespace})`);
+    throw notFound(ctx, new CniError(ErrorCode.InvalidConfig,
+      `cannot find a network-attachment-definition (${sel.name}) in namespace (${sel.namespace})`));
   }
   const name = `${nad.namespace}/${nad.name}`;
   if (nad.config.trim() === "") {
@@ -122,15 +128,30 @@ async function resolveNetworkRef(ctx: ResolveContext, ref: string): Promise<Dele
   const { conf, kube } = ctx;
   if (ref.includes("/")) return delegateFromFile(await loadConfPath(ref), undefined);
   if (kube) {
-    const nad = await kube.getNad({ namespace: conf.multusNamespace, name: ref }, { timeoutMs: conf.apiTimeoutSeconds * 1000 });
+    const nad = await fetchNad(ctx, kube, { namespace: conf.multusNamespace, name: ref });
     if (nad) return delegateFromNad(ctx, { name: ref, namespace: conf.multusNamespace });
   }
   const found = await findConfByName(conf.confDir, ref);
   if (!found) {
-    throw new CniError(ErrorCode.InvalidConfig,
-      `failed to get network "${ref}": no network-attachment-definition in namespace ${conf.multusNamespace} and no conf named "${ref}" in ${conf.confDir}`);
+    throw notFound(ctx, new CniError(ErrorCode.InvalidConfig,
+      `failed to get network "${ref}": no network-attachment-definition in namespace ${conf.multusNamespace} and no conf named "${ref}" in ${conf.confDir}`));
   }
   return delegateFromFile(found, undefined);
+}
+
+/** The NAD (null: it does not exist); an API that cannot answer in time is code 11, try again. */
+async function fetchNad(ctx: ResolveContext, kube: KubePort, ref: { namespace: string; name: string }): Promise<Nad | null> {
+  try {
+    return await kube.getNad(ref, { timeoutMs: ctx.conf.apiTimeoutSeconds * 1000 });
+  } catch (err) {
+    throw notFound(ctx, new CniError(ErrorCode.TryAgainLater,
+      `cannot get network-attachment-definition ${ref.namespace}/${ref.name} from the Kubernetes API`, (err as Error).message));
+  }
+}
+
+function notFound(ctx: ResolveContext, err: CniError): CniError {
+  ctx.onNetworkNotFound?.(err);
+  return err;
 }
 
 interface ConfFile {

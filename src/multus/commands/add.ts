@@ -49,13 +49,11 @@ export async function cmdAdd(req: MultusRequest, deps: MultusDeps): Promise<Resu
   return master.result;
 }
 
-async function resolveOrReport(req: MultusRequest, deps: MultusDeps, pod: PodInfo | undefined): Promise<Delegate[]> {
-  try {
-    return await resolveDelegates({ conf: req.conf, pod, kube: deps.kube, ifname: req.args.ifname });
-  } catch (err) {
-    if (pod) reportNoNetwork(deps, pod, err);
-    throw err;
-  }
+function resolveOrReport(req: MultusRequest, deps: MultusDeps, pod: PodInfo | undefined): Promise<Delegate[]> {
+  return resolveDelegates({
+    conf: req.conf, pod, kube: deps.kube, ifname: req.args.ifname,
+    onNetworkNotFound: pod ? (err) => reportNoNetwork(deps, pod, err) : undefined,
+  });
 }
 
 /** ADD each delegate in order; on failure DEL idx..0 (the failed one included) and rethrow. */
