@@ -1,0 +1,152 @@
+// The shim runs once per CNI call, so what it evaluates at start is its cost:
+// its static import graph must stay free of the Kubernetes client, prom-client
+// and the daemon's code (STYLE.md "Who may import whom"). In the compiled
+// binary a module behind import() is not evaluated until that branch runs, so
+// only static imports count; this test walks them with Bun's own parser.
+import { describe, expect, test } from "bun:test";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, relative, resolve } from "node:path";
+
+const SRC = resolve(import.meta.dir, "..");
+const transpiler = new Bun.Transpiler({ loader: "ts" });
+
+/** Import kinds that are evaluated when the importing module is. */
+const STATIC_KINDS = new Set(["import-statement", "require-call"]);
+
+interface Rules {
+  packages: RegExp[];
+  /** Absolute directories no module of the graph may live in. */
+  dirs: string[];
+}
+
+const SHIM_RULES: Rules = {
+  packages: [/^@kubernetes\/client-node(\/|$)/, /^prom-client(\/|$)/],
+  dirs: ["k8s", "multus", "daemon"].map((d) => join(SRC, d)),
+};
+
+interface Walk {
+  /** Every module reached, absolute paths. */
+  files: Set<string>;
+  /** Bare specifiers (packages, node: built-ins) reached. */
+  packages: Set<string>;
+  /** "a.ts -> b.ts -> prom-client" for each rule broken. */
+  violations: string[];
+}
+
+/** Follows static relative imports from `entries`; dynamic import() is not followed. */
+async function walkStaticImports(entries: string[], rules: Rules, root: string): Promise<Walk> {
+  const walk: Walk = { files: new Set(), packages: new Set(), violations: [] };
+  const via = new Map<string, string>(); // module -> chain that reached it
+  const name = (f: string) => relative(root, f);
+  const queue = entries.map((e) => {
+    via.set(e, name(e));
+    return e;
+  });
+  while (queue.length > 0) {
+    const file = queue.shift()!;
+    if (walk.files.has(file)) continue;
+    walk.files.add(file);
+    const chain = via.get(file)!;
+    if (rules.dirs.some((d) => file.startsWith(d + "/"))) walk.violations.push(chain);
+    const imports = transpiler.scanImports(await readFile(file, "utf8"));
+    for (const imp of imports) {
+      if (!STATIC_KINDS.has(imp.kind)) continue;
+      if (!imp.path.startsWith(".")) {
+        walk.packages.add(imp.path);
+        if (rules.packages.some((p) => p.test(imp.path))) walk.violations.push(`${chain} -> ${imp.path}`);
+        continue;
+      }
+      const target = resolve(dirname(file), imp.path);
+      if (!via.has(target)) via.set(target, `${chain} -> ${name(target)}`);
+      queue.push(target);
+    }
+  }
+  return walk;
+}
+
+/** The dynamic imports inside one top-level function of a module (the branch a role takes). */
+async function dynamicImportsOf(file: string, fn: string): Promise<string[]> {
+  const text = await readFile(file, "utf8");
+  const at = text.indexOf(`function ${fn}(`);
+  if (at < 0) throw new Error(`no function ${fn} in ${file}`);
+  const open = text.indexOf("{", text.indexOf(")", at));
+  let depth = 0;
+  let end = open;
+  for (; end < text.length; end++) {
+    if (text[end] === "{") depth++;
+    else if (text[end] === "}" && --depth === 0) break;
+  }
+  const body = text.slice(open, end + 1);
+  return transpiler.scanImports(body)
+    .filter((i) => i.kind === "dynamic-import")
+    .map((i) => resolve(dirname(file), i.path));
+}
+
+describe("Bun.Transpiler.scanImports", () => {
+  test("tells static imports from dynamic import() and drops type-only imports", () => {
+    const found = transpiler.scanImports(`
+      import { a } from "./a.ts";
+      import type { T } from "./types.ts";
+      export { b } from "./b.ts";
+      const c = await import("./c.ts");
+      async function later() { return import("./d.ts"); }
+      void a; void c; void later;
+    `);
+    expect(found).toEqual([
+      { kind: "import-statement", path: "./a.ts" },
+      { kind: "import-statement", path: "./b.ts" },
+      { kind: "dynamic-import", path: "./c.ts" },
+      { kind: "dynamic-import", path: "./d.ts" },
+    ]);
+  });
+});
+
+describe("the walker", () => {
+  test("reports forbidden packages and directories with the chain that reached them; ignores import()", async () => {
+    const root = await mkdtemp(join(tmpdir(), "imports-walk-"));
+    try {
+      await mkdir(join(root, "shim"));
+      await mkdir(join(root, "daemon"));
+      await mkdir(join(root, "cni"));
+      await writeFile(join(root, "shim", "run.ts"),
+        `import { x } from "../cni/x.ts";\nexport const lazy = () => import("../daemon/heavy.ts");\nvoid x;\n`);
+      await writeFile(join(root, "cni", "x.ts"), `import { Registry } from "prom-client";\nimport "../daemon/side.ts";\nexport const x = Registry;\n`);
+      await writeFile(join(root, "daemon", "side.ts"), `export {};\n`);
+      await writeFile(join(root, "daemon", "heavy.ts"), `import "@kubernetes/client-node";\n`);
+      const walk = await walkStaticImports([join(root, "shim", "run.ts")], {
+        packages: SHIM_RULES.packages, dirs: [join(root, "daemon")],
+      }, root);
+      expect(walk.violations.sort()).toEqual([
+        "shim/run.ts -> cni/x.ts -> daemon/side.ts",
+        "shim/run.ts -> cni/x.ts -> prom-client",
+      ]);
+      expect(walk.files.has(join(root, "daemon", "heavy.ts"))).toBe(false);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the shim's static import graph", () => {
+  test("from src/shim/run.ts: no client-node, prom-client, k8s/, multus/ or daemon/", async () => {
+    const walk = await walkStaticImports([join(SRC, "shim", "run.ts")], SHIM_RULES, SRC);
+    expect(walk.violations).toEqual([]);
+    // the walk really went somewhere
+    for (const f of ["shim/client.ts", "cni/skel.ts", "api/api.ts", "config/shim-config.ts"]) {
+      expect(walk.files.has(join(SRC, f))).toBe(true);
+    }
+  });
+
+  test("from src/main.ts along the shim role: the same holds", async () => {
+    const main = join(SRC, "main.ts");
+    const shimBranch = await dynamicImportsOf(main, "runShimRole");
+    expect(shimBranch).toContain(join(SRC, "shim", "run.ts"));
+    const walk = await walkStaticImports([main, ...shimBranch], SHIM_RULES, SRC);
+    expect(walk.violations).toEqual([]);
+    // main.ts itself stays light: the CLI (citty) and the daemon are behind import()
+    const mainOnly = await walkStaticImports([main], SHIM_RULES, SRC);
+    expect([...mainOnly.packages]).toEqual([]);
+    expect([...mainOnly.files].map((f) => relative(SRC, f))).toEqual(["main.ts"]);
+  });
+});

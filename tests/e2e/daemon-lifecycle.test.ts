@@ -1,0 +1,128 @@
+// The daemon's socket file across restarts, and the shim while the daemon is
+// away: a stale socket (a killed daemon, or a socket nobody listens on) is
+// taken over; a live daemon's socket is not; the shim fails with code 11 (try
+// again later) within its deadline, naming the socket it waited for.
+import { afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { mkdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { BINARY, createWorkdir, runCni, shimConf, startDaemon } from "../helpers/multus.ts";
+import { createCleanup } from "../helpers/netns.ts";
+import { canRunE2e, containerId, ensureBinary, socketRequest, waitFor } from "../helpers/e2e.ts";
+
+let work: Awaited<ReturnType<typeof createWorkdir>>;
+let cleanup: ReturnType<typeof createCleanup>;
+
+beforeAll(async () => {
+  if (canRunE2e) await ensureBinary();
+});
+beforeEach(async () => {
+  if (!canRunE2e) return;
+  cleanup = createCleanup();
+  work = await createWorkdir();
+  cleanup.add(() => work.remove());
+});
+afterEach(async () => {
+  if (canRunE2e) await cleanup.run();
+});
+
+const daemonConfig = () => ({ cniDir: join(work.dir, "cache"), binDir: "/usr/lib/cni" });
+const socketOf = (dir: string) => join(dir, "multus.sock");
+
+/** The daemon serves CNI: a DEL of a container it never saw is a success. */
+async function expectServing(socketDir: string): Promise<void> {
+  const del = await runCni(work.shim, {
+    command: "DEL", containerId: containerId("probe"), stdin: shimConf(socketDir, { daemonReadyTimeoutSeconds: 2 }),
+  });
+  expect([del.code, del.stdout]).toEqual([0, ""]);
+}
+
+/** A socket file whose owner died without removing it (bound and listening, then SIGKILL). */
+async function makeStaleSocket(path: string): Promise<void> {
+  const code = `Bun.listen({ unix: ${JSON.stringify(path)}, socket: { data() {} } }); process.kill(process.pid, "SIGKILL");`;
+  const proc = Bun.spawn([process.execPath, "-e", code], { stdout: "ignore", stderr: "ignore" });
+  await proc.exited;
+  expect(proc.signalCode).toBe("SIGKILL");
+  expect((await stat(path)).isSocket()).toBe(true);
+}
+
+describe.skipIf(!canRunE2e)("the daemon's socket", () => {
+  test("a daemon killed with SIGKILL leaves its socket; the next daemon takes it over and serves", async () => {
+    const first = await startDaemon(work.dir, daemonConfig());
+    cleanup.add(() => first.stop());
+    expect(await first.stop("SIGKILL")).not.toBe(0);
+    expect((await stat(socketOf(first.socketDir))).isSocket()).toBe(true);
+
+    const second = await startDaemon(work.dir, daemonConfig());
+    cleanup.add(() => second.stop());
+    await expectServing(second.socketDir);
+  });
+
+  test("a socket file nobody listens on is replaced", async () => {
+    const socketDir = join(work.dir, "run");
+    await mkdir(socketDir, { mode: 0o700 });
+    await makeStaleSocket(socketOf(socketDir));
+    const daemon = await startDaemon(work.dir, { ...daemonConfig(), socketDir });
+    cleanup.add(() => daemon.stop());
+    await expectServing(socketDir);
+  });
+
+  test("a second daemon refuses a live daemon's socket and exits non-zero; the first keeps serving", async () => {
+    const first = await startDaemon(work.dir, daemonConfig());
+    cleanup.add(() => first.stop());
+    const before = await stat(socketOf(first.socketDir));
+
+    const second = Bun.spawn([BINARY, "daemon", `-config=${first.configPath}`], { stdout: "pipe", stderr: "pipe" });
+    cleanup.add(() => second.exitCode === null && second.kill("SIGKILL"));
+    await waitFor("the second daemon to exit", () => second.exitCode !== null, 10_000);
+    const stderr = await new Response(second.stderr).text();
+    expect(second.exitCode).not.toBe(0);
+    expect(stderr).toContain(`another multus daemon is serving ${socketOf(first.socketDir)}`);
+
+    const after = await stat(socketOf(first.socketDir));
+    expect(after.ino).toBe(before.ino);
+    expect((await socketRequest(socketOf(first.socketDir), "/readyz", { method: "GET" })).status).toBe(200);
+    await expectServing(first.socketDir);
+  });
+});
+
+describe.skipIf(!canRunE2e)("the shim while the daemon is down", () => {
+  const cases = [
+    ["no socket file", async (_socketDir: string) => undefined],
+    ["a stale socket file", async (socketDir: string) => {
+      await mkdir(socketDir, { mode: 0o700 });
+      await makeStaleSocket(socketOf(socketDir));
+    }],
+  ] as const;
+
+  for (const [label, prepare] of cases) {
+    test(`${label}: ADD, CHECK and DEL fail with code 11 naming the socket, within the ready deadline`, async () => {
+      const socketDir = join(work.dir, "run");
+      await prepare(socketDir);
+      // the three wait side by side: one deadline's worth of test time
+      const runs = await Promise.all(["ADD", "CHECK", "DEL"].map((command) => runCni(work.shim, {
+        command, containerId: containerId(), netns: "/var/run/netns/not-reached",
+        stdin: shimConf(socketDir, { daemonReadyTimeoutSeconds: 1 }),
+      })));
+      for (const run of runs) {
+        expect(run.code).toBe(1);
+        const err = run.json();
+        expect(err.code).toBe(11);
+        expect(err.msg).toBe(`multus daemon is not ready at ${socketOf(socketDir)}`);
+        expect(err.details).toContain(label === "no socket file" ? "ENOENT" : "ECONNREFUSED");
+        expect(run.ms).toBeGreaterThanOrEqual(900);
+        expect(run.ms).toBeLessThan(5000);
+      }
+    });
+  }
+
+  test("a shim started before the daemon waits for it within its deadline", async () => {
+    const socketDir = join(work.dir, "run");
+    const shim = runCni(work.shim, {
+      command: "DEL", containerId: containerId(), stdin: shimConf(socketDir, { daemonReadyTimeoutSeconds: 10 }),
+    });
+    const daemon = await startDaemon(work.dir, { ...daemonConfig(), socketDir });
+    cleanup.add(() => daemon.stop());
+    const run = await shim;
+    expect([run.code, run.stdout]).toEqual([0, ""]);
+  });
+});

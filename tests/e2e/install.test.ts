@@ -1,0 +1,86 @@
+// `multus install`: the init step that copies this executable into the CNI
+// bin dir (REFERENCE i) — same bytes, executable, atomic (a running old
+// multus-shim is not disturbed, no temp file is left).
+import { afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { copyFile, mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BINARY } from "../helpers/multus.ts";
+import { canRunE2e, ensureBinary, isAlive } from "../helpers/e2e.ts";
+
+let dir: string;
+const procs: Array<{ kill(sig?: number | NodeJS.Signals): void; exitCode: number | null }> = [];
+
+beforeAll(async () => {
+  if (canRunE2e) await ensureBinary();
+});
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "multus-install-"));
+});
+afterEach(async () => {
+  for (const p of procs.splice(0)) if (p.exitCode === null) p.kill("SIGKILL");
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function multus(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const proc = Bun.spawn([BINARY, ...args], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}
+
+/** Same bytes (cmp stops at the first difference). */
+function sameBytes(a: string, b: string): boolean {
+  return Bun.spawnSync({ cmd: ["cmp", "-s", a, b] }).exitCode === 0;
+}
+
+describe.skipIf(!canRunE2e)("multus install", () => {
+  test("--dest <dir> installs <dir>/multus-shim: same bytes, executable, nothing else left", async () => {
+    const dest = join(dir, "opt", "cni", "bin"); // created when missing
+    const run = await multus("install", "--dest", dest);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    const target = join(dest, "multus-shim");
+    expect(run.stdout).toBe(`multus multus-shim copy succeeded! (${target})\n`);
+    expect(sameBytes(BINARY, target)).toBe(true);
+    expect((await stat(target)).mode & 0o7777).toBe((await stat(BINARY)).mode & 0o7777);
+    expect((await stat(target)).mode & 0o111).toBe(0o111);
+    expect(await readdir(dest)).toEqual(["multus-shim"]);
+    // and what was installed works as the plugin
+    const version = Bun.spawnSync({ cmd: [target], env: { CNI_COMMAND: "VERSION" }, stdin: new TextEncoder().encode("{}") });
+    expect(version.exitCode).toBe(0);
+    expect(JSON.parse(version.stdout.toString()).cniVersion).toBe("1.1.0");
+  });
+
+  test("replaces a multus-shim that is executing right now (no text file busy), leaving no temp file", async () => {
+    const target = join(dir, "multus-shim");
+    await copyFile("/bin/sleep", target); // the "old" shim
+    const old = Bun.spawn([target, "30"], { stdout: "ignore", stderr: "ignore" });
+    procs.push(old);
+    expect(await isAlive(old.pid)).toBe(true);
+
+    const run = await multus("install", "--dest", dir);
+    expect(run.code).toBe(0);
+    expect(sameBytes(BINARY, target)).toBe(true);
+    expect(await isAlive(old.pid)).toBe(true); // the running one keeps its (old, unlinked) file
+    expect(await readdir(dir)).toEqual(["multus-shim"]);
+  });
+
+  test("--type thin installs <dir>/multus; Go-style -d/-t work too; a bad type fails", async () => {
+    const thin = await multus("install", "--dest", dir, "--type", "thin");
+    expect(thin.code).toBe(0);
+    expect(thin.stdout).toBe(`multus multus copy succeeded! (${join(dir, "multus")})\n`);
+    expect(sameBytes(BINARY, join(dir, "multus"))).toBe(true);
+    expect(await readdir(dir)).toEqual(["multus"]);
+
+    const other = join(dir, "go-style");
+    await mkdir(other);
+    const go = await multus("install", "-d", other, "-t", "thick");
+    expect(go.code).toBe(0);
+    expect(await readdir(other)).toEqual(["multus-shim"]);
+
+    const bad = await multus("install", "--dest", dir, "--type", "thinnest");
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain(`--type must be thick or thin, got "thinnest"`);
+    expect(await readdir(dir)).toEqual(["go-style", "multus"]);
+  });
+});
