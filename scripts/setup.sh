@@ -11,9 +11,10 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v nsenter >/dev/null || need+=(util-linux)
 command -v openssl >/dev/null || need+=(openssl)
 command -v mount >/dev/null || need+=(mount)
-# A real container runtime for tests/e2e/containerd.test.ts (CRI drives our shim).
+# Real container runtimes for tests/e2e/containerd.test.ts (CRI drives our shim) and podman.test.ts.
 command -v containerd >/dev/null || need+=(containerd)
 command -v runc >/dev/null || need+=(runc)
+command -v podman >/dev/null || need+=(podman)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)   # the sandbox image's rootfs
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need[*]}" >&2
