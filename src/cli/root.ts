@@ -57,12 +57,19 @@ export async function runCli(rawArgs: string[]): Promise<number> {
     const { runDaemonCommand } = await import("./daemon.ts");
     return runDaemonCommand(rawArgs.slice(1));
   }
-  if (rawArgs.length === 0 || rawArgs.includes("--help") || rawArgs.includes("-h")) {
+  if (rawArgs[0] === "--version" || rawArgs[0] === "-version" || rawArgs[0] === "-v") rawArgs = ["version"];
+  const sub = rawArgs[0] === undefined ? undefined : subCommands[rawArgs[0]];
+  const wantsHelp = rawArgs.includes("--help") || rawArgs.includes("-h");
+  if (rawArgs.length === 0 || (wantsHelp && !sub)) {
     process.stdout.write((await renderUsage(rootCommand)) + "\n");
     return rawArgs.length === 0 ? 1 : 0;
   }
-  if (rawArgs[0] === "--version" || rawArgs[0] === "-version" || rawArgs[0] === "-v") rawArgs = ["version"];
-  const sub = subCommands[rawArgs[0]!];
+  if (sub && wantsHelp) {
+    // citty's runCommand does not handle --help: render it here, never run the command.
+    const cmd = typeof sub === "function" ? await sub() : sub;
+    process.stdout.write((await renderUsage(cmd, rootCommand)) + "\n");
+    return 0;
+  }
   if (!sub) {
     process.stderr.write(`multus: unknown command "${rawArgs[0]}"\n` + (await renderUsage(rootCommand)) + "\n");
     return 2;
