@@ -13,7 +13,7 @@ export async function lookupPod(req: MultusRequest, deps: MultusDeps): Promise<P
   const timeoutMs = req.conf.podLookupTimeoutSeconds * 1000;
   let pod: PodInfo | null;
   try {
-    pod = await deps.kube.getPod(ref, { timeoutMs });
+    pod = await deps.kube.getPod({ ...ref, uid: req.pod.uid }, { timeoutMs });
   } catch (err) {
     throw new CniError(ErrorCode.TryAgainLater, `cannot get pod ${ref.namespace}/${ref.name} from the Kubernetes API`,
       `${(err as Error).message} (deadline ${timeoutMs} ms)`);

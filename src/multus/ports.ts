@@ -30,8 +30,12 @@ export interface KubeEvent {
   message: string;
 }
 export interface KubePort {
-  /** null: the pod does not exist. */
-  getPod(ref: PodRef, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<PodInfo | null>;
+  /**
+   * null: the pod does not exist. With `uid` (the runtime's K8S_POD_UID) a
+   * cached pod of another UID (deleted and recreated under the same name) is
+   * not trusted: the API is asked.
+   */
+  getPod(ref: PodRef & { uid?: string }, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<PodInfo | null>;
   /** null: the NAD does not exist. */
   getNad(ref: PodRef, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<Nad | null>;
   writeNetworkStatus(ref: PodRef, value: string, opts: { timeoutMs: number }): Promise<void>;
