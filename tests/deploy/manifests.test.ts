@@ -1,0 +1,646 @@
+// The deployment manifests, checked without a cluster (kubectl --dry-run needs
+// one): every object against the Kubernetes schemas (kubernetes-models for
+// types and formats, client-node's models for unknown fields, which
+// kubernetes-models lets through), then the facts that tie the objects
+// together: the paths in daemon-config.json resolve through the DaemonSet's
+// mounts to the host paths the shim, the runtime and chroot expect; commands
+// name the binary where the image puts it; RBAC grants exactly the calls the
+// code makes. The thin manifest's shell loop is run for real.
+import { describe, expect, test, beforeAll, afterAll } from "bun:test";
+import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { existsSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, posix, resolve } from "node:path";
+import { parseAllDocuments } from "yaml";
+import * as v from "valibot";
+import * as clientNode from "@kubernetes/client-node";
+import { CustomResourceDefinition } from "kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition";
+import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
+import { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
+import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
+import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
+import { DEFAULT_SOCKET_DIR, socketPathIn } from "../../src/api/api.ts";
+import { parseDaemonConfig } from "../../src/config/daemon-config.ts";
+import { MultusConfSchema } from "../../src/multus/netconf.ts";
+import { INSTALL_NAMES } from "../../src/cli/install.ts";
+
+const ROOT = resolve(import.meta.dir, "../..");
+const THICK = "deployments/multus-daemonset-thick.yml";
+const THIN = "deployments/multus-daemonset.yml";
+const MANIFESTS = [THICK, THIN];
+
+// ---------------------------------------------------------------- loading
+
+type Obj = Record<string, any>;
+
+function loadManifest(file: string): Obj[] {
+  const text = readFileSync(join(ROOT, file), "utf8");
+  const docs = parseAllDocuments(text, { prettyErrors: true });
+  if (!Array.isArray(docs)) throw new Error(`${file}: not a YAML stream`);
+  const objects: Obj[] = [];
+  for (const doc of docs) {
+    const problems = [...doc.errors, ...doc.warnings];
+    if (problems.length > 0) throw new Error(`${file}: ${problems.map((p) => p.message).join("; ")}`);
+    const value = doc.toJS();
+    if (value !== null && value !== undefined) objects.push(value);
+  }
+  return objects;
+}
+
+function only(objects: Obj[], kind: string): Obj {
+  const found = objects.filter((o) => o.kind === kind);
+  if (found.length !== 1) throw new Error(`expected one ${kind}, found ${found.length}`);
+  return found[0]!;
+}
+
+/** apiVersion/kind -> the kubernetes-models class and client-node's model name. */
+const MODELS: Record<string, { model: { new (data: any): { validate(): void } }; clientType: string }> = {
+  "apiextensions.k8s.io/v1/CustomResourceDefinition": { model: CustomResourceDefinition, clientType: "V1CustomResourceDefinition" },
+  "v1/ServiceAccount": { model: ServiceAccount, clientType: "V1ServiceAccount" },
+  "v1/ConfigMap": { model: ConfigMap, clientType: "V1ConfigMap" },
+  "rbac.authorization.k8s.io/v1/ClusterRole": { model: ClusterRole, clientType: "V1ClusterRole" },
+  "rbac.authorization.k8s.io/v1/ClusterRoleBinding": { model: ClusterRoleBinding, clientType: "V1ClusterRoleBinding" },
+  "apps/v1/DaemonSet": { model: DaemonSet, clientType: "V1DaemonSet" },
+};
+
+/**
+ * Fields the API server would reject as unknown (strict field validation),
+ * found by walking client-node's generated attribute maps.
+ */
+function unknownFields(value: unknown, type: string, path: string, out: string[] = []): string[] {
+  if (value === null || value === undefined) return out;
+  const array = /^Array<(.+)>$/.exec(type);
+  if (array) {
+    if (!Array.isArray(value)) out.push(`${path}: expected a list`);
+    else value.forEach((item, i) => unknownFields(item, array[1]!, `${path}[${i}]`, out));
+    return out;
+  }
+  const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);
+  if (map) {
+    for (const [k, item] of Object.entries(value as Obj)) unknownFields(item, map[1]!, `${path}.${k}`, out);
+    return out;
+  }
+  const model = (clientNode as Record<string, any>)[type];
+  if (typeof model?.getAttributeTypeMap !== "function") return out; // string, number, IntOrString, any...
+  if (typeof value !== "object" || Array.isArray(value)) {
+    out.push(`${path}: expected an object (${type})`);
+    return out;
+  }
+  const attributes = model.getAttributeTypeMap() as Array<{ baseName: string; type: string }>;
+  for (const [k, item] of Object.entries(value as Obj)) {
+    const attribute = attributes.find((a) => a.baseName === k);
+    if (!attribute) out.push(`${path}.${k}: unknown field of ${type}`);
+    else unknownFields(item, attribute.type, `${path}.${k}`, out);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- paths through mounts
+
+const norm = (p: string) => (p === "/" ? "/" : posix.normalize(p).replace(/\/+$/, ""));
+const isUnder = (p: string, dir: string) => norm(dir) === "/" || norm(p) === norm(dir) || norm(p).startsWith(norm(dir) + "/");
+
+function volumeOf(podSpec: Obj, name: string): Obj {
+  const volume = (podSpec.volumes as Obj[]).find((vol) => vol.name === name);
+  if (!volume) throw new Error(`no volume named ${name}`);
+  return volume;
+}
+
+/** The mount that holds a container path (the deepest one), with its volume. */
+function mountFor(podSpec: Obj, container: Obj, path: string): { mount: Obj; volume: Obj } | undefined {
+  const mounts = ((container.volumeMounts ?? []) as Obj[])
+    .filter((m) => isUnder(path, m.mountPath))
+    .sort((a, b) => norm(b.mountPath).length - norm(a.mountPath).length);
+  const mount = mounts[0];
+  return mount ? { mount, volume: volumeOf(podSpec, mount.name) } : undefined;
+}
+
+/** The host path behind a container path, or undefined when it is not on a hostPath mount. */
+function hostPathOf(podSpec: Obj, container: Obj, path: string): string | undefined {
+  const found = mountFor(podSpec, container, path);
+  if (!found?.volume.hostPath) return undefined;
+  const rest = norm(path).slice(norm(found.mount.mountPath).length);
+  return norm(posix.join(found.volume.hostPath.path, rest));
+}
+
+/** ConfigMap name and key behind a file path in the container. */
+function configMapFileOf(podSpec: Obj, container: Obj, path: string): { name: string; key: string; readOnly: boolean } | undefined {
+  const found = mountFor(podSpec, container, path);
+  if (!found?.volume.configMap) return undefined;
+  const rel = norm(path).slice(norm(found.mount.mountPath).length + 1);
+  const items = found.volume.configMap.items as Obj[] | undefined;
+  const key = items ? items.find((i) => i.path === rel)?.key : rel;
+  return key ? { name: found.volume.configMap.name, key, readOnly: found.mount.readOnly === true } : undefined;
+}
+
+function container(ds: Obj, name: string, init = false): Obj {
+  const list = (init ? ds.spec.template.spec.initContainers : ds.spec.template.spec.containers) as Obj[];
+  const found = list.find((c) => c.name === name);
+  if (!found) throw new Error(`no ${init ? "init " : ""}container ${name}`);
+  return found;
+}
+
+// ---------------------------------------------------------------- RBAC and quantities
+
+function grants(role: Obj): string[] {
+  const out: string[] = [];
+  for (const rule of role.rules as Obj[]) {
+    expect(rule.nonResourceURLs).toBeUndefined();
+    expect(rule.resourceNames).toBeUndefined();
+    for (const group of rule.apiGroups) for (const resource of rule.resources) for (const verb of rule.verbs) {
+      out.push(`${group === "" ? "core" : group}/${resource}:${verb}`);
+    }
+  }
+  return out.sort();
+}
+
+const THICK_GRANTS = [
+  "core/pods:get", "core/pods:list", "core/pods:watch",
+  "core/pods/status:patch",
+  "k8s.cni.cncf.io/network-attachment-definitions:get",
+  "k8s.cni.cncf.io/network-attachment-definitions:list",
+  "k8s.cni.cncf.io/network-attachment-definitions:watch",
+  "core/events:create", "events.k8s.io/events:create",
+].sort();
+
+const THIN_GRANTS = [
+  "core/pods:get",
+  "core/pods/status:patch",
+  "k8s.cni.cncf.io/network-attachment-definitions:get",
+  "core/events:create", "events.k8s.io/events:create",
+].sort();
+
+/** Kubernetes quantity to a number (bytes, or cores for cpu). */
+function quantity(q: string | number): number {
+  if (typeof q === "number") return q;
+  const m = /^([0-9.]+)(m|k|Ki|M|Mi|G|Gi)?$/.exec(q);
+  if (!m) throw new Error(`unsupported quantity ${q}`);
+  const units: Record<string, number> = { "": 1, m: 1e-3, k: 1e3, Ki: 1024, M: 1e6, Mi: 2 ** 20, G: 1e9, Gi: 2 ** 30 };
+  return Number(m[1]) * units[m[2] ?? ""]!;
+}
+const MiB = 2 ** 20;
+
+// ---------------------------------------------------------------- the image
+
+const containerfile = readFileSync(join(ROOT, "images/Containerfile"), "utf8");
+/** Where the final stage puts the executable (`COPY --from=build .../dist/multus <path>`). */
+const IMAGE_BINARY = /^COPY --from=build \S+\/dist\/multus (\S+)$/m.exec(containerfile)?.[1] ?? "(not found)";
+const IMAGE_VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+
+/** Keys the daemon and the core read from daemon-config.json (src/config/daemon-config.ts, src/multus/netconf.ts). */
+const HONOURED_KEYS = new Set([
+  "chrootDir", "socketDir", "logFile", "logLevel", "logToStderr", "logOptions", "metricsPort", "connectionLimit",
+  "cniVersion", "multusConfigFile", "cniConfigDir", "multusAutoconfigDir", "multusMasterCNI", "forceCNIVersion",
+  "overrideNetworkName", "readinessindicatorfile", "kubeconfig", "gracePeriodSeconds", "confDir", "cniDir", "binDir",
+  "clusterNetwork", "defaultNetworks", "systemNamespaces", "multusNamespace", "namespaceIsolation", "globalNamespaces",
+  "delegateTimeoutSeconds", "podLookupTimeoutSeconds", "apiTimeoutSeconds",
+]);
+
+// ================================================================ every manifest
+
+describe.each(MANIFESTS)("%s", (file) => {
+  const objects = loadManifest(file);
+
+  test("parses as YAML and holds the expected objects", () => {
+    expect(objects.map((o) => `${o.apiVersion}/${o.kind}`).sort()).toEqual(Object.keys(MODELS).sort());
+  });
+
+  test("every object passes the Kubernetes schema (kubernetes-models)", () => {
+    for (const obj of objects) {
+      const entry = MODELS[`${obj.apiVersion}/${obj.kind}`];
+      expect(entry).toBeDefined();
+      expect(() => new entry!.model(obj).validate()).not.toThrow();
+    }
+  });
+
+  test("no object has a field the API server does not know", () => {
+    for (const obj of objects) {
+      const entry = MODELS[`${obj.apiVersion}/${obj.kind}`]!;
+      expect(unknownFields(obj, entry.clientType, `${obj.kind}/${obj.metadata.name}`)).toEqual([]);
+    }
+  });
+
+  test("the schema check catches what it should (a typo, a bad quantity)", () => {
+    const ds = structuredClone(only(objects, "DaemonSet"));
+    ds.spec.template.spec.containers[0].volumeMounts[0].mountPropogation = "HostToContainer";
+    expect(unknownFields(ds, "V1DaemonSet", "ds")).toEqual([
+      "ds.spec.template.spec.containers[0].volumeMounts[0].mountPropogation: unknown field of V1VolumeMount",
+    ]);
+    ds.spec.template.spec.containers[0].resources.requests.memory = "96MB";
+    expect(() => new DaemonSet(ds).validate()).toThrow(/quantity/);
+  });
+
+  test("the NAD CRD is the Go project's (group, scope, names, v1 schema)", () => {
+    const crd = only(objects, "CustomResourceDefinition");
+    expect(crd.metadata.name).toBe("network-attachment-definitions.k8s.cni.cncf.io");
+    expect(crd.spec.group).toBe("k8s.cni.cncf.io");
+    expect(crd.spec.scope).toBe("Namespaced");
+    expect(crd.spec.names).toEqual({
+      plural: "network-attachment-definitions", singular: "network-attachment-definition",
+      kind: "NetworkAttachmentDefinition", shortNames: ["nad", "net-attach-def"],
+    });
+    expect(crd.spec.versions).toHaveLength(1);
+    const [version] = crd.spec.versions;
+    expect(version).toMatchObject({ name: "v1", served: true, storage: true });
+    const schema = version.schema.openAPIV3Schema;
+    expect(schema.type).toBe("object");
+    expect(schema.properties.spec.properties.config.type).toBe("string");
+  });
+
+  test("ServiceAccount, ClusterRoleBinding and DaemonSet name each other", () => {
+    const sa = only(objects, "ServiceAccount");
+    const role = only(objects, "ClusterRole");
+    const binding = only(objects, "ClusterRoleBinding");
+    const ds = only(objects, "DaemonSet");
+    expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name });
+    expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: sa.metadata.name, namespace: sa.metadata.namespace }]);
+    expect(ds.metadata.namespace).toBe(sa.metadata.namespace);
+    expect(ds.spec.template.spec.serviceAccountName).toBe(sa.metadata.name);
+    expect(ds.spec.template.metadata.labels).toMatchObject(ds.spec.selector.matchLabels);
+    // The Go manifests' names, so an upgrade replaces objects instead of adding a second DaemonSet.
+    expect([ds.metadata.namespace, ds.metadata.name, sa.metadata.name, role.metadata.name])
+      .toEqual(["kube-system", "kube-multus-ds", "multus", "multus"]);
+  });
+
+  test("the ClusterRole grants no wildcard", () => {
+    for (const g of grants(only(objects, "ClusterRole"))) expect(g).not.toContain("*");
+  });
+
+  test("containers run the image's binary, at the package's version", () => {
+    const ds = only(objects, "DaemonSet");
+    const spec = ds.spec.template.spec;
+    for (const c of [...spec.initContainers, ...spec.containers] as Obj[]) {
+      expect(c.image).toBe(`localhost/multus:${IMAGE_VERSION}`);
+      if (c.command[0].startsWith("/usr/src/")) expect(c.command[0]).toBe(IMAGE_BINARY);
+    }
+  });
+
+  test("the pod is node-critical and tolerates every taint", () => {
+    const spec = only(objects, "DaemonSet").spec.template.spec;
+    expect(spec.priorityClassName).toBe("system-node-critical");
+    expect(spec.hostNetwork).toBe(true);
+    expect(spec.tolerations).toEqual([{ operator: "Exists", effect: "NoSchedule" }, { operator: "Exists", effect: "NoExecute" }]);
+  });
+});
+
+test("both manifests carry the same CRD", () => {
+  expect(only(loadManifest(THIN), "CustomResourceDefinition")).toEqual(only(loadManifest(THICK), "CustomResourceDefinition"));
+});
+
+// ================================================================ the image
+
+describe("images/Containerfile", () => {
+  test("puts the binary where the manifests run it, with the role links", () => {
+    expect(IMAGE_BINARY).toBe("/usr/src/multus-cni/bin/multus");
+    expect(containerfile).toMatch(/ln -s multus \/usr\/src\/multus-cni\/bin\/multus-daemon/);
+    expect(containerfile).toMatch(/ln -s multus \/usr\/src\/multus-cni\/bin\/multus-shim/);
+    expect(containerfile).toMatch(/^ENTRYPOINT \["\/usr\/src\/multus-cni\/bin\/multus-daemon"\]$/m);
+  });
+
+  test("builds with npm ci and build.ts, and ships chroot, nsenter and ip on debian:12-slim", () => {
+    expect(containerfile).toMatch(/^RUN npm ci/m);
+    expect(containerfile).toMatch(/bun run build\.ts/);
+    expect(containerfile).toMatch(/^ARG BASE_IMAGE=docker\.io\/library\/debian:12-slim$/m);
+    expect(containerfile).toMatch(/install -y --no-install-recommends iproute2/);
+    expect(containerfile).toMatch(/for tool in chroot nsenter ip/);
+  });
+
+  test("copies every file build.ts reads", () => {
+    // build.ts reads package.json and compiles src/main.ts (tsconfig.json for the compiler options).
+    for (const needed of ["package.json", "package-lock.json", "build.ts", "tsconfig.json", "src"]) {
+      expect(containerfile).toMatch(new RegExp(`^COPY [^\\n]*\\b${needed.replace(".", "\\.")}\\b`, "m"));
+    }
+  });
+});
+
+// ================================================================ thick
+
+describe(THICK, () => {
+  const objects = loadManifest(THICK);
+  const ds = only(objects, "DaemonSet");
+  const podSpec = ds.spec.template.spec;
+  const daemon = container(ds, "kube-multus");
+  const install = container(ds, "install-multus-binary", true);
+  const configMap = only(objects, "ConfigMap");
+  const configText: string = configMap.data["daemon-config.json"];
+  const loaded = parseDaemonConfig(configText, [MultusConfSchema]);
+  const config = loaded.config;
+  /** The core's view of the same keys, with its defaults (binDir, cniDir, confDir). */
+  const core = v.parse(MultusConfSchema, loaded.raw);
+  const configFlag = (daemon.command as string[]).find((a) => a.startsWith("-config="));
+  const configPath = configFlag?.slice("-config=".length) ?? "";
+
+  test("daemon-config.json is valid for the daemon and the core, and uses only keys we honour", () => {
+    expect(Object.keys(loaded.raw).filter((k) => !HONOURED_KEYS.has(k))).toEqual([]);
+    expect(loaded.raw).toMatchObject({
+      chrootDir: "/hostroot", cniVersion: "0.3.1", logLevel: "verbose", logToStderr: true,
+      cniConfigDir: "/host/etc/cni/net.d", multusAutoconfigDir: "/host/etc/cni/net.d",
+      multusConfigFile: "auto", socketDir: "/host/run/multus/",
+    });
+  });
+
+  test("the container runs `multus daemon -config=<file>` and the file is the ConfigMap's key", () => {
+    expect(daemon.command).toEqual([IMAGE_BINARY, "daemon", `-config=${configPath}`]);
+    expect(configMapFileOf(podSpec, daemon, configPath)).toEqual({
+      name: configMap.metadata.name, key: "daemon-config.json", readOnly: true,
+    });
+    expect(configMap.metadata.namespace).toBe(ds.metadata.namespace);
+  });
+
+  test("socketDir is, on the host, the directory the shim dials by default", () => {
+    // 00-multus.conf carries daemonSocketDir only when daemon-config.json sets it.
+    const shimDir = (loaded.raw.daemonSocketDir as string | undefined) ?? DEFAULT_SOCKET_DIR;
+    expect(hostPathOf(podSpec, daemon, config.socketDir)).toBe(norm(shimDir));
+    expect(norm(shimDir)).toBe("/run/multus");
+  });
+
+  test("00-multus.conf is written to, and the primary conf looked up in, the host's /etc/cni/net.d", () => {
+    expect(hostPathOf(podSpec, daemon, config.cniConfigDir)).toBe("/etc/cni/net.d");
+    expect(hostPathOf(podSpec, daemon, config.multusAutoconfigDir!)).toBe("/etc/cni/net.d");
+  });
+
+  test("chrootDir is the host's root, followed into later mounts", () => {
+    const found = mountFor(podSpec, daemon, config.chrootDir!);
+    expect(hostPathOf(podSpec, daemon, config.chrootDir!)).toBe("/");
+    expect(found?.mount.mountPropagation).toBe("HostToContainer");
+  });
+
+  test("binDir, cniDir and confDir have the same path in the container and on the host (chroot)", () => {
+    for (const dir of [core.binDir, core.cniDir, core.confDir]) expect(hostPathOf(podSpec, daemon, dir)).toBe(norm(dir));
+    expect([core.binDir, core.cniDir, core.confDir]).toEqual(["/opt/cni/bin", "/var/lib/cni/multus", "/etc/cni/multus/net.d"]);
+  });
+
+  test("the host mounts of the Go manifest are all there (netns, kubelet, device info)", () => {
+    const expected: Array<[string, string, string?]> = [
+      ["/host/etc/cni/net.d", "/etc/cni/net.d"],
+      ["/opt/cni/bin", "/opt/cni/bin"],
+      ["/host/run", "/run"],
+      ["/var/lib/cni/multus", "/var/lib/cni/multus"],
+      ["/var/lib/kubelet", "/var/lib/kubelet", "HostToContainer"],
+      ["/run/k8s.cni.cncf.io", "/run/k8s.cni.cncf.io"],
+      ["/run/netns", "/run/netns", "HostToContainer"],
+      ["/hostroot", "/", "HostToContainer"],
+      ["/etc/cni/multus/net.d", "/etc/cni/multus/net.d"],
+    ];
+    for (const [inContainer, onHost, propagation] of expected) {
+      const found = mountFor(podSpec, daemon, inContainer);
+      expect(found?.mount.mountPath).toBe(inContainer);
+      expect(hostPathOf(podSpec, daemon, inContainer)).toBe(onHost);
+      if (propagation) expect(found?.mount.mountPropagation).toBe(propagation);
+    }
+    expect(podSpec.hostPID).toBe(true);
+    expect(daemon.securityContext).toEqual({ privileged: true });
+  });
+
+  test("the init container installs multus-shim into a mount of the host's /opt/cni/bin", () => {
+    expect(install.command).toEqual([IMAGE_BINARY, "install", "--dest", install.command[3], "--type", "thick"]);
+    expect(hostPathOf(podSpec, install, install.command[3])).toBe("/opt/cni/bin");
+    expect(INSTALL_NAMES.thick).toBe("multus-shim");
+  });
+
+  test("MULTUS_NODE_NAME comes from spec.nodeName", () => {
+    const env = (daemon.env as Obj[]).find((e) => e.name === "MULTUS_NODE_NAME");
+    expect(env).toEqual({ name: "MULTUS_NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } });
+  });
+
+  test("the ClusterRole grants exactly the daemon's calls", () => {
+    expect(grants(only(objects, "ClusterRole"))).toEqual(THICK_GRANTS);
+  });
+
+  test("probes ask the daemon's socket: liveness and startup /healthz, readiness /readyz", () => {
+    const probe = (endpoint: string) => [IMAGE_BINARY, "probe", "--socket", socketPathIn(config.socketDir), "--endpoint", endpoint];
+    expect(daemon.livenessProbe.exec.command).toEqual(probe("healthz"));
+    expect(daemon.startupProbe.exec.command).toEqual(probe("healthz"));
+    expect(daemon.readinessProbe.exec.command).toEqual(probe("readyz"));
+    // Start-up may wait 45 s for the readiness indicator and 120 s for the primary conf.
+    expect(daemon.startupProbe.periodSeconds * daemon.startupProbe.failureThreshold).toBeGreaterThanOrEqual(45 + 120 + 40);
+  });
+
+  test("the kubelet waits longer than the daemon's own grace period before SIGKILL", () => {
+    expect(podSpec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(config.gracePeriodSeconds + 10);
+  });
+
+  test("memory: request above the measured steady state, limit above the measured burst", () => {
+    const { requests, limits } = daemon.resources;
+    expect(quantity(requests.memory)).toBeGreaterThanOrEqual(64 * MiB); // idle ~60 MB with informers
+    expect(quantity(limits.memory)).toBeGreaterThanOrEqual(128 * MiB); // burst ~120 MB at connectionLimit 16
+    expect(quantity(limits.memory)).toBeGreaterThanOrEqual(quantity(requests.memory));
+    expect(config.connectionLimit).toBeDefined();
+    expect(limits.cpu).toBeUndefined();
+    const initRes = install.resources;
+    expect(quantity(initRes.limits.memory)).toBeGreaterThanOrEqual(quantity(initRes.requests.memory));
+  });
+
+  test("the JavaScriptCore tunables, if set, are the documented ones", () => {
+    const env = Object.fromEntries((daemon.env as Obj[]).filter((e) => "value" in e).map((e) => [e.name, e.value]));
+    expect(env).toEqual({ BUN_JSC_useJIT: "0", MIMALLOC_PURGE_DELAY: "0" });
+  });
+
+  // Runs the probe command of the manifest against a real daemon once `multus probe` exists.
+  test.skipIf(!existsSync(join(ROOT, "src/cli/probe.ts")) || !existsSync(join(ROOT, "dist/multus")))(
+    "the probe command answers for a running daemon and fails once it stops",
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), "multus-deploy-probe-"));
+      try {
+        const socketDir = join(dir, "run") + "/";
+        await writeFile(join(dir, "dc.json"), JSON.stringify({ socketDir, multusConfigFile: "", gracePeriodSeconds: 1 }));
+        const proc = Bun.spawn([join(ROOT, "dist/multus"), "daemon", `-config=${join(dir, "dc.json")}`], {
+          stdout: "ignore", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+        });
+        const probe = (endpoint: string) => {
+          const argv = [join(ROOT, "dist/multus"), ...(endpoint === "readyz" ? daemon.readinessProbe : daemon.livenessProbe).exec.command.slice(1)];
+          argv[argv.indexOf("--socket") + 1] = socketPathIn(socketDir);
+          return Bun.spawnSync(argv).exitCode;
+        };
+        const deadline = Date.now() + 10_000;
+        while (probe("readyz") !== 0 && Date.now() < deadline) await Bun.sleep(50);
+        expect(probe("readyz")).toBe(0);
+        expect(probe("healthz")).toBe(0);
+        proc.kill("SIGTERM");
+        await proc.exited;
+        expect(probe("healthz")).not.toBe(0);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
+});
+
+// ================================================================ thin
+
+describe(THIN, () => {
+  const objects = loadManifest(THIN);
+  const ds = only(objects, "DaemonSet");
+  const podSpec = ds.spec.template.spec;
+  const main = container(ds, "kube-multus");
+  const install = container(ds, "install-multus-binary", true);
+  const configMap = only(objects, "ConfigMap");
+  const script: string = configMap.data["thin-entrypoint.sh"];
+  const template: string = configMap.data["00-multus.conf.template"];
+  /** `VAR="${VAR:-default}"` lines of the script. */
+  const scriptDefault = (name: string) => new RegExp(`^${name}="\\$\\{${name}:-([^}]*)\\}"`, "m").exec(script)?.[1];
+
+  let dir = "";
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "multus-deploy-thin-"));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A fresh host: net.d with the given files, a service account, the ConfigMap's files. */
+  async function host(name: string, files: Record<string, string>) {
+    const root = join(dir, name);
+    const netd = join(root, "net.d");
+    const sa = join(root, "sa");
+    await mkdir(netd, { recursive: true });
+    await mkdir(sa);
+    for (const [file, text] of Object.entries(files)) await writeFile(join(netd, file), text);
+    await writeFile(join(sa, "token"), "header.payload.sig-1");
+    await writeFile(join(sa, "ca.crt"), "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n");
+    await writeFile(join(root, "template"), template);
+    await writeFile(join(root, "entrypoint.sh"), script);
+    const run = (env: Record<string, string> = {}) => {
+      const proc = Bun.spawnSync(["/bin/sh", join(root, "entrypoint.sh")], {
+        env: {
+          PATH: "/usr/bin:/bin", ONESHOT: "1", CNI_CONF_DIR: netd, HOST_CNI_CONF_DIR: "/etc/cni/net.d",
+          TEMPLATE: join(root, "template"), SA_DIR: sa,
+          KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443", ...env,
+        },
+      });
+      return { code: proc.exitCode, stderr: proc.stderr.toString() };
+    };
+    return { root, netd, sa, run };
+  }
+
+  const CONFLIST = JSON.stringify({
+    cniVersion: "0.4.0", name: "k8s-pod-network",
+    plugins: [
+      { type: "calico", ipam: { type: "calico-ipam" } },
+      { type: "bandwidth", capabilities: { bandwidth: true } },
+      { type: "portmap", snat: true, capabilities: { portMappings: true } },
+    ],
+  }, null, 2);
+
+  test("the template is JSON with only keys the multus core reads", () => {
+    const parsed = JSON.parse(template) as Obj;
+    expect(parsed.type).toBe("multus");
+    expect(parsed.name).toBe("multus-cni-network");
+    for (const key of Object.keys(parsed)) expect(key in MultusConfSchema.entries).toBe(true);
+  });
+
+  test("the script's default paths are the DaemonSet's mounts", () => {
+    const netd = scriptDefault("CNI_CONF_DIR")!;
+    expect(hostPathOf(podSpec, main, netd)).toBe(scriptDefault("HOST_CNI_CONF_DIR"));
+    expect(scriptDefault("HOST_CNI_CONF_DIR")).toBe("/etc/cni/net.d");
+    expect(configMapFileOf(podSpec, main, scriptDefault("TEMPLATE")!)).toEqual({
+      name: configMap.metadata.name, key: "00-multus.conf.template", readOnly: true,
+    });
+    expect(scriptDefault("SA_DIR")).toBe("/var/run/secrets/kubernetes.io/serviceaccount");
+    expect(main.command).toEqual(["/bin/sh", "/etc/multus-thin/thin-entrypoint.sh"]);
+    expect(configMapFileOf(podSpec, main, main.command[1])?.key).toBe("thin-entrypoint.sh");
+    for (const path of main.readinessProbe.exec.command[2].match(/\/host\/\S+/g)) {
+      expect(hostPathOf(podSpec, main, path)?.startsWith("/etc/cni/net.d/")).toBe(true);
+    }
+  });
+
+  test("the init container installs `multus` into a mount of the host's /opt/cni/bin", () => {
+    expect(install.command).toEqual([IMAGE_BINARY, "install", "--dest", install.command[3], "--type", "thin"]);
+    expect(hostPathOf(podSpec, install, install.command[3])).toBe("/opt/cni/bin");
+    expect(INSTALL_NAMES.thin).toBe("multus");
+  });
+
+  test("the ClusterRole grants exactly the thin plugin's calls, a subset of the daemon's", () => {
+    const thin = grants(only(objects, "ClusterRole"));
+    expect(thin).toEqual(THIN_GRANTS);
+    for (const g of thin) expect(THICK_GRANTS).toContain(g);
+  });
+
+  test("one pass writes a kubeconfig and a 00-multus.conf the thin plugin accepts", async () => {
+    const h = await host("basic", { "10-calico.conflist": CONFLIST, "05-notes.json": "{}", "99-other.conf": "{}" });
+    const { code, stderr } = h.run();
+    expect(stderr).toContain("wrote");
+    expect(code).toBe(0);
+    const conf = JSON.parse(await readFile(join(h.netd, "00-multus.conf"), "utf8")) as Obj;
+    expect(conf).toEqual({
+      cniVersion: "0.4.0", name: "multus-cni-network", type: "multus",
+      capabilities: { bandwidth: true, portMappings: true },
+      kubeconfig: "/etc/cni/net.d/multus.d/multus.kubeconfig",
+      clusterNetwork: "/etc/cni/net.d/10-calico.conflist",
+    });
+    expect(() => v.parse(MultusConfSchema, conf)).not.toThrow();
+    // the conf names the kubeconfig by its host path; the script wrote it there (through the mount)
+    const kubeconfigFile = join(h.netd, "multus.d", "multus.kubeconfig");
+    expect(posix.join("/etc/cni/net.d", kubeconfigFile.slice(h.netd.length))).toBe(conf.kubeconfig);
+    for (const file of [kubeconfigFile, join(h.netd, "00-multus.conf")]) expect((await stat(file)).mode & 0o777).toBe(0o600);
+
+    const kc = new clientNode.KubeConfig();
+    kc.loadFromString(await readFile(kubeconfigFile, "utf8"));
+    expect(kc.getCurrentCluster()?.server).toBe("https://10.96.0.1:443");
+    expect(kc.getCurrentCluster()?.caData).toBe(Buffer.from(await readFile(join(h.sa, "ca.crt"))).toString("base64"));
+    expect(kc.getCurrentUser()?.token).toBe("header.payload.sig-1");
+  });
+
+  test("a rotated token rewrites the kubeconfig only; a conf with no capabilities gets {}", async () => {
+    const h = await host("rotate", { "10-bridge.conf": JSON.stringify({ cniVersion: "1.0.0", name: "b", type: "bridge" }) });
+    expect(h.run().code).toBe(0);
+    await writeFile(join(h.sa, "token"), "header.payload.sig-2");
+    const second = h.run();
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain("multus.kubeconfig");
+    expect(second.stderr).not.toContain("00-multus.conf");
+    const kc = new clientNode.KubeConfig();
+    kc.loadFromFile(join(h.netd, "multus.d", "multus.kubeconfig"));
+    expect(kc.getCurrentUser()?.token).toBe("header.payload.sig-2");
+    const conf = JSON.parse(await readFile(join(h.netd, "00-multus.conf"), "utf8")) as Obj;
+    expect(conf.capabilities).toEqual({});
+    expect(conf.cniVersion).toBe("1.0.0");
+    expect(h.run().stderr).not.toContain("wrote");
+  });
+
+  test("the primary conf is the first by byte order, skipping 00-multus*; MULTUS_MASTER_CNI overrides", async () => {
+    const one = (name: string) => JSON.stringify({ cniVersion: "0.3.1", name, type: "bridge" });
+    const h = await host("order", { "00-multus.conflist": one("m"), "10-b.conf": one("b"), "9-a.conf": one("a"), "10-a.conflist": one("c") });
+    expect(h.run().code).toBe(0);
+    expect(JSON.parse(await readFile(join(h.netd, "00-multus.conf"), "utf8")).clusterNetwork).toBe("/etc/cni/net.d/10-a.conflist");
+    expect(h.run({ MULTUS_MASTER_CNI: "9-a.conf" }).code).toBe(0);
+    expect(JSON.parse(await readFile(join(h.netd, "00-multus.conf"), "utf8")).clusterNetwork).toBe("/etc/cni/net.d/9-a.conf");
+  });
+
+  test("without a primary conf the pass fails, writes no 00-multus.conf, and says why", async () => {
+    const h = await host("empty", {});
+    const { code, stderr } = h.run();
+    expect(code).not.toBe(0);
+    expect(stderr).toContain("no primary CNI configuration");
+    expect(existsSync(join(h.netd, "00-multus.conf"))).toBe(false);
+  });
+
+  test("an IPv6 API server address is bracketed", async () => {
+    const h = await host("ipv6", { "10-bridge.conf": JSON.stringify({ cniVersion: "0.3.1", name: "b", type: "bridge" }) });
+    expect(h.run({ KUBERNETES_SERVICE_HOST: "fd00:10:96::1" }).code).toBe(0);
+    const kc = new clientNode.KubeConfig();
+    kc.loadFromFile(join(h.netd, "multus.d", "multus.kubeconfig"));
+    expect(kc.getCurrentCluster()?.server).toBe("https://[fd00:10:96::1]:443");
+  });
+
+  test("the loop stops at once on SIGTERM and leaves the files in place", async () => {
+    const h = await host("loop", { "10-bridge.conf": JSON.stringify({ cniVersion: "0.3.1", name: "b", type: "bridge" }) });
+    const proc = Bun.spawn(["/bin/sh", join(h.root, "entrypoint.sh")], {
+      env: {
+        PATH: "/usr/bin:/bin", CNI_CONF_DIR: h.netd, TEMPLATE: join(h.root, "template"), SA_DIR: h.sa,
+        KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443", INTERVAL: "30",
+      },
+      stderr: "pipe",
+    });
+    const deadline = Date.now() + 5000;
+    while (!existsSync(join(h.netd, "00-multus.conf")) && Date.now() < deadline) await Bun.sleep(20);
+    expect(existsSync(join(h.netd, "00-multus.conf"))).toBe(true);
+    await Bun.sleep(100); // let the shell reach its sleep
+    const t0 = performance.now();
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(existsSync(join(h.netd, "00-multus.conf"))).toBe(true);
+  });
+});
