@@ -33,9 +33,17 @@ export const DaemonConfigSchema = v.looseObject({
   forceCNIVersion: v.optional(v.boolean(), false),
   overrideNetworkName: v.optional(v.boolean(), false),
   readinessindicatorfile: v.optional(v.string()),
+  /** Written into 00-multus.conf for the shim: the socket dir as the host sees it (g.4; Go never derives it from socketDir). */
+  daemonSocketDir: v.optional(v.string()),
   kubeconfig: v.optional(v.string()),
   // Ours: SIGTERM grace period for in-flight requests.
   gracePeriodSeconds: v.optional(v.pipe(v.number(), v.minValue(0)), 10),
+  // Ours: how long start-up waits for the readiness indicator file (Go: 45 s)
+  // and for a primary CNI conf to appear in multusAutoconfigDir (Go: 120 s).
+  readinessIndicatorTimeoutSeconds: v.optional(v.pipe(v.number(), v.minValue(0)), 45),
+  primaryConfTimeoutSeconds: v.optional(v.pipe(v.number(), v.minValue(0)), 120),
+  // The thick plugin's -additional-bin-dir: searched for delegates after binDir.
+  additionalBinDir: v.optional(v.string()),
 });
 export type DaemonConfig = v.InferOutput<typeof DaemonConfigSchema>;
 

@@ -1,15 +1,23 @@
 // Composition root of the daemon: config, logger, Kubernetes client (when
 // there is a cluster), metrics (when asked for), the socket server, signals.
+// Start-up follows REFERENCE c.4: config (exit 1), readiness indicator
+// (exit 1), config manager (exit 2), client and server (exit 3), then
+// 00-multus.conf once the server answers, then watching. SIGTERM/SIGINT:
+// /readyz answers 500 at once, in-flight requests get gracePeriodSeconds,
+// exit 0; the generated file stays (deliberate difference 10). The readiness
+// indicator going away removes it and ends the daemon with exit 2.
 import { existsSync } from "node:fs";
 import { CniError } from "../cni/errors.ts";
-import { socketPathIn } from "../api/api.ts";
+import { DEFAULT_SOCKET_DIR, socketPathIn } from "../api/api.ts";
 import { loadDaemonConfig, type LoadedDaemonConfig } from "../config/daemon-config.ts";
+import { MULTUS_CONF_FILE } from "../config/generate.ts";
+import { copyUserConfig, createConfigManager, waitForReadinessIndicator, type ConfigManager } from "../config/watch.ts";
 import { MultusConfSchema } from "../multus/netconf.ts";
 import type { KubePort, MultusDeps } from "../multus/ports.ts";
 import { createLogger, type Logger } from "../util/log.ts";
 import { createKeyedLock } from "../util/keyed-lock.ts";
 import { handleRequest, type HandlerDeps } from "./handler.ts";
-import { startServer } from "./server.ts";
+import { startServer, type DaemonServer } from "./server.ts";
 
 export interface DaemonOptions {
   configPath: string;
@@ -22,6 +30,7 @@ export const IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/t
 export const IN_CLUSTER_CA = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
 
 export async function runDaemon(opts: DaemonOptions): Promise<number> {
+  // 1. The config file, with the command line laid over it (failure: exit 1).
   let loaded: LoadedDaemonConfig;
   try {
     loaded = await loadDaemonConfig(opts.configPath, [MultusConfSchema]);
@@ -35,57 +44,155 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   }
   const { config } = loaded;
   const log = createLogger({ level: config.logLevel, file: config.logFile, toStderr: config.logToStderr, options: loaded.raw.logOptions as never });
-
-  let kube: (KubePort & { stop(): Promise<void> }) | undefined;
-  try {
-    kube = await connectKubernetes(loaded, opts.env, log);
-  } catch (err) {
-    log.panic(`cannot create the Kubernetes client: ${(err as Error).message}`);
-    process.stderr.write(`multus-daemon: cannot create the Kubernetes client: ${(err as Error).message}\n`);
-    return 3;
-  }
-
-  const metrics = config.metricsPort ? (await import("./metrics.ts")).startMetrics(config.metricsPort) : undefined;
-  const multus: MultusDeps = {
-    log,
-    kube,
-    chrootDir: config.chrootDir,
-    delegateBaseEnv: { PATH: opts.env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
+  // Start-up failures and milestones are said on stderr whatever the log level: an operator must see them.
+  const say = (msg: string) => process.stderr.write(`multus-daemon: ${msg}\n`);
+  const fail = (code: number, msg: string) => {
+    log.panic(msg);
+    say(msg);
+    return code;
   };
-  let ready = true;
-  const deps: HandlerDeps = { daemon: loaded, multus, locks: createKeyedLock(), isReady: () => ready };
-  const socketPath = socketPathIn(config.socketDir);
-  let server;
-  try {
-    server = await startServer({
-      socketPath,
-      handle: (request) => handleRequest(request, deps),
-      onResponse: metrics?.observeResponse,
-      connectionLimit: config.connectionLimit,
-    });
-  } catch (err) {
-    log.panic(`cannot listen on ${socketPath}: ${(err as Error).message}`);
-    process.stderr.write(`multus-daemon: cannot listen on ${socketPath}: ${(err as Error).message}\n`);
-    await kube?.stop();
-    return 3;
-  }
-  // Said on stderr whatever the log level: an operator must see which mode the daemon is in.
-  const mode = kube ? "Kubernetes client connected" : "no kubeconfig and no in-cluster environment: static delegates only";
-  process.stderr.write(`multus-daemon: listening on ${socketPath} (${mode})\n`);
-  log.verbose(`listening on ${socketPath} (${mode})`);
 
-  const stopSignal = await new Promise<string>((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
-  });
-  // /readyz answers 500 at once; in-flight requests get the grace period.
-  ready = false;
-  log.verbose(`${stopSignal} received: finishing ${server.inFlight} request(s) in flight`);
-  await server.stop(config.gracePeriodSeconds * 1000);
-  await metrics?.stop();
-  await kube?.stop();
-  log.verbose("multus daemon stopped");
-  return 0;
+  // Signals are taken from the start: SIGTERM during a start-up wait ends the wait.
+  const stopping = new AbortController();
+  let stopSignal = "";
+  const onSignal = (signal: string) => {
+    stopSignal ||= signal;
+    stopping.abort();
+  };
+  const onTerm = () => onSignal("SIGTERM");
+  const onInt = () => onSignal("SIGINT");
+  process.on("SIGTERM", onTerm);
+  process.on("SIGINT", onInt);
+  try {
+    return await serveUntilStopped();
+  } finally {
+    process.off("SIGTERM", onTerm);
+    process.off("SIGINT", onInt);
+  }
+
+  async function serveUntilStopped(): Promise<number> {
+    const auto = config.multusConfigFile === "auto";
+
+    // 2. The readiness indicator (failure: exit 1).
+    if (config.readinessindicatorfile) {
+      try {
+        await waitForReadinessIndicator(config.readinessindicatorfile, {
+          timeoutMs: config.readinessIndicatorTimeoutSeconds * 1000, signal: stopping.signal,
+        });
+        log.verbose(`readiness indicator file ${config.readinessindicatorfile} is there`);
+      } catch (err) {
+        if (stopping.signal.aborted) return 0;
+        return fail(1, (err as Error).message);
+      }
+    }
+
+    // 3. The config manager finds and checks the primary CNI conf (failure: exit 2).
+    let manager: ConfigManager | undefined;
+    if (auto) {
+      try {
+        manager = await createConfigManager({
+          daemon: loaded.raw,
+          cniConfigDir: config.cniConfigDir,
+          autoconfigDir: config.multusAutoconfigDir,
+          masterCni: config.multusMasterCNI || undefined,
+          forceCniVersion: config.forceCNIVersion,
+          readinessIndicatorFile: config.readinessindicatorfile || undefined,
+          primaryTimeoutMs: config.primaryConfTimeoutSeconds * 1000,
+          log,
+          signal: stopping.signal,
+        });
+      } catch (err) {
+        if (stopping.signal.aborted) return 0;
+        return fail(2, `failed to create the configuration manager for the primary CNI plugin: ${(err as Error).message}`);
+      }
+      warnIfShimCannotFindSocket(loaded, say);
+    }
+
+    // 4. Kubernetes, metrics, the socket server (failure: exit 3).
+    let kube: (KubePort & { stop(): Promise<void> }) | undefined;
+    try {
+      kube = await connectKubernetes(loaded, opts.env, log);
+    } catch (err) {
+      return fail(3, `cannot create the Kubernetes client: ${(err as Error).message}`);
+    }
+    const metrics = config.metricsPort ? (await import("./metrics.ts")).startMetrics(config.metricsPort) : undefined;
+    const multus: MultusDeps = {
+      log,
+      kube,
+      chrootDir: config.chrootDir,
+      delegateBaseEnv: { PATH: opts.env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
+      extraBinDirs: config.additionalBinDir ? [config.additionalBinDir] : undefined,
+    };
+    let ready = true;
+    const deps: HandlerDeps = { daemon: loaded, multus, locks: createKeyedLock(), isReady: () => ready };
+    const socketPath = socketPathIn(config.socketDir);
+    let server: DaemonServer;
+    try {
+      server = await startServer({
+        socketPath,
+        handle: (request) => handleRequest(request, deps),
+        onResponse: metrics?.observeResponse,
+        connectionLimit: config.connectionLimit,
+      });
+    } catch (err) {
+      await metrics?.stop();
+      await kube?.stop();
+      return fail(3, `cannot listen on ${socketPath}: ${(err as Error).message}`);
+    }
+    const mode = kube ? "Kubernetes client connected" : "no kubeconfig and no in-cluster environment: static delegates only";
+    say(`listening on ${socketPath} (${mode})`);
+    log.verbose(`listening on ${socketPath} (${mode})`);
+
+    // 5. Serving: now the runtime may be pointed at us.
+    let exitCode = 0;
+    if (manager) {
+      try {
+        await manager.start();
+        say(`${manager.path} follows ${manager.primaryPath}`);
+      } catch (err) {
+        exitCode = fail(3, `failed to start the config manager: ${(err as Error).message}`);
+        stopping.abort();
+      }
+    } else if (config.multusConfigFile && !auto) {
+      await copyUserConfig(config.multusConfigFile, config.cniConfigDir).then(
+        (dest) => dest && log.verbose(`copied ${config.multusConfigFile} to ${dest}`),
+        (err: Error) => say(`failed to copy the user provided configuration ${config.multusConfigFile}: ${err.message}`),
+      );
+    }
+    const stopped = new Promise<string>((resolve) => {
+      if (stopping.signal.aborted) resolve(stopSignal || "start-up failure");
+      else stopping.signal.addEventListener("abort", () => resolve(`${stopSignal} received`), { once: true });
+    });
+    const lost = manager?.lost.then((reason) => {
+      exitCode = 2;
+      return reason;
+    });
+    const reason = await (lost ? Promise.race([stopped, lost]) : stopped);
+
+    // 6. Stop: /readyz answers 500 at once, in-flight requests get the grace period; 00-multus.conf stays.
+    ready = false;
+    log.verbose(`${reason}: finishing ${server.inFlight} request(s) in flight`);
+    if (exitCode === 2) say(reason);
+    await manager?.stop();
+    await server.stop(config.gracePeriodSeconds * 1000);
+    await metrics?.stop();
+    await kube?.stop();
+    log.verbose(`multus daemon stopped (exit ${exitCode})`);
+    return exitCode;
+  }
+}
+
+/**
+ * Go never writes socketDir into 00-multus.conf, only an explicit
+ * daemonSocketDir; without one the shim uses /run/multus/. Say so when that
+ * cannot be the daemon's socket (no chroot, so probably not in a container).
+ */
+function warnIfShimCannotFindSocket(loaded: LoadedDaemonConfig, say: (msg: string) => void): void {
+  const { config } = loaded;
+  if (config.daemonSocketDir || config.chrootDir) return;
+  if (socketPathIn(config.socketDir) === socketPathIn(DEFAULT_SOCKET_DIR)) return;
+  say(`warning: socketDir is ${config.socketDir} but the daemon configuration sets no daemonSocketDir: ` +
+    `shims reading the generated ${MULTUS_CONF_FILE} will look for ${socketPathIn(DEFAULT_SOCKET_DIR)}`);
 }
 
 /** A kubeconfig (config key or flag) or the in-cluster environment; neither means static delegates only. */

@@ -14,7 +14,7 @@ export interface ServerOptions {
 }
 
 export interface DaemonServer {
-  /** Stops accepting, lets in-flight requests finish within `graceMs`, removes the socket. */
+  /** Lets in-flight requests finish within `graceMs` (still answering meanwhile), stops accepting, removes the socket. */
   stop(graceMs: number): Promise<void>;
   readonly inFlight: number;
 }
@@ -68,11 +68,15 @@ export async function startServer(opts: ServerOptions): Promise<DaemonServer> {
       return inFlight;
     },
     async stop(graceMs: number) {
-      const stopped = server.stop(false);
+      // Still listening while requests finish, so /readyz can answer 500 (the
+      // caller flipped readiness) and a DEL can still get through; then close.
       const deadline = Date.now() + graceMs;
       while (inFlight > 0 && Date.now() < deadline) await Bun.sleep(20);
+      const stopped = server.stop(false);
+      while (inFlight > 0 && Date.now() < deadline) await Bun.sleep(20);
       if (inFlight > 0) await server.stop(true);
-      await stopped.catch(() => undefined);
+      // A handler cut at the deadline may still be awaiting its delegate: do not wait for it.
+      await Promise.race([stopped.catch(() => undefined), Bun.sleep(Math.max(0, deadline - Date.now()) + 100)]);
       await unlink(opts.socketPath).catch(() => undefined);
     },
   };

@@ -1,0 +1,312 @@
+// The daemon's hold on the CNI config dir (REFERENCE g, c.4): wait for the
+// readiness indicator file, find the primary conf, keep 00-multus.conf in step
+// with it, and notice when the readiness indicator goes away. Also the one-off
+// copy of a user-provided multusConfigFile.
+//
+// Where we differ from Go, on purpose (docs/compatibility.md):
+// - A primary that cannot be read or is invalid leaves the last good
+//   00-multus.conf in place (Go writes an empty file). Deliberate difference 9.
+// - Stopping or restarting the daemon leaves 00-multus.conf in place; it is
+//   removed only when the readiness indicator file goes away. Difference 10.
+// - The file is a function of the current primary: a capability the primary
+//   drops is dropped (Go's capabilities only accumulate while the daemon
+//   runs, so its output depended on history and changed at restart).
+// - The file is written temp-then-rename, and only when its content changes
+//   (a restart does not even touch it).
+// - If the primary is deleted and was auto-discovered, the next candidate in
+//   the dir is taken (Go keeps watching a file that is gone).
+// - The readiness indicator counts as gone only when it no longer exists (an
+//   atomic replace of it is not a removal).
+// - multusAutoconfigDir defaults to cniConfigDir (Go has no default and fails).
+import { watch, type FSWatcher } from "node:fs";
+import { readdir, readFile, realpath, rm, stat } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { CniError, ErrorCode } from "../cni/errors.ts";
+import { loadConfFile } from "../cni/conf.ts";
+import { writeFileAtomic } from "../util/atomic-write.ts";
+import type { Logger } from "../util/log.ts";
+import { forcePrimaryVersion, generateMultusConf, MULTUS_CONF_FILE, pickPrimaryConfName, type PrimaryConf } from "./generate.ts";
+
+const FILE_POLL_MS = 250;
+/** Safety net behind fs.watch (a replaced or remounted dir loses its inotify watch). */
+const RECHECK_MS = 1000;
+const DEBOUNCE_MS = 30;
+
+export interface ConfigManagerOptions {
+  /** The daemon config's raw keys, command-line overrides included (what generation reads). */
+  daemon: Record<string, unknown>;
+  cniConfigDir: string;
+  /** Where the primary is looked for; defaults to cniConfigDir. */
+  autoconfigDir?: string;
+  /** A file name in autoconfigDir (Go joins it to the dir); none: discover. */
+  masterCni?: string;
+  forceCniVersion: boolean;
+  readinessIndicatorFile?: string;
+  /** How long discovery waits for a primary to appear (Go: 120 tries, 1 s apart). */
+  primaryTimeoutMs: number;
+  log: Logger;
+  /** Aborts the discovery wait (SIGTERM during start-up). */
+  signal?: AbortSignal;
+}
+
+export interface ConfigManager {
+  /** `<cniConfigDir>/00-multus.conf`. */
+  readonly path: string;
+  /** The primary conf currently followed. */
+  readonly primaryPath: string;
+  /** Writes 00-multus.conf (when its content differs) and starts watching. */
+  start(): Promise<void>;
+  /** Stops watching; the generated file stays. */
+  stop(): Promise<void>;
+  /** Resolves (with a reason) once the readiness indicator is gone and 00-multus.conf was removed. */
+  readonly lost: Promise<string>;
+}
+
+/**
+ * Finds the primary, applies forceCNIVersion, and generates once to validate:
+ * every failure here is fatal for the daemon (exit 2 in Go). Nothing is
+ * written to cniConfigDir before start().
+ */
+export async function createConfigManager(opts: ConfigManagerOptions): Promise<ConfigManager> {
+  const { log } = opts;
+  const autoconfigDir = opts.autoconfigDir || opts.cniConfigDir;
+  const outPath = join(opts.cniConfigDir, MULTUS_CONF_FILE);
+  let primaryPath = opts.masterCni
+    ? join(autoconfigDir, opts.masterCni)
+    : join(autoconfigDir, await discoverPrimary(autoconfigDir, { timeoutMs: opts.primaryTimeoutMs, signal: opts.signal }));
+  if (resolve(primaryPath) === resolve(outPath)) {
+    throw new CniError(ErrorCode.InvalidConfig, `cannot use ${outPath} as the primary CNI configuration`, "it is the file multus generates");
+  }
+  const cniVersion = typeof opts.daemon.cniVersion === "string" ? opts.daemon.cniVersion : undefined;
+
+  /** Reads the primary (forcing its version first when asked) and renders 00-multus.conf. */
+  const render = async (): Promise<string> => {
+    if (opts.forceCniVersion && cniVersion) await forceVersionOnDisk(primaryPath, cniVersion);
+    const primary: PrimaryConf = { path: primaryPath, raw: (await loadConfFile(primaryPath)).raw };
+    return generateMultusConf(primary, opts.daemon);
+  };
+  try {
+    await render();
+  } catch (err) {
+    throw withPrimaryContext(err, primaryPath);
+  }
+  log.verbose(`primary CNI configuration: ${primaryPath}`);
+
+  let watchers: FSWatcher[] = [];
+  let timers: ReturnType<typeof setInterval>[] = [];
+  let stopped = false;
+  let queue: Promise<void> = Promise.resolve();
+  let debounce: ReturnType<typeof setTimeout> | undefined;
+  let lastPrimaryStamp = "";
+  let resolveLost!: (reason: string) => void;
+  const lost = new Promise<string>((r) => { resolveLost = r; });
+
+  /** One regeneration at a time; a failure keeps the file as it is. */
+  const refresh = (why: string) => {
+    queue = queue.then(async () => {
+      if (stopped) return;
+      await followReplacementPrimary();
+      lastPrimaryStamp = await stampOf(primaryPath);
+      try {
+        const content = await render();
+        if (stopped) return;
+        if (await writeIfChanged(outPath, content)) log.verbose(`regenerated ${outPath} (${why}): ${content}`);
+      } catch (err) {
+        log.error(`keeping the last good ${outPath}: ${withPrimaryContext(err, primaryPath).message}`);
+      }
+    });
+    return queue;
+  };
+  const schedule = (why: string) => {
+    clearTimeout(debounce);
+    debounce = setTimeout(() => void refresh(why), DEBOUNCE_MS);
+  };
+
+  /** An auto-discovered primary that was deleted gives way to the next candidate, if there is one. */
+  const followReplacementPrimary = async () => {
+    if (opts.masterCni || (await exists(primaryPath))) return;
+    const next = pickPrimaryConfName(await listConfNames(autoconfigDir).catch(() => []));
+    if (next && join(autoconfigDir, next) !== primaryPath) {
+      log.verbose(`primary CNI configuration ${primaryPath} is gone: following ${join(autoconfigDir, next)}`);
+      primaryPath = join(autoconfigDir, next);
+    }
+  };
+
+  const readinessGone = async (): Promise<void> => {
+    const file = opts.readinessIndicatorFile;
+    if (!file || stopped || (await exists(file))) return;
+    stopped = true;
+    closeAll();
+    await queue.catch(() => undefined);
+    await rm(outPath, { force: true }).catch((err: Error) => log.error(`cannot remove ${outPath}: ${err.message}`));
+    resolveLost(`readiness indicator file ${file} is gone: removed ${outPath}`);
+  };
+
+  const closeAll = () => {
+    clearTimeout(debounce);
+    for (const w of watchers) w.close();
+    for (const t of timers) clearInterval(t);
+    watchers = [];
+    timers = [];
+  };
+
+  return {
+    path: outPath,
+    get primaryPath() {
+      return primaryPath;
+    },
+    lost,
+    async start() {
+      lastPrimaryStamp = await stampOf(primaryPath);
+      const content = await render();
+      if (await writeIfChanged(outPath, content)) log.verbose(`wrote ${outPath}: ${content}`);
+      else log.verbose(`${outPath} is up to date`);
+
+      // The primary itself, or (when discovered) any candidate that could replace it.
+      const relevant = (name: string) => name === basename(primaryPath) || (!opts.masterCni && pickPrimaryConfName([name]) !== undefined);
+      watchDir(watchers, autoconfigDir, log, (name) => {
+        if (name === null || relevant(name)) schedule(`${name ?? "the primary"} changed`);
+      });
+      timers.push(setInterval(() => {
+        void stampOf(primaryPath).then((s) => { if (s !== lastPrimaryStamp) schedule("primary changed (poll)"); });
+      }, RECHECK_MS));
+
+      const indicator = opts.readinessIndicatorFile;
+      if (indicator) {
+        watchDir(watchers, dirname(indicator), log, (name) => {
+          if (name === null || name === basename(indicator)) void readinessGone();
+        });
+        timers.push(setInterval(() => void readinessGone(), 1000));
+        await readinessGone();
+      }
+    },
+    async stop() {
+      stopped = true;
+      closeAll();
+      await queue.catch(() => undefined);
+    },
+  };
+}
+
+/** g.1: the first candidate in `dir`, waiting (bounded) for one to appear; a missing dir counts as empty. */
+export async function discoverPrimary(dir: string, { timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal }): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let names: string[];
+    try {
+      names = await listConfNames(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
+        throw new CniError(ErrorCode.IoFailure, "error when listing the CNI plugin configurations", (err as Error).message);
+      }
+      names = [];
+    }
+    const name = pickPrimaryConfName(names);
+    if (name) return name;
+    if (Date.now() >= deadline || signal?.aborted) {
+      throw new CniError(ErrorCode.TryAgainLater, `could not find a plugin configuration in ${dir}`,
+        signal?.aborted ? "stopped while waiting" : `waited ${Math.round(timeoutMs / 1000)} s`);
+    }
+    await sleep(Math.min(FILE_POLL_MS, Math.max(0, deadline - Date.now())), signal);
+  }
+}
+
+/** c.4 step 2: stat `file` until it exists, up to `timeoutMs` (Go: 45 s). */
+export async function waitForReadinessIndicator(file: string, { timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await exists(file))) {
+    if (Date.now() >= deadline || signal?.aborted) {
+      throw new CniError(ErrorCode.TryAgainLater, `still waiting for readinessindicatorfile @ ${file}`,
+        signal?.aborted ? "stopped while waiting" : `have you checked that your default network is ready? (waited ${Math.round(timeoutMs / 1000)} s)`);
+    }
+    await sleep(Math.min(FILE_POLL_MS, Math.max(0, deadline - Date.now())), signal);
+  }
+}
+
+/**
+ * A non-auto multusConfigFile is copied once into `cniConfigDir` under its
+ * base name (c.4 step 3), atomically and with the source's mode. A file that
+ * already is the destination is left alone (Go would truncate it). Returns
+ * the destination, or undefined when nothing had to be written.
+ */
+export async function copyUserConfig(source: string, cniConfigDir: string): Promise<string | undefined> {
+  const dest = join(cniConfigDir, basename(source));
+  const realSource = await realpath(source);
+  const realDest = await realpath(dest).catch(() => undefined);
+  if (realDest === realSource) return undefined;
+  const [bytes, st] = await Promise.all([readFile(realSource), stat(realSource)]);
+  const current = await readFile(dest).catch(() => undefined);
+  if (current && current.equals(bytes)) return undefined;
+  await writeFileAtomic(dest, bytes, st.mode & 0o777);
+  return dest;
+}
+
+/** Writes `content` to `path` (0600, temp-then-rename) unless it already holds exactly that; true when written. */
+async function writeIfChanged(path: string, content: string): Promise<boolean> {
+  const current = await readFile(path, "utf8").catch(() => undefined);
+  if (current === content) return false;
+  await writeFileAtomic(path, content, 0o600);
+  return true;
+}
+
+/** Go's forceCNIVersion rewrites the primary file itself; we do it atomically, through a symlink, keeping its mode. */
+async function forceVersionOnDisk(primaryPath: string, cniVersion: string): Promise<void> {
+  const target = await realpath(primaryPath);
+  const text = await readFile(target, "utf8");
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return; // loading reports it
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return;
+  const forced = forcePrimaryVersion(raw as Record<string, unknown>, cniVersion);
+  if (forced === raw) return;
+  const mode = (await stat(target)).mode & 0o777;
+  await writeFileAtomic(target, JSON.stringify(forced), mode);
+}
+
+async function listConfNames(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  return entries.filter((e) => !e.isDirectory()).map((e) => e.name);
+}
+
+/** fs.watch on `dir`, added to `into`; when it cannot be watched the polls carry on alone. */
+function watchDir(into: FSWatcher[], dir: string, log: Logger, onEvent: (name: string | null) => void): void {
+  try {
+    const w = watch(dir, { persistent: false }, (_event, name) => onEvent(name === null ? null : String(name)));
+    w.on("error", (err) => log.error(`watching ${dir}: ${err.message}`));
+    into.push(w);
+  } catch (err) {
+    log.error(`cannot watch ${dir} (polling only): ${(err as Error).message}`);
+  }
+}
+
+/** Identity of a file's current content, cheap to compare. "" when it cannot be stat'ed. */
+async function stampOf(path: string): Promise<string> {
+  const st = await stat(path).catch(() => undefined);
+  return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : "";
+}
+
+async function exists(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined)) !== undefined;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((res) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      res();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+function withPrimaryContext(err: unknown, primaryPath: string): CniError {
+  if (err instanceof CniError) {
+    return new CniError(err.code, `cannot generate ${MULTUS_CONF_FILE} from ${primaryPath}: ${err.msg}`, err.details, { cause: err });
+  }
+  return new CniError(ErrorCode.IoFailure, `cannot generate ${MULTUS_CONF_FILE} from ${primaryPath}`, (err as Error).message, { cause: err });
+}
