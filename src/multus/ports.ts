@@ -57,6 +57,8 @@ export interface MultusDeps {
   chrootDir?: string;
   /** Base environment handed to delegates (PATH and friends), chosen on purpose. */
   delegateBaseEnv: Record<string, string>;
+  /** Where device-info files live (`dp/` from device plugins, `cni/` ours); default /var/run/k8s.cni.cncf.io/devinfo. */
+  deviceInfoDir?: string;
   /** Extra plugin dirs after binDir (e.g. the process CNI_PATH in thin mode). */
   extraBinDirs?: readonly string[];
 }

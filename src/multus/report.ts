@@ -14,7 +14,7 @@ export async function reportAttachments(req: MultusRequest, deps: MultusDeps, po
   const kube = deps.kube;
   if (!kube) return;
   const ref = { namespace: pod.namespace, name: pod.name };
-  const statuses = attached.flatMap((a) => buildNetworkStatus({ name: a.delegate.name, result: a.result, isDefault: a.delegate.isMaster }));
+  const statuses = attached.flatMap((a) => buildNetworkStatus({ name: a.delegate.name, result: a.result, isDefault: a.delegate.isMaster, deviceInfo: a.deviceInfo }));
   if (statuses.length > 0 && !isSystemNamespace(pod.namespace, req.conf.systemNamespaces)) {
     try {
       await kube.writeNetworkStatus(ref, formatNetworkStatus(statuses), { timeoutMs: req.conf.apiTimeoutSeconds * 1000 });

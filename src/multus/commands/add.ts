@@ -10,12 +10,15 @@ import { checkEcmp } from "../gateway.ts";
 import { checkPodUid, lookupPod } from "../pod.ts";
 import { applyDefaultRoutes } from "../default-route.ts";
 import { reportAttachments, reportNoNetwork } from "../report.ts";
+import { assignPodDevices, copyDeviceInfoFiles, deviceInfoFileFor, readDeviceInfo, removeDeviceInfo } from "../devices.ts";
 import { cniRuntimeFor, podRefOf, requestContext, runtimeConfFor, type MultusRequest } from "../request.ts";
 import type { MultusDeps, PodInfo } from "../ports.ts";
 
 export interface Attached {
   delegate: Delegate;
   result: Result100;
+  /** The delegate's CNIDeviceInfoFile content after ADD (network-status `device-info`). */
+  deviceInfo?: Record<string, unknown>;
 }
 
 export async function cmdAdd(req: MultusRequest, deps: MultusDeps): Promise<Result100> {
@@ -27,14 +30,16 @@ export async function cmdAdd(req: MultusRequest, deps: MultusDeps): Promise<Resu
   }
   if (pod) checkPodUid(req, pod);
 
-  const delegates = await resolveOrReport(req, deps, pod);
+  const delegates = await assignPodDevices({ delegates: await resolveOrReport(req, deps, pod), pod, devices: deps.devices, log });
   checkEcmp(delegates.map((d) => d.selection?.defaultRoute));
   const capabilityArgs = delegates.map((d) => composeRuntimeConfig({
     base: req.conf.runtimeConfig, selection: d.selection, isMaster: d.isMaster, deviceId: d.deviceId,
+    deviceInfoFile: deviceInfoFileFor({ dir: deps.deviceInfoDir, delegate: d, containerId: req.args.containerId }),
   }));
   // Cached before the first delegate runs: a crash mid-ADD still leaves DEL what it needs.
   await writeDelegateCache(req.conf.cniDir, req.args.containerId,
     delegates.map((delegate, i) => ({ delegate, runtimeConfig: capabilityArgs[i] })));
+  await copyDeviceInfoFiles({ dir: deps.deviceInfoDir, delegates, runtimeConfigs: capabilityArgs, log });
 
   const attached = await attachAll(req, deps, delegates, capabilityArgs);
   try {
@@ -65,7 +70,7 @@ async function attachAll(
   for (const [i, delegate] of delegates.entries()) {
     try {
       const result = await addNetworkList(rt, delegate.list, runtimeConfFor(req, delegate, capabilityArgs[i]!, true));
-      attached.push({ delegate, result: toCurrentResult(result, delegate.list.cniVersion) });
+      attached.push({ delegate, result: toCurrentResult(result, delegate.list.cniVersion), deviceInfo: await readDeviceInfo(capabilityArgs[i]) });
     } catch (err) {
       await rollback(req, deps, delegates, capabilityArgs, i, i);
       throw withNetworkContext(req, delegate, err);
@@ -92,6 +97,7 @@ async function rollback(
     const delegate = delegates[i]!;
     try {
       await delNetworkList(rt, delegate.list, runtimeConfFor(req, delegate, capabilityArgs[i]!, false));
+      await removeDeviceInfo(capabilityArgs[i], log);
     } catch (err) {
       if (i !== failedIdx) stillAttached.unshift(i);
       log.error(`rollback: DEL of network "${delegate.name}" failed: ${toCniError(err).message}`);

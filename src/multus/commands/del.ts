@@ -7,6 +7,7 @@ import { resolveDelegates } from "../delegates.ts";
 import { deleteDelegateCache, readDelegateCache, writeDelegateCache, type CacheEntry } from "../delegate-cache.ts";
 import { composeRuntimeConfig } from "../runtime-config.ts";
 import { lookupPod } from "../pod.ts";
+import { assignPodDevices, deviceInfoFileFor, removeDeviceInfo } from "../devices.ts";
 import { cniRuntimeFor, requestContext, runtimeConfFor, type MultusRequest } from "../request.ts";
 import type { MultusDeps } from "../ports.ts";
 
@@ -27,6 +28,7 @@ export async function cmdDel(req: MultusRequest, deps: MultusDeps): Promise<void
     if (!delegate.list.cniVersion && req.conf.cniVersion) delegate.list.cniVersion = req.conf.cniVersion;
     try {
       await delNetworkList(rt, delegate.list, runtimeConfFor(req, delegate, entry.runtimeConfig ?? {}, false));
+      await removeDeviceInfo(entry.runtimeConfig, log);
     } catch (err) {
       const e = toCniError(err);
       log.error(`DEL of network "${delegate.name}" (${delegate.ifname}) failed: ${e.message}`);
@@ -51,11 +53,13 @@ async function rebuildFromApi(req: MultusRequest, deps: MultusDeps): Promise<Cac
   if (!pod) return undefined;
   const ctx = { conf: req.conf, pod, kube: deps.kube, ifname: req.args.ifname };
   // A NAD that is gone must not keep the cluster network attached.
-  const delegates = await resolveDelegates(ctx).catch(() => resolveDelegates({ ...ctx, pod: { ...pod, annotations: {} } }));
+  const resolved = await resolveDelegates(ctx).catch(() => resolveDelegates({ ...ctx, pod: { ...pod, annotations: {} } }));
+  const delegates = await assignPodDevices({ delegates: resolved, pod, devices: deps.devices, log: deps.log, forgiving: true });
   return delegates.map((delegate) => ({
     delegate,
     runtimeConfig: composeRuntimeConfig({
       base: req.conf.runtimeConfig, selection: delegate.selection, isMaster: delegate.isMaster, deviceId: delegate.deviceId,
+      deviceInfoFile: deviceInfoFileFor({ dir: deps.deviceInfoDir, delegate, containerId: req.args.containerId }),
     }),
   }));
 }
