@@ -261,6 +261,8 @@ describe.each(MANIFESTS)("%s", (file) => {
     // The Go manifests' names, so an upgrade replaces objects instead of adding a second DaemonSet.
     expect([ds.metadata.namespace, ds.metadata.name, sa.metadata.name, role.metadata.name])
       .toEqual(["kube-system", "kube-multus-ds", "multus", "multus"]);
+    // A DaemonSet's selector is immutable: applying over the Go DaemonSet needs the Go selector.
+    expect(ds.spec.selector).toEqual({ matchLabels: { name: "multus" } });
   });
 
   test("the ClusterRole grants no wildcard", () => {
