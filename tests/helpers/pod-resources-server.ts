@@ -1,7 +1,8 @@
-// A stand-in kubelet PodResources API v1 on a unix socket: @grpc/grpc-js with
-// the message definitions loaded by @grpc/proto-loader from the repository's
-// .proto, so the client's hand-written decoder is checked against protobufjs'
-// encoder. Tests set the pods it reports, or an error it answers with.
+// A stand-in kubelet PodResources API v1 on a unix socket: a real gRPC server
+// (@grpc/grpc-js) with the message definitions loaded by @grpc/proto-loader from
+// the repository's .proto, so the client's own HTTP/2 framing and hand-written
+// decoder are checked against an independent implementation. Tests set the pods
+// it reports, an error it answers with, or a delay.
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { join } from "node:path";
@@ -24,6 +25,8 @@ export interface PodResourcesServer {
   setPods(pods: FakePodResources[]): void;
   /** Answer List with this gRPC status instead (undefined: answer normally). */
   setError(err: { code: grpc.status; details: string } | undefined): void;
+  /** Wait this long before answering List (deadline tests). */
+  setDelay(ms: number): void;
   /** List calls received so far. */
   calls(): number;
   stop(): Promise<void>;
@@ -37,10 +40,12 @@ export async function startPodResourcesServer(socketPath: string): Promise<PodRe
   let pods: FakePodResources[] = [];
   let failure: { code: grpc.status; details: string } | undefined;
   let calls = 0;
+  let delayMs = 0;
   const server = new grpc.Server();
   server.addService(pkg.v1.PodResourcesLister.service, {
-    List(_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) {
+    async List(_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) {
       calls++;
+      if (delayMs > 0) await Bun.sleep(delayMs);
       if (failure) {
         callback({ code: failure.code, details: failure.details });
         return;
@@ -72,6 +77,9 @@ export async function startPodResourcesServer(socketPath: string): Promise<PodRe
     },
     setError: (e) => {
       failure = e;
+    },
+    setDelay: (ms) => {
+      delayMs = ms;
     },
     calls: () => calls,
     stop: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),

@@ -44,6 +44,7 @@ afterAll(async () => {
 afterEach(() => {
   server.setPods([]);
   server.setError(undefined);
+  server.setDelay(0);
 });
 
 describe("createDevicePort with the PodResources socket", () => {
@@ -75,6 +76,22 @@ describe("createDevicePort with the PodResources socket", () => {
     expect(err).toBeInstanceOf(PodResourcesError);
     expect(err.code).toBe(status.RESOURCE_EXHAUSTED);
     expect((await listPodResources({ socketPath: server.socketPath })).length).toBe(50);
+  });
+
+  test("a large reply (several HTTP/2 frames and flow-control windows) arrives whole", async () => {
+    const ids = Array.from({ length: 40_000 }, (_, i) => `0000:${(i >> 8).toString(16).padStart(2, "0")}:${(i & 255).toString(16).padStart(2, "0")}.0-device-id-padding`);
+    server.setPods([{ name: "big", namespace: "ns", containers: [{ name: "c", devices: [{ resourceName: SRIOV, deviceIds: ids }] }] }]);
+    const pods = await listPodResources({ socketPath: server.socketPath });
+    expect(pods[0]!.containers[0]!.devices[0]!.deviceIds).toEqual(ids);
+  });
+
+  test("no reply within the deadline: DEADLINE_EXCEEDED", async () => {
+    server.setDelay(1_000);
+    const started = Date.now();
+    const err = await listPodResources({ socketPath: server.socketPath, timeoutMs: 200 }).catch((e) => e);
+    expect(err).toBeInstanceOf(PodResourcesError);
+    expect(err.code).toBe(status.DEADLINE_EXCEEDED);
+    expect(Date.now() - started).toBeLessThan(900);
   });
 
   test("a socket file nobody listens on: a connect error within the deadline", async () => {
