@@ -5,7 +5,8 @@
 import { $ } from "bun";
 
 const pkg = (await Bun.file(new URL("./package.json", import.meta.url)).json()) as { version: string };
-const commit = (await $`git rev-parse --short HEAD`.nothrow().quiet().text()).trim() || "unknown";
+// MULTUS_COMMIT lets an image build (no .git inside) name the commit it was built from.
+const commit = process.env.MULTUS_COMMIT || (await $`git rev-parse --short HEAD`.nothrow().quiet().text()).trim() || "unknown";
 const date = new Date().toISOString();
 
 const args = [

@@ -16,35 +16,12 @@ const shimCommand = defineCommand({
   meta: { name: "shim", description: "Run as the CNI plugin (same as invoking the binary as multus-shim)" },
 });
 
-/** Exit 0 when the daemon answers 200 on the endpoint: an exec probe that needs no curl in the image. */
-const probeCommand = defineCommand({
-  meta: { name: "probe", description: "Probe the daemon's /healthz or /readyz over its unix socket (exit 0 when 200)" },
-  args: {
-    socket: { type: "string", description: "daemon socket path", default: "/run/multus/multus.sock" },
-    endpoint: { type: "string", description: "healthz or readyz", default: "readyz" },
-    timeout: { type: "string", description: "seconds to wait for the answer", default: "5" },
-  },
-  async run({ args }) {
-    if (args.endpoint !== "healthz" && args.endpoint !== "readyz") throw new Error(`--endpoint must be healthz or readyz, got "${args.endpoint}"`);
-    try {
-      const res = await fetch(`http://dummy/${args.endpoint}`, {
-        unix: args.socket, signal: AbortSignal.timeout(Number(args.timeout) * 1000 || 5000),
-      });
-      process.stdout.write(`${args.endpoint}: ${res.status}\n`);
-      return res.status === 200 ? 0 : 1;
-    } catch (err) {
-      process.stdout.write(`${args.endpoint}: ${(err as Error).message}\n`);
-      return 1;
-    }
-  },
-});
-
 const subCommands: Record<string, CommandDef | (() => Promise<CommandDef>)> = {
   shim: shimCommand,
   daemon: () => import("./daemon.ts").then((m) => m.daemonCommand as CommandDef),
   install: () => import("./install.ts").then((m) => m.installCommand as CommandDef),
   version: versionCommand,
-  probe: probeCommand as CommandDef,
+  probe: () => import("./probe.ts").then((m) => m.probeCommand as CommandDef),
 };
 
 export const rootCommand = defineCommand({

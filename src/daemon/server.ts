@@ -49,11 +49,18 @@ export async function startServer(opts: ServerOptions): Promise<DaemonServer> {
     async fetch(request, srv) {
       // A delegate may legitimately take long (Bun's default idle timeout is 10 s); the shim carries the deadline.
       srv.timeout(request, 0);
+      const path = new URL(request.url).pathname;
+      // Probes never queue behind slow delegates: a busy daemon is not a dead one.
+      if (path === Endpoint.HEALTHZ || path === Endpoint.READYZ) {
+        const response = await opts.handle(request);
+        opts.onResponse?.(path, request.method, response.status);
+        return response;
+      }
       if (inFlight >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
       inFlight++;
       try {
         const response = await opts.handle(request);
-        opts.onResponse?.(new URL(request.url).pathname, request.method, response.status);
+        opts.onResponse?.(path, request.method, response.status);
         return response;
       } finally {
         inFlight--;
