@@ -1,0 +1,245 @@
+// Issue 3, how the daemon uses the API: per ADD no reads when its caches are
+// warm and one write; DEL needs neither the pod nor its NADs; a cut or expired
+// watch recovers; an API server that is down fails ADD with code 11 within the
+// configured deadline and leaves nothing attached, and does not stop DEL.
+// The compiled shim and daemon, the fake API server, real delegates.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { DownMode } from "../helpers/fake-kube.ts";
+import {
+  bridgeConflist, canRunE2e, containerId, deleteBridge, exists, macvlanConf, randomPrefix, resultCacheEntries, storeIps,
+  waitFor, type BridgeNet,
+} from "../helpers/e2e.ts";
+import { bridgeNet, describeRun, startK8sEnv, type K8sEnv, type PodHandle } from "../helpers/k8s-e2e.ts";
+import { createNetns, createVethPair, deleteLink, deleteNetns, randomSuffix, type NetnsFixture } from "../helpers/netns.ts";
+
+const NETWORKS = "k8s.v1.cni.cncf.io/networks";
+
+let env: K8sEnv;
+let veth: { a: string; b: string };
+beforeAll(async () => {
+  if (!canRunE2e) return;
+  env = await startK8sEnv();
+  veth = await createVethPair("mtq");
+  env.cleanup.add(() => deleteLink(veth.a));
+});
+afterAll(() => env?.stop());
+
+let ns: NetnsFixture;
+beforeEach(async () => {
+  if (canRunE2e) ns = await createNetns("mtq");
+});
+afterEach(async () => {
+  if (!canRunE2e) return;
+  await deleteNetns(ns.name);
+  await env.fake.setDown(false);
+  env.fake.clearFailures();
+});
+
+/** Two NADs (bridge and macvlan, both host-local) and a pod selecting them. */
+function podWithTwoNetworks(): { pod: PodHandle; nets: BridgeNet[] } {
+  const br = bridgeNet("api", env.dataDir);
+  env.cleanup.add(() => deleteBridge(br.bridge));
+  env.createNad({ name: br.name, config: bridgeConflist(br) });
+  const mv: BridgeNet = { name: `mv-${randomSuffix(5)}`, bridge: "", prefix: randomPrefix(), dataDir: env.dataDir };
+  env.createNad({ name: mv.name, config: macvlanConf({ ...mv, master: veth.a }) });
+  const pod = env.createPod({ annotations: { [NETWORKS]: `${br.name},${mv.name}` } });
+  return { pod, nets: [br, mv] };
+}
+
+async function expectAttached(nets: BridgeNet[]): Promise<void> {
+  expect((await ns.links()).sort()).toEqual(["eth0", "lo", "net1", "net2"]);
+  for (const net of [env.cluster, ...nets]) expect(await storeIps(net.dataDir, net.name)).toHaveLength(1);
+}
+
+async function expectNothingAttached(id: string, nets: BridgeNet[]): Promise<void> {
+  expect(await ns.links()).toEqual(["lo"]);
+  for (const net of [env.cluster, ...nets]) expect(await storeIps(net.dataDir, net.name)).toEqual([]);
+  expect(await exists(join(env.cniDir, id))).toBe(false);
+  expect(await resultCacheEntries(env.cniDir, id)).toEqual([]);
+}
+
+/** Both informers have a watch open again (after a cut, an expiry or an outage). */
+async function informersWatching(timeoutMs = 40_000): Promise<void> {
+  await waitFor("the daemon's pod and NAD watches", () =>
+    env.fake.openWatches("pods") >= 1 && env.fake.openWatches("nads") >= 1, timeoutMs, 50);
+}
+
+async function addOk(pod: PodHandle, id: string, conf?: Record<string, unknown>): Promise<void> {
+  const r = await env.cni("ADD", { pod, containerId: id, netns: ns.path, conf });
+  expect(r.code, describeRun(r)).toBe(0);
+}
+
+async function delOk(pod: PodHandle, id: string): Promise<void> {
+  const r = await env.cni("DEL", { pod, containerId: id, netns: ns.path });
+  expect(r.code, describeRun(r)).toBe(0);
+}
+
+describe.skipIf(!canRunE2e)("requests the daemon makes", () => {
+  test("ADD with warm caches: no GET of the pod or its NADs, exactly one write (PATCH pods/status); DEL from the cache: no request", async () => {
+    await informersWatching();
+    const { pod, nets } = podWithTwoNetworks();
+    const id = containerId();
+    env.fake.resetCounts();
+    await addOk(pod, id);
+    await expectAttached(nets);
+    const counts = env.fake.counts();
+    expect(counts["GET pods"] ?? 0).toBe(0);
+    expect(counts["GET nads"] ?? 0).toBe(0);
+    expect(counts["PATCH pods/status"] ?? 0).toBe(1);
+    const writes = env.fake.requests().filter((r) => !["GET", "LIST", "WATCH"].includes(r.verb) && r.resource !== "events");
+    expect(writes.map((w) => `${w.verb} ${w.resource}`)).toEqual(["PATCH pods/status"]);
+    expect(writes[0]!.contentType).toBe("application/merge-patch+json");
+    expect(env.networkStatus(pod)).toContain(`"default/${nets[1]!.name}"`);
+    // The AddedInterface events follow, off the request's path.
+    await env.events(pod, 3);
+
+    env.fake.resetCounts();
+    await delOk(pod, id);
+    expect(env.fake.requests().map((r) => `${r.verb} ${r.resource}`)).toEqual([]);
+    await expectNothingAttached(id, nets);
+  });
+
+  test("DEL after the pod and its NADs were deleted from the API releases every IP and the caches; DEL twice is fine", async () => {
+    const { pod, nets } = podWithTwoNetworks();
+    const id = containerId();
+    await addOk(pod, id);
+    await expectAttached(nets);
+
+    env.fake.deletePod(pod.namespace, pod.name);
+    for (const net of nets) env.fake.deleteNad("default", net.name);
+    await delOk(pod, id);
+    await expectNothingAttached(id, nets);
+    await delOk(pod, id);
+    await expectNothingAttached(id, nets);
+  });
+});
+
+describe.skipIf(!canRunE2e)("DEL without the delegate cache", () => {
+  test("the pod still exists: its networks are rebuilt from the API and every IP is released", async () => {
+    const { pod, nets } = podWithTwoNetworks();
+    const id = containerId();
+    await addOk(pod, id);
+    await rm(join(env.cniDir, id));
+    await delOk(pod, id);
+    await expectNothingAttached(id, nets);
+  });
+
+  test("neither the cache nor the pod: nothing to do, success without waiting for the API", async () => {
+    await env.fake.setDown(true, "hang");
+    const pod = env.createPod({});
+    const r = await env.cni("DEL", { pod, containerId: containerId(), netns: ns.path, conf: { podLookupTimeoutSeconds: 1 } });
+    expect(r.code, describeRun(r)).toBe(0);
+    expect(r.ms).toBeLessThan(1_000 + 1_500);
+  });
+});
+
+describe.skipIf(!canRunE2e)("informer recovery", () => {
+  for (const mode of ["end", "error"] as const) {
+    test(`a watch stream cut (${mode}) resumes: a NAD and pod created afterwards come from the watch, no GET, no relist`, async () => {
+      await informersWatching();
+      const cut = env.fake.cutWatches(mode);
+      expect(cut).toBeGreaterThanOrEqual(2);
+      await informersWatching();
+
+      const { pod, nets } = podWithTwoNetworks();
+      const id = containerId();
+      env.fake.resetCounts();
+      await addOk(pod, id);
+      await expectAttached(nets);
+      expect(env.fake.count("GET nads")).toBe(0);
+      expect(env.fake.count("GET pods")).toBe(0);
+      expect(env.fake.count("LIST nads") + env.fake.count("LIST pods")).toBe(0);
+      await delOk(pod, id);
+      await expectNothingAttached(id, nets);
+    });
+  }
+
+  test("an expired resourceVersion (410) makes the informers relist; what changed meanwhile is usable without a GET", async () => {
+    await informersWatching();
+    env.fake.resetCounts();
+    // Changes the watches will never deliver: the history is dropped, then the watches are told they are too old.
+    env.fake.failNext({ verb: "WATCH", status: 500, times: 1_000_000 });
+    env.fake.cutWatches();
+    const { pod, nets } = podWithTwoNetworks();
+    env.fake.compact();
+    env.fake.clearFailures();
+    await waitFor("a relist of both informers", () => env.fake.count("LIST pods") >= 1 && env.fake.count("LIST nads") >= 1, 40_000, 50);
+    await informersWatching();
+
+    const id = containerId();
+    env.fake.resetCounts();
+    await addOk(pod, id);
+    await expectAttached(nets);
+    expect(env.fake.count("GET nads")).toBe(0);
+    expect(env.fake.count("GET pods")).toBe(0);
+    await delOk(pod, id);
+    await expectNothingAttached(id, nets);
+  });
+});
+
+describe.skipIf(!canRunE2e)("the API server down", () => {
+  const MODES: DownMode[] = ["refuse", "503", "hang"];
+
+  for (const mode of MODES) {
+    test(`(${mode}) DEL works from the delegate cache`, async () => {
+      const { pod, nets } = podWithTwoNetworks();
+      const id = containerId();
+      await addOk(pod, id);
+      await env.fake.setDown(true, mode);
+      await delOk(pod, id);
+      await expectNothingAttached(id, nets);
+    });
+  }
+
+  for (const mode of MODES) {
+    test(`(${mode}) ADD of a pod the informer has not seen: code 11 within podLookupTimeoutSeconds, nothing attached`, async () => {
+      await env.fake.setDown(true, mode);
+      // Created while the API is unreachable: only a live GET could find it.
+      const pod = env.createPod({});
+      const id = containerId();
+      const r = await env.cni("ADD", { pod, containerId: id, netns: ns.path, conf: { podLookupTimeoutSeconds: 2 } });
+      expect(r.code, describeRun(r)).toBe(1);
+      const err = r.json();
+      expect(err.code).toBe(11);
+      expect(err.msg).toContain(`cannot get pod default/${pod.name}`);
+      expect(r.ms).toBeLessThan(2_000 + 1_500);
+      await expectNothingAttached(id, []);
+    });
+  }
+
+  test("ADD whose NAD the informer has not seen and the API cannot give: code 11 within apiTimeoutSeconds naming the NAD, nothing attached", async () => {
+    await informersWatching();
+    const name = `late-${randomSuffix(5)}`;
+    const pod = env.createPod({ annotations: { [NETWORKS]: name } });
+    // The NAD informer loses its watch and every NAD read fails from now on.
+    for (const verb of ["WATCH", "LIST", "GET"]) env.fake.failNext({ verb, path: "nads", status: 503, times: 1_000_000 });
+    env.fake.cutWatches();
+    const br = bridgeNet("late", env.dataDir);
+    env.cleanup.add(() => deleteBridge(br.bridge));
+    env.createNad({ name, config: bridgeConflist(br) });
+    const id = containerId();
+    const r = await env.cni("ADD", { pod, containerId: id, netns: ns.path, conf: { apiTimeoutSeconds: 2 } });
+    expect(r.code, describeRun(r)).toBe(1);
+    const err = r.json();
+    expect(err.code).toBe(11);
+    expect(err.msg).toContain(`network-attachment-definition default/${name}`);
+    expect(r.ms).toBeLessThan(2_000 + 1_500);
+    await expectNothingAttached(id, [br]);
+  });
+
+  test("ADD whose network-status write cannot be made: code 11 within apiTimeoutSeconds, every network rolled back", async () => {
+    const { pod, nets } = podWithTwoNetworks();
+    env.fake.failNext({ verb: "PATCH", path: "pods/status", status: 503, times: 1_000_000 });
+    const id = containerId();
+    const r = await env.cni("ADD", { pod, containerId: id, netns: ns.path, conf: { apiTimeoutSeconds: 2 } });
+    expect(r.code, describeRun(r)).toBe(1);
+    const err = r.json();
+    expect(err.code).toBe(11);
+    expect(err.msg).toContain("network-status");
+    expect(r.ms).toBeLessThan(2_000 + 1_500);
+    expect(env.fake.count("PATCH pods/status")).toBeGreaterThan(1);
+    await expectNothingAttached(id, nets);
+  });
+});
