@@ -44,6 +44,10 @@ export const DaemonConfigSchema = v.looseObject({
   primaryConfTimeoutSeconds: v.optional(v.pipe(v.number(), v.minValue(0)), 120),
   // The thick plugin's -additional-bin-dir: searched for delegates after binDir.
   additionalBinDir: v.optional(v.string()),
+  // Ours: kubelet paths for device IDs (Go hard-codes them; undefined = those defaults).
+  podResourcesSocket: v.optional(v.string()),
+  kubeletCheckpointFile: v.optional(v.string()),
+  deviceInfoDir: v.optional(v.string()),
 });
 export type DaemonConfig = v.InferOutput<typeof DaemonConfigSchema>;
 

@@ -16,6 +16,7 @@ import { MultusConfSchema } from "../multus/netconf.ts";
 import type { KubePort, MultusDeps } from "../multus/ports.ts";
 import { createLogger, type Logger } from "../util/log.ts";
 import { createKeyedLock } from "../util/keyed-lock.ts";
+import { createDevicePort } from "../kubelet/devices.ts";
 import { handleRequest, type HandlerDeps } from "./handler.ts";
 import { startServer, type DaemonServer } from "./server.ts";
 
@@ -122,6 +123,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       chrootDir: config.chrootDir,
       delegateBaseEnv: { PATH: opts.env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
       extraBinDirs: config.additionalBinDir ? [config.additionalBinDir] : undefined,
+      // No I/O until a NAD with a resourceName asks for devices.
+      devices: createDevicePort({ podResourcesSocket: config.podResourcesSocket, checkpointFile: config.kubeletCheckpointFile }),
+      deviceInfoDir: config.deviceInfoDir,
     };
     let ready = true;
     const deps: HandlerDeps = { daemon: loaded, multus, locks: createKeyedLock(), isReady: () => ready };

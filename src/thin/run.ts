@@ -12,6 +12,7 @@ import { podArgsFrom } from "../multus/request.ts";
 import { runCommand } from "../multus/commands/dispatch.ts";
 import type { KubePort, MultusDeps } from "../multus/ports.ts";
 import { createLogger } from "../util/log.ts";
+import { createDevicePort } from "../kubelet/devices.ts";
 
 export const THIN_ABOUT = "meta-plugin that delegates to other CNI plugins";
 
@@ -26,6 +27,7 @@ export async function runThin(io: SkelIO): Promise<number> {
       kube,
       delegateBaseEnv: { PATH: io.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" },
       extraBinDirs: (io.env.CNI_PATH ?? "").split(":").filter(Boolean),
+      devices: createDevicePort({}),
     };
     return runCommand({ args, conf, pod: podArgsFrom(args.args) }, deps, raw);
   };
