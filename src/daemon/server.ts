@@ -83,7 +83,11 @@ export async function startServer(opts: ServerOptions): Promise<DaemonServer> {
       while (inFlight > 0 && Date.now() < deadline) await Bun.sleep(20);
       if (inFlight > 0) await server.stop(true);
       // A handler cut at the deadline may still be awaiting its delegate: do not wait for it.
-      await Promise.race([stopped.catch(() => undefined), Bun.sleep(Math.max(0, deadline - Date.now()) + 100)]);
+      // The timer is cleared: a pending one would keep the process alive after a prompt stop.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const cut = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()) + 100)));
+      await Promise.race([stopped.catch(() => undefined), cut]);
+      clearTimeout(timer);
       await unlink(opts.socketPath).catch(() => undefined);
     },
   };
