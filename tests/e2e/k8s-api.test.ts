@@ -11,7 +11,7 @@ import {
   bridgeConflist, canRunE2e, containerId, deleteBridge, exists, macvlanConf, randomPrefix, resultCacheEntries, storeIps,
   waitFor, type BridgeNet,
 } from "../helpers/e2e.ts";
-import { bridgeNet, describeRun, startK8sEnv, type K8sEnv, type PodHandle } from "../helpers/k8s-e2e.ts";
+import { NODE, bridgeNet, describeRun, startK8sEnv, type K8sEnv, type PodHandle } from "../helpers/k8s-e2e.ts";
 import { createNetns, createVethPair, deleteLink, deleteNetns, randomSuffix, type NetnsFixture } from "../helpers/netns.ts";
 
 const NETWORKS = "k8s.v1.cni.cncf.io/networks";
@@ -99,6 +99,27 @@ describe.skipIf(!canRunE2e)("requests the daemon makes", () => {
     await delOk(pod, id);
     expect(env.fake.requests().map((r) => `${r.verb} ${r.resource}`)).toEqual([]);
     await expectNothingAttached(id, nets);
+  });
+
+  test("a pod created unscheduled and then bound to this node reaches the informer: no GET on ADD", async () => {
+    await informersWatching();
+    const name = `bound-${randomSuffix(6)}`;
+    const uid = crypto.randomUUID();
+    env.fake.createPod({ namespace: "default", name, uid });
+    env.fake.updatePod("default", name, (p) => {
+      (p.spec as Record<string, unknown>).nodeName = NODE;
+    });
+    const pod: PodHandle = {
+      namespace: "default", name, uid,
+      args: (id) => `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${name};K8S_POD_INFRA_CONTAINER_ID=${id};K8S_POD_UID=${uid}`,
+    };
+    const id = containerId();
+    env.fake.resetCounts();
+    await addOk(pod, id);
+    expect(env.fake.count("GET pods")).toBe(0);
+    expect(env.fake.count("PATCH pods/status")).toBe(1);
+    await delOk(pod, id);
+    await expectNothingAttached(id, []);
   });
 
   test("DEL after the pod and its NADs were deleted from the API releases every IP and the caches; DEL twice is fine", async () => {

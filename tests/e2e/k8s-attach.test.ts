@@ -265,6 +265,41 @@ describe.skipIf(!canRunE2e)("annotation forms and NAD shapes", () => {
     await expectNothingAttached(id, [br]);
   });
 
+  test("the same NAD twice: two interfaces, two addresses, both released", async () => {
+    const br = bridgeNad("twice");
+    env.createNad({ name: br.name, config: bridgeConflist(br) });
+    const pod = env.createPod({ annotations: { [NETWORKS]: `${br.name},${br.name}` } });
+    const id = containerId();
+    await add(pod, id);
+    expect((await ns.links()).sort()).toEqual(["eth0", "lo", "net1", "net2"]);
+    expect(await storeIps(br.dataDir, br.name)).toHaveLength(2);
+    const status = JSON.parse(env.networkStatus(pod)!);
+    expect(status.map((x: any) => [x.name, x.interface])).toEqual([
+      [env.cluster.name, "eth0"], [`default/${br.name}`, "net1"], [`default/${br.name}`, "net2"],
+    ]);
+    await del(pod, id);
+    await expectNothingAttached(id, [br]);
+  });
+
+  test("two IPv4 default-route requests are ECMP: code 7 before anything is attached", async () => {
+    const a = bridgeNad("ecmpa");
+    const b = bridgeNad("ecmpb");
+    env.createNad({ name: a.name, config: bridgeConflist(a) });
+    env.createNad({ name: b.name, config: bridgeConflist(b) });
+    const pod = env.createPod({
+      annotations: {
+        [NETWORKS]: JSON.stringify([
+          { name: a.name, "default-route": [`${a.prefix}.1`] }, { name: b.name, "default-route": [`${b.prefix}.1`] },
+        ]),
+      },
+    });
+    const id = containerId();
+    const r = await env.cni("ADD", { pod, containerId: id, netns: ns.path });
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(r.json()).toMatchObject({ code: 7, msg: "multus does not support ECMP for default-route" });
+    await expectNothingAttached(id, [a, b]);
+  });
+
   test("a NAD without spec.config takes the conf named like it from confDir", async () => {
     const name = `fromfile-${randomSuffix(5)}`;
     const net: BridgeNet = { name, bridge: "", prefix: randomPrefix(), dataDir: env.dataDir };
