@@ -23,9 +23,12 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-if [ ! -x node_modules/.bin/bun ] || ! node_modules/.bin/bun --version >/dev/null 2>&1; then
+# npm ci again whenever package-lock.json changed since the last install.
+lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -x node_modules/.bin/bun ] || [ "$(cat node_modules/.multus-lock-sum 2>/dev/null)" != "$lock_sum" ]; then
   echo "setup: installing npm packages" >&2
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  echo "$lock_sum" > node_modules/.multus-lock-sum
 fi
 # npm may skip bun's postinstall (install scripts not allowed): repair it.
 if ! node_modules/.bin/bun --version >/dev/null 2>&1; then
