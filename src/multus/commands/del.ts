@@ -1,9 +1,9 @@
 // DEL never leaks (deliberate difference 2): every cached delegate gets DEL in
 // reverse order; one that fails keeps its cache entry and DEL fails, so the
 // runtime's retry reaches exactly the delegates still attached.
-import { CniError, toCniError } from "../../cni/errors.ts";
+import { CniError, ErrorCode, toCniError } from "../../cni/errors.ts";
 import { delNetworkList } from "../../cni/conf.ts";
-import { resolveDelegates } from "../delegates.ts";
+import { resolveDelegates, type ResolveContext } from "../delegates.ts";
 import { deleteDelegateCache, readDelegateCache, writeDelegateCache, type CacheEntry } from "../delegate-cache.ts";
 import { composeRuntimeConfig } from "../runtime-config.ts";
 import { lookupPod } from "../pod.ts";
@@ -14,8 +14,8 @@ import type { MultusDeps } from "../ports.ts";
 export async function cmdDel(req: MultusRequest, deps: MultusDeps): Promise<void> {
   const log = deps.log.with(requestContext(req));
   const { cniDir } = req.conf;
-  const entries = (await readDelegateCache(cniDir, req.args.containerId, req.args.ifname))
-    ?? (await rebuildFromApi(req, deps));
+  const cached = await readDelegateCache(cniDir, req.args.containerId, req.args.ifname);
+  const entries = cached ?? (await rebuildFromApi(req, deps));
   if (!entries) {
     log.verbose("no delegate cache and no pod: nothing to delete");
     return;
@@ -40,6 +40,13 @@ export async function cmdDel(req: MultusRequest, deps: MultusDeps): Promise<void
     await deleteDelegateCache(cniDir, req.args.containerId);
     return;
   }
+  if (!cached) {
+    // ADD caches before its first delegate and drops the cache only after a clean
+    // rollback, so without a cache nothing is known to be attached: the rebuilt
+    // DEL is a safety net, and failing it would leave the runtime retrying forever.
+    log.warn(`DEL rebuilt from the API: ${errors.length} delegate(s) refused DEL; nothing was cached as attached, so DEL succeeds`);
+    return;
+  }
   // Keep what is still attached for the runtime's retry.
   await writeDelegateCache(cniDir, req.args.containerId, failed);
   const first = errors[0]!;
@@ -51,9 +58,22 @@ export async function cmdDel(req: MultusRequest, deps: MultusDeps): Promise<void
 async function rebuildFromApi(req: MultusRequest, deps: MultusDeps): Promise<CacheEntry[] | undefined> {
   const pod = await lookupPod(req, deps).catch(() => undefined);
   if (!pod) return undefined;
-  const ctx = { conf: req.conf, pod, kube: deps.kube, ifname: req.args.ifname };
-  // A NAD that is gone must not keep the cluster network attached.
-  const resolved = await resolveDelegates(ctx).catch(() => resolveDelegates({ ...ctx, pod: { ...pod, annotations: {} } }));
+  const log = deps.log.with(requestContext(req));
+  const ctx: ResolveContext = {
+    conf: req.conf, pod, kube: deps.kube, ifname: req.args.ifname,
+    // A network whose NAD or conf is gone cannot be deleted and must not keep the others attached;
+    // an API that cannot answer now (code 11) fails DEL so that the runtime's retry releases it.
+    skipUnresolvable: (network, err) => {
+      if (err.code === ErrorCode.TryAgainLater) return false;
+      log.warn(`DEL without a delegate cache: network "${network}" left out: ${err.message}`);
+      return true;
+    },
+  };
+  // An annotation that no longer parses, or is refused, must not keep the cluster network attached.
+  const resolved = await resolveDelegates(ctx).catch((err) => {
+    if (err instanceof CniError && err.code === ErrorCode.TryAgainLater) throw err;
+    return resolveDelegates({ ...ctx, pod: { ...pod, annotations: {} } });
+  });
   const delegates = await assignPodDevices({ delegates: resolved, pod, devices: deps.devices, log: deps.log, forgiving: true });
   return delegates.map((delegate) => ({
     delegate,
