@@ -48,18 +48,37 @@ export interface ResolveContext {
    * Other resolution errors (a bad annotation, namespace isolation) are not.
    */
   onNetworkNotFound?: (err: CniError) => void;
+  /**
+   * DEL's rebuild: asked about a network (cluster, default or annotation
+   * network) that cannot be resolved; true leaves it out, keeping its place
+   * for interface naming, so the others are torn down under the names they
+   * were attached with. Without it, or on false, the error is thrown.
+   */
+  skipUnresolvable?: (network: string, err: CniError) => boolean;
 }
 
 /** The full, ordered delegate list with interface names assigned. */
 export async function resolveDelegates(ctx: ResolveContext): Promise<Delegate[]> {
   const { conf, pod } = ctx;
-  const specs: DelegateSpec[] = [];
+  const specs: Array<DelegateSpec | Skipped> = [];
+  /** Resolves one network, or leaves a placeholder when the caller forgives its failure. */
+  const resolve = async (network: string, slot: Skipped, spec: () => Promise<DelegateSpec>): Promise<DelegateSpec | Skipped> => {
+    try {
+      return await spec();
+    } catch (err) {
+      if (err instanceof CniError && ctx.skipUnresolvable?.(network, err)) return slot;
+      throw err;
+    }
+  };
 
   const override = pod ? parseDefaultNetworkAnnotation(pod.annotations[DEFAULT_NETWORK_ANNOTATION], conf.multusNamespace) : undefined;
   if (override) {
-    specs.push({ ...(await delegateFromNad(ctx, override)), isMaster: true, selection: undefined });
+    specs.push(await resolve(`${override.namespace}/${override.name}`, { skipped: true, isMaster: true, requested: override.interface },
+      async () => ({ ...(await delegateFromNad(ctx, override)), isMaster: true, selection: undefined })));
   } else if (conf.clusterNetwork) {
-    specs.push({ ...(await resolveNetworkRef(ctx, conf.clusterNetwork)), isMaster: true });
+    const ref = conf.clusterNetwork;
+    specs.push(await resolve(ref, { skipped: true, isMaster: true },
+      async () => ({ ...(await resolveNetworkRef(ctx, ref)), isMaster: true })));
   } else if (conf.delegates.length > 0) {
     specs.push(delegateFromObject(conf.delegates[0]!, true));
   } else {
@@ -69,7 +88,10 @@ export async function resolveDelegates(ctx: ResolveContext): Promise<Delegate[]>
   if (conf.clusterNetwork || override) {
     const inSystemNs = pod ? isSystemNamespace(pod.namespace, conf.systemNamespaces) : false;
     if (!inSystemNs) {
-      for (const ref of conf.defaultNetworks) specs.push({ ...(await resolveNetworkRef(ctx, ref)), isMaster: false });
+      for (const ref of conf.defaultNetworks) {
+        specs.push(await resolve(ref, { skipped: true, isMaster: false },
+          async () => ({ ...(await resolveNetworkRef(ctx, ref)), isMaster: false })));
+      }
     }
   }
   if (!conf.clusterNetwork && !override) {
@@ -81,14 +103,24 @@ export async function resolveDelegates(ctx: ResolveContext): Promise<Delegate[]>
     checkNamespaceIsolation({
       podNamespace: pod.namespace, selections, enabled: conf.namespaceIsolation, globalNamespaces: conf.globalNamespaces,
     });
-    for (const sel of selections) specs.push({ ...(await delegateFromNad(ctx, sel)), isMaster: false, selection: sel });
+    for (const sel of selections) {
+      specs.push(await resolve(`${sel.namespace}/${sel.name}`, { skipped: true, isMaster: false, requested: sel.interface },
+        async () => ({ ...(await delegateFromNad(ctx, sel)), isMaster: false, selection: sel })));
+    }
   }
 
   const names = assignIfnames({
     requestIfname: ctx.ifname,
-    delegates: specs.map((s) => ({ isMaster: s.isMaster, requested: s.selection?.interface })),
+    delegates: specs.map((s) => ("skipped" in s ? s : { isMaster: s.isMaster, requested: s.selection?.interface })),
   });
-  return specs.map((s, i) => ({ ...s, ifname: names[i]! }));
+  return specs.flatMap((s, i) => ("skipped" in s ? [] : [{ ...s, ifname: names[i]! }]));
+}
+
+/** The place of a network left out by skipUnresolvable: it still counts for interface names. */
+interface Skipped {
+  skipped: true;
+  isMaster: boolean;
+  requested?: string;
 }
 
 /** A NAD-backed delegate (annotation networks and the default-network override). */
