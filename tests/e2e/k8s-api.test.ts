@@ -147,6 +147,43 @@ describe.skipIf(!canRunE2e)("DEL without the delegate cache", () => {
     await expectNothingAttached(id, nets);
   });
 
+  test("the pod exists but one of its NADs is gone: the others are rebuilt under their own interface names and released", async () => {
+    const { pod, nets } = podWithTwoNetworks();
+    const [gone, kept] = nets as [BridgeNet, BridgeNet];
+    const id = containerId();
+    await addOk(pod, id);
+    await rm(join(env.cniDir, id));
+    env.fake.deleteNad("default", gone.name);
+    await delOk(pod, id);
+    // net1's config went with its NAD; net2 (its name fixed by its place in the annotation) and eth0 are released.
+    expect(await storeIps(kept.dataDir, kept.name)).toEqual([]);
+    expect(await storeIps(env.cluster.dataDir, env.cluster.name)).toEqual([]);
+    expect(await storeIps(gone.dataDir, gone.name)).toHaveLength(1);
+    expect((await ns.links()).sort()).toEqual(["lo", "net1"]);
+  });
+
+  test("the pod exists but a defaultNetworks NAD and the cluster network's NAD are gone: DEL still succeeds", async () => {
+    const s = randomSuffix(5);
+    const clu = bridgeNet("gonec", env.dataDir);
+    env.cleanup.add(() => deleteBridge(clu.bridge));
+    env.createNad({ namespace: "kube-system", name: `clu-${s}`, config: bridgeConflist(clu) });
+    const dn = bridgeNet("goned", env.dataDir);
+    env.cleanup.add(() => deleteBridge(dn.bridge));
+    env.createNad({ namespace: "kube-system", name: `dn-${s}`, config: bridgeConflist(dn) });
+    const conf = { clusterNetwork: `clu-${s}`, defaultNetworks: [`dn-${s}`] };
+    const pod = env.createPod({});
+    const id = containerId();
+    await addOk(pod, id, conf);
+    await rm(join(env.cniDir, id));
+    env.fake.deleteNad("kube-system", `dn-${s}`);
+    const r1 = await env.cni("DEL", { pod, containerId: id, netns: ns.path, conf });
+    expect(r1.code, describeRun(r1)).toBe(0);
+    expect(await storeIps(clu.dataDir, clu.name)).toEqual([]);
+    env.fake.deleteNad("kube-system", `clu-${s}`);
+    const r2 = await env.cni("DEL", { pod, containerId: id, netns: ns.path, conf });
+    expect(r2.code, describeRun(r2)).toBe(0);
+  });
+
   test("neither the cache nor the pod: nothing to do, success without waiting for the API", async () => {
     await env.fake.setDown(true, "hang");
     const pod = env.createPod({});
