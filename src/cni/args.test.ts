@@ -1,16 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { cmdArgsFromEnv, formatCniArgs, getCniArg, parseCniArgs } from "./args.ts";
 import { CniError } from "./errors.ts";
+import { thrown } from "../../tests/helpers/thrown.ts";
 
-function thrown(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof CniError) return err;
-    throw err;
-  }
-  throw new Error("expected a CniError");
-}
 
 describe("parseCniArgs", () => {
   test.each([

@@ -11,6 +11,7 @@ import {
 import { CniError, ErrorCode } from "./errors.ts";
 import { convertResult, toCurrentResult, type Result100 } from "./result.ts";
 import { SUPPORTED_VERSIONS } from "./spec.ts";
+import { thrown } from "../../tests/helpers/thrown.ts";
 
 let binDir = "";
 let tmp = "";
@@ -37,15 +38,6 @@ async function rejection(p: Promise<unknown>): Promise<CniError> {
     return err as CniError;
   }
   throw new Error("expected a rejection");
-}
-function thrown(f: () => unknown): CniError {
-  try {
-    f();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CniError);
-    return err as CniError;
-  }
-  throw new Error("expected a throw");
 }
 
 const HUB: Result100 = {

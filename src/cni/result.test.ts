@@ -2,16 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { CniError } from "./errors.ts";
 import { convertResult, formatCniJson, placeholderResult, type Result100, toCurrentResult } from "./result.ts";
 import { SUPPORTED_VERSIONS } from "./spec.ts";
+import { thrown } from "../../tests/helpers/thrown.ts";
 
-function thrown(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof CniError) return err;
-    throw err;
-  }
-  throw new Error("expected a CniError");
-}
 
 // A dual-stack macvlan-like result with every field each generation can carry.
 const hub: Result100 = {

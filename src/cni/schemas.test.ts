@@ -1,19 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import * as v from "valibot";
 import { CniError } from "./errors.ts";
+import { thrown } from "../../tests/helpers/thrown.ts";
 import {
   CniErrorSchema, ConfListSchema, decodeJsonObject, NetConfSchema, validate, VersionReplySchema,
 } from "./schemas.ts";
 
-function thrown(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof CniError) return err;
-    throw err;
-  }
-  throw new Error("expected a CniError");
-}
 
 describe("decodeJsonObject", () => {
   test("bytes and strings", () => {

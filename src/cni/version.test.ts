@@ -1,20 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import { CniError } from "./errors.ts";
 import { SUPPORTED_VERSIONS } from "./spec.ts";
+import { thrown } from "../../tests/helpers/thrown.ts";
 import {
   compareVersions, configVersion, isSupportedVersion, parseVersion, reconcileVersion, type ResultGeneration, resultGeneration,
   versionAtLeast,
 } from "./version.ts";
 
-function thrown(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof CniError) return err;
-    throw err;
-  }
-  throw new Error("expected a CniError");
-}
 
 describe("parseVersion", () => {
   test.each([

@@ -1,0 +1,12 @@
+// The CniError a function throws (tests assert its code, msg and details).
+import { CniError } from "../../src/cni/errors.ts";
+
+export function thrown(fn: () => unknown): CniError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof CniError) return err;
+    throw err;
+  }
+  throw new Error("expected a CniError");
+}
