@@ -132,8 +132,10 @@ async function delegateFromNad(ctx: ResolveContext, sel: NetworkSelection): Prom
   }
   const nad = await fetchNad(ctx, kube, sel);
   if (!nad) {
+    // Go's text, down to the API's NotFound message it appends (REFERENCE f.1).
     throw notFound(ctx, new CniError(ErrorCode.InvalidConfig,
-      `cannot find a network-attachment-definition (${sel.name}) in namespace (${sel.namespace})`));
+      `cannot find a network-attachment-definition (${sel.name}) in namespace (${sel.namespace})`,
+      `network-attachment-definitions.k8s.cni.cncf.io "${sel.name}" not found`));
   }
   const name = `${nad.namespace}/${nad.name}`;
   if (nad.config.trim() === "") {

@@ -213,7 +213,9 @@ describe.skipIf(!canRunE2e)("a pod with networks from NetworkAttachmentDefinitio
 
     const [event] = await env.events(pod, 1);
     expect(event).toMatchObject({ type: "Warning", reason: "NoNetworkFound" });
-    expect(event!.message).toContain(`cannot find a network-attachment-definition (${missing}) in namespace (default)`);
+    expect(event!.message).toBe(
+      `cannot find a network-attachment-definition (${missing}) in namespace (default): network-attachment-definitions.k8s.cni.cncf.io "${missing}" not found`,
+    );
 
     // DEL of a sandbox whose ADD failed is fine.
     await del(pod, id);
