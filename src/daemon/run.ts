@@ -206,7 +206,12 @@ async function connectKubernetes(
   const kubeconfigPath = loaded.config.kubeconfig || undefined;
   const host = env.KUBERNETES_SERVICE_HOST;
   const port = env.KUBERNETES_SERVICE_PORT;
-  const inCluster = !kubeconfigPath && host && port && existsSync(IN_CLUSTER_TOKEN)
+  if (!kubeconfigPath && host && port && !existsSync(IN_CLUSTER_TOKEN)) {
+    // In a pod without its service-account token: running without Kubernetes would
+    // silently attach only the cluster network to every pod.
+    throw new Error(`KUBERNETES_SERVICE_HOST is set but ${IN_CLUSTER_TOKEN} is missing (automountServiceAccountToken off?)`);
+  }
+  const inCluster = !kubeconfigPath && host && port
     ? { host, port, tokenFile: IN_CLUSTER_TOKEN, caFile: IN_CLUSTER_CA }
     : undefined;
   if (!kubeconfigPath && !inCluster) return undefined;

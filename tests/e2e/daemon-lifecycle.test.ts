@@ -85,6 +85,24 @@ describe.skipIf(!canRunE2e)("the daemon's socket", () => {
   });
 });
 
+describe.skipIf(!canRunE2e)("the daemon's Kubernetes environment", () => {
+  test("in a pod without its service-account token (KUBERNETES_SERVICE_HOST set) the daemon exits 3 instead of running without Kubernetes", async () => {
+    const { writeFile } = await import("node:fs/promises");
+    const configPath = join(work.dir, "daemon-config.json");
+    await writeFile(configPath, JSON.stringify({ ...daemonConfig(), socketDir: join(work.dir, "run"), multusConfigFile: "" }));
+    const proc = Bun.spawn([BINARY, "daemon", `-config=${configPath}`], {
+      stdout: "pipe", stderr: "pipe",
+      // A host name nothing resolves: the token check must fail first, with no request sent.
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", KUBERNETES_SERVICE_HOST: "kube.invalid", KUBERNETES_SERVICE_PORT: "443" },
+    });
+    cleanup.add(() => proc.exitCode === null && proc.kill("SIGKILL"));
+    const code = await proc.exited;
+    const stderr = await new Response(proc.stderr).text();
+    expect(code).toBe(3);
+    expect(stderr).toContain("KUBERNETES_SERVICE_HOST is set but /var/run/secrets/kubernetes.io/serviceaccount/token is missing");
+  });
+});
+
 describe.skipIf(!canRunE2e)("the shim while the daemon is down", () => {
   const cases = [
     ["no socket file", async (_socketDir: string) => undefined],
