@@ -8,7 +8,7 @@
 // cache rewrite only matched the strings `0.0.0.0/0` and `::0/0`.
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import type { Result100, Route } from "../cni/result.ts";
-import { canonicalIp, parseIp } from "./ip.ts";
+import { canonicalIp, parseIp } from "../cni/ip.ts";
 
 export const ECMP_MESSAGE = "multus does not support ECMP for default-route";
 

@@ -5,7 +5,7 @@ import * as v from "valibot";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import type { DNS, Result100 } from "../cni/result.ts";
 import { isDefaultRouteDst } from "./gateway.ts";
-import { canonicalIp } from "./ip.ts";
+import { canonicalIp } from "../cni/ip.ts";
 
 export interface NetworkStatus {
   name: string;

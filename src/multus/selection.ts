@@ -16,7 +16,7 @@
 import * as v from "valibot";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { ifnameProblem } from "./ifname.ts";
-import { isMacAddress, parseCidr, parseIp } from "./ip.ts";
+import { isMacAddress, parseCidr, parseIp } from "../cni/ip.ts";
 
 export interface PortMapping {
   hostPort: number;
