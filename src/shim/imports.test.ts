@@ -6,6 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { builtinModules } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 
 const SRC = resolve(import.meta.dir, "..");
@@ -136,6 +137,13 @@ describe("the shim's static import graph", () => {
     for (const f of ["shim/client.ts", "cni/skel.ts", "api/api.ts", "config/shim-config.ts"]) {
       expect(walk.files.has(join(SRC, f))).toBe(true);
     }
+  });
+
+  test("Node built-ins: only node:fs and node:path (each other one is start time: zlib, net, http ~1-2 ms)", async () => {
+    const main = join(SRC, "main.ts");
+    const walk = await walkStaticImports([main, ...await dynamicImportsOf(main, "runShimRole")], SHIM_RULES, SRC);
+    const builtins = [...walk.packages].filter((p) => p.startsWith("node:") || builtinModules.includes(p));
+    expect(builtins.filter((p) => !["node:fs", "node:path"].includes(p))).toEqual([]);
   });
 
   test("from src/main.ts along the shim role: the same holds", async () => {
