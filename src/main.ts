@@ -40,9 +40,11 @@ async function main(): Promise<number> {
   if (invoked === "multus" && args.length === 0 && process.env.CNI_COMMAND) {
     return runPluginRole(async () => (await import("./thin/run.ts")).runThin);
   }
-  if (invoked === "multus-daemon") {
+  // `multus daemon` too goes straight to the daemon: through cli/root.ts it would
+  // evaluate citty (and consola's full entry), ~2.5 MB of the daemon's RSS for good.
+  if (invoked === "multus-daemon" || args[0] === "daemon") {
     const { runDaemonCommand } = await import("./cli/daemon.ts");
-    return runDaemonCommand(args);
+    return runDaemonCommand(invoked === "multus-daemon" ? args : args.slice(1));
   }
   if (args[0] === "shim") {
     args.shift();
