@@ -2,7 +2,9 @@
 // delegate (clusterNetwork) that answers at once, in a temp dir on the real disk.
 // Measures start-up, ADD/DEL latency (sequential and concurrent), the multus
 // overhead over the delegate's own exec time, and the daemon's memory, for
-// each daemon environment variant.
+// each daemon environment variant. One daemon per variant runs side by side:
+// the sequential phase interleaves all of them (and the delegate alone), so a
+// change in machine load cannot favour the variant that happened to run first.
 import { chmod, copyFile, mkdtemp, mkdir, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -58,6 +60,8 @@ export interface VariantReport {
   /** Bench process -> POST /cni over the socket, no shim process: the daemon's own cost plus the delegate. */
   post: Latency;
   conc: Latency;
+  /** The delegate exec'd directly, measured alongside (same moments, same concurrency). */
+  delegate: { seq: Latency; conc: Latency };
   peak: MemStatus & { samples: number };
   afterLoad: MemStatus;
   firstError?: string;
@@ -73,7 +77,6 @@ export interface StartupRow {
 export interface LocalReport {
   options: Omit<LocalOptions, "progress">;
   startup: StartupRow[];
-  delegate: { seq: Latency; conc: Latency };
   variants: VariantReport[];
 }
 
@@ -101,20 +104,23 @@ interface Workdir {
   multus: string;
   binDir: string;
   shim: string;
-  socketDir: string;
-  cniDir: string;
   confPath: string;
   delegateType: string;
   delegateConf: string;
+}
+
+/** Where one daemon lives: its socket, its cache, its config. */
+interface DaemonDirs {
+  socketDir: string;
+  cniDir: string;
+  configPath: string;
 }
 
 async function createWorkdir(binary: string, delegate: LocalOptions["delegate"]): Promise<Workdir> {
   // tmpdir() is on the root filesystem here (ext4): fsyncs cost what they cost on a node.
   const dir = await mkdtemp(join(tmpdir(), "multus-bench-"));
   const binDir = join(dir, "bin");
-  const socketDir = join(dir, "run");
-  const cniDir = join(dir, "cache");
-  await Promise.all([binDir, socketDir, cniDir, join(dir, "net.d")].map((d) => mkdir(d, { recursive: true })));
+  await Promise.all([binDir, join(dir, "net.d")].map((d) => mkdir(d, { recursive: true })));
   // A snapshot: other work in the repo may rebuild dist/multus while we measure.
   const multus = join(dir, "multus");
   await copyFile(binary, multus);
@@ -136,7 +142,21 @@ async function createWorkdir(binary: string, delegate: LocalOptions["delegate"])
   const confPath = join(dir, "net.d", "10-static.conf");
   const delegateConf = JSON.stringify(conf);
   await writeFile(confPath, delegateConf);
-  return { dir, multus, binDir, shim, socketDir, cniDir, confPath, delegateType, delegateConf };
+  return { dir, multus, binDir, shim, confPath, delegateType, delegateConf };
+}
+
+async function createDaemonDirs(w: Workdir, index: number): Promise<DaemonDirs> {
+  const d: DaemonDirs = {
+    socketDir: join(w.dir, `run-${index}`),
+    cniDir: join(w.dir, `cache-${index}`),
+    configPath: join(w.dir, `daemon-config-${index}.json`),
+  };
+  await mkdir(d.cniDir, { recursive: true });
+  await writeFile(d.configPath, JSON.stringify({
+    socketDir: d.socketDir, cniDir: d.cniDir, binDir: w.binDir, confDir: join(w.dir, "net.d"),
+    clusterNetwork: w.confPath, multusConfigFile: "",
+  }));
+  return d;
 }
 
 function cniEnv(w: Workdir, command: string, containerId: string): Record<string, string> {
@@ -146,15 +166,15 @@ function cniEnv(w: Workdir, command: string, containerId: string): Record<string
   };
 }
 
-function shimStdin(w: Workdir): string {
-  return JSON.stringify({ cniVersion: "1.0.0", name: "multus-cni-network", type: "multus-shim", daemonSocketDir: w.socketDir });
+function shimStdin(socketDir: string): string {
+  return JSON.stringify({ cniVersion: "1.0.0", name: "multus-cni-network", type: "multus-shim", daemonSocketDir: socketDir });
 }
 
 /** One CNI call: returns its wall time (and the CPU time of the process it spawned); a failure is counted and the first one kept. */
 type Call = (command: "ADD" | "DEL", containerId: string) => Promise<{ ms: number; cpuMs?: number; error?: string }>;
 
-function shimCall(w: Workdir): Call {
-  const stdin = shimStdin(w);
+function shimCall(w: Workdir, d: DaemonDirs): Call {
+  const stdin = shimStdin(d.socketDir);
   return async (command, id) => {
     const r = await timeExec({ cmd: [w.shim], env: cniEnv(w, command, id), stdin });
     return { ms: r.ms, cpuMs: r.cpuMs, error: r.code === 0 ? undefined : `shim ${command} exit ${r.code}: ${r.stdout}${r.stderr}` };
@@ -170,9 +190,9 @@ function delegateCall(w: Workdir): Call {
 }
 
 /** The request the shim would send, posted from this process: no shim start-up in the figure. */
-function postCall(w: Workdir): Call {
-  const config = Buffer.from(shimStdin(w)).toString("base64");
-  const socket = join(w.socketDir, "multus.sock");
+function postCall(w: Workdir, d: DaemonDirs): Call {
+  const config = Buffer.from(shimStdin(d.socketDir)).toString("base64");
+  const socket = join(d.socketDir, "multus.sock");
   return async (command, id) => {
     const { PATH: _, ...env } = cniEnv(w, command, id);
     const t0 = performance.now();
@@ -186,39 +206,61 @@ function postCall(w: Workdir): Call {
   };
 }
 
-/** `pairs` ADD-then-DEL pairs with `concurrency` workers; every pair has its own container ID. */
+const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
+
+interface Measured {
+  call: Call;
+  /** The daemon its requests reach (its CPU time is counted per pair). */
+  daemonPid?: number;
+}
+
+/**
+ * `pairs` ADD-then-DEL pairs with `concurrency` workers; every pair has its own
+ * container ID. With several calls, each pair index runs them one after the
+ * other, so they share whatever the machine's load was at that moment.
+ */
 async function measurePairs(
-  call: Call, o: { pairs: number; concurrency: number; tag: string; daemonPid?: number },
-): Promise<Latency & { firstError?: string }> {
-  const add: number[] = [];
-  const del: number[] = [];
-  const cpu: number[] = [];
-  let failures = 0;
-  let firstError: string | undefined;
-  const note = (r: { cpuMs?: number; error?: string }) => {
-    if (r.cpuMs !== undefined) cpu.push(r.cpuMs);
+  calls: Measured[], o: { pairs: number; concurrency: number; tag: string },
+): Promise<Array<Latency & { firstError?: string }>> {
+  const acc = calls.map(() => ({ add: [] as number[], del: [] as number[], cpu: [] as number[], failures: 0, firstError: undefined as string | undefined }));
+  const note = (k: number, r: { cpuMs?: number; error?: string }) => {
+    const a = acc[k]!;
+    if (r.cpuMs !== undefined) a.cpu.push(r.cpuMs);
     if (r.error) {
-      failures++;
-      firstError ??= r.error;
+      a.failures++;
+      a.firstError ??= r.error;
     }
   };
-  const cpu0 = o.daemonPid ? await readCpuMs(o.daemonPid) : 0;
+  const pids = [...new Set(calls.map((c) => c.daemonPid).filter((p): p is number => p !== undefined))];
+  const cpu0 = new Map(await Promise.all(pids.map(async (p) => [p, await readCpuMs(p)] as const)));
   const t0 = performance.now();
   await runPool(o.concurrency, o.pairs, async (i) => {
-    const id = `${o.tag}-${i}`;
-    const a = await call("ADD", id);
-    note(a);
-    add.push(a.ms);
-    const d = await call("DEL", id);
-    note(d);
-    del.push(d.ms);
+    for (const [k, { call }] of calls.entries()) {
+      const id = `${o.tag}-${k}-${i}`;
+      const a = await call("ADD", id);
+      note(k, a);
+      acc[k]!.add.push(a.ms);
+      const d = await call("DEL", id);
+      note(k, d);
+      acc[k]!.del.push(d.ms);
+    }
   });
   const wallS = (performance.now() - t0) / 1000;
-  const daemonCpuPerPair = o.daemonPid ? ((await readCpuMs(o.daemonPid)) - cpu0) / o.pairs : undefined;
-  return {
-    add: summarize(add), del: summarize(del), callCpu: cpu.length ? summarize(cpu) : undefined, daemonCpuPerPair,
-    pairsPerSec: o.pairs / wallS, failures, firstError,
-  };
+  // A daemon's CPU time is shared by the calls that reached it (shim and POST: the same work inside).
+  const cpuPerPair = new Map(await Promise.all(pids.map(async (p) => {
+    const share = calls.filter((c) => c.daemonPid === p).length;
+    return [p, ((await readCpuMs(p)) - cpu0.get(p)!) / (o.pairs * share)] as const;
+  })));
+  return calls.map((c, k) => {
+    const a = acc[k]!;
+    return {
+      add: summarize(a.add), del: summarize(a.del), callCpu: a.cpu.length ? summarize(a.cpu) : undefined,
+      daemonCpuPerPair: c.daemonPid === undefined ? undefined : cpuPerPair.get(c.daemonPid),
+      // Interleaved calls share the wall time: each one's rate comes from its own latencies.
+      pairsPerSec: calls.length === 1 ? o.pairs / wallS : (o.pairs * o.concurrency * 1000) / sum([...a.add, ...a.del]),
+      failures: a.failures, firstError: a.firstError,
+    };
+  });
 }
 
 /**
@@ -242,12 +284,13 @@ async function measureStartup(specs: Array<{ name: string; spec: ExecSpec }>, ru
 
 /** The Bun runtime's own start-up floor: a compiled hello world, built with build.ts's flags; cached per bun version. */
 async function buildHello(): Promise<string> {
-  const key = createHash("sha256").update(Bun.version).update("hello-2").digest("hex").slice(0, 12);
+  const key = createHash("sha256").update(Bun.version).update("hello-3").digest("hex").slice(0, 12);
   const dir = join(tmpdir(), `multus-bench-hello-${key}`);
   const exe = join(dir, "hello");
   if (await Bun.file(exe).exists()) return exe;
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, "hello.ts"), `process.stdout.write("hello\\n");\n`);
+  // Bun.write, not process.stdout: the first touch of a process.std* stream costs ~2 ms by itself.
+  await writeFile(join(dir, "hello.ts"), `await Bun.write(Bun.stdout, "hello\\n");\n`);
   const tmpOut = join(dir, `.hello.${process.pid}`);
   const proc = Bun.spawn({
     cmd: [process.execPath, "build", "--compile", "--splitting", "--minify", "--bytecode", "--format=esm",
@@ -261,81 +304,47 @@ async function buildHello(): Promise<string> {
 }
 
 interface BenchDaemon {
+  name: string;
+  env: Record<string, string>;
+  dirs: DaemonDirs;
   proc: Subprocess;
+  readyMs: number;
   stop(): Promise<void>;
   stderr(): string;
 }
 
-/** `multus daemon -config=<dir>/daemon-config.json` with exactly `env` (+ PATH); resolves once /readyz answers 200. */
-async function startDaemon(w: Workdir, env: Record<string, string>): Promise<BenchDaemon> {
-  const configPath = join(w.dir, "daemon-config.json");
-  await writeFile(configPath, JSON.stringify({
-    socketDir: w.socketDir, cniDir: w.cniDir, binDir: w.binDir, confDir: join(w.dir, "net.d"),
-    clusterNetwork: w.confPath, multusConfigFile: "",
-  }));
-  const proc = Bun.spawn([w.multus, "daemon", `-config=${configPath}`], { env: { PATH, ...env }, stdout: "ignore", stderr: "pipe" });
+/** `multus daemon -config=...` with exactly `env` (+ PATH); resolves once /readyz answers 200. */
+async function startDaemon(w: Workdir, index: number, name: string): Promise<BenchDaemon> {
+  const env = VARIANTS[name];
+  if (!env) throw new Error(`unknown variant "${name}" (known: ${Object.keys(VARIANTS).join(", ")})`);
+  const dirs = await createDaemonDirs(w, index);
+  const t0 = performance.now();
+  const proc = Bun.spawn([w.multus, "daemon", `-config=${dirs.configPath}`], { env: { PATH, ...env }, stdout: "ignore", stderr: "pipe" });
   let err = "";
   const reader = (async () => {
     for await (const chunk of proc.stderr) err += new TextDecoder().decode(chunk);
   })();
-  const daemon: BenchDaemon = {
-    proc,
-    stderr: () => err,
-    async stop() {
-      if (proc.exitCode === null) proc.kill("SIGTERM");
-      await proc.exited;
-      await reader.catch(() => undefined);
-    },
+  const stop = async () => {
+    if (proc.exitCode === null) proc.kill("SIGTERM");
+    await proc.exited;
+    await reader.catch(() => undefined);
   };
   try {
-    await waitForReady(join(w.socketDir, "multus.sock"), 15_000, proc, () => err);
+    await waitForReady(join(dirs.socketDir, "multus.sock"), 15_000, proc, () => err);
   } catch (e) {
-    await daemon.stop();
+    await stop();
     throw e;
   }
-  return daemon;
-}
-
-async function measureVariant(w: Workdir, name: string, o: LocalOptions): Promise<VariantReport> {
-  const env = VARIANTS[name];
-  if (!env) throw new Error(`unknown variant "${name}" (known: ${Object.keys(VARIANTS).join(", ")})`);
-  const t0 = performance.now();
-  const daemon = await startDaemon(w, env);
-  const readyMs = performance.now() - t0;
-  const pid = daemon.proc.pid;
-  try {
-    o.progress(`  [${name}] daemon pid ${pid} ready in ${readyMs.toFixed(0)} ms; waiting for RSS to settle`);
-    const rest = await settledMem(pid);
-    const tag = name.replace(/[^A-Za-z0-9]+/g, "_");
-
-    await measurePairs(shimCall(w), { pairs: 10, concurrency: 1, tag: `warm-${tag}` });
-    o.progress(`  [${name}] sequential: ${o.iterations} x (ADD, DEL) through the shim`);
-    const seq = await measurePairs(shimCall(w), { pairs: o.iterations, concurrency: 1, tag: `seq-${tag}`, daemonPid: pid });
-    o.progress(`  [${name}] sequential: ${o.iterations} x (ADD, DEL) posted to the socket (no shim)`);
-    const post = await measurePairs(postCall(w), { pairs: o.iterations, concurrency: 1, tag: `post-${tag}`, daemonPid: pid });
-
-    const pairs = o.concurrency * o.perWorker;
-    o.progress(`  [${name}] concurrent: ${o.concurrency} workers x ${o.perWorker} x (ADD, DEL) through the shim`);
-    const sampler = sampleMem(pid, 10);
-    const conc = await measurePairs(shimCall(w), { pairs, concurrency: o.concurrency, tag: `conc-${tag}`, daemonPid: pid });
-    const peak = await sampler.stop();
-    const afterLoad = await settledMem(pid);
-    if (daemon.proc.exitCode !== null) throw new Error(`daemon exited with ${daemon.proc.exitCode}: ${daemon.stderr()}`);
-    return {
-      name, env, readyMs, rest, seq, post, conc, peak, afterLoad,
-      firstError: seq.firstError ?? post.firstError ?? conc.firstError,
-    };
-  } finally {
-    await daemon.stop();
-  }
+  return { name, env, dirs, proc, readyMs: performance.now() - t0, stop, stderr: () => err };
 }
 
 export async function runLocal(o: LocalOptions): Promise<LocalReport> {
   const w = await createWorkdir(o.binary, o.delegate);
+  const daemons: BenchDaemon[] = [];
   try {
     o.progress(`workdir ${w.dir}, delegate "${w.delegateType}" (${o.delegate})`);
     o.progress(`start-up: ${o.startupRuns} runs each`);
-    const shimVersion: ExecSpec = { cmd: [w.shim], env: { ...cniEnv(w, "VERSION", ""), CNI_CONTAINERID: "" }, stdin: shimStdin(w) };
+    const shimVersion: ExecSpec = { cmd: [w.shim], env: cniEnv(w, "VERSION", ""), stdin: shimStdin(join(w.dir, "run-0")) };
     const startup = await measureStartup([
       { name: "/bin/true (spawn floor)", spec: { cmd: ["/bin/true"], env: { PATH } } },
       { name: "compiled Bun hello world (runtime floor)", spec: { cmd: [await buildHello()], env: { PATH } } },
@@ -345,21 +354,45 @@ export async function runLocal(o: LocalOptions): Promise<LocalReport> {
         spec: { cmd: [join(w.binDir, w.delegateType)], env: cniEnv(w, "VERSION", ""), stdin: w.delegateConf } },
     ], o.startupRuns);
 
-    o.progress(`delegate alone: ${o.iterations} x (ADD, DEL) sequential, ${o.concurrency} x ${o.perWorker} concurrent`);
-    const dSeq = await measurePairs(delegateCall(w), { pairs: o.iterations, concurrency: 1, tag: "direct" });
-    const dConc = await measurePairs(delegateCall(w), { pairs: o.concurrency * o.perWorker, concurrency: o.concurrency, tag: "direct-c" });
-    if (dSeq.firstError ?? dConc.firstError) throw new Error(`the delegate failed: ${dSeq.firstError ?? dConc.firstError}`);
+    for (const [i, name] of o.variants.entries()) {
+      daemons.push(await startDaemon(w, i, name));
+      o.progress(`daemon "${name}": pid ${daemons.at(-1)!.proc.pid}, ready in ${daemons.at(-1)!.readyMs.toFixed(0)} ms`);
+    }
+    o.progress("waiting for the daemons' RSS to settle");
+    const rest = await Promise.all(daemons.map((d) => settledMem(d.proc.pid)));
+
+    const direct: Measured = { call: delegateCall(w) };
+    const shims = daemons.map((d): Measured => ({ call: shimCall(w, d.dirs), daemonPid: d.proc.pid }));
+    const posts = daemons.map((d): Measured => ({ call: postCall(w, d.dirs), daemonPid: d.proc.pid }));
+    await measurePairs(shims, { pairs: 10, concurrency: 1, tag: "warm" });
+    o.progress(`sequential: ${o.iterations} x (ADD, DEL): the delegate alone, then per daemon POST and shim, interleaved`);
+    const [delegateSeq, ...seqs] = await measurePairs(
+      [direct, ...daemons.flatMap((_, i) => [posts[i]!, shims[i]!])], { pairs: o.iterations, concurrency: 1, tag: "seq" });
 
     const variants: VariantReport[] = [];
-    for (const name of o.variants) {
-      o.progress(`daemon variant "${name}"`);
-      variants.push(await measureVariant(w, name, o));
-      await rm(w.cniDir, { recursive: true, force: true });
-      await mkdir(w.cniDir);
+    const pairs = o.concurrency * o.perWorker;
+    for (const [i, d] of daemons.entries()) {
+      o.progress(`concurrent [${d.name}]: ${o.concurrency} workers x ${o.perWorker} x (ADD, DEL): the delegate alone, then through the shim`);
+      const [delegateConc] = await measurePairs([direct], { pairs, concurrency: o.concurrency, tag: `direct-c${i}` });
+      const sampler = sampleMem(d.proc.pid, 10);
+      const [conc] = await measurePairs([shims[i]!], { pairs, concurrency: o.concurrency, tag: `conc${i}` });
+      const peak = await sampler.stop();
+      const afterLoad = await settledMem(d.proc.pid);
+      if (d.proc.exitCode !== null) throw new Error(`daemon "${d.name}" exited with ${d.proc.exitCode}: ${d.stderr()}`);
+      const post = seqs[2 * i]!;
+      const seq = seqs[2 * i + 1]!;
+      const delegateError = delegateSeq!.firstError ?? delegateConc!.firstError;
+      if (delegateError) throw new Error(`the delegate failed: ${delegateError}`);
+      variants.push({
+        name: d.name, env: d.env, readyMs: d.readyMs, rest: rest[i]!, seq, post, conc: conc!, peak, afterLoad,
+        delegate: { seq: delegateSeq!, conc: delegateConc! },
+        firstError: [seq, post, conc].find((l) => l?.firstError)?.firstError,
+      });
     }
     const { progress: _, ...options } = o;
-    return { options, startup, delegate: { seq: dSeq, conc: dConc }, variants };
+    return { options, startup, variants };
   } finally {
+    await Promise.all(daemons.map((d) => d.stop()));
     await rm(w.dir, { recursive: true, force: true });
   }
 }

@@ -97,14 +97,13 @@ if (!values["no-write"]) {
 
 function localTables(r: LocalReport): Table[] {
   const o = r.options;
-  const lat = (label: string, l: LocalReport["delegate"]["seq"]) => [
+  const lat = (label: string, l: LocalReport["variants"][number]["seq"]) => [
     label, fmtMs(l.add.p50), fmtMs(l.add.p99), fmtMs(l.del.p50), fmtMs(l.del.p99), l.pairsPerSec.toFixed(0),
     l.callCpu ? fmtMs(l.callCpu.p50) : "-", l.daemonCpuPerPair !== undefined ? fmtMs(l.daemonCpuPerPair) : "-",
     String(l.failures),
   ];
   const latHeaders = ["path", "ADD p50", "ADD p99", "DEL p50", "DEL p99", "pairs/s", "proc CPU p50", "daemon CPU/pair", "failed"];
   const mem = (m: { rss: number; anon: number; file: number }) => `${fmtMiB(m.rss)} (${fmtMiB(m.anon)}/${fmtMiB(m.file)})`;
-  const d = r.delegate;
   return [
     {
       title: `Start-up: wall time from spawn to exit (ms), ${o.startupRuns} runs after 5 warm-up runs`,
@@ -120,10 +119,11 @@ function localTables(r: LocalReport): Table[] {
       title: `ADD/DEL latency, sequential: ${o.iterations} x (ADD, DEL), ms`,
       headers: latHeaders,
       rows: [
-        lat(`delegate alone (${o.delegate})`, d.seq),
-        ...r.variants.flatMap((v) => [lat(`shim -> daemon [${v.name}]`, v.seq), lat(`POST -> daemon, no shim [${v.name}]`, v.post)]),
+        lat(`delegate alone (${o.delegate})`, r.variants[0]!.delegate.seq),
+        ...r.variants.flatMap((v) => [lat(`[${v.name}] POST -> daemon, no shim`, v.post), lat(`[${v.name}] shim -> daemon`, v.seq)]),
       ],
       notes: [
+        "All rows run interleaved (one ADD+DEL pair of each in turn, one daemon per env), so they share the machine's load.",
         "delegate alone: the plugin exec'd by the bench as the daemon would (env + stdin).",
         "POST -> daemon: the shim's request sent from the bench process: daemon work + delegate exec, no shim start-up.",
         "proc CPU: CPU time of each spawned shim or delegate process (ADD and DEL together);",
@@ -133,17 +133,23 @@ function localTables(r: LocalReport): Table[] {
     {
       title: `ADD/DEL latency, ${o.concurrency} concurrent: ${o.concurrency} workers x ${o.perWorker} x (ADD, DEL), ms`,
       headers: latHeaders,
-      rows: [lat(`delegate alone (${o.delegate})`, d.conc), ...r.variants.map((v) => lat(`shim -> daemon [${v.name}]`, v.conc))],
-      notes: [`${cpus().length} CPUs: at ${o.concurrency} concurrent, latency is mostly queueing for a CPU.`],
+      rows: r.variants.flatMap((v) => [
+        lat(`[${v.name}] delegate alone (${o.delegate})`, v.delegate.conc),
+        lat(`[${v.name}] shim -> daemon`, v.conc),
+      ]),
+      notes: [
+        `${cpus().length} CPUs: at ${o.concurrency} concurrent, latency is mostly queueing for a CPU.`,
+        "The delegate alone runs just before the shim run, with the same concurrency.",
+      ],
     },
     {
       title: "Multus overhead: shim -> daemon minus delegate alone, p50 (ms)",
       headers: ["daemon env", "ADD seq", "DEL seq", `ADD c${o.concurrency}`, `DEL c${o.concurrency}`, "in daemon ADD", "in daemon DEL"],
-      rows: r.variants.map((v) => [
-        v.name,
-        fmtMs(v.seq.add.p50 - d.seq.add.p50), fmtMs(v.seq.del.p50 - d.seq.del.p50),
-        fmtMs(v.conc.add.p50 - d.conc.add.p50), fmtMs(v.conc.del.p50 - d.conc.del.p50),
-        fmtMs(v.post.add.p50 - d.seq.add.p50), fmtMs(v.post.del.p50 - d.seq.del.p50),
+      rows: r.variants.map(({ name, seq, conc, post, delegate: d }) => [
+        name,
+        fmtMs(seq.add.p50 - d.seq.add.p50), fmtMs(seq.del.p50 - d.seq.del.p50),
+        fmtMs(conc.add.p50 - d.conc.add.p50), fmtMs(conc.del.p50 - d.conc.del.p50),
+        fmtMs(post.add.p50 - d.seq.add.p50), fmtMs(post.del.p50 - d.seq.del.p50),
       ]),
       notes: ["in daemon: POST -> daemon (no shim) minus delegate alone, sequential; the rest of the overhead is the shim process."],
     },
@@ -168,7 +174,7 @@ function targetLines(r: LocalReport): string[] {
     `shim start-up p50 ${fmtMs(shim.p50)} ms (target < ${TARGET.shimStartMs}): ${verdict(shim.p50, TARGET.shimStartMs)}`,
   ];
   for (const v of r.variants) {
-    const over = v.seq.add.p50 - r.delegate.seq.add.p50;
+    const over = v.seq.add.p50 - v.delegate.seq.add.p50;
     const peak = Math.max(v.peak.hwm, v.peak.rss) / 1024;
     lines.push(`[${v.name}] multus overhead ADD p50 ${fmtMs(over)} ms (target < ${TARGET.overheadMs}): ${verdict(over, TARGET.overheadMs)}; ` +
       `daemon peak RSS ${peak.toFixed(1)} MiB (target < ${TARGET.peakRssMiB}): ${verdict(peak, TARGET.peakRssMiB)}`);
