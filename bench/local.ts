@@ -14,6 +14,8 @@ import { waitForReady } from "../tests/helpers/multus.ts";
 import { buildRecordingPlugin } from "../tests/helpers/build-fixtures.ts";
 import { readCpuMs, runPool, sampleMem, settledMem, timeExec, type ExecSpec, type MemStatus } from "./proc.ts";
 import { summarize, type Summary } from "./stats.ts";
+import type { BenchMode } from "./mode.ts";
+import { localTables, localTargets } from "./local-report.ts";
 
 /** Daemon environments to compare (ENVIRONMENT.md, "Memory"). */
 export const VARIANTS: Record<string, Record<string, string>> = {
@@ -396,3 +398,35 @@ export async function runLocal(o: LocalOptions): Promise<LocalReport> {
     await rm(w.dir, { recursive: true, force: true });
   }
 }
+
+const int = (s: unknown, dflt: number) => (typeof s === "string" ? Number.parseInt(s, 10) : dflt);
+
+export const localMode: BenchMode = {
+  name: "local",
+  flags: {
+    runs: { type: "string" },
+    iterations: { type: "string" },
+    concurrency: { type: "string" },
+    "per-worker": { type: "string" },
+    variants: { type: "string" },
+    delegate: { type: "string", default: "sh" },
+  },
+  async run({ values, quick, binary, progress }) {
+    if (values.delegate !== "sh" && values.delegate !== "recorder") throw new Error(`--delegate must be "sh" or "recorder"`);
+    const options: Omit<LocalOptions, "progress"> = {
+      binary,
+      startupRuns: int(values.runs, quick ? 30 : 100),
+      iterations: int(values.iterations, quick ? 50 : 200),
+      concurrency: int(values.concurrency, 32),
+      perWorker: int(values["per-worker"], quick ? 3 : 10),
+      variants: typeof values.variants === "string" ? values.variants.split(",") : Object.keys(VARIANTS),
+      delegate: values.delegate,
+    };
+    for (const v of options.variants) {
+      if (!VARIANTS[v]) throw new Error(`unknown variant "${v}" (known: ${Object.keys(VARIANTS).join(", ")})`);
+    }
+    const report = await runLocal({ ...options, progress });
+    const { binary: _, ...settings } = options;
+    return { tables: localTables(report), targets: localTargets(report), settings };
+  },
+};

@@ -1,198 +1,92 @@
-// `bun run bench` (after build.ts): picks a mode, runs it, prints the tables
+// `bun run bench` (after build.ts): picks a mode, runs it, prints its tables
 // and writes them as Markdown to bench/results.md.
 //
-//   bun run bench/run.ts [local] [--quick] [--runs=N] [--iterations=N]
-//       [--concurrency=N] [--per-worker=N] [--variants=a,b] [--delegate=sh|recorder]
-//       [--binary=PATH] [--out=FILE | --no-write]
+//   bun run bench/run.ts [MODE] [--quick] [--binary=PATH] [--out=FILE | --no-write] [mode flags]
 //
+// Modes are registered in MODES below: "local" (default, bench/local.ts) needs
+// no cluster; its flags: --runs=N --iterations=N --concurrency=N --per-worker=N
+// --variants=a,b --delegate=sh|recorder. A Kubernetes mode (fake API server with
+// many pods and NADs) is one more file exporting a BenchMode (bench/mode.ts).
 // --binary compares another build (default dist/multus, which `bun run bench` rebuilds).
-//
-// Modes: "local" (default) needs no cluster. A "k8s" mode (fake API server with
-// many pods and NADs) can be added as bench/k8s.ts returning tables the same way.
 import { parseArgs } from "node:util";
 import { cpus, loadavg } from "node:os";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { runLocal, VARIANTS, type LocalReport } from "./local.ts";
 import { BINARY } from "../tests/helpers/multus.ts";
-import { fmtMiB, fmtMs, renderMarkdown, renderText, verdict, type Table } from "./stats.ts";
+import type { BenchMode } from "./mode.ts";
+import { renderMarkdown, renderText } from "./stats.ts";
 
-const TARGET = { shimStartMs: 15, overheadMs: 10, peakRssMiB: 50 };
-
-const { values, positionals } = parseArgs({
-  args: Bun.argv.slice(2),
-  allowPositionals: true,
-  options: {
-    quick: { type: "boolean", default: false },
-    runs: { type: "string" },
-    iterations: { type: "string" },
-    concurrency: { type: "string" },
-    "per-worker": { type: "string" },
-    variants: { type: "string" },
-    delegate: { type: "string", default: "sh" },
-    binary: { type: "string", default: BINARY },
-    out: { type: "string", default: join(import.meta.dir, "results.md") },
-    "no-write": { type: "boolean", default: false },
-  },
-});
-const mode = positionals[0] ?? "local";
-const int = (s: string | undefined, dflt: number) => (s === undefined ? dflt : Number.parseInt(s, 10));
-
-if (mode !== "local") {
-  console.error(`bench: unknown mode "${mode}" (available: local)`);
-  process.exit(2);
-}
-if (values.delegate !== "sh" && values.delegate !== "recorder") {
-  console.error(`bench: --delegate must be "sh" or "recorder"`);
-  process.exit(2);
-}
-
-const q = values.quick;
-const options = {
-  binary: values.binary,
-  startupRuns: int(values.runs, q ? 30 : 100),
-  iterations: int(values.iterations, q ? 50 : 200),
-  concurrency: int(values.concurrency, 32),
-  perWorker: int(values["per-worker"], q ? 3 : 10),
-  variants: values.variants ? values.variants.split(",") : Object.keys(VARIANTS),
-  delegate: values.delegate as "sh" | "recorder",
+const MODES: Record<string, () => Promise<BenchMode>> = {
+  local: async () => (await import("./local.ts")).localMode,
 };
-for (const v of options.variants) {
-  if (!VARIANTS[v]) {
-    console.error(`bench: unknown variant "${v}" (known: ${Object.keys(VARIANTS).join(", ")})`);
-    process.exit(2);
-  }
+
+const COMMON = {
+  quick: { type: "boolean", default: false },
+  binary: { type: "string", default: BINARY },
+  out: { type: "string", default: join(import.meta.dir, "results.md") },
+  "no-write": { type: "boolean", default: false },
+} as const;
+
+const argv = Bun.argv.slice(2);
+const modeName = argv[0] && !argv[0].startsWith("-") ? argv[0] : "local";
+const load = MODES[modeName];
+if (!load) {
+  console.error(`bench: unknown mode "${modeName}" (available: ${Object.keys(MODES).join(", ")})`);
+  process.exit(2);
 }
+const mode = await load();
+let values: Record<string, string | boolean | undefined>;
+try {
+  ({ values } = parseArgs({ args: argv, allowPositionals: true, options: { ...COMMON, ...mode.flags } }));
+} catch (err) {
+  console.error(`bench: ${(err as Error).message}`);
+  process.exit(2);
+}
+const binary = values.binary as string;
 
 const load0 = loadavg()[0]!;
 const started = new Date();
-const report = await runLocal({ ...options, progress: (l) => console.error(l) });
+let result;
+try {
+  result = await mode.run({ values, quick: values.quick === true, binary, progress: (l) => console.error(l) });
+} catch (err) {
+  console.error(`bench: ${(err as Error).message}`);
+  process.exit(1);
+}
 const load1 = loadavg()[0]!;
-
-const tables = localTables(report);
-const header = await describeRun(started, load0, load1);
-const summary = targetLines(report);
+const header = describeRun(started, load0, load1, result.settings);
 
 console.log("");
-for (const t of tables) console.log(renderText(t) + "\n");
-console.log(summary.join("\n"));
+for (const t of result.tables) console.log(renderText(t) + "\n");
+console.log(result.targets.join("\n"));
 
 if (!values["no-write"]) {
   const md = [
     "# Benchmark results",
     "",
-    "Produced by `bun run bench` (bench/run.ts, local mode); paste into the README as needed.",
+    `Produced by \`bun run bench\` (bench/run.ts, ${mode.name} mode); paste into the README as needed.`,
     "",
     ...header.map((l) => `- ${l}`),
     "",
-    ...tables.flatMap((t) => [renderMarkdown(t), ""]),
+    ...result.tables.flatMap((t) => [renderMarkdown(t), ""]),
     "### Targets",
     "",
-    ...summary.map((l) => `- ${l}`),
+    ...result.targets.map((l) => `- ${l}`),
     "",
   ].join("\n");
-  await writeFile(values.out, md);
+  await writeFile(values.out as string, md);
   console.log(`\nwritten to ${values.out}`);
 }
 
-function localTables(r: LocalReport): Table[] {
-  const o = r.options;
-  const lat = (label: string, l: LocalReport["variants"][number]["seq"]) => [
-    label, fmtMs(l.add.p50), fmtMs(l.add.p99), fmtMs(l.del.p50), fmtMs(l.del.p99), l.pairsPerSec.toFixed(0),
-    l.callCpu ? fmtMs(l.callCpu.p50) : "-", l.daemonCpuPerPair !== undefined ? fmtMs(l.daemonCpuPerPair) : "-",
-    String(l.failures),
-  ];
-  const latHeaders = ["path", "ADD p50", "ADD p99", "DEL p50", "DEL p99", "pairs/s", "proc CPU p50", "daemon CPU/pair", "failed"];
-  const mem = (m: { rss: number; anon: number; file: number }) => `${fmtMiB(m.rss)} (${fmtMiB(m.anon)}/${fmtMiB(m.file)})`;
-  return [
-    {
-      title: `Start-up: wall time from spawn to exit (ms), ${o.startupRuns} runs after 5 warm-up runs`,
-      headers: ["command", "min", "p50", "p99", "max", "mean", "CPU p50"],
-      rows: r.startup.map(({ name, wall: s, cpu }) =>
-        [name, fmtMs(s.min), fmtMs(s.p50), fmtMs(s.p99), fmtMs(s.max), fmtMs(s.mean), fmtMs(cpu.p50)]),
-      notes: [
-        "`multus-shim VERSION`: the shim symlink with CNI_COMMAND=VERSION and its config on stdin.",
-        "CPU: user + system time of the process (rusage). Commands run interleaved, one of each per round.",
-      ],
-    },
-    {
-      title: `ADD/DEL latency, sequential: ${o.iterations} x (ADD, DEL), ms`,
-      headers: latHeaders,
-      rows: [
-        lat(`delegate alone (${o.delegate})`, r.variants[0]!.delegate.seq),
-        ...r.variants.flatMap((v) => [lat(`[${v.name}] POST -> daemon, no shim`, v.post), lat(`[${v.name}] shim -> daemon`, v.seq)]),
-      ],
-      notes: [
-        "All rows run interleaved (one ADD+DEL pair of each in turn, one daemon per env), so they share the machine's load.",
-        "delegate alone: the plugin exec'd by the bench as the daemon would (env + stdin).",
-        "POST -> daemon: the shim's request sent from the bench process: daemon work + delegate exec, no shim start-up.",
-        "proc CPU: CPU time of each spawned shim or delegate process (ADD and DEL together);",
-        "daemon CPU/pair: the daemon's CPU time (all threads, /proc/<pid>/stat) per ADD+DEL pair; not the delegate's.",
-      ],
-    },
-    {
-      title: `ADD/DEL latency, ${o.concurrency} concurrent: ${o.concurrency} workers x ${o.perWorker} x (ADD, DEL), ms`,
-      headers: latHeaders,
-      rows: r.variants.flatMap((v) => [
-        lat(`[${v.name}] delegate alone (${o.delegate})`, v.delegate.conc),
-        lat(`[${v.name}] shim -> daemon`, v.conc),
-      ]),
-      notes: [
-        `${cpus().length} CPUs: at ${o.concurrency} concurrent, latency is mostly queueing for a CPU.`,
-        "The delegate alone runs just before the shim run, with the same concurrency.",
-      ],
-    },
-    {
-      title: "Multus overhead: shim -> daemon minus delegate alone, p50 (ms)",
-      headers: ["daemon env", "ADD seq", "DEL seq", `ADD c${o.concurrency}`, `DEL c${o.concurrency}`, "in daemon ADD", "in daemon DEL"],
-      rows: r.variants.map(({ name, seq, conc, post, delegate: d }) => [
-        name,
-        fmtMs(seq.add.p50 - d.seq.add.p50), fmtMs(seq.del.p50 - d.seq.del.p50),
-        fmtMs(conc.add.p50 - d.conc.add.p50), fmtMs(conc.del.p50 - d.conc.del.p50),
-        fmtMs(post.add.p50 - d.seq.add.p50), fmtMs(post.del.p50 - d.seq.del.p50),
-      ]),
-      notes: ["in daemon: POST -> daemon (no shim) minus delegate alone, sequential; the rest of the overhead is the shim process."],
-    },
-    {
-      title: "Daemon memory (MiB; RSS as total (anon/file))",
-      headers: ["daemon env", "ready ms", "at rest", `peak c${o.concurrency} (sampled)`, "VmHWM", "after load, settled"],
-      rows: r.variants.map((v) => [
-        v.name, v.readyMs.toFixed(0), mem(v.rest), mem(v.peak), fmtMiB(v.peak.hwm), mem(v.afterLoad),
-      ]),
-      notes: [
-        "at rest: after start-up, once RSS stops moving (2 reads 0.5 s apart within 256 KiB).",
-        `peak: max of /proc/<pid>/status every 10 ms during the concurrent run; VmHWM is the kernel's lifetime high-water mark.`,
-        ...r.variants.filter((v) => Object.keys(v.env).length).map((v) => `${v.name}: ${Object.entries(v.env).map(([k, x]) => `${k}=${x}`).join(" ")}`),
-      ],
-    },
-  ];
-}
-
-function targetLines(r: LocalReport): string[] {
-  const shim = r.startup.find((s) => s.name === "multus-shim VERSION")!.wall;
-  const lines = [
-    `shim start-up p50 ${fmtMs(shim.p50)} ms (target < ${TARGET.shimStartMs}): ${verdict(shim.p50, TARGET.shimStartMs)}`,
-  ];
-  for (const v of r.variants) {
-    const over = v.seq.add.p50 - v.delegate.seq.add.p50;
-    const peak = Math.max(v.peak.hwm, v.peak.rss) / 1024;
-    lines.push(`[${v.name}] multus overhead ADD p50 ${fmtMs(over)} ms (target < ${TARGET.overheadMs}): ${verdict(over, TARGET.overheadMs)}; ` +
-      `daemon peak RSS ${peak.toFixed(1)} MiB (target < ${TARGET.peakRssMiB}): ${verdict(peak, TARGET.peakRssMiB)}`);
-    if (v.firstError) lines.push(`[${v.name}] FAILURES: first: ${v.firstError.trim().slice(0, 300)}`);
-  }
-  return lines;
-}
-
-async function describeRun(at: Date, loadBefore: number, loadAfter: number): Promise<string[]> {
-  const git = (args: string[]) => Bun.spawnSync(["git", ...args], { cwd: import.meta.dir }).stdout.toString().trim();
-  const dirty = git(["status", "--porcelain", "--", "../src"]) !== "" ? " + uncommitted changes in src/" : "";
-  const version = Bun.spawnSync([options.binary, "version"]).stdout.toString().trim().split("\n")[0] ?? "";
+function describeRun(at: Date, loadBefore: number, loadAfter: number, settings: Record<string, unknown>): string[] {
+  const text = (cmd: string[], cwd = import.meta.dir) => Bun.spawnSync(cmd, { cwd }).stdout.toString().trim();
+  const dirty = text(["git", "status", "--porcelain", "--", "../src"]) !== "" ? " + uncommitted changes in src/" : "";
+  const version = text([binary, "version"]).split("\n")[0] ?? "";
   const cpu = cpus()[0]?.model ?? "unknown CPU";
-  const kernel = Bun.spawnSync(["uname", "-r"]).stdout.toString().trim();
   return [
-    `${at.toISOString()}, commit ${git(["rev-parse", "--short", "HEAD"])}${dirty}; \`${version}\``,
-    `bun ${Bun.version}, Linux ${kernel}, ${cpus().length} x ${cpu}; load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after` +
+    `${at.toISOString()}, commit ${text(["git", "rev-parse", "--short", "HEAD"])}${dirty}; \`${version}\``,
+    `bun ${Bun.version}, Linux ${text(["uname", "-r"])}, ${cpus().length} x ${cpu}; load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after` +
       (Math.max(loadBefore, loadAfter) > cpus().length / 2 ? " (a busy machine: latencies are upper bounds; CPU times and memory hold better)" : ""),
-    `options: ${JSON.stringify(options)}`,
+    `settings: ${JSON.stringify({ binary, ...settings })}`,
   ];
 }
