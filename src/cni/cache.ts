@@ -66,7 +66,7 @@ export async function writeCachedResult(cacheDir: string, entry: Omit<CachedAtta
   if (entry.cniArgs.length > 0) json.cniArgs = entry.cniArgs;
   if (Object.keys(entry.capabilityArgs).length > 0) json.capabilityArgs = entry.capabilityArgs;
   if (entry.result && Object.keys(entry.result).length > 0) json.result = entry.result;
-  await writeFileAtomic(cachedResultPath(cacheDir, entry), JSON.stringify(json), 0o600);
+  await writeFileAtomic(cachedResultPath(cacheDir, entry), JSON.stringify(json), 0o600, { durable: false });
 }
 
 /**

@@ -62,7 +62,7 @@ export async function writeDelegateCache(cniDir: string, containerId: string, en
       runtimeConfig,
     };
   });
-  await writeFileAtomic(delegateCachePath(cniDir, containerId), JSON.stringify(body), 0o600);
+  await writeFileAtomic(delegateCachePath(cniDir, containerId), JSON.stringify(body), 0o600, { durable: false });
 }
 
 /** The cached delegates, or undefined when there is no cache file. */

@@ -2,7 +2,6 @@
 // set (so `multus-shim` run by hand never blocks), and stdout is flushed fully.
 // Bun's own stdin/stdout are used, not process.stdin/stdout: the first touch of
 // a process.std* stream sets up Node's stream layer, ~2 ms of every start.
-import { fstatSync } from "node:fs";
 
 export async function readStdinIfCni(env: Record<string, string | undefined>): Promise<Uint8Array> {
   if (!env.CNI_COMMAND || env.CNI_COMMAND === "VERSION" && isTerminal(0)) return new Uint8Array();
@@ -16,6 +15,8 @@ export async function writeStdout(text: string): Promise<void> {
 /** A terminal (or /dev/null: nothing to read either) is a character device; a pipe or file is not. */
 function isTerminal(fd: number): boolean {
   try {
+    // Required here, not imported: only VERSION needs it, and node:fs costs every start.
+    const { fstatSync } = require("node:fs") as typeof import("node:fs");
     return fstatSync(fd).isCharacterDevice();
   } catch {
     return false;

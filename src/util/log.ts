@@ -3,8 +3,8 @@
 // consola's small core entry is used with our own reporter: its default entry
 // costs ~16 MB and sends info to stdout, which belongs to CNI in the shim.
 // Rotation gzips with Bun.gzipSync: importing node:zlib costs every shim start ~3 ms.
-import { appendFileSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, readFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+// node:fs and node:path are required only when a log file is configured: a shim
+// that logs nothing (the default) does not pay for loading them.
 import { createConsola, type LogObject } from "consola/core";
 
 export const LOG_LEVELS = ["panic", "error", "verbose", "debug"] as const;
@@ -95,6 +95,8 @@ export function createLogger(settings: LogSettings = {}): Logger {
 
 /** Appends lines to `file`, rotating it by size as lumberjack does with the Go defaults. */
 function createFileSink(file: string, opts: LogOptions): (line: string) => void {
+  const { appendFileSync, mkdirSync, statSync } = require("node:fs") as typeof import("node:fs");
+  const { dirname } = require("node:path") as typeof import("node:path");
   const maxBytes = (opts.maxSize ?? 100) * 1024 * 1024;
   const maxBackups = opts.maxBackups ?? 5;
   const compress = opts.compress ?? true;
@@ -118,6 +120,8 @@ function createFileSink(file: string, opts: LogOptions): (line: string) => void 
 }
 
 function rotate(file: string, maxBackups: number, compress: boolean): void {
+  const { readdirSync, renameSync, unlinkSync, writeFileSync, readFileSync } = require("node:fs") as typeof import("node:fs");
+  const { basename, dirname, join } = require("node:path") as typeof import("node:path");
   const stamp = new Date().toISOString().replace(/[:]/g, "-");
   const backup = `${file}-${stamp}`;
   renameSync(file, backup);

@@ -157,6 +157,17 @@ describe.skipIf(!canRunE2e)("bridge cluster network + macvlan default network", 
     await expectReleased(id);
   });
 
+  test("a delegate cache cut short by a crash (empty file) does not fail DEL: the configuration says what to delete", async () => {
+    const id = containerId();
+    expect((await cni("ADD", id, "1.0.0")).code).toBe(0);
+    await expectAttached();
+    await Bun.write(join(cniDir, id), "");
+    const del = await cni("DEL", id, "1.0.0");
+    expect(del.stdout).toBe("");
+    expect(del.code).toBe(0);
+    await expectReleased(id);
+  });
+
   test.each([["SIGTERM"], ["SIGKILL"]] as const)("DEL after the daemon was stopped (%s) and restarted comes from the cache", async (signal) => {
     const id = containerId();
     expect((await cni("ADD", id, "1.0.0")).code).toBe(0);

@@ -14,7 +14,13 @@ import type { MultusDeps } from "../ports.ts";
 export async function cmdDel(req: MultusRequest, deps: MultusDeps): Promise<void> {
   const log = deps.log.with(requestContext(req));
   const { cniDir } = req.conf;
-  const cached = await readDelegateCache(cniDir, req.args.containerId, req.args.ifname);
+  const cached = await readDelegateCache(cniDir, req.args.containerId, req.args.ifname).catch(async (err: unknown) => {
+    // A cache cut short by a crash (written without fsync, like libcni's) is no cache.
+    if (!(err instanceof CniError) || err.code !== ErrorCode.DecodeFailure) throw err;
+    log.warn(`unreadable delegate cache removed, treated as missing: ${err.message}`);
+    await deleteDelegateCache(cniDir, req.args.containerId);
+    return undefined;
+  });
   const entries = cached ?? (await rebuildFromApi(req, deps));
   if (!entries) {
     log.verbose("no delegate cache and no pod: nothing to delete");
@@ -45,6 +51,7 @@ export async function cmdDel(req: MultusRequest, deps: MultusDeps): Promise<void
     // rollback, so without a cache nothing is known to be attached: the rebuilt
     // DEL is a safety net, and failing it would leave the runtime retrying forever.
     log.warn(`DEL rebuilt from the API: ${errors.length} delegate(s) refused DEL; nothing was cached as attached, so DEL succeeds`);
+    await deleteDelegateCache(cniDir, req.args.containerId);
     return;
   }
   // Keep what is still attached for the runtime's retry.
@@ -56,8 +63,9 @@ export async function cmdDel(req: MultusRequest, deps: MultusDeps): Promise<void
 
 /** No cache: rebuild from the API only when the pod still exists (REFERENCE f.12). */
 async function rebuildFromApi(req: MultusRequest, deps: MultusDeps): Promise<CacheEntry[] | undefined> {
-  const pod = await lookupPod(req, deps).catch(() => undefined);
-  if (!pod) return undefined;
+  const pod = await lookupPod(req, deps).catch(() => null);
+  if (pod === null) return undefined;
+  if (pod === undefined) return rebuildFromConfig(req, deps);
   const log = deps.log.with(requestContext(req));
   const ctx: ResolveContext = {
     conf: req.conf, pod, kube: deps.kube, ifname: req.args.ifname,
@@ -81,5 +89,17 @@ async function rebuildFromApi(req: MultusRequest, deps: MultusDeps): Promise<Cac
       base: req.conf.runtimeConfig, selection: delegate.selection, isMaster: delegate.isMaster, deviceId: delegate.deviceId,
       deviceInfoFile: deviceInfoFileFor({ dir: deps.deviceInfoDir, delegate, containerId: req.args.containerId }),
     }),
+  }));
+}
+
+/**
+ * No cache and no pod to ask (no Kubernetes, or the runtime named no pod): the
+ * configuration alone decided what ADD attached, so it says what to delete.
+ */
+async function rebuildFromConfig(req: MultusRequest, deps: MultusDeps): Promise<CacheEntry[] | undefined> {
+  const delegates = await resolveDelegates({ conf: req.conf, ifname: req.args.ifname }).catch(() => undefined);
+  return delegates?.map((delegate) => ({
+    delegate,
+    runtimeConfig: composeRuntimeConfig({ base: req.conf.runtimeConfig, isMaster: delegate.isMaster }),
   }));
 }
