@@ -20,6 +20,8 @@ export interface HandlerDeps {
   locks: KeyedLock;
   /** false once SIGTERM was received. */
   isReady(): boolean;
+  /** Duration and outcome of each CNI command (the metrics histogram, when metrics are on). */
+  observeCommand?(command: string, seconds: number, ok: boolean): void;
 }
 
 const TEXT = { "content-type": "text/plain; charset=utf-8" };
@@ -48,6 +50,10 @@ export async function handleRequest(request: Request, deps: HandlerDeps): Promis
 
 export async function handleCni(body: string, isDelegate: boolean, deps: HandlerDeps): Promise<Response> {
   let args: CmdArgs | undefined;
+  const started = performance.now();
+  const observe = (ok: boolean) => {
+    if (args) deps.observeCommand?.(args.command, (performance.now() - started) / 1000, ok);
+  };
   try {
     const request = decodeRequest(body);
     const stdin = Buffer.from(request.config, "base64");
@@ -62,9 +68,13 @@ export async function handleCni(body: string, isDelegate: boolean, deps: Handler
       : runCommand(req, deps.multus, merged);
     // One container's requests run one at a time; GC and STATUS are not tied to one.
     const result = a.containerId ? await deps.locks.run(a.containerId, run) : await run();
-    if (a.command !== "ADD") return new Response(null, { status: 200 });
-    return Response.json({ Result: convertResult(result as Result100, "1.1.0") });
+    const response = a.command === "ADD"
+      ? Response.json({ Result: convertResult(result as Result100, "1.1.0") })
+      : new Response(null, { status: 200 });
+    observe(true);
+    return response;
   } catch (err) {
+    observe(false);
     const e = toCniError(err);
     deps.multus.log.error(`${args?.command ?? "request"} failed: ${e.message}`,
       args ? { containerID: args.containerId, ifname: args.ifname } : undefined);

@@ -128,7 +128,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       deviceInfoDir: config.deviceInfoDir,
     };
     let ready = true;
-    const deps: HandlerDeps = { daemon: loaded, multus, locks: createKeyedLock(), isReady: () => ready };
+    const deps: HandlerDeps = {
+      daemon: loaded, multus, locks: createKeyedLock(), isReady: () => ready, observeCommand: metrics?.observeCommand,
+    };
     const socketPath = socketPathIn(config.socketDir);
     let server: DaemonServer;
     try {

@@ -1,0 +1,53 @@
+// The daemon's handler called in-process with a Request: no socket, no daemon.
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseDaemonConfig } from "../config/daemon-config.ts";
+import { createLogger } from "../util/log.ts";
+import { createKeyedLock } from "../util/keyed-lock.ts";
+import { handleRequest, type HandlerDeps } from "./handler.ts";
+
+let tmp = "";
+beforeEach(async () => {
+  tmp = await mkdtemp(join(tmpdir(), "handler-test-"));
+});
+afterEach(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+function cniRequest(env: Record<string, string>, config: Record<string, unknown>): Request {
+  return new Request("http://dummy/cni", {
+    method: "POST",
+    body: JSON.stringify({ env, config: Buffer.from(JSON.stringify(config)).toString("base64") }),
+  });
+}
+
+test("every CNI command is observed with its duration and outcome", async () => {
+  const observed: Array<{ command: string; seconds: number; ok: boolean }> = [];
+  const deps: HandlerDeps = {
+    daemon: parseDaemonConfig("{}"),
+    multus: { log: createLogger({}), delegateBaseEnv: { PATH: "/usr/bin:/bin" } },
+    locks: createKeyedLock(),
+    isReady: () => true,
+    observeCommand: (command, seconds, ok) => observed.push({ command, seconds, ok }),
+  };
+  const conf = { cniVersion: "1.1.0", name: "multus", type: "multus-shim", cniDir: tmp };
+  // Nothing cached and no pod to ask: DEL succeeds.
+  const del = await handleRequest(cniRequest({
+    CNI_COMMAND: "DEL", CNI_CONTAINERID: "c1", CNI_IFNAME: "eth0", CNI_PATH: "/opt/cni/bin",
+  }, { ...conf, delegates: [{ cniVersion: "1.1.0", name: "n", type: "no-such-plugin" }] }), deps);
+  expect(del.status).toBe(200);
+  // No delegate configured: STATUS fails.
+  const status = await handleRequest(cniRequest({ CNI_COMMAND: "STATUS", CNI_PATH: "/opt/cni/bin" }, conf), deps);
+  expect(status.status).toBe(400);
+  // Not even a command to name: nothing observed.
+  const junk = await handleRequest(new Request("http://dummy/cni", { method: "POST", body: "{" }), deps);
+  expect(junk.status).toBe(400);
+
+  expect(observed.map(({ command, ok }) => ({ command, ok }))).toEqual([
+    { command: "DEL", ok: true },
+    { command: "STATUS", ok: false },
+  ]);
+  for (const o of observed) expect(o.seconds).toBeGreaterThanOrEqual(0);
+});
