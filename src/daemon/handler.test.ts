@@ -27,8 +27,7 @@ test("every CNI command is observed with its duration and outcome", async () => 
   const observed: Array<{ command: string; seconds: number; ok: boolean }> = [];
   const deps: HandlerDeps = {
     daemon: parseDaemonConfig("{}"),
-    multus: { log: createLogger({}), delegateBaseEnv: { PATH: "/usr/bin:/bin" } },
-    locks: createKeyedLock(),
+    multus: { log: createLogger({}), delegateBaseEnv: { PATH: "/usr/bin:/bin" }, locks: createKeyedLock() },
     isReady: () => true,
     observeCommand: (command, seconds, ok) => observed.push({ command, seconds, ok }),
   };

@@ -12,12 +12,11 @@ import { podArgsFrom, type MultusRequest } from "../multus/request.ts";
 import type { MultusDeps } from "../multus/ports.ts";
 import { runCommand } from "../multus/commands/dispatch.ts";
 import { cmdHotplug } from "../multus/commands/hotplug.ts";
-import type { KeyedLock } from "../util/keyed-lock.ts";
 
 export interface HandlerDeps {
   daemon: LoadedDaemonConfig;
+  /** `multus.locks` serialises one container's requests. */
   multus: MultusDeps;
-  locks: KeyedLock;
   /** false once SIGTERM was received. */
   isReady(): boolean;
   /** Duration and outcome of each CNI command (the metrics histogram, when metrics are on). */
@@ -66,8 +65,11 @@ export async function handleCni(body: string, isDelegate: boolean, deps: Handler
     const run = () => isDelegate
       ? cmdHotplug(req, deps.multus, raw, request.interfaceAttributes ?? undefined)
       : runCommand(req, deps.multus, merged);
-    // One container's requests run one at a time; GC and STATUS are not tied to one.
-    const result = a.containerId ? await deps.locks.run(a.containerId, run) : await run();
+    // One container's requests run one at a time. GC and STATUS are not tied to one
+    // (GC takes the lock of each container it deletes, so it must not hold one itself).
+    const key = a.command === "GC" || a.command === "STATUS" ? "" : a.containerId;
+    const locks = deps.multus.locks;
+    const result = key && locks ? await locks.run(key, run) : await run();
     const response = a.command === "ADD"
       ? Response.json({ Result: convertResult(result as Result100, "1.1.0") })
       : new Response(null, { status: 200 });

@@ -126,10 +126,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       // No I/O until a NAD with a resourceName asks for devices.
       devices: createDevicePort({ podResourcesSocket: config.podResourcesSocket, checkpointFile: config.kubeletCheckpointFile }),
       deviceInfoDir: config.deviceInfoDir,
+      locks: createKeyedLock(),
     };
     let ready = true;
     const deps: HandlerDeps = {
-      daemon: loaded, multus, locks: createKeyedLock(), isReady: () => ready, observeCommand: metrics?.observeCommand,
+      daemon: loaded, multus, isReady: () => ready, observeCommand: metrics?.observeCommand,
     };
     const socketPath = socketPathIn(config.socketDir);
     let server: DaemonServer;

@@ -1,6 +1,7 @@
 // What the Multus core needs from outside, as plain data. src/k8s returns
 // objects of these shapes (structural typing); the core never imports it.
 import type { NetworkConfigList } from "../cni/conf.ts";
+import type { KeyedLock } from "../util/keyed-lock.ts";
 import type { Logger } from "../util/log.ts";
 
 export interface PodRef {
@@ -61,6 +62,8 @@ export interface MultusDeps {
   deviceInfoDir?: string;
   /** Extra plugin dirs after binDir (e.g. the process CNI_PATH in thin mode). */
   extraBinDirs?: readonly string[];
+  /** Runs one container's work at a time (the daemon); GC takes it for each stale container it deletes. */
+  locks?: KeyedLock;
 }
 
 export type { NetworkConfigList };

@@ -35,7 +35,10 @@ export async function cmdGc(req: MultusRequest, deps: MultusDeps, raw: Record<st
     if (valid && !valid.has(id)) {
       log.verbose(`GC: deleting stale attachment of container ${id}`);
       const stale: MultusRequest = { ...req, args: { ...req.args, command: "DEL", containerId: id, netns: "", ifname: req.args.ifname || "eth0" } };
-      await cmdDel(stale, deps).catch((err) => log.error(`GC: DEL of ${id} failed: ${toCniError(err).message}`));
+      // Under the container's lock: an ADD or DEL of it in flight finishes first.
+      const del = () => cmdDel(stale, deps);
+      await (deps.locks ? deps.locks.run(id, del) : del())
+        .catch((err) => log.error(`GC: DEL of ${id} failed: ${toCniError(err).message}`));
       continue;
     }
     const entries = await readDelegateCache(req.conf.cniDir, id, "eth0").catch(() => undefined);
