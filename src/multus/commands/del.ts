@@ -61,9 +61,12 @@ export async function cmdDel(req: MultusRequest, deps: MultusDeps): Promise<void
     `DEL failed for ${errors.length} of ${entries.length} network(s): ${errors.map((e) => e.message).join(" / ")}`);
 }
 
-/** No cache: rebuild from the API only when the pod still exists (REFERENCE f.12). */
+/**
+ * No cache: rebuild from the API only when the pod still exists (REFERENCE f.12).
+ * An API that cannot say whether it does fails DEL with code 11, for the runtime to retry.
+ */
 async function rebuildFromApi(req: MultusRequest, deps: MultusDeps): Promise<CacheEntry[] | undefined> {
-  const pod = await lookupPod(req, deps).catch(() => null);
+  const pod = await lookupPod(req, deps);
   if (pod === null) return undefined;
   if (pod === undefined) return rebuildFromConfig(req, deps);
   const log = deps.log.with(requestContext(req));
