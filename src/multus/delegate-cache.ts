@@ -5,9 +5,10 @@
 // so DEL gives each delegate exactly what it got (portmap needs its mappings).
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
+import * as v from "valibot";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
-import { decodeJsonObject } from "../cni/schemas.ts";
+import { decodeJsonObject, validate } from "../cni/schemas.ts";
 import { delegateFromBytes, type Delegate } from "./delegates.ts";
 
 export interface CachedDelegate {
@@ -29,6 +30,23 @@ export interface CachedDelegate {
   master?: boolean;
   runtimeConfig?: Record<string, unknown>;
 }
+
+// What is read back: the fields we use, null as Go's zero value (its Bytes may be null).
+const optStr = v.nullish(v.string());
+const DelegateCacheSchema = v.array(v.looseObject({
+  Name: optStr,
+  ifnameRequest: optStr,
+  macRequest: optStr,
+  infinibandGUIDRequest: optStr,
+  ipRequest: v.nullish(v.array(v.string())),
+  "default-route": v.nullish(v.array(v.string())),
+  deviceID: optStr,
+  resourceName: optStr,
+  Bytes: optStr,
+  ifname: optStr,
+  master: v.nullish(v.boolean()),
+  runtimeConfig: v.nullish(v.record(v.string(), v.unknown())),
+}));
 
 export interface CacheEntry {
   delegate: Delegate;
@@ -84,7 +102,8 @@ export async function readDelegateCache(
     throw new CniError(ErrorCode.DecodeFailure, `corrupt delegate cache ${path}`, (err as Error).message);
   }
   if (!Array.isArray(parsed)) throw new CniError(ErrorCode.DecodeFailure, `corrupt delegate cache ${path}`, "not a list");
-  return parsed.map((entry: CachedDelegate, i) => {
+  const entries = validate(DelegateCacheSchema, parsed, ErrorCode.DecodeFailure, `delegate cache ${path}`);
+  return entries.map((entry, i) => {
     const bytes = Buffer.from(entry.Bytes ?? "", "base64").toString("utf8");
     const raw = decodeJsonObject(bytes, `delegate ${i} in ${path}`);
     // Go decides list-ness by ConfList.plugins and takes the first entry as master.
@@ -93,13 +112,16 @@ export async function readDelegateCache(
     const ifname = entry.ifname ?? entry.ifnameRequest ?? (isMaster ? requestIfname : `net${i}`);
     const selection = entry["default-route"] || entry.ipRequest || entry.macRequest
       ? {
-        name: entry.Name, namespace: "", interface: entry.ifnameRequest, ips: entry.ipRequest, mac: entry.macRequest,
-        infinibandGuid: entry.infinibandGUIDRequest, defaultRoute: entry["default-route"],
+        name: entry.Name ?? "", namespace: "", interface: entry.ifnameRequest ?? undefined, ips: entry.ipRequest ?? undefined,
+        mac: entry.macRequest ?? undefined, infinibandGuid: entry.infinibandGUIDRequest ?? undefined,
+        defaultRoute: entry["default-route"] ?? undefined,
       }
       : undefined;
     return {
-      delegate: { ...spec, ifname, selection, deviceId: entry.deviceID, resourceName: entry.resourceName },
-      runtimeConfig: entry.runtimeConfig,
+      delegate: {
+        ...spec, ifname, selection, deviceId: entry.deviceID ?? undefined, resourceName: entry.resourceName ?? undefined,
+      },
+      runtimeConfig: entry.runtimeConfig ?? undefined,
     };
   });
 }

@@ -1,6 +1,6 @@
 // DEL's forgiving paths and the ones that must fail for the runtime to retry.
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CniError, ErrorCode } from "../../cni/errors.ts";
@@ -9,6 +9,7 @@ import { createLogger } from "../../util/log.ts";
 import { MultusConfSchema } from "../netconf.ts";
 import type { KubePort, MultusDeps } from "../ports.ts";
 import { podArgsFrom, type MultusRequest } from "../request.ts";
+import { delegateCachePath } from "../delegate-cache.ts";
 import { cmdDel } from "./del.ts";
 
 let tmp = "";
@@ -53,4 +54,17 @@ test("no cache and the API cannot say whether the pod exists: code 11, for the r
   expect(err).toBeInstanceOf(CniError);
   expect((err as CniError).code).toBe(ErrorCode.TryAgainLater);
   expect((err as CniError).msg).toBe("cannot get pod ns/pod from the Kubernetes API");
+});
+
+test.each([
+  ["an entry that is not an object", "[null]"],
+  ["Bytes that are not a string", '[{"Name":"net","Bytes":5}]'],
+  ["an ifname that is not a string", `[{"Name":"net","ifname":5,"Bytes":"${btoa('{"cniVersion":"1.1.0","name":"net","type":"x"}')}"}]`],
+])("a delegate cache with %s is corrupt: removed, DEL goes on without it", async (_, text) => {
+  const req = request();
+  const path = delegateCachePath(req.conf.cniDir, req.args.containerId);
+  await mkdir(req.conf.cniDir, { recursive: true });
+  await writeFile(path, text);
+  await cmdDel(req, { log: createLogger({}), delegateBaseEnv: { PATH: "/usr/bin:/bin" } });
+  expect(await stat(path).then(() => true, () => false)).toBe(false);
 });
