@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { cmdArgsFromEnv, formatCniArgs, getCniArg, parseCniArgs } from "./args.ts";
+import { cmdArgsFromEnv, formatCniArgs, getCniArg, ifnameProblem, parseCniArgs } from "./args.ts";
 import { CniError } from "./errors.ts";
 import { thrown } from "../../tests/helpers/thrown.ts";
 
@@ -108,13 +108,14 @@ describe("cmdArgsFromEnv", () => {
   });
 
   test.each([
-    ["sixteen-chars-xx", "is too long (at most 15 characters)"],
-    [".", "must not be . or .."],
-    ["..", "must not be . or .."],
-    ["a/b", "must not contain /, : or whitespace"],
-    ["eth0:1", "must not contain /, : or whitespace"],
-    ["eth 0", "must not contain /, : or whitespace"],
-    ["eth\t0", "must not contain /, : or whitespace"],
+    ["sixteen-chars-xx", "is 16 bytes long, the limit is 15"],
+    ["ééééééééé", "is 18 bytes long, the limit is 15"],
+    [".", `must not be "." or ".."`],
+    ["..", `must not be "." or ".."`],
+    ["a/b", "must not contain whitespace, '/' or ':'"],
+    ["eth0:1", "must not contain whitespace, '/' or ':'"],
+    ["eth 0", "must not contain whitespace, '/' or ':'"],
+    ["eth\t0", "must not contain whitespace, '/' or ':'"],
   ])("ifname %p is code 4 naming CNI_IFNAME", (ifname, why) => {
     for (const command of ["ADD", "CHECK", "DEL"]) {
       const e = thrown(() => cmdArgsFromEnv({ ...full, CNI_COMMAND: command, CNI_IFNAME: ifname }, stdin));
@@ -124,4 +125,26 @@ describe("cmdArgsFromEnv", () => {
   test("15-character ifname is fine", () => {
     expect(cmdArgsFromEnv({ ...full, CNI_IFNAME: "fifteen-chars-x" }, stdin).ifname).toBe("fifteen-chars-x");
   });
+});
+
+describe("ifnameProblem", () => {
+  const cases: Array<[string, string | undefined]> = [
+    ["eth0", undefined],
+    ["abcdefghijklmno", undefined],
+    ["net-1_x.y", undefined],
+    ["", "must not be empty"],
+    ["abcdefghijklmnop", "is 16 bytes long, the limit is 15"],
+    ["ééééééééé", "is 18 bytes long, the limit is 15"],
+    [".", `must not be "." or ".."`],
+    ["..", `must not be "." or ".."`],
+    ["a b", "must not contain whitespace, '/' or ':'"],
+    ["a\tb", "must not contain whitespace, '/' or ':'"],
+    ["a/b", "must not contain whitespace, '/' or ':'"],
+    ["a:b", "must not contain whitespace, '/' or ':'"],
+  ];
+  for (const [name, want] of cases) {
+    test(JSON.stringify(name), () => {
+      expect(ifnameProblem(name)).toBe(want);
+    });
+  }
 });

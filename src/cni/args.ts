@@ -44,7 +44,8 @@ export interface CmdArgs {
 }
 
 const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;
-const MAX_IFNAME = 15; // IFNAMSIZ - 1
+/** Linux IFNAMSIZ - 1: the longest name the kernel accepts, in bytes. */
+const MAX_IFNAME_BYTES = 15;
 
 function validateContainerId(id: string): void {
   if (id === "") throw new CniError(ErrorCode.UnknownContainer, "missing containerID", `${Env.CONTAINERID} is empty`);
@@ -54,13 +55,23 @@ function validateContainerId(id: string): void {
   }
 }
 
-/** The kernel's rules (net/core/dev.c dev_valid_name), as Go's ValidateInterfaceName. */
+/**
+ * Why `name` cannot be a Linux interface name, or undefined when it can. The
+ * kernel's rules (net/core/dev.c dev_valid_name), as Go's ValidateInterfaceName:
+ * non-empty, at most 15 bytes, not `.` or `..`, no `/`, `:` or whitespace.
+ */
+export function ifnameProblem(name: string): string | undefined {
+  if (name === "") return "must not be empty";
+  const bytes = new TextEncoder().encode(name).length;
+  if (bytes > MAX_IFNAME_BYTES) return `is ${bytes} bytes long, the limit is ${MAX_IFNAME_BYTES}`;
+  if (name === "." || name === "..") return `must not be "." or ".."`;
+  if (/[\s/:]/.test(name)) return "must not contain whitespace, '/' or ':'";
+  return undefined;
+}
+
 function validateIfname(name: string): void {
-  const fail = (why: string) => new CniError(ErrorCode.InvalidEnv, `invalid ${Env.IFNAME}`, `interface name ${JSON.stringify(name)} ${why}`);
-  if (name === "") throw fail("is empty");
-  if (name.length > MAX_IFNAME) throw fail(`is too long (at most ${MAX_IFNAME} characters)`);
-  if (name === "." || name === "..") throw fail("must not be . or ..");
-  if (/[/:\s]/.test(name)) throw fail("must not contain /, : or whitespace");
+  const problem = ifnameProblem(name);
+  if (problem) throw new CniError(ErrorCode.InvalidEnv, `invalid ${Env.IFNAME}`, `interface name ${JSON.stringify(name)} ${problem}`);
 }
 
 const VALIDATORS: Partial<Record<string, (v: string) => void>> = {

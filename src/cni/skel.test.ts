@@ -93,7 +93,7 @@ describe("errors go to stdout as the CNI error object, exit 1", () => {
     ["bad container ID", env("ADD", { CNI_CONTAINERID: "a/b" }), conf("1.0.0"),
       { code: 4, msg: "invalid characters in containerID", details: 'CNI_CONTAINERID "a/b" must match ^[a-zA-Z0-9][a-zA-Z0-9_.\\-]*$' }],
     ["bad ifname", env("DEL", { CNI_IFNAME: "a-very-long-ifname" }), conf("1.0.0"),
-      { code: 4, msg: "invalid CNI_IFNAME", details: 'interface name "a-very-long-ifname" is too long (at most 15 characters)' }],
+      { code: 4, msg: "invalid CNI_IFNAME", details: 'interface name "a-very-long-ifname" is 18 bytes long, the limit is 15' }],
     ["empty stdin", env("ADD"), "", { code: 6, msg: "failed to decode network configuration", details: "empty input" }],
     ["stdin not an object", env("ADD"), "[]", { code: 6, msg: "failed to decode network configuration", details: "expected a JSON object, got an array" }],
     ["name not a string", env("ADD"), { name: 3 }, { cniVersion: "0.1.0", code: 6, msg: "failed to decode network configuration", details: 'field "name": expected string, got 3' }],

@@ -1,28 +1,6 @@
 // Interface names inside the pod (REFERENCE f.5): which delegate gets which
-// name, and what a name may look like.
+// name. What a name may look like is cni/args.ts's ifnameProblem.
 import { CniError, ErrorCode } from "../cni/errors.ts";
-
-/** Linux IFNAMSIZ - 1: the longest name the kernel accepts, in bytes. */
-export const MAX_IFNAME_BYTES = 15;
-
-/**
- * Why `name` cannot be a Linux interface name, or undefined when it can. Same
- * rules as the kernel's dev_valid_name(): non-empty, at most 15 bytes, not `.`
- * or `..`, no `/`, `:` or whitespace. (Go Multus checks only length, `/` and
- * whitespace, and only in the comma form of the annotation.)
- */
-export function ifnameProblem(name: string): string | undefined {
-  if (name === "") return "must not be empty";
-  const bytes = new TextEncoder().encode(name).length;
-  if (bytes > MAX_IFNAME_BYTES) return `is ${bytes} bytes long, the limit is ${MAX_IFNAME_BYTES}`;
-  if (name === "." || name === "..") return `must not be "." or ".."`;
-  if (/[\s/:]/.test(name)) return "must not contain whitespace, '/' or ':'";
-  return undefined;
-}
-
-export function isValidIfname(name: string): boolean {
-  return ifnameProblem(name) === undefined;
-}
 
 /**
  * One interface name per delegate, in delegate order: an explicit request

@@ -15,7 +15,7 @@
 //   network is no override (Go reads `networks[0]` of an empty list).
 import * as v from "valibot";
 import { CniError, ErrorCode } from "../cni/errors.ts";
-import { ifnameProblem } from "./ifname.ts";
+import { ifnameProblem } from "../cni/args.ts";
 import { isMacAddress, parseCidr, parseIp } from "../cni/ip.ts";
 
 export interface PortMapping {
