@@ -31,7 +31,6 @@ export async function cmdDel(req: MultusRequest, deps: MultusDeps): Promise<void
   const errors: CniError[] = [];
   for (const entry of [...entries].reverse()) {
     const { delegate } = entry;
-    if (!delegate.list.cniVersion && req.conf.cniVersion) delegate.list.cniVersion = req.conf.cniVersion;
     try {
       await delNetworkList(rt, delegate.list, runtimeConfFor(req, delegate, entry.runtimeConfig ?? {}, false));
       await removeDeviceInfo(entry.runtimeConfig, log);
