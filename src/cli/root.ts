@@ -29,11 +29,8 @@ export const rootCommand = defineCommand({
   subCommands,
 });
 
+/** Every command but `daemon` and `shim`, which main.ts runs without loading citty. */
 export async function runCli(rawArgs: string[]): Promise<number> {
-  if (rawArgs[0] === "daemon") {
-    const { runDaemonCommand } = await import("./daemon.ts");
-    return runDaemonCommand(rawArgs.slice(1));
-  }
   if (rawArgs[0] === "--version" || rawArgs[0] === "-version" || rawArgs[0] === "-v") rawArgs = ["version"];
   const sub = rawArgs[0] === undefined ? undefined : subCommands[rawArgs[0]];
   const wantsHelp = rawArgs.includes("--help") || rawArgs.includes("-h");
