@@ -6,8 +6,6 @@ import { CniError, ErrorCode } from "../cni/errors.ts";
 import { decodeJsonObject, validate } from "../cni/schemas.ts";
 import { DEFAULT_SOCKET_DIR } from "../api/api.ts";
 
-export const DEFAULT_DAEMON_CONFIG_PATH = "/etc/cni/net.d/multus.d/daemon-config.json";
-
 const PerNodeCertificateSchema = v.looseObject({
   enabled: v.optional(v.boolean(), false),
   bootstrapKubeconfig: v.optional(v.string()),

@@ -48,18 +48,6 @@ export interface InClusterConfig {
   caFile: string;
 }
 
-const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
-export const IN_CLUSTER_TOKEN_FILE = `${SERVICE_ACCOUNT_DIR}/token`;
-export const IN_CLUSTER_CA_FILE = `${SERVICE_ACCOUNT_DIR}/ca.crt`;
-
-/** The in-cluster settings described by a pod's environment, or undefined outside a cluster. */
-export function inClusterConfigFromEnv(env: Record<string, string | undefined>): InClusterConfig | undefined {
-  const host = env.KUBERNETES_SERVICE_HOST;
-  const port = env.KUBERNETES_SERVICE_PORT;
-  if (!host || !port) return undefined;
-  return { host, port, tokenFile: IN_CLUSTER_TOKEN_FILE, caFile: IN_CLUSTER_CA_FILE };
-}
-
 /** Loads a kubeconfig file, or mirrors client-node's loadFromCluster with the given paths. */
 export function loadKubeConfig(opts: { kubeconfigPath?: string; inCluster?: InClusterConfig }): KubeConfig {
   const kc = new KubeConfig();
