@@ -7,7 +7,7 @@ import { CniError, ErrorCode } from "../cni/errors.ts";
 import { configVersion } from "../cni/version.ts";
 import { convertResult, toCurrentResult } from "../cni/result.ts";
 import { validate } from "../cni/schemas.ts";
-import { Endpoint, socketPathIn, type CniRequest } from "../api/api.ts";
+import { Endpoint, socketPathIn, type CniRequest, type CniResponse } from "../api/api.ts";
 import { ShimConfigSchema } from "../config/shim-config.ts";
 import { createLogger, type Logger } from "../util/log.ts";
 import { callDaemon, waitForDaemon, type DaemonClientOptions } from "./client.ts";
@@ -44,7 +44,7 @@ function createShimHandlers(env: SkelIO["env"]): SkelHandlers {
   return {
     async add(args, conf) {
       const reply = await send(args, conf);
-      const raw = (reply as { Result?: unknown } | undefined)?.Result;
+      const raw = (reply as CniResponse | undefined)?.Result;
       if (raw === undefined || raw === null) {
         throw new CniError(ErrorCode.DecodeFailure, "multus daemon returned no result for ADD");
       }
