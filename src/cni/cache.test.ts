@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  cachedResultPath, deleteCachedResult, listCachedAttachments, readCachedResult, writeCachedResult,
+  cachedResultPath, deleteCachedResult, readCachedResult, writeCachedResult,
 } from "./cache.ts";
 import { CniError, ErrorCode } from "./errors.ts";
 
@@ -78,22 +78,5 @@ describe("result cache", () => {
     await writeFile(cachedResultPath(dir, key), "{not json");
     const err = await readCachedResult(dir, key).then(() => undefined, (e: unknown) => e as CniError);
     expect(err?.code).toBe(ErrorCode.DecodeFailure);
-  });
-
-  test("listing skips unreadable, foreign, temp and incomplete entries", async () => {
-    expect(await listCachedAttachments(dir)).toEqual([]);
-    await writeCachedResult(dir, { ...key, netns: "", config: "{}", cniArgs: [], capabilityArgs: {}, result });
-    await writeCachedResult(dir, { networkName: "other", containerId: "c2", ifName: "net1", netns: "", config: "{}", cniArgs: [], capabilityArgs: {}, result });
-    const results = join(dir, "results");
-    await writeFile(join(results, "garbage-c-eth0"), "{{{");
-    await writeFile(join(results, "legacy-c-eth0"), JSON.stringify(result));
-    await writeFile(join(results, "noif-c-eth0"), JSON.stringify({ kind: "cniCacheV1", containerId: "c", ifName: "", networkName: "noif", config: "" }));
-    await writeFile(join(results, ".mynet-tmp.123.tmp"), JSON.stringify({ kind: "cniCacheV1", containerId: "t", ifName: "t", networkName: "t", config: "" }));
-    await mkdir(join(results, "a-directory"));
-    const list = await listCachedAttachments(dir);
-    expect(list.map((a) => [a.networkName, a.containerId, a.ifName])).toEqual([
-      ["mynet", "abc123", "eth0"],
-      ["other", "c2", "net1"],
-    ]);
   });
 });

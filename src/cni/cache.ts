@@ -1,7 +1,7 @@
 // Per-attachment result cache, file-compatible with libcni (libcni/api.go
 // cachedInfo): <cacheDir>/results/<networkName>-<containerId>-<ifName>.
 // Written temp-then-rename; a missing entry reads as undefined.
-import { readdir, readFile, unlink } from "node:fs/promises";
+import { readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { CniError, ErrorCode } from "./errors.ts";
@@ -111,34 +111,6 @@ export async function deleteCachedResult(cacheDir: string, key: CacheKey): Promi
         (err as Error).message, { cause: err });
     }
   }
-}
-
-/**
- * Every readable cniCacheV1 entry under <cacheDir>/results with a container ID,
- * interface and network name, sorted by file name (libcni
- * GetCachedAttachments); anything else is skipped.
- */
-export async function listCachedAttachments(cacheDir: string): Promise<CachedAttachment[]> {
-  const dir = join(cacheDir, RESULTS_DIR);
-  const names = await readdir(dir).catch(() => [] as string[]);
-  names.sort();
-  const out: CachedAttachment[] = [];
-  for (const name of names) {
-    if (name.startsWith(".")) continue; // temp files of an atomic write
-    const text = await readFile(join(dir, name), "utf8").catch(() => undefined);
-    if (text === undefined) continue;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      continue;
-    }
-    if (!isObject(parsed) || parsed.kind !== CACHE_KIND_V1) continue;
-    const entry = fromJson(parsed);
-    if (entry.containerId === "" || entry.ifName === "" || entry.networkName === "") continue;
-    out.push(entry);
-  }
-  return out;
 }
 
 function fromJson(o: Record<string, unknown>): CachedAttachment {

@@ -6,7 +6,7 @@ import { buildRecordingPlugin, readRecords } from "../../tests/helpers/build-fix
 import { cachedResultPath, readCachedResult, writeCachedResult } from "./cache.ts";
 import {
   addNetworkList, buildPluginConfig, checkNetworkList, confListFromBytes, confListFromConf, delNetworkList,
-  delStaleAttachments, gcNetworkList, loadConfFile, statusNetworkList, type CniRuntime, type RuntimeConf,
+  gcNetworkList, loadConfFile, statusNetworkList, type CniRuntime, type RuntimeConf,
 } from "./conf.ts";
 import { CniError, ErrorCode } from "./errors.ts";
 import { convertResult, toCurrentResult, type Result100 } from "./result.ts";
@@ -328,21 +328,4 @@ describe("failures", () => {
     const list = confListFromBytes(JSON.stringify(listJson("0.4.0", {}, [{ result: noVersion }, {}, {}])));
     expect(await addNetworkList(rt, list, rc)).toEqual(toCurrentResult(resultIn("0.4.0"), "0.4.0"));
   });
-});
-
-test("delStaleAttachments deletes cached attachments of this network that are not valid", async () => {
-  const list = confListFromBytes(JSON.stringify(listJson("1.1.0")));
-  for (const [cid, ifName, networkName] of [["c1", "eth0", "testnet"], ["c2", "eth0", "testnet"], ["c3", "eth0", "othernet"]] as const) {
-    await writeCachedResult(rt.cacheDir, {
-      networkName, containerId: cid, ifName, netns: `/run/netns/${cid}`, config: "{}", cniArgs: [["A", cid]], capabilityArgs: {}, result: resultIn("1.1.0"),
-    });
-  }
-  await delStaleAttachments(rt, list, [{ containerID: "c1", ifname: "eth0" }]);
-  const recs = await readRecords(recordFile);
-  expect(recs.map((r) => [r.command, r.env.CNI_CONTAINERID, r.env.CNI_NETNS, r.env.CNI_ARGS])).toEqual([
-    ["DEL", "c2", "/run/netns/c2", "A=c2"], ["DEL", "c2", "/run/netns/c2", "A=c2"], ["DEL", "c2", "/run/netns/c2", "A=c2"],
-  ]);
-  expect(await readCachedResult(rt.cacheDir, { networkName: "testnet", containerId: "c2", ifName: "eth0" })).toBeUndefined();
-  expect(await readCachedResult(rt.cacheDir, { networkName: "testnet", containerId: "c1", ifName: "eth0" })).toBeDefined();
-  expect(await readCachedResult(rt.cacheDir, { networkName: "othernet", containerId: "c3", ifName: "eth0" })).toBeDefined();
 });

@@ -6,7 +6,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import { formatCniArgs } from "./args.ts";
-import { deleteCachedResult, listCachedAttachments, readCachedResult, writeCachedResult, cachedResultPath } from "./cache.ts";
+import { deleteCachedResult, readCachedResult, writeCachedResult, cachedResultPath } from "./cache.ts";
 import { CniError, ErrorCode } from "./errors.ts";
 import { execPlugin, type PluginRunner } from "./invoke.ts";
 import { convertResult, toCurrentResult, type Result100 } from "./result.ts";
@@ -298,29 +298,6 @@ export async function gcNetworkList(rt: CniRuntime, list: NetworkConfigList, val
     };
     try {
       await invoke(rt, "GC", plugin, conf, undefined);
-    } catch (err) {
-      errors.push(asCniError(err));
-    }
-  }
-  throwFirst(errors);
-}
-
-/**
- * The first phase of libcni's GCNetworkList, kept separate: DEL every cached
- * attachment of this network that is not in `validAttachments`, with the
- * request values saved in its cache entry. The caller decides whether the
- * valid set is complete enough for that.
- */
-export async function delStaleAttachments(rt: CniRuntime, list: NetworkConfigList, validAttachments: GcAttachment[]): Promise<void> {
-  const valid = new Set(validAttachments.map((a) => `${a.containerID}\0${a.ifname}`));
-  const errors: CniError[] = [];
-  for (const a of await listCachedAttachments(rt.cacheDir)) {
-    if (a.networkName !== list.name || valid.has(`${a.containerId}\0${a.ifName}`)) continue;
-    const rc: RuntimeConf = {
-      containerId: a.containerId, netns: a.netns, ifname: a.ifName, args: a.cniArgs, capabilityArgs: a.capabilityArgs,
-    };
-    try {
-      await delNetworkList(rt, list, rc);
     } catch (err) {
       errors.push(asCniError(err));
     }
