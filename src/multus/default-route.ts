@@ -3,9 +3,9 @@
 // edited in its netns, and the libcni result cache is rewritten to match so
 // CHECK agrees with what is there.
 import { CniError, ErrorCode } from "../cni/errors.ts";
-import { convertResult, toCurrentResult, type Result100 } from "../cni/result.ts";
+import { convertResult, toCurrentResult } from "../cni/result.ts";
 import { readCachedResult, writeCachedResult } from "../cni/cache.ts";
-import { isDefaultRouteDst, rewriteDefaultRoutes } from "./gateway.ts";
+import { gatewayFamilies, rewriteDefaultRoutes } from "./gateway.ts";
 import type { MultusRequest } from "./request.ts";
 import type { Attached } from "./commands/add.ts";
 
@@ -13,15 +13,19 @@ export async function applyDefaultRoutes(req: MultusRequest, attached: Attached[
   if (!attached.some((a) => a.delegate.selection?.defaultRoute !== undefined)) return;
   for (const a of attached) {
     const gateways = a.delegate.selection?.defaultRoute ?? [];
-    const keepV4 = gateways.some((g) => !g.includes(":"));
-    const keepV6 = gateways.some((g) => g.includes(":"));
     const before = a.result;
-    const after = rewriteDefaultRoutes(before, { keepV4, keepV6, gateways });
+    const after = rewriteDefaultRoutes(before, routeEdit(gateways));
     if (JSON.stringify(before.routes ?? []) === JSON.stringify(after.routes ?? [])) continue;
     await setNetnsDefaultRoutes(req.args.netns, a.delegate.ifname, gateways);
     a.result = after;
-    await rewriteCachedResult(req, a, after);
+    await rewriteCachedResult(req, a);
   }
+}
+
+/** A network keeps the default routes of the families its own `default-route` names (none for `[]`). */
+function routeEdit(gateways: string[]): { keepV4: boolean; keepV6: boolean; gateways: string[] } {
+  const { v4, v6 } = gatewayFamilies(gateways);
+  return { keepV4: v4, keepV6: v6, gateways };
 }
 
 /**
@@ -46,15 +50,11 @@ async function ipInNetns(netns: string, args: string[], tolerateFailure: boolean
   }
 }
 
-async function rewriteCachedResult(req: MultusRequest, a: Attached, result: Result100): Promise<void> {
+async function rewriteCachedResult(req: MultusRequest, a: Attached): Promise<void> {
   const key = { networkName: a.delegate.list.name, containerId: req.args.containerId, ifName: a.delegate.ifname };
   const cached = await readCachedResult(req.conf.cniDir, key);
   if (!cached?.result) return;
   const version = typeof cached.result.cniVersion === "string" ? cached.result.cniVersion : a.delegate.list.cniVersion;
-  const rewritten = rewriteDefaultRoutes(toCurrentResult(cached.result, version), {
-    keepV4: (result.routes ?? []).some((r) => isDefaultRouteDst(r.dst) && !r.dst.includes(":")),
-    keepV6: (result.routes ?? []).some((r) => isDefaultRouteDst(r.dst) && r.dst.includes(":")),
-    gateways: a.delegate.selection?.defaultRoute ?? [],
-  });
+  const rewritten = rewriteDefaultRoutes(toCurrentResult(cached.result, version), routeEdit(a.delegate.selection?.defaultRoute ?? []));
   await writeCachedResult(req.conf.cniDir, { ...cached, result: convertResult(rewritten, version) });
 }
