@@ -42,11 +42,17 @@ async function setNetnsDefaultRoutes(netns: string, ifname: string, gateways: st
   }
 }
 
+/** An `ip` that does not return in this long is killed: the request holds its container's lock meanwhile. */
+const IP_TIMEOUT_MS = 10_000;
+
 async function ipInNetns(netns: string, args: string[], tolerateFailure: boolean): Promise<void> {
-  const proc = Bun.spawn(["nsenter", `--net=${netns}`, "ip", ...args], { stdout: "ignore", stderr: "pipe" });
+  const proc = Bun.spawn(["nsenter", `--net=${netns}`, "ip", ...args], {
+    stdout: "ignore", stderr: "pipe", timeout: IP_TIMEOUT_MS, killSignal: "SIGKILL",
+  });
   const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
   if (code !== 0 && !tolerateFailure) {
-    throw new CniError(ErrorCode.IoFailure, `cannot set default route in ${netns}: ip ${args.join(" ")}`, stderr.trim());
+    const why = proc.signalCode === "SIGKILL" ? `no answer within ${IP_TIMEOUT_MS} ms (killed)` : stderr.trim();
+    throw new CniError(ErrorCode.IoFailure, `cannot set default route in ${netns}: ip ${args.join(" ")}`, why);
   }
 }
 
