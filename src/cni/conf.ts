@@ -7,7 +7,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import { formatCniArgs } from "./args.ts";
 import { deleteCachedResult, readCachedResult, writeCachedResult, cachedResultPath } from "./cache.ts";
-import { CniError, ErrorCode } from "./errors.ts";
+import { CniError, ErrorCode, toCniError } from "./errors.ts";
 import { execPlugin, type PluginRunner } from "./invoke.ts";
 import { convertResult, toCurrentResult, type Result100 } from "./result.ts";
 import { ConfListSchema, NetConfSchema, decodeJsonObject, validate } from "./schemas.ts";
@@ -299,7 +299,7 @@ export async function gcNetworkList(rt: CniRuntime, list: NetworkConfigList, val
     try {
       await invoke(rt, "GC", plugin, conf, undefined);
     } catch (err) {
-      errors.push(asCniError(err));
+      errors.push(toCniError(err));
     }
   }
   throwFirst(errors);
@@ -340,10 +340,6 @@ function cacheKey(list: NetworkConfigList, rc: RuntimeConf) {
 function describePlugin(plugin: Record<string, unknown>): string {
   const name = typeof plugin.name === "string" && plugin.name !== "" ? ` name=${JSON.stringify(plugin.name)}` : "";
   return `type=${JSON.stringify(plugin.type)}${name}`;
-}
-
-function asCniError(err: unknown): CniError {
-  return err instanceof CniError ? err : new CniError(ErrorCode.Internal, String((err as Error)?.message ?? err), undefined, { cause: err });
 }
 
 function throwFirst(errors: CniError[]): void {

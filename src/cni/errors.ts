@@ -62,7 +62,11 @@ export function isCniErrorObject(x: unknown): x is CniErrorObject {
     (o.details === undefined || typeof o.details === "string");
 }
 
-/** Any thrown value as a CniError; unknown throws become 999 (only the two boundaries call this). */
+/**
+ * Any thrown value as a CniError (a CniError untouched), unknown throws as 999.
+ * The shim's skel and the daemon handler answer with it; other callers use it
+ * to name a caught error in a log line or in details.
+ */
 export function toCniError(err: unknown): CniError {
   if (err instanceof CniError) return err;
   const message = err instanceof Error ? err.message : String(err);
