@@ -70,7 +70,7 @@ async function attachAll(
   for (const [i, delegate] of delegates.entries()) {
     try {
       const result = await addNetworkList(rt, delegate.list, runtimeConfFor(req, delegate, capabilityArgs[i]!, true));
-      attached.push({ delegate, result: toCurrentResult(result, delegate.list.cniVersion), deviceInfo: await readDeviceInfo(capabilityArgs[i]) });
+      attached.push({ delegate, result, deviceInfo: await readDeviceInfo(capabilityArgs[i]) });
     } catch (err) {
       await rollback(req, deps, delegates, capabilityArgs, i, i);
       throw withNetworkContext(req, delegate, err);

@@ -3,7 +3,6 @@
 import { CniError, ErrorCode } from "../../cni/errors.ts";
 import { addNetworkList, checkNetworkList, delNetworkList, statusNetworkList } from "../../cni/conf.ts";
 import type { Result100 } from "../../cni/result.ts";
-import { toCurrentResult } from "../../cni/result.ts";
 import { applySelectionToConfig, delegateFromBytes } from "../delegates.ts";
 import { composeRuntimeConfig } from "../runtime-config.ts";
 import { cniRuntimeFor, runtimeConfFor, type MultusRequest } from "../request.ts";
@@ -31,7 +30,7 @@ export async function cmdHotplug(
   const rc = runtimeConfFor(req, delegate, capabilityArgs, req.args.command === "ADD");
   switch (req.args.command) {
     case "ADD":
-      return toCurrentResult(await addNetworkList(rt, delegate.list, rc), delegate.list.cniVersion);
+      return addNetworkList(rt, delegate.list, rc);
     case "DEL":
       await delNetworkList(rt, delegate.list, rc);
       return undefined;
