@@ -4,11 +4,6 @@ import { mkdir, open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 
-/**
- * Writes `data` to `path` atomically: a temp file in the same directory (so the
- * rename stays on one filesystem), fsync (best effort), chmod to `mode`,
- * rename over `path`. A missing parent directory is created with mode 0700.
- */
 export interface AtomicWriteOptions {
   /**
    * fsync the file and its directory (default true). Per-request caches turn it
@@ -18,6 +13,12 @@ export interface AtomicWriteOptions {
   durable?: boolean;
 }
 
+/**
+ * Writes `data` to `path` atomically: a temp file in the same directory (so the
+ * rename stays on one filesystem), chmod to `mode`, fsync unless `durable` is
+ * false (best effort), rename over `path`. A missing parent directory is
+ * created with mode 0700.
+ */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600, opts: AtomicWriteOptions = {}): Promise<void> {
   const durable = opts.durable ?? true;
   const dir = dirname(path);
