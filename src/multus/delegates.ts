@@ -125,7 +125,7 @@ interface Skipped {
 
 /** A NAD-backed delegate (annotation networks and the default-network override). */
 async function delegateFromNad(ctx: ResolveContext, sel: NetworkSelection): Promise<DelegateSpec> {
-  const { kube, conf } = ctx;
+  const { kube } = ctx;
   if (!kube) {
     throw new CniError(ErrorCode.InvalidConfig,
       `cannot resolve network-attachment-definition ${sel.namespace}/${sel.name}: no Kubernetes client`);
@@ -137,6 +137,12 @@ async function delegateFromNad(ctx: ResolveContext, sel: NetworkSelection): Prom
       `cannot find a network-attachment-definition (${sel.name}) in namespace (${sel.namespace})`,
       `network-attachment-definitions.k8s.cni.cncf.io "${sel.name}" not found`));
   }
+  return delegateFromFetchedNad(ctx, nad, sel);
+}
+
+/** The delegate of a NAD in hand: its spec.config, or a conf file of its name when that is empty (f.1). */
+async function delegateFromFetchedNad(ctx: ResolveContext, nad: Nad, sel: NetworkSelection): Promise<DelegateSpec> {
+  const { conf } = ctx;
   const name = `${nad.namespace}/${nad.name}`;
   if (nad.config.trim() === "") {
     const found = await findConfByName(conf.confDir, nad.name);
@@ -163,7 +169,7 @@ async function resolveNetworkRef(ctx: ResolveContext, ref: string): Promise<Dele
   if (ref.includes("/")) return delegateFromFile(await loadConfPath(ref), undefined);
   if (kube) {
     const nad = await fetchNad(ctx, kube, { namespace: conf.multusNamespace, name: ref });
-    if (nad) return delegateFromNad(ctx, { name: ref, namespace: conf.multusNamespace });
+    if (nad) return delegateFromFetchedNad(ctx, nad, { name: ref, namespace: conf.multusNamespace });
   }
   const found = await findConfByName(conf.confDir, ref);
   if (!found) {
