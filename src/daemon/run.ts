@@ -9,7 +9,7 @@
 import { existsSync } from "node:fs";
 import { CniError } from "../cni/errors.ts";
 import { DEFAULT_SOCKET_DIR, socketPathIn } from "../api/api.ts";
-import { loadDaemonConfig, type LoadedDaemonConfig } from "../config/daemon-config.ts";
+import { loadDaemonConfig, parseDaemonConfig, type LoadedDaemonConfig } from "../config/daemon-config.ts";
 import { MULTUS_CONF_FILE } from "../config/generate.ts";
 import { copyUserConfig, createConfigManager, waitForReadinessIndicator, type ConfigManager } from "../config/watch.ts";
 import { MultusConfSchema } from "../multus/netconf.ts";
@@ -36,7 +36,6 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   try {
     loaded = await loadDaemonConfig(opts.configPath, [MultusConfSchema]);
     if (Object.keys(opts.overrides).length > 0) {
-      const { parseDaemonConfig } = await import("../config/daemon-config.ts");
       loaded = parseDaemonConfig(JSON.stringify({ ...loaded.raw, ...opts.overrides }), [MultusConfSchema]);
     }
   } catch (err) {
