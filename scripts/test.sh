@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec node_modules/.bin/bun test "$@"
+# e2e tests start daemons and real plugins; 5 s (bun's default) is too tight on a loaded 2-core machine.
+exec node_modules/.bin/bun test --timeout 30000 "$@"
