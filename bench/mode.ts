@@ -16,6 +16,8 @@ export interface ModeResult {
 
 export interface BenchMode {
   name: string;
+  /** Heading of its section in results.md (default "<name> mode"). */
+  title?: string;
   /** Its flags, for `parseArgs`; --quick, --binary, --out and --no-write are run.ts's. */
   flags: FlagSpec;
   run(o: { values: FlagValues; quick: boolean; binary: string; progress(line: string): void }): Promise<ModeResult>;
