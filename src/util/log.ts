@@ -47,7 +47,7 @@ export function parseLogLevel(name: string | undefined, fallback: LogLevelName =
   if (!name) return fallback;
   const lower = name.toLowerCase();
   if ((LOG_LEVELS as readonly string[]).includes(lower)) return lower as LogLevelName;
-  process.stderr.write(`multus logging: cannot set logging level to ${name}\n`);
+  writeStderr(`multus logging: cannot set logging level to ${name}\n`);
   return fallback;
 }
 
@@ -62,7 +62,7 @@ export function formatLine(level: LogLevelName, msg: string, ctx: LogContext | u
 export function createLogger(settings: LogSettings = {}): Logger {
   const level = parseLogLevel(settings.level);
   const sinks: Array<(line: string) => void> = [];
-  if (settings.toStderr) sinks.push((line) => process.stderr.write(line));
+  if (settings.toStderr) sinks.push(writeStderr);
   if (settings.file) sinks.push(createFileSink(settings.file, settings.options ?? {}));
 
   const consola = createConsola({
@@ -133,4 +133,18 @@ function rotate(file: string, maxBackups: number, compress: boolean): void {
   const dir = dirname(file);
   const backups = readdirSync(dir).filter((n) => n.startsWith(prefix)).sort();
   for (const old of backups.slice(0, Math.max(0, backups.length - maxBackups))) unlinkSync(join(dir, old));
+}
+
+/**
+ * A synchronous write to fd 2. process.stderr would set up Node's stream layer
+ * on first use (2-8 ms of a shim call that logs, e.g. with logToStderr from a
+ * generated 00-multus.conf); a sync write also keeps lines whole and ordered.
+ */
+function writeStderr(line: string): void {
+  try {
+    const { writeSync } = require("node:fs") as typeof import("node:fs");
+    writeSync(2, line);
+  } catch {
+    // stderr closed: nothing to tell anyone
+  }
 }
