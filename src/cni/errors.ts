@@ -10,6 +10,8 @@ export const ErrorCode = {
   IoFailure: 5,
   DecodeFailure: 6,
   InvalidConfig: 7,
+  /** libcni's ErrInvalidNetNS: CNI_NETNS is the plugin's own netns. */
+  InvalidNetns: 8,
   TryAgainLater: 11,
   NotAvailable: 50,
   LimitedConnectivity: 51,

@@ -154,3 +154,25 @@ describe("errors go to stdout as the CNI error object, exit 1", () => {
     expect(JSON.parse(r.stdout)).toEqual({ cniVersion: "1.1.0", code: 999, msg: "nope" });
   });
 });
+
+describe("CNI_NETNS naming the plugin's own netns", () => {
+  test.each(["ADD", "DEL", "CHECK"])("%s is refused with code 8 before the handler runs", async (command) => {
+    const r = await run(env(command, { CNI_NETNS: "/proc/self/ns/net" }), conf("1.0.0"));
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toEqual({
+      cniVersion: "1.0.0", code: 8, msg: "plugin's netns and netns from CNI_NETNS should not be the same",
+      details: "CNI_NETNS=/proc/self/ns/net",
+    });
+    expect(r.calls).toEqual([]);
+  });
+  test.each(["1", "true", "TRUE"])("CNI_NETNS_OVERRIDE=%s lets it through", async (override) => {
+    const r = await run(env("ADD", { CNI_NETNS: "/proc/self/ns/net", CNI_NETNS_OVERRIDE: override }), conf("1.0.0"));
+    expect(r.code).toBe(0);
+    expect(r.calls.map((c) => c.command)).toEqual(["ADD"]);
+  });
+  test("a netns path that does not exist (already gone on DEL) is the handler's business", async () => {
+    const r = await run(env("DEL", { CNI_NETNS: "/var/run/netns/does-not-exist-here" }), conf("1.0.0"));
+    expect(r.code).toBe(0);
+    expect(r.calls.map((c) => c.command)).toEqual(["DEL"]);
+  });
+});

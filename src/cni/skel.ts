@@ -73,6 +73,7 @@ export async function runSkel(io: SkelIO, handlers: SkelHandlers, about: string)
         `config is ${JSON.stringify(version)}, ${args.command} needs at least ${JSON.stringify(min)}`);
     }
     reconcileVersion(version);
+    await refuseOwnNetns(args, io.env);
 
     switch (args.command) {
       case "ADD":
@@ -95,5 +96,27 @@ export async function runSkel(io: SkelIO, handlers: SkelHandlers, about: string)
   } catch (err) {
     io.stdout(formatCniJson(toCniError(err).toJSON(errorVersion)));
     return 1;
+  }
+}
+
+/**
+ * CNI_NETNS naming the plugin's own netns would configure the host (libcni's
+ * skel refuses it, code 8, unless CNI_NETNS_OVERRIDE is 1/true). Checked before
+ * the command runs; the Go skel checks after ADD/DEL have done their work.
+ */
+async function refuseOwnNetns(args: CmdArgs, env: SkelIO["env"]): Promise<void> {
+  if (!args.netns || args.command === "GC" || args.command === "STATUS") return;
+  const override = env[Env.NETNS_OVERRIDE]?.toLowerCase();
+  if (override === "1" || override === "true") return;
+  let same = false;
+  try {
+    const [target, own] = await Promise.all([Bun.file(args.netns).stat(), Bun.file("/proc/self/ns/net").stat()]);
+    same = target.dev === own.dev && target.ino === own.ino;
+  } catch {
+    return; // a netns that is already gone (DEL) or unreadable is the plugin's business
+  }
+  if (same) {
+    throw new CniError(ErrorCode.InvalidNetns, "plugin's netns and netns from CNI_NETNS should not be the same",
+      `CNI_NETNS=${args.netns}`);
   }
 }
