@@ -1,7 +1,7 @@
 // Picks the role before anything heavy is imported: by the invoked name
-// (multus-shim, multus-daemon, multus in thin mode) or by subcommand. Each
-// role module sits behind import(), so in the compiled binary the shim never
-// evaluates the daemon's graph. In a compiled binary argv[0] is "bun" and
+// (multus-shim, multus-daemon, multus in thin mode, passthru) or by subcommand.
+// Each role module sits behind import(), so in the compiled binary the shim
+// never evaluates the daemon's graph. In a compiled binary argv[0] is "bun" and
 // argv[1] an internal path, so user arguments start at argv[2];
 // process.argv0 is the name we were invoked as.
 import type { SkelIO } from "./cni/skel.ts";
@@ -34,8 +34,14 @@ async function runShimRole(): Promise<number> {
   return runPluginRole(async () => (await import("./shim/run.ts")).runShim);
 }
 
+/** The passthru CNI plugin (head of the auxiliary chain), as light as the shim. */
+function runPassthruRole(): Promise<number> {
+  return runPluginRole(async () => (await import("./passthru/run.ts")).runPassthru);
+}
+
 async function main(): Promise<number> {
   if (invoked === "multus-shim") return runShimRole();
+  if (invoked === "passthru") return runPassthruRole();
   // Installed as `multus` (thin mode) and called by a runtime: no arguments, CNI_COMMAND set.
   if (invoked === "multus" && args.length === 0 && process.env.CNI_COMMAND) {
     return runPluginRole(async () => (await import("./thin/run.ts")).runThin);

@@ -46,11 +46,14 @@ function checkNetworkName(conf: Record<string, unknown>): void {
 /**
  * Runs one CNI invocation and returns the exit code. Errors (ours, the
  * handler's CniError untouched, anything else as 999) go to stdout as the
- * spec's error object with exit code 1.
+ * spec's error object with exit code 1. `supported` is what VERSION reports
+ * and what a config's version must be one of (Go's PluginSupports).
  */
-export async function runSkel(io: SkelIO, handlers: SkelHandlers, about: string): Promise<number> {
+export async function runSkel(
+  io: SkelIO, handlers: SkelHandlers, about: string, supported: readonly string[] = SUPPORTED_VERSIONS,
+): Promise<number> {
   if (!io.env[Env.COMMAND] && about) {
-    io.stderr(`${about}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(", ")}\n`);
+    io.stderr(`${about}\nCNI protocol versions supported: ${supported.join(", ")}\n`);
     return 0;
   }
   let errorVersion: string | undefined;
@@ -58,7 +61,7 @@ export async function runSkel(io: SkelIO, handlers: SkelHandlers, about: string)
     const args = cmdArgsFromEnv(io.env, io.stdin);
     if (args.command === "VERSION") {
       // Go writes this with json.Encoder: compact, newline-terminated; stdin is ignored.
-      io.stdout(`${JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: SUPPORTED_VERSIONS })}\n`);
+      io.stdout(`${JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: supported })}\n`);
       return 0;
     }
     const conf = decodeJsonObject(args.stdin, "network configuration");
@@ -72,7 +75,7 @@ export async function runSkel(io: SkelIO, handlers: SkelHandlers, about: string)
       throw new CniError(ErrorCode.IncompatibleVersion, `config version does not allow ${args.command}`,
         `config is ${JSON.stringify(version)}, ${args.command} needs at least ${JSON.stringify(min)}`);
     }
-    reconcileVersion(version);
+    reconcileVersion(version, supported);
     await refuseOwnNetns(args, io.env);
 
     switch (args.command) {

@@ -157,4 +157,15 @@ describe("the shim's static import graph", () => {
     expect([...mainOnly.packages]).toEqual([]);
     expect([...mainOnly.files].map((f) => relative(SRC, f))).toEqual(["main.ts"]);
   });
+
+  test("the passthru role (main.ts -> passthru/run.ts) is held to the shim's rules", async () => {
+    const main = join(SRC, "main.ts");
+    const branch = await dynamicImportsOf(main, "runPassthruRole");
+    expect(branch).toEqual([join(SRC, "passthru", "run.ts")]);
+    const walk = await walkStaticImports([main, ...branch], SHIM_RULES, SRC);
+    expect(walk.violations).toEqual([]);
+    const builtins = [...walk.packages].filter((p) => p.startsWith("node:") || builtinModules.includes(p));
+    expect(builtins.filter((p) => !["node:fs", "node:path"].includes(p))).toEqual([]);
+    expect(walk.files.has(join(SRC, "cni", "skel.ts"))).toBe(true);
+  });
 });
