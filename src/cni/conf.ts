@@ -134,8 +134,7 @@ export async function loadConfFile(path: string): Promise<{ raw: Record<string, 
   const raw = decodeJsonObject(bytes, `network configuration list ${basename(path)}`);
   let full = raw;
   const mergeable = raw.plugins === undefined || Array.isArray(raw.plugins);
-  // The name becomes a path component: only a valid network name is looked up.
-  if (!readBool(raw, "loadOnlyInlinedPlugins") && mergeable && typeof raw.name === "string" && NETWORK_NAME_RE.test(raw.name)) {
+  if (!readBool(raw, "loadOnlyInlinedPlugins") && mergeable && typeof raw.name === "string") {
     const extra = await loadPluginDir(dirname(path), raw.name);
     if (extra.length > 0) full = { ...raw, plugins: [...((raw.plugins as unknown[] | undefined) ?? []), ...extra] };
   }
@@ -143,8 +142,13 @@ export async function loadConfFile(path: string): Promise<{ raw: Record<string, 
   return { raw: full, isList: true };
 }
 
-/** libcni NetworkPluginConfsFromFiles: `<dir>/<network name>/*.conf`, sorted; none is fine. */
-async function loadPluginDir(dir: string, networkName: string): Promise<Record<string, unknown>[]> {
+/**
+ * libcni NetworkPluginConfsFromFiles: the plugin confs in `<dir>/<network
+ * name>/*.conf`, sorted; none is fine. The name becomes a path component, so
+ * only a valid network name is looked up (another one has no plugins there).
+ */
+export async function loadPluginDir(dir: string, networkName: string): Promise<Record<string, unknown>[]> {
+  if (!NETWORK_NAME_RE.test(networkName)) return [];
   const pluginDir = join(dir, networkName);
   const names = await readdir(pluginDir).catch((err: NodeJS.ErrnoException) => {
     if (err.code === "ENOENT" || err.code === "ENOTDIR") return [] as string[];

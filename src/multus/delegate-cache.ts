@@ -1,8 +1,9 @@
 // The scratch delegate cache at <cniDir>/<containerID> (REFERENCE f.10): what
 // was attached, so DEL works when the pod or NAD is gone. The file keeps the Go
 // Multus field names (a Go daemon can read ours and we read its) and adds our
-// own: the assigned ifname, the master flag and the runtimeConfig sent on ADD,
-// so DEL gives each delegate exactly what it got (portmap needs its mappings).
+// own: the assigned ifname, the master flag, the runtimeConfig sent on ADD (so
+// DEL gives each delegate exactly what it got: portmap needs its mappings) and
+// which entry is the auxiliary chain.
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import * as v from "valibot";
@@ -29,6 +30,7 @@ export interface CachedDelegate {
   ifname?: string;
   master?: boolean;
   runtimeConfig?: Record<string, unknown>;
+  auxiliary?: boolean;
 }
 
 // What is read back: the fields we use, null as Go's zero value (its Bytes may be null).
@@ -46,6 +48,7 @@ const DelegateCacheSchema = v.array(v.looseObject({
   ifname: optStr,
   master: v.nullish(v.boolean()),
   runtimeConfig: v.nullish(v.record(v.string(), v.unknown())),
+  auxiliary: v.nullish(v.boolean()),
 }));
 
 export interface CacheEntry {
@@ -78,6 +81,7 @@ export async function writeDelegateCache(cniDir: string, containerId: string, en
       ifname: d.ifname,
       master: d.isMaster,
       runtimeConfig,
+      auxiliary: d.isAuxiliary || undefined,
     };
   });
   await writeFileAtomic(delegateCachePath(cniDir, containerId), JSON.stringify(body), 0o600, { durable: false });
@@ -120,6 +124,7 @@ export async function readDelegateCache(
     return {
       delegate: {
         ...spec, ifname, selection, deviceId: entry.deviceID ?? undefined, resourceName: entry.resourceName ?? undefined,
+        isAuxiliary: entry.auxiliary ?? undefined,
       },
       runtimeConfig: entry.runtimeConfig ?? undefined,
     };

@@ -1,11 +1,12 @@
 // Turns configuration and pod annotations into the ordered list of delegates
-// (REFERENCE d, f.1-f.6): master first, then default networks, then the pod's
-// networks. Every delegate keeps the exact bytes it was given.
+// (REFERENCE d, f.1-f.6, f.16): master first, then default networks, then the
+// pod's networks, then the auxiliary chain. Every delegate keeps the exact
+// bytes it was given.
 import { readdir, readFile, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { decodeJsonObject } from "../cni/schemas.ts";
-import { confListFromBytes, confListFromConf, type NetworkConfigList } from "../cni/conf.ts";
+import { confListFromBytes, confListFromConf, loadPluginDir, type NetworkConfigList } from "../cni/conf.ts";
 import type { MultusConf } from "./netconf.ts";
 import type { KubePort, Nad, PodInfo } from "./ports.ts";
 import type { NetworkSelection } from "./selection.ts";
@@ -32,6 +33,8 @@ export interface Delegate {
   selection?: NetworkSelection;
   resourceName?: string;
   deviceId?: string;
+  /** The auxiliary chain (f.16): attached and deleted like the others, never CHECKed. */
+  isAuxiliary?: boolean;
 }
 export type DelegateSpec = Omit<Delegate, "ifname">;
 
@@ -109,11 +112,46 @@ export async function resolveDelegates(ctx: ResolveContext): Promise<Delegate[]>
     }
   }
 
+  // Last, the auxiliary chain (f.16), when its directory has plugins.
+  try {
+    const chain = await auxiliaryChain(conf);
+    if (chain) specs.push(chain);
+  } catch (err) {
+    if (!(err instanceof CniError && ctx.skipUnresolvable?.(`auxiliary chain ${conf.auxiliaryCNIChainName}`, err))) throw err;
+  }
+
   const names = assignIfnames({
     requestIfname: ctx.ifname,
     delegates: specs.map((s) => ("skipped" in s ? s : { isMaster: s.isMaster, requested: s.selection?.interface })),
   });
   return specs.flatMap((s, i) => ("skipped" in s ? [] : [{ ...s, ifname: names[i]! }]));
+}
+
+/** The passthru plugin heading the auxiliary chain, as Go writes it. */
+export const AUXILIARY_CHAIN_HEAD = { type: "passthru", name: "passthru-cni" } as const;
+
+/**
+ * The auxiliary chain (f.16), when `auxiliaryCNIChainName` is set and
+ * clusterNetwork is a path: a conflist named after the chain, in the multus
+ * cniVersion, of passthru followed by every plugin conf in `<dir>/<chain
+ * name>/` (libcni's subdirectory rule), `<dir>` being the directory of the
+ * clusterNetwork file (or clusterNetwork itself when it is a directory).
+ * Undefined when that adds no plugin. Like any delegate after the master it
+ * runs on `net<i>`; the passthru head gives the plugins an empty prevResult.
+ */
+export async function auxiliaryChain(conf: MultusConf): Promise<DelegateSpec | undefined> {
+  const name = conf.auxiliaryCNIChainName;
+  const ref = conf.clusterNetwork;
+  if (!name || !ref?.includes("/")) return undefined;
+  const isDir = (await stat(ref).catch(() => undefined))?.isDirectory() ?? false;
+  const plugins = await loadPluginDir(isDir ? ref : dirname(ref), name);
+  if (plugins.length === 0) return undefined;
+  const raw: Record<string, unknown> = {
+    ...(conf.cniVersion === undefined ? {} : { cniVersion: conf.cniVersion }),
+    name,
+    plugins: [{ ...AUXILIARY_CHAIN_HEAD }, ...plugins],
+  };
+  return { ...delegateFromBytes(raw, JSON.stringify(raw), false), isAuxiliary: true };
 }
 
 /** The place of a network left out by skipUnresolvable: it still counts for interface names. */

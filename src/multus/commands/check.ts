@@ -1,4 +1,6 @@
-// CHECK every delegate the pod was attached with (deliberate difference 6).
+// CHECK every delegate the pod was attached with (deliberate difference 6),
+// except the auxiliary chain: its plugins act on an interface (`net<i>`) no
+// delegate creates, so theirs would fail; Go never CHECKs it either.
 import { CniError, ErrorCode } from "../../cni/errors.ts";
 import { checkNetworkList } from "../../cni/conf.ts";
 import { readDelegateCache } from "../delegate-cache.ts";
@@ -12,6 +14,7 @@ export async function cmdCheck(req: MultusRequest, deps: MultusDeps): Promise<vo
   }
   const rt = cniRuntimeFor(req.conf, deps);
   for (const { delegate, runtimeConfig } of entries) {
+    if (delegate.isAuxiliary) continue;
     await checkNetworkList(rt, delegate.list, runtimeConfFor(req, delegate, runtimeConfig ?? {}, false));
   }
 }
