@@ -247,10 +247,25 @@ async function loadConfPath(path: string): Promise<ConfFile> {
   } catch (err) {
     throw new CniError(ErrorCode.InvalidConfig, `cannot read network configuration ${path}`, (err as Error).message);
   }
-  if (!info.isDirectory()) return readConfFile(path);
+  if (!info.isDirectory()) return withChainedPlugins(await readConfFile(path));
   const files = (await readdir(path)).filter((f) => f.endsWith(".conf") || f.endsWith(".conflist")).sort();
   if (files.length === 0) throw new CniError(ErrorCode.InvalidConfig, `no .conf or .conflist file in ${path}`);
-  return readConfFile(join(path, files[0]!));
+  return withChainedPlugins(await readConfFile(join(path, files[0]!)));
+}
+
+/**
+ * A .conflist file also takes the plugin confs in `<dir>/<list name>/` (libcni
+ * chaining, REFERENCE f.2), unless it sets loadOnlyInlinedPlugins. The exact
+ * bytes are kept when nothing is added.
+ */
+async function withChainedPlugins(file: ConfFile): Promise<ConfFile> {
+  const { raw } = file;
+  const inlinedOnly = raw.loadOnlyInlinedPlugins === true || raw.loadOnlyInlinedPlugins === "true";
+  if (!file.path.endsWith(".conflist") || inlinedOnly || typeof raw.name !== "string" || !Array.isArray(raw.plugins)) return file;
+  const extra = await loadPluginDir(dirname(file.path), raw.name);
+  if (extra.length === 0) return file;
+  const chained = { ...raw, plugins: [...raw.plugins, ...extra] };
+  return { ...file, raw: chained, bytes: JSON.stringify(chained) };
 }
 
 async function readConfFile(path: string): Promise<ConfFile> {

@@ -137,6 +137,27 @@ describe.skipIf(!canRunE2e)("auxiliaryCNIChainName", () => {
     await expectReleased(id);
   });
 
+  test("a clusterNetwork .conflist also takes the plugin confs in <its dir>/<list name>/ (libcni chaining)", async () => {
+    const key = "net.ipv4.conf.eth0.arp_ignore";
+    const chained = join(env.confDir, env.cluster.name);
+    await mkdir(chained);
+    try {
+      await writeJson(join(chained, "10-tuning.conf"), { type: "tuning", sysctl: { [key]: "1" } });
+      const pod = env.createPod({});
+      const id = containerId("chain");
+      const add = await env.cni("ADD", { pod, containerId: id, netns: ns.path, cniVersion: "1.0.0" });
+      expect(add.code, describeRun(add)).toBe(0);
+      expect(await sysctlInNetns(key)).toBe("1");
+      const cached = await readDelegateCacheFile(env.cniDir, id);
+      expect(JSON.stringify(cached)).toContain("tuning");
+      const del = await env.cni("DEL", { pod, containerId: id, netns: ns.path, cniVersion: "1.0.0" });
+      expect(del.code, describeRun(del)).toBe(0);
+      await expectReleased(id);
+    } finally {
+      await rm(chained, { recursive: true, force: true });
+    }
+  });
+
   test("a chain name with no directory adds nothing: only the cluster network", async () => {
     const pod = env.createPod({});
     const id = containerId("aux");
