@@ -91,7 +91,7 @@ function decodeRequest(body: string): CniRequest {
   } catch (err) {
     throw new CniError(ErrorCode.DecodeFailure, "could not decode the CNI request body", (err as Error).message);
   }
-  if (json && typeof json === "object" && !("env" in json)) {
+  if (json && typeof json === "object" && !Array.isArray(json) && !("env" in json)) {
     throw new CniError(ErrorCode.InvalidEnv, "unexpected or missing CNI_COMMAND");
   }
   return validate(CniRequestSchema, json, ErrorCode.DecodeFailure, "CNI request") as v.InferOutput<typeof CniRequestSchema>;

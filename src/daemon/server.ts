@@ -4,6 +4,8 @@ import { chmod, mkdir, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { DAEMON_URL, Endpoint } from "../api/api.ts";
 
+export const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
+
 export interface ServerOptions {
   socketPath: string;
   handle(request: Request): Promise<Response>;
@@ -46,6 +48,8 @@ export async function startServer(opts: ServerOptions): Promise<DaemonServer> {
 
   const server = Bun.serve({
     unix: opts.socketPath,
+    // A CNI request is a config of a few KiB; refuse what could only be a mistake or abuse.
+    maxRequestBodySize: MAX_REQUEST_BYTES,
     async fetch(request, srv) {
       // A delegate may legitimately take long (Bun's default idle timeout is 10 s); the shim carries the deadline.
       srv.timeout(request, 0);

@@ -122,6 +122,31 @@ describe.skipIf(!canRunE2e)("the /cni endpoint with Go multus-shim request bodie
     expect(await exists(join(cniDir, id))).toBe(false);
   });
 
+  test("hostile request bodies get a 4xx and never take the daemon down", async () => {
+    const id = containerId("bad");
+    const cases: Array<[string, number, number | undefined]> = [
+      ["[]", 400, 6],
+      ["null", 400, 6],
+      ['{"env": "CNI_COMMAND=ADD", "config": ""}', 400, 6],
+      [JSON.stringify({ env: { CNI_COMMAND: 5 }, config: "" }), 400, 6],
+      [JSON.stringify({ env: goShimEnv("ADD", id), config: "%%% not base64 %%%" }), 400, 6],
+      [JSON.stringify({ env: goShimEnv("ADD", id), config: Buffer.from("[1,2]").toString("base64") }), 400, 6],
+      [JSON.stringify({ env: goShimEnv("ADD", id), config: "", interfaceAttributes: "x" }), 400, 6],
+      ["{".repeat(100_000), 400, 6],
+    ];
+    for (const [body, status, code] of cases) {
+      const res = await post(body);
+      expect(res.status, body.slice(0, 60)).toBe(status);
+      expect(res.json().code, body.slice(0, 60)).toBe(code);
+    }
+    // More than a CNI request could ever be: refused before it is read into memory.
+    const huge = await post(JSON.stringify({ env: goShimEnv("ADD", id), config: "A".repeat(9 * 1024 * 1024) }));
+    expect(huge.status).toBe(413);
+    // Still serving, and nothing was attached or cached.
+    expect((await socketRequest(socket, "/readyz", { method: "GET" })).status).toBe(200);
+    expect(await exists(join(cniDir, id))).toBe(false);
+  });
+
   test("methods and paths: 405 for a wrong method, 404 for an unknown path, health and readiness 200", async () => {
     for (const path of ["/cni", "/delegate"]) {
       for (const method of ["GET", "PUT", "DELETE"]) {
