@@ -199,6 +199,49 @@ describe.skipIf(!canRunE2e)("a pod with networks from NetworkAttachmentDefinitio
     await expectNothingAttached(id2, [br]);
   });
 
+  test.each([
+    ["spec.config that is not JSON", "{not json", 6, "failed to decode spec.config"],
+    ["spec.config that is a JSON list", "[1, 2]", 6, "failed to decode spec.config"],
+    ["a plugin type with a path", { cniVersion: "1.0.0", type: "../../../bin/sh" }, 7, "invalid plugin type"],
+    ["a conflist whose plugins is not a list", { cniVersion: "1.0.0", plugins: "bridge" }, 7, ""],
+    ["a conf with neither type nor plugins", { cniVersion: "1.0.0" }, 7, ""],
+  ] as const)("a hostile NAD (%s): a CNI error with code %d, nothing attached, the daemon still serving", async (_what, config, code, msg) => {
+    const name = `hostile-${randomSuffix(5)}`;
+    env.createNad({ name, config: config as string | Record<string, unknown> });
+    const pod = env.createPod({ annotations: { [NETWORKS]: name } });
+    const id = containerId();
+    const r = await env.cni("ADD", { pod, containerId: id, netns: ns.path });
+    expect(r.code, describeRun(r)).toBe(1);
+    const err = r.json();
+    expect(err.code, describeRun(r)).toBe(code);
+    expect(err.msg).toContain(msg);
+    expect(`${err.msg} ${err.details ?? ""}`).toContain(name);
+    await expectNothingAttached(id, []);
+    await del(pod, id);
+    // The next pod is served as usual.
+    const ok = env.createPod({});
+    const okId = containerId();
+    await add(ok, okId);
+    await del(ok, okId);
+  });
+
+  test.each([
+    ['[{"name": 5}]', 'element 0: field "name"'],
+    ['[{"name": "net", "ips": ["not-an-ip"]}]', 'element 0: field "ips[0]"'],
+    ["net@this-name-is-far-too-long", "interface"],
+    ["a,,b", "element 1"],
+  ])("a hostile networks annotation %s: code 7 naming the element and field, nothing attached", async (annotation, where) => {
+    const pod = env.createPod({ annotations: { [NETWORKS]: annotation } });
+    const id = containerId();
+    const r = await env.cni("ADD", { pod, containerId: id, netns: ns.path });
+    expect(r.code, describeRun(r)).toBe(1);
+    const err = r.json();
+    expect(err.code).toBe(7);
+    expect(`${err.msg} ${err.details ?? ""}`).toContain(where);
+    await expectNothingAttached(id, []);
+    await del(pod, id);
+  });
+
   test("a missing NAD: code 7 naming it and its namespace, a NoNetworkFound warning, and nothing attached at all", async () => {
     const missing = `missing-${randomSuffix(5)}`;
     const pod = env.createPod({ annotations: { [NETWORKS]: missing } });
