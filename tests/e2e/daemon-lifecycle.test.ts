@@ -85,6 +85,37 @@ describe.skipIf(!canRunE2e)("the daemon's socket", () => {
   });
 });
 
+describe.skipIf(!canRunE2e)("a hostile daemon configuration", () => {
+  test.each([
+    ["a wrong type", { metricsPort: "abc" }, ['"metricsPort"', "number"]],
+    ["a wrong type in a per-request key", { namespaceIsolation: "yes" }, ['"namespaceIsolation"', "boolean"]],
+    ["a port out of range", { metricsPort: 70000 }, ['"metricsPort"']],
+    ["a list where a string goes", { socketDir: ["/run/multus/"] }, ['"socketDir"', "string"]],
+    ["not JSON", "{ this is not json", ["failed to decode daemon configuration"]],
+    ["a JSON list", "[]", ["daemon configuration"]],
+  ] as const)("%s: exit 1 with a message naming the key, nothing listening", async (_what, config, needles) => {
+    const { writeFile } = await import("node:fs/promises");
+    const configPath = join(work.dir, "daemon-config.json");
+    const socketDir = join(work.dir, "run");
+    await writeFile(configPath, typeof config === "string" ? config : JSON.stringify({ socketDir, multusConfigFile: "", ...config }));
+    const proc = Bun.spawn([BINARY, "daemon", `-config=${configPath}`], { stdout: "pipe", stderr: "pipe" });
+    cleanup.add(() => proc.exitCode === null && proc.kill("SIGKILL"));
+    const code = await proc.exited;
+    const stderr = await new Response(proc.stderr).text();
+    expect(code, stderr).toBe(1);
+    for (const needle of needles) expect(stderr).toContain(needle);
+    expect(await Bun.file(socketOf(socketDir)).exists()).toBe(false);
+  });
+
+  test("a config file that does not exist: exit 1 naming it", async () => {
+    const missing = join(work.dir, "nope.json");
+    const proc = Bun.spawn([BINARY, "daemon", `-config=${missing}`], { stdout: "pipe", stderr: "pipe" });
+    cleanup.add(() => proc.exitCode === null && proc.kill("SIGKILL"));
+    expect(await proc.exited).toBe(1);
+    expect(await new Response(proc.stderr).text()).toContain(missing);
+  });
+});
+
 describe.skipIf(!canRunE2e)("the daemon's Kubernetes environment", () => {
   test("in a pod without its service-account token (KUBERNETES_SERVICE_HOST set) the daemon exits 3 instead of running without Kubernetes", async () => {
     const { writeFile } = await import("node:fs/promises");
