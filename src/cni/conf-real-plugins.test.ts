@@ -1,9 +1,10 @@
 // conf.ts against Debian's real plugins (bridge + host-local, /usr/lib/cni) in
 // fresh network namespaces, directly and chrooted. Needs root and `ip`.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { copyFile, mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, writeFile } from "node:fs/promises";
+import { copyWithLibs } from "../../tests/helpers/chroot.ts";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { cachedResultPath } from "./cache.ts";
 import {
@@ -142,20 +143,6 @@ describe.skipIf(!canRun)("bridge + host-local in a fresh netns", () => {
 });
 
 describe.skipIf(!canRun)("chrooted plugins", () => {
-  /** Copies `file` and the shared libraries it needs (per ldd) into `root` at the same paths. */
-  async function copyWithLibs(root: string, file: string): Promise<void> {
-    const wanted = new Set<string>([file]);
-    for (const line of must(["ldd", file]).split("\n")) {
-      const m = /(\/\S+)\s+\(0x/.exec(line);
-      if (m?.[1]) wanted.add(m[1]);
-    }
-    for (const p of wanted) {
-      const dest = join(root, p);
-      await mkdir(dirname(dest), { recursive: true });
-      await copyFile(await realpath(p), dest);
-      if (p === file) must(["chmod", "0755", dest]);
-    }
-  }
 
   async function bindMount(src: string, dest: string, isFile: boolean): Promise<void> {
     if (isFile) await writeFile(dest, "");

@@ -11,7 +11,7 @@ import {
 import { CniError, ErrorCode } from "./errors.ts";
 import { convertResult, toCurrentResult, type Result100 } from "./result.ts";
 import { SUPPORTED_VERSIONS } from "./spec.ts";
-import { thrown } from "../../tests/helpers/thrown.ts";
+import { rejection, thrown } from "../../tests/helpers/thrown.ts";
 
 let binDir = "";
 let tmp = "";
@@ -30,15 +30,6 @@ afterEach(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-async function rejection(p: Promise<unknown>): Promise<CniError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(CniError);
-    return err as CniError;
-  }
-  throw new Error("expected a rejection");
-}
 
 const HUB: Result100 = {
   cniVersion: "1.1.0",

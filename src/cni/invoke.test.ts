@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { buildRecordingPlugin, readRecords } from "../../tests/helpers/build-fixtures.ts";
 import { CniError, ErrorCode } from "./errors.ts";
 import { buildPluginEnv, execPlugin, findPlugin, type ExecRequest } from "./invoke.ts";
+import { rejection } from "../../tests/helpers/thrown.ts";
 
 let recorder = "";
 let binDir = "";
@@ -24,15 +25,6 @@ afterEach(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-async function rejection(p: Promise<unknown>): Promise<CniError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(CniError);
-    return err as CniError;
-  }
-  throw new Error("expected a rejection");
-}
 
 function request(conf: Record<string, unknown>, over: Partial<ExecRequest> = {}): ExecRequest {
   return {

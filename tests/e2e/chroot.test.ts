@@ -3,8 +3,9 @@
 // with bridge + host-local (and the libraries they link) at /usr/lib/cni, plus
 // private bind mounts of /proc, /sys and the pod's netns file.
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { copyFile, mkdir, readFile, realpath, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { copyWithLibs, must } from "../helpers/chroot.ts";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { createWorkdir, runCni, shimConf, startDaemon } from "../helpers/multus.ts";
 import { createCleanup, createNetns, deleteNetns, randomSuffix, type NetnsFixture } from "../helpers/netns.ts";
 import {
@@ -14,26 +15,7 @@ import {
 
 const canChroot = canRunE2e && Bun.which("ldd") !== null && Bun.which("mount") !== null;
 
-function must(cmd: string[]): string {
-  const p = Bun.spawnSync({ cmd, stdout: "pipe", stderr: "pipe" });
-  if (p.exitCode !== 0) throw new Error(`${cmd.join(" ")} failed (${p.exitCode}): ${p.stderr.toString()}`);
-  return p.stdout.toString();
-}
 
-/** Copies `file` and the shared libraries ldd names into `root`, at the same paths. */
-async function copyWithLibs(root: string, file: string): Promise<void> {
-  const wanted = new Set([file]);
-  for (const line of must(["ldd", file]).split("\n")) {
-    const m = /(\/\S+)\s+\(0x/.exec(line);
-    if (m?.[1]) wanted.add(m[1]);
-  }
-  for (const p of wanted) {
-    const dest = join(root, p);
-    await mkdir(dirname(dest), { recursive: true });
-    await copyFile(await realpath(p), dest);
-    if (p === file) must(["chmod", "0755", dest]);
-  }
-}
 
 let work: Awaited<ReturnType<typeof createWorkdir>>;
 let ns: NetnsFixture;

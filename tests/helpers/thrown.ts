@@ -10,3 +10,14 @@ export function thrown(fn: () => unknown): CniError {
   }
   throw new Error("expected a CniError");
 }
+
+/** The CniError a promise rejects with. */
+export async function rejection(p: Promise<unknown>): Promise<CniError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof CniError) return err;
+    throw err;
+  }
+  throw new Error("expected a rejection with a CniError");
+}
