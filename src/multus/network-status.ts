@@ -45,17 +45,7 @@ function defaultGateways(result: Result100): string[] {
 }
 
 /** An entry with its fields in Go's order and empty ones left out. */
-function entry(fields: {
-  name: string;
-  interface?: string;
-  ips?: string[];
-  mac?: string;
-  mtu?: number;
-  default?: boolean;
-  dns: DNS;
-  deviceInfo?: unknown;
-  gateway?: string[];
-}): NetworkStatus {
+function entry(fields: Omit<NetworkStatus, "device-info"> & { deviceInfo?: unknown }): NetworkStatus {
   const out: NetworkStatus = { name: fields.name } as NetworkStatus;
   if (fields.interface) out.interface = fields.interface;
   if (fields.ips?.length) out.ips = fields.ips;
