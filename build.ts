@@ -6,16 +6,25 @@ import { $ } from "bun";
 
 const pkg = (await Bun.file(new URL("./package.json", import.meta.url)).json()) as { version: string };
 // MULTUS_COMMIT lets an image build (no .git inside) name the commit it was built from.
-const commit = process.env.MULTUS_COMMIT || (await $`git rev-parse --short HEAD`.nothrow().quiet().text()).trim() || "unknown";
+const commit =
+  process.env.MULTUS_COMMIT || (await $`git rev-parse --short HEAD`.nothrow().quiet().text()).trim() || "unknown";
 const date = new Date().toISOString();
 
 const args = [
-  "build", "--compile", "--splitting", "--minify", "--bytecode", "--format=esm",
-  "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
+  "build",
+  "--compile",
+  "--splitting",
+  "--minify",
+  "--bytecode",
+  "--format=esm",
+  "--no-compile-autoload-dotenv",
+  "--no-compile-autoload-bunfig",
   `--define=MULTUS_VERSION=${JSON.stringify(pkg.version)}`,
   `--define=MULTUS_COMMIT=${JSON.stringify(commit)}`,
   `--define=MULTUS_BUILD_DATE=${JSON.stringify(date)}`,
-  "src/main.ts", "--outfile", "dist/multus",
+  "src/main.ts",
+  "--outfile",
+  "dist/multus",
 ];
 const proc = Bun.spawnSync([process.execPath, ...args], { cwd: import.meta.dir, stdout: "inherit", stderr: "inherit" });
 if (proc.exitCode !== 0) {

@@ -124,10 +124,15 @@ export interface K8sReport {
 export async function envVariants(): Promise<Record<string, Record<string, string>>> {
   const docs = parseAllDocuments(await readFile(MANIFEST, "utf8")).map((d) => d.toJS() as Record<string, any> | null);
   const ds = docs.find((d) => d?.kind === "DaemonSet");
-  const container = (ds?.spec?.template?.spec?.containers as Array<Record<string, any>> | undefined)?.find((c) => c.name === "kube-multus");
+  const container = (ds?.spec?.template?.spec?.containers as Array<Record<string, any>> | undefined)?.find(
+    (c) => c.name === "kube-multus",
+  );
   if (!container) throw new Error(`${MANIFEST}: no DaemonSet container "kube-multus"`);
-  const env = Object.fromEntries(((container.env ?? []) as Array<{ name: string; value?: unknown }>)
-    .filter((e) => typeof e.value === "string").map((e) => [e.name, e.value as string]));
+  const env = Object.fromEntries(
+    ((container.env ?? []) as Array<{ name: string; value?: unknown }>)
+      .filter((e) => typeof e.value === "string")
+      .map((e) => [e.name, e.value as string]),
+  );
   return { daemonset: env, default: {} };
 }
 
@@ -194,7 +199,9 @@ async function sweepStale(progress: (l: string) => void): Promise<void> {
     if (m && (await dead(m[1]!))) dirs.push(join(tmpdir(), d));
   }
   if (netns.length + links.length + dirs.length === 0) return;
-  progress(`removing what an earlier run left: ${netns.length} network namespace(s), ${links.length} link(s), ${dirs.length} workdir(s)`);
+  progress(
+    `removing what an earlier run left: ${netns.length} network namespace(s), ${links.length} link(s), ${dirs.length} workdir(s)`,
+  );
   await ipBatch([...netns.map((n) => `netns del ${n}`), ...links.map((l) => `link del ${l}`)]);
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 }
@@ -211,7 +218,8 @@ async function createHost(h: Host): Promise<void> {
 async function removeHost(h: Host): Promise<void> {
   await ipBatch([
     ...h.netns.map((n) => `netns del ${n}`),
-    `link del ${h.vethA}`, `link del ${h.clusterBridge}`,
+    `link del ${h.vethA}`,
+    `link del ${h.clusterBridge}`,
     ...NAMESPACES.map((_, i) => `link del ${h.nadBridge(i)}`),
   ]);
 }
@@ -231,12 +239,40 @@ interface PodSpec {
 const LIVE_NADS = ["bridge-net", "macvlan-net"];
 
 /** The NADs pods on this node select: one bridge and one macvlan per namespace, each its own /24. */
-function liveNads(h: Host, dataDir: string): Array<{ namespace: string; name: string; config: Record<string, unknown> }> {
+function liveNads(
+  h: Host,
+  dataDir: string,
+): Array<{ namespace: string; name: string; config: Record<string, unknown> }> {
   return NAMESPACES.flatMap((namespace, i) => {
-    const ipam = (k: number) => ({ type: "host-local", dataDir, ranges: [[{ subnet: `10.${h.octet}.${2 * i + k + 1}.0/24` }]] });
+    const ipam = (k: number) => ({
+      type: "host-local",
+      dataDir,
+      ranges: [[{ subnet: `10.${h.octet}.${2 * i + k + 1}.0/24` }]],
+    });
     return [
-      { namespace, name: LIVE_NADS[0]!, config: { cniVersion: "0.3.1", name: `${namespace}-bridge`, type: "bridge", bridge: h.nadBridge(i), ipam: ipam(0) } },
-      { namespace, name: LIVE_NADS[1]!, config: { cniVersion: "0.3.1", name: `${namespace}-macvlan`, type: "macvlan", master: h.vethA, mode: "bridge", ipam: ipam(1) } },
+      {
+        namespace,
+        name: LIVE_NADS[0]!,
+        config: {
+          cniVersion: "0.3.1",
+          name: `${namespace}-bridge`,
+          type: "bridge",
+          bridge: h.nadBridge(i),
+          ipam: ipam(0),
+        },
+      },
+      {
+        namespace,
+        name: LIVE_NADS[1]!,
+        config: {
+          cniVersion: "0.3.1",
+          name: `${namespace}-macvlan`,
+          type: "macvlan",
+          master: h.vethA,
+          mode: "bridge",
+          ipam: ipam(1),
+        },
+      },
     ];
   });
 }
@@ -245,46 +281,117 @@ function liveNads(h: Host, dataDir: string): Array<{ namespace: string; name: st
 function otherNad(k: number): { namespace: string; name: string; config: Record<string, unknown> } {
   const namespace = NAMESPACES[k % NAMESPACES.length]!;
   const vlan = 100 + k;
-  const ipam = { type: "whereabouts", range: `172.${16 + (k % 16)}.${k % 250}.0/24`, exclude: [`172.${16 + (k % 16)}.${k % 250}.1/32`] };
-  const config = k % 2 === 0
-    ? { cniVersion: "0.3.1", name: `vlan${vlan}`, type: "bridge", bridge: `br-vlan${vlan}`, vlan, isGateway: false, ipam }
-    : { cniVersion: "0.3.1", name: `mv${vlan}`, type: "macvlan", master: `ens${1 + (k % 4)}f0.${vlan}`, mode: "bridge", ipam };
+  const ipam = {
+    type: "whereabouts",
+    range: `172.${16 + (k % 16)}.${k % 250}.0/24`,
+    exclude: [`172.${16 + (k % 16)}.${k % 250}.1/32`],
+  };
+  const config =
+    k % 2 === 0
+      ? {
+          cniVersion: "0.3.1",
+          name: `vlan${vlan}`,
+          type: "bridge",
+          bridge: `br-vlan${vlan}`,
+          vlan,
+          isGateway: false,
+          ipam,
+        }
+      : {
+          cniVersion: "0.3.1",
+          name: `mv${vlan}`,
+          type: "macvlan",
+          master: `ens${1 + (k % 4)}f0.${vlan}`,
+          mode: "bridge",
+          ipam,
+        };
   return { namespace, name: `net-${String(k).padStart(4, "0")}`, config };
 }
 
 /** A pod as the API returns it: about 2.5 KB of JSON, like a small Deployment's. */
-function podObject(p: { namespace: string; name: string; uid: string; node: string; network?: string; index: number }): KubeObject {
+function podObject(p: {
+  namespace: string;
+  name: string;
+  uid: string;
+  node: string;
+  network?: string;
+  index: number;
+}): KubeObject {
   const app = `app-${p.index % 37}`;
   return {
-    apiVersion: "v1", kind: "Pod",
+    apiVersion: "v1",
+    kind: "Pod",
     metadata: {
-      name: p.name, namespace: p.namespace, uid: p.uid,
+      name: p.name,
+      namespace: p.namespace,
+      uid: p.uid,
       creationTimestamp: "2026-11-01T10:00:00Z",
       labels: { app, "pod-template-hash": "5d8f7c9b6d", tier: "backend" },
-      annotations: { ...(p.network && { [NETWORKS_ANNOTATION]: p.network }), "kubectl.kubernetes.io/restartedAt": "2026-11-01T09:59:00Z" },
-      ownerReferences: [{ apiVersion: "apps/v1", kind: "ReplicaSet", name: `${app}-5d8f7c9b6d`, uid: crypto.randomUUID(), controller: true, blockOwnerDeletion: true }],
+      annotations: {
+        ...(p.network && { [NETWORKS_ANNOTATION]: p.network }),
+        "kubectl.kubernetes.io/restartedAt": "2026-11-01T09:59:00Z",
+      },
+      ownerReferences: [
+        {
+          apiVersion: "apps/v1",
+          kind: "ReplicaSet",
+          name: `${app}-5d8f7c9b6d`,
+          uid: crypto.randomUUID(),
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
     },
     spec: {
       nodeName: p.node,
       serviceAccountName: "default",
-      containers: [{
-        name: app, image: `registry.example.com/team/${app}:1.${p.index % 9}.0`, imagePullPolicy: "IfNotPresent",
-        ports: [{ name: "http", containerPort: 8080, protocol: "TCP" }],
-        env: [{ name: "LOG_LEVEL", value: "info" }, { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
-        resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
-        volumeMounts: [{ name: "kube-api-access", mountPath: "/var/run/secrets/kubernetes.io/serviceaccount", readOnly: true }],
-        readinessProbe: { httpGet: { path: "/healthz", port: 8080 }, periodSeconds: 10 },
-      }],
-      volumes: [{ name: "kube-api-access", projected: { sources: [{ serviceAccountToken: { path: "token", expirationSeconds: 3607 } }] } }],
+      containers: [
+        {
+          name: app,
+          image: `registry.example.com/team/${app}:1.${p.index % 9}.0`,
+          imagePullPolicy: "IfNotPresent",
+          ports: [{ name: "http", containerPort: 8080, protocol: "TCP" }],
+          env: [
+            { name: "LOG_LEVEL", value: "info" },
+            { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+          ],
+          resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
+          volumeMounts: [
+            { name: "kube-api-access", mountPath: "/var/run/secrets/kubernetes.io/serviceaccount", readOnly: true },
+          ],
+          readinessProbe: { httpGet: { path: "/healthz", port: 8080 }, periodSeconds: 10 },
+        },
+      ],
+      volumes: [
+        {
+          name: "kube-api-access",
+          projected: { sources: [{ serviceAccountToken: { path: "token", expirationSeconds: 3607 } }] },
+        },
+      ],
       tolerations: [
         { key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoExecute", tolerationSeconds: 300 },
         { key: "node.kubernetes.io/unreachable", operator: "Exists", effect: "NoExecute", tolerationSeconds: 300 },
       ],
     },
     status: {
-      phase: "Running", hostIP: "192.168.0.10", podIP: `10.244.${p.index % 250}.${(p.index % 200) + 2}`,
-      conditions: ["Initialized", "Ready", "ContainersReady", "PodScheduled"].map((type) => ({ type, status: "True", lastTransitionTime: "2026-11-01T10:00:05Z" })),
-      containerStatuses: [{ name: app, ready: true, restartCount: 0, image: `registry.example.com/team/${app}:1.${p.index % 9}.0`, started: true, state: { running: { startedAt: "2026-11-01T10:00:04Z" } } }],
+      phase: "Running",
+      hostIP: "192.168.0.10",
+      podIP: `10.244.${p.index % 250}.${(p.index % 200) + 2}`,
+      conditions: ["Initialized", "Ready", "ContainersReady", "PodScheduled"].map((type) => ({
+        type,
+        status: "True",
+        lastTransitionTime: "2026-11-01T10:00:05Z",
+      })),
+      containerStatuses: [
+        {
+          name: app,
+          ready: true,
+          restartCount: 0,
+          image: `registry.example.com/team/${app}:1.${p.index % 9}.0`,
+          started: true,
+          state: { running: { startedAt: "2026-11-01T10:00:04Z" } },
+        },
+      ],
     },
   };
 }
@@ -292,13 +399,20 @@ function podObject(p: { namespace: string; name: string; uid: string; node: stri
 /** The pods on this node: spread over the namespaces, alternately selecting the bridge and the macvlan NAD. */
 function podSpecs(h: Host, n: number): PodSpec[] {
   return Array.from({ length: n }, (_, i) => ({
-    namespace: NAMESPACES[i % NAMESPACES.length]!, name: `web-${String(i).padStart(3, "0")}`, uid: crypto.randomUUID(),
-    network: LIVE_NADS[Math.floor(i / NAMESPACES.length) % 2]!, netns: h.netns[i]!,
+    namespace: NAMESPACES[i % NAMESPACES.length]!,
+    name: `web-${String(i).padStart(3, "0")}`,
+    uid: crypto.randomUUID(),
+    network: LIVE_NADS[Math.floor(i / NAMESPACES.length) % 2]!,
+    netns: h.netns[i]!,
   }));
 }
 
 /** A fresh API: `nodePods` pods here (each selecting a live NAD), `otherPods` elsewhere, `nads` NADs. */
-async function startCluster(h: Host, dataDir: string, c: { name: string; nodePods: number; otherPods: number; nads: number }): Promise<{ fake: FakeKube; pods: PodSpec[]; cluster: Cluster }> {
+async function startCluster(
+  h: Host,
+  dataDir: string,
+  c: { name: string; nodePods: number; otherPods: number; nads: number },
+): Promise<{ fake: FakeKube; pods: PodSpec[]; cluster: Cluster }> {
   const fake = await startFakeKube();
   const bytes = (o: unknown) => JSON.stringify(o).length;
   let podBytes = 0;
@@ -316,10 +430,18 @@ async function startCluster(h: Host, dataDir: string, c: { name: string; nodePod
     nodePodBytes += b;
   }
   for (let i = 0; i < c.otherPods; i++) {
-    podBytes += bytes(fake.createPod(podObject({
-      namespace: NAMESPACES[i % NAMESPACES.length]!, name: `svc-${String(i).padStart(4, "0")}`, uid: crypto.randomUUID(),
-      node: `node-${String(i % 10).padStart(2, "0")}`, network: i % 3 === 0 ? otherNad(i % 500).name : undefined, index: i,
-    })));
+    podBytes += bytes(
+      fake.createPod(
+        podObject({
+          namespace: NAMESPACES[i % NAMESPACES.length]!,
+          name: `svc-${String(i).padStart(4, "0")}`,
+          uid: crypto.randomUUID(),
+          node: `node-${String(i % 10).padStart(2, "0")}`,
+          network: i % 3 === 0 ? otherNad(i % 500).name : undefined,
+          index: i,
+        }),
+      ),
+    );
   }
   return { fake, pods, cluster: { ...c, nadBytes, podBytes, nodePodBytes } };
 }
@@ -346,11 +468,22 @@ async function createWorkdir(binary: string, h: Host): Promise<Workdir> {
   await symlink(multus, shim);
   const dataDir = join(dir, "ipam");
   const clusterConflist = JSON.stringify({
-    cniVersion: "0.3.1", name: "cluster",
-    plugins: [{
-      type: "bridge", bridge: h.clusterBridge, isGateway: true, ipMasq: false,
-      ipam: { type: "host-local", dataDir, ranges: [[{ subnet: `10.${h.octet}.0.0/24` }]], routes: [{ dst: "0.0.0.0/0" }] },
-    }],
+    cniVersion: "0.3.1",
+    name: "cluster",
+    plugins: [
+      {
+        type: "bridge",
+        bridge: h.clusterBridge,
+        isGateway: true,
+        ipMasq: false,
+        ipam: {
+          type: "host-local",
+          dataDir,
+          ranges: [[{ subnet: `10.${h.octet}.0.0/24` }]],
+          routes: [{ dst: "0.0.0.0/0" }],
+        },
+      },
+    ],
   });
   return { dir, multus, shim, dataDir, clusterConflist };
 }
@@ -367,7 +500,10 @@ interface BenchDaemon {
   output(): string;
 }
 
-async function startDaemon(w: Workdir, o: { tag: string; env: Record<string, string>; fake: FakeKube }): Promise<BenchDaemon> {
+async function startDaemon(
+  w: Workdir,
+  o: { tag: string; env: Record<string, string>; fake: FakeKube },
+): Promise<BenchDaemon> {
   const dir = join(w.dir, o.tag);
   const confDir = join(dir, "net.d");
   const socketDir = join(dir, "run");
@@ -377,13 +513,24 @@ async function startDaemon(w: Workdir, o: { tag: string; env: Record<string, str
   await writeFile(join(confDir, "10-cluster.conflist"), w.clusterConflist);
   const configPath = join(dir, "daemon-config.json");
   const { chrootDir: _, ...ds } = await daemonsetConfig();
-  await writeFile(configPath, JSON.stringify({
-    ...ds, cniConfigDir: confDir, multusAutoconfigDir: confDir, socketDir, daemonSocketDir: socketDir,
-    cniDir, binDir: PLUGIN_DIR, kubeconfig: o.fake.writeKubeconfig(join(dir, "kubeconfig")),
-  }));
+  await writeFile(
+    configPath,
+    JSON.stringify({
+      ...ds,
+      cniConfigDir: confDir,
+      multusAutoconfigDir: confDir,
+      socketDir,
+      daemonSocketDir: socketDir,
+      cniDir,
+      binDir: PLUGIN_DIR,
+      kubeconfig: o.fake.writeKubeconfig(join(dir, "kubeconfig")),
+    }),
+  );
   const t0 = performance.now();
   const proc = Bun.spawn([w.multus, "daemon", `-config=${configPath}`], {
-    env: { PATH, MULTUS_NODE_NAME: NODE, ...o.env }, stdout: "pipe", stderr: "pipe",
+    env: { PATH, MULTUS_NODE_NAME: NODE, ...o.env },
+    stdout: "pipe",
+    stderr: "pipe",
   });
   let tail = "";
   const drain = async (s: ReadableStream<Uint8Array>) => {
@@ -417,14 +564,21 @@ async function startDaemon(w: Workdir, o: { tag: string; env: Record<string, str
 
 function cniEnv(p: PodSpec, command: string, containerId: string): Record<string, string> {
   return {
-    PATH, CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: `/var/run/netns/${p.netns}`, CNI_IFNAME: "eth0",
+    PATH,
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: containerId,
+    CNI_NETNS: `/var/run/netns/${p.netns}`,
+    CNI_IFNAME: "eth0",
     CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${p.namespace};K8S_POD_NAME=${p.name};K8S_POD_INFRA_CONTAINER_ID=${containerId};K8S_POD_UID=${p.uid}`,
     CNI_PATH: PLUGIN_DIR,
   };
 }
 
 const newContainerId = () => (crypto.randomUUID() + crypto.randomUUID()).replaceAll("-", "");
-const eventCount = (c: ApiCounts) => Object.entries(c).filter(([k]) => k.endsWith(" events")).reduce((a, [, n]) => a + n, 0);
+const eventCount = (c: ApiCounts) =>
+  Object.entries(c)
+    .filter(([k]) => k.endsWith(" events"))
+    .reduce((a, [, n]) => a + n, 0);
 
 function addDiff(into: ApiCounts, after: ApiCounts, before: ApiCounts): void {
   for (const [k, n] of Object.entries(after)) {
@@ -445,7 +599,10 @@ async function settledCounts(fake: FakeKube, o: { expectEvents: number; maxMs?: 
     if (now !== prev) {
       prev = now;
       stableSince = Date.now();
-    } else if ((eventCount(counts) >= o.expectEvents && Date.now() - stableSince >= 200) || Date.now() - stableSince >= 1000) {
+    } else if (
+      (eventCount(counts) >= o.expectEvents && Date.now() - stableSince >= 200) ||
+      Date.now() - stableSince >= 1000
+    ) {
       return counts;
     }
     if (Date.now() > deadline) return counts;
@@ -461,7 +618,14 @@ async function eventsPosted(fake: FakeKube, before: ApiCounts, n: number): Promi
 /** One CNI call for a pod: through the shim (a process, as the runtime runs it), or the shim's request POSTed from here. */
 type Via = "shim" | "post";
 
-async function callCni(w: Workdir, d: BenchDaemon, via: Via, p: PodSpec, command: "ADD" | "DEL", id: string): Promise<{ ms: number; cpuMs?: number; error?: string }> {
+async function callCni(
+  w: Workdir,
+  d: BenchDaemon,
+  via: Via,
+  p: PodSpec,
+  command: "ADD" | "DEL",
+  id: string,
+): Promise<{ ms: number; cpuMs?: number; error?: string }> {
   const env = cniEnv(p, command, id);
   if (via === "shim") {
     const r = await timeExec({ cmd: [w.shim], env, stdin: d.shimConf });
@@ -470,7 +634,9 @@ async function callCni(w: Workdir, d: BenchDaemon, via: Via, p: PodSpec, command
   const { PATH: _, ...body } = env;
   const t0 = performance.now();
   const res = await fetch("http://dummy/cni", {
-    unix: join(d.socketDir, "multus.sock"), method: "POST", headers: { "content-type": "application/json" },
+    unix: join(d.socketDir, "multus.sock"),
+    method: "POST",
+    headers: { "content-type": "application/json" },
     body: JSON.stringify({ env: body, config: Buffer.from(d.shimConf).toString("base64") }),
   });
   const text = await res.text();
@@ -504,8 +670,13 @@ function toHalf(acc: HalfAcc): Half {
   const n = acc.lat.length;
   const busyMs = acc.wallMs ?? acc.lat.reduce((x, y) => x + y, 0);
   return {
-    lat: summarize(acc.lat), shimCpu: summarize(acc.cpu), daemonCpuPerPod: acc.daemonCpuMs / n,
-    podsPerSec: (n * 1000) / busyMs, api: acc.api, failures: acc.failures, firstError: acc.firstError,
+    lat: summarize(acc.lat),
+    shimCpu: summarize(acc.cpu),
+    daemonCpuPerPod: acc.daemonCpuMs / n,
+    podsPerSec: (n * 1000) / busyMs,
+    api: acc.api,
+    failures: acc.failures,
+    firstError: acc.firstError,
   };
 }
 
@@ -540,21 +711,32 @@ interface SeqTarget {
  * that moment. Requests are counted per call: ADD's events are awaited before
  * its DEL starts (outside the timing).
  */
-async function runSequential(w: Workdir, o: {
-  targets: SeqTarget[]; delegates: { add: HalfAcc; del: HalfAcc }; clusterConf: Record<string, unknown>;
-  nads: Map<string, Record<string, unknown>>; progress(l: string): void;
-}): Promise<void> {
+async function runSequential(
+  w: Workdir,
+  o: {
+    targets: SeqTarget[];
+    delegates: { add: HalfAcc; del: HalfAcc };
+    clusterConf: Record<string, unknown>;
+    nads: Map<string, Record<string, unknown>>;
+    progress(l: string): void;
+  },
+): Promise<void> {
   const n = o.targets[0]!.pods.length;
   for (let i = 0; i < n; i++) {
     if (i > 0 && i % 25 === 0) o.progress(`  ${i}/${n} pods`);
     const p = o.targets[0]!.pods[i]!;
     const id = newContainerId();
-    const calls = [{ conf: o.clusterConf, ifname: "eth0" }, { conf: o.nads.get(`${p.namespace}/${p.network}`)!, ifname: "net1" }];
+    const calls = [
+      { conf: o.clusterConf, ifname: "eth0" },
+      { conf: o.nads.get(`${p.namespace}/${p.network}`)!, ifname: "net1" },
+    ];
     for (const command of ["ADD", "DEL"] as const) {
       const r = { ms: 0, error: undefined as string | undefined };
       for (const c of command === "ADD" ? calls : [...calls].reverse()) {
         const x = await timeExec({
-          cmd: [join(PLUGIN_DIR, String(c.conf.type))], env: { ...cniEnv(p, command, id), CNI_IFNAME: c.ifname }, stdin: JSON.stringify(c.conf),
+          cmd: [join(PLUGIN_DIR, String(c.conf.type))],
+          env: { ...cniEnv(p, command, id), CNI_IFNAME: c.ifname },
+          stdin: JSON.stringify(c.conf),
         });
         r.ms += x.ms;
         if (x.code !== 0) r.error ??= `${c.conf.type} exit ${x.code}: ${x.stdout}${x.stderr}`;
@@ -584,7 +766,13 @@ async function runSequential(w: Workdir, o: {
 }
 
 /** One pass of the concurrent phase: `command` for every pod, `concurrency` workers. */
-async function runPass(w: Workdir, d: BenchDaemon, fake: FakeKube, pods: PodSpec[], o: { command: "ADD" | "DEL"; ids: string[]; concurrency: number }): Promise<Half> {
+async function runPass(
+  w: Workdir,
+  d: BenchDaemon,
+  fake: FakeKube,
+  pods: PodSpec[],
+  o: { command: "ADD" | "DEL"; ids: string[]; concurrency: number },
+): Promise<Half> {
   const acc = newAcc();
   const before = fake.counts();
   const cpu0 = await readCpuMs(d.proc.pid);
@@ -596,11 +784,23 @@ async function runPass(w: Workdir, d: BenchDaemon, fake: FakeKube, pods: PodSpec
   acc.wallMs = performance.now() - t0;
   acc.daemonCpuMs = (await readCpuMs(d.proc.pid)) - cpu0;
   // ADD: one AddedInterface event per interface (cluster network + the NAD).
-  addDiff(acc.api, await settledCounts(fake, { expectEvents: eventCount(before) + (o.command === "ADD" ? 2 * (pods.length - acc.failures) : 0) }), before);
+  addDiff(
+    acc.api,
+    await settledCounts(fake, {
+      expectEvents: eventCount(before) + (o.command === "ADD" ? 2 * (pods.length - acc.failures) : 0),
+    }),
+    before,
+  );
   return toHalf(acc);
 }
 
-async function runConcurrent(w: Workdir, d: BenchDaemon, fake: FakeKube, pods: PodSpec[], concurrency: number): Promise<Phase> {
+async function runConcurrent(
+  w: Workdir,
+  d: BenchDaemon,
+  fake: FakeKube,
+  pods: PodSpec[],
+  concurrency: number,
+): Promise<Phase> {
   const ids = pods.map(newContainerId);
   const add = await runPass(w, d, fake, pods, { command: "ADD", ids, concurrency });
   const del = await runPass(w, d, fake, pods, { command: "DEL", ids, concurrency });
@@ -622,7 +822,8 @@ interface Live {
 
 export async function runK8s(o: K8sOptions): Promise<K8sReport> {
   const variants = await envVariants();
-  for (const e of o.envs) if (!variants[e]) throw new Error(`unknown env "${e}" (known: ${Object.keys(variants).join(", ")})`);
+  for (const e of o.envs)
+    if (!variants[e]) throw new Error(`unknown env "${e}" (known: ${Object.keys(variants).join(", ")})`);
   const h = planHost(o.pods);
   const cleanup = createCleanup();
   // Ctrl-C or a TERM mid-run: remove what we made, then go.
@@ -637,16 +838,23 @@ export async function runK8s(o: K8sOptions): Promise<K8sReport> {
     const w = await createWorkdir(o.binary, h);
     cleanup.add(() => rm(w.dir, { recursive: true, force: true }));
     cleanup.add(() => removeHost(h));
-    o.progress(`workdir ${w.dir}; ${o.pods} network namespaces mtbench-${h.pid}-*, veth ${h.vethA}, subnets 10.${h.octet}.0-10.0/24`);
+    o.progress(
+      `workdir ${w.dir}; ${o.pods} network namespaces mtbench-${h.pid}-*, veth ${h.vethA}, subnets 10.${h.octet}.0-10.0/24`,
+    );
     await createHost(h);
 
     const full = { name: "1x", nodePods: o.pods, otherPods: o.otherPods, nads: o.nads };
     // 10x fewer objects in the API: the same pods on this node, fewer elsewhere, fewer NADs.
     const tenth = {
-      name: "1/10", nodePods: o.pods,
-      otherPods: Math.max(0, Math.round((o.pods + o.otherPods) / 10) - o.pods), nads: Math.round(o.nads / 10),
+      name: "1/10",
+      nodePods: o.pods,
+      otherPods: Math.max(0, Math.round((o.pods + o.otherPods) / 10) - o.pods),
+      nads: Math.round(o.nads / 10),
     };
-    const plan = [...o.envs.map((env) => ({ env, c: full })), ...(o.small ? o.envs.map((env) => ({ env, c: tenth })) : [])];
+    const plan = [
+      ...o.envs.map((env) => ({ env, c: full })),
+      ...(o.small ? o.envs.map((env) => ({ env, c: tenth })) : []),
+    ];
 
     // Every daemon runs side by side, each against its own fresh API.
     const live: Live[] = [];
@@ -658,19 +866,38 @@ export async function runK8s(o: K8sOptions): Promise<K8sReport> {
       cleanup.add(d.stop);
       const podListQuery = fake.requests().find((r) => r.verb === "LIST" && r.resource === "pods")?.query ?? "";
       live.push({ env, c, fake, pods, cluster, d, startApi: fake.counts(), podListQuery });
-      o.progress(`[${env}, API ${c.name}] ${c.nodePods + c.otherPods} pods (${c.nodePods} on ${NODE}), ${Math.max(c.nads, LIVE_NADS.length * NAMESPACES.length)} NADs: daemon ready in ${d.readyMs.toFixed(0)} ms`);
+      o.progress(
+        `[${env}, API ${c.name}] ${c.nodePods + c.otherPods} pods (${c.nodePods} on ${NODE}), ${Math.max(c.nads, LIVE_NADS.length * NAMESPACES.length)} NADs: daemon ready in ${d.readyMs.toFixed(0)} ms`,
+      );
     }
     o.progress("waiting for the daemons' RSS to settle");
     const rest = await Promise.all(live.map((l) => settledMem(l.d.proc.pid)));
     const samplers = live.map((l) => sampleMem(l.d.proc.pid, 20));
 
-    const cluster = JSON.parse(w.clusterConflist) as { cniVersion: string; name: string; plugins: Array<Record<string, unknown>> };
-    const targets = live.flatMap((l) => (l.c === full ? ["post", "shim"] as const : ["shim"] as const)
-      .map((via): SeqTarget & { l: Live } => ({ l, d: l.d, fake: l.fake, pods: l.pods, via, add: newAcc(), del: newAcc() })));
+    const cluster = JSON.parse(w.clusterConflist) as {
+      cniVersion: string;
+      name: string;
+      plugins: Array<Record<string, unknown>>;
+    };
+    const targets = live.flatMap((l) =>
+      (l.c === full ? (["post", "shim"] as const) : (["shim"] as const)).map((via): SeqTarget & { l: Live } => ({
+        l,
+        d: l.d,
+        fake: l.fake,
+        pods: l.pods,
+        via,
+        add: newAcc(),
+        del: newAcc(),
+      })),
+    );
     const delegateAcc = { add: newAcc(), del: newAcc() };
-    o.progress(`sequential: ${o.pods} pods x (ADD, DEL), interleaved: the delegates alone, then each daemon (POST and shim with API 1x, shim with 1/10)`);
+    o.progress(
+      `sequential: ${o.pods} pods x (ADD, DEL), interleaved: the delegates alone, then each daemon (POST and shim with API 1x, shim with 1/10)`,
+    );
     await runSequential(w, {
-      targets, delegates: delegateAcc, progress: o.progress,
+      targets,
+      delegates: delegateAcc,
+      progress: o.progress,
       clusterConf: { cniVersion: cluster.cniVersion, name: cluster.name, ...cluster.plugins[0] },
       nads: new Map(liveNads(h, w.dataDir).map((n) => [`${n.namespace}/${n.name}`, n.config])),
     });
@@ -678,7 +905,12 @@ export async function runK8s(o: K8sOptions): Promise<K8sReport> {
       throw new Error(`the delegates fail without multus: ${delegateAcc.add.firstError ?? delegateAcc.del.firstError}`);
     }
     const seqLeft = await Promise.all(live.map((l) => leftovers(w, l.d)));
-    const seqPhase = (t: SeqTarget, left: number): Phase => ({ concurrency: 1, add: toHalf(t.add), del: toHalf(t.del), leftovers: left });
+    const seqPhase = (t: SeqTarget, left: number): Phase => ({
+      concurrency: 1,
+      add: toHalf(t.add),
+      del: toHalf(t.del),
+      leftovers: left,
+    });
 
     const conc: Phase[] = [];
     for (const l of live) {
@@ -690,17 +922,36 @@ export async function runK8s(o: K8sOptions): Promise<K8sReport> {
     const afterLoad = await Promise.all(live.map((l) => settledMem(l.d.proc.pid)));
 
     const runs = live.map((l, k): DaemonRun => {
-      if (l.d.proc.exitCode !== null) throw new Error(`daemon [${l.env}, API ${l.c.name}] exited with ${l.d.proc.exitCode}: ${l.d.output()}`);
+      if (l.d.proc.exitCode !== null)
+        throw new Error(`daemon [${l.env}, API ${l.c.name}] exited with ${l.d.proc.exitCode}: ${l.d.output()}`);
       const mine = targets.filter((t) => t.l === l);
       const shim = mine.find((t) => t.via === "shim")!;
       const post = mine.find((t) => t.via === "post");
       return {
-        env: l.env, envVars: variants[l.env]!, cluster: l.cluster, readyMs: l.d.readyMs, startApi: l.startApi, podListQuery: l.podListQuery,
-        rest: rest[k]!, seq: seqPhase(shim, seqLeft[k]!), post: post && seqPhase(post, seqLeft[k]!), conc: conc[k]!, peak: peaks[k]!, afterLoad: afterLoad[k]!,
+        env: l.env,
+        envVars: variants[l.env]!,
+        cluster: l.cluster,
+        readyMs: l.d.readyMs,
+        startApi: l.startApi,
+        podListQuery: l.podListQuery,
+        rest: rest[k]!,
+        seq: seqPhase(shim, seqLeft[k]!),
+        post: post && seqPhase(post, seqLeft[k]!),
+        conc: conc[k]!,
+        peak: peaks[k]!,
+        afterLoad: afterLoad[k]!,
       };
     });
     const { progress: _, ...options } = o;
-    return { options, delegates: { add: summarize(delegateAcc.add.lat), del: summarize(delegateAcc.del.lat), failures: delegateAcc.add.failures + delegateAcc.del.failures }, runs };
+    return {
+      options,
+      delegates: {
+        add: summarize(delegateAcc.add.lat),
+        del: summarize(delegateAcc.del.lat),
+        failures: delegateAcc.add.failures + delegateAcc.del.failures,
+      },
+      runs,
+    };
   } finally {
     await cleanup.run();
     process.off("SIGINT", onSignal);

@@ -154,22 +154,39 @@ async function createDaemonDirs(w: Workdir, index: number): Promise<DaemonDirs> 
     configPath: join(w.dir, `daemon-config-${index}.json`),
   };
   await mkdir(d.cniDir, { recursive: true });
-  await writeFile(d.configPath, JSON.stringify({
-    socketDir: d.socketDir, cniDir: d.cniDir, binDir: w.binDir, confDir: join(w.dir, "net.d"),
-    clusterNetwork: w.confPath, multusConfigFile: "",
-  }));
+  await writeFile(
+    d.configPath,
+    JSON.stringify({
+      socketDir: d.socketDir,
+      cniDir: d.cniDir,
+      binDir: w.binDir,
+      confDir: join(w.dir, "net.d"),
+      clusterNetwork: w.confPath,
+      multusConfigFile: "",
+    }),
+  );
   return d;
 }
 
 function cniEnv(w: Workdir, command: string, containerId: string): Record<string, string> {
   return {
-    PATH, CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: NETNS,
-    CNI_IFNAME: "eth0", CNI_ARGS, CNI_PATH: w.binDir,
+    PATH,
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: containerId,
+    CNI_NETNS: NETNS,
+    CNI_IFNAME: "eth0",
+    CNI_ARGS,
+    CNI_PATH: w.binDir,
   };
 }
 
 function shimStdin(socketDir: string): string {
-  return JSON.stringify({ cniVersion: "1.0.0", name: "multus-cni-network", type: "multus-shim", daemonSocketDir: socketDir });
+  return JSON.stringify({
+    cniVersion: "1.0.0",
+    name: "multus-cni-network",
+    type: "multus-shim",
+    daemonSocketDir: socketDir,
+  });
 }
 
 /** One CNI call: returns its wall time (and the CPU time of the process it spawned); a failure is counted and the first one kept. */
@@ -179,7 +196,11 @@ function shimCall(w: Workdir, d: DaemonDirs): Call {
   const stdin = shimStdin(d.socketDir);
   return async (command, id) => {
     const r = await timeExec({ cmd: [w.shim], env: cniEnv(w, command, id), stdin });
-    return { ms: r.ms, cpuMs: r.cpuMs, error: r.code === 0 ? undefined : `shim ${command} exit ${r.code}: ${r.stdout}${r.stderr}` };
+    return {
+      ms: r.ms,
+      cpuMs: r.cpuMs,
+      error: r.code === 0 ? undefined : `shim ${command} exit ${r.code}: ${r.stdout}${r.stderr}`,
+    };
   };
 }
 
@@ -187,7 +208,11 @@ function delegateCall(w: Workdir): Call {
   const exe = join(w.binDir, w.delegateType);
   return async (command, id) => {
     const r = await timeExec({ cmd: [exe], env: cniEnv(w, command, id), stdin: w.delegateConf });
-    return { ms: r.ms, cpuMs: r.cpuMs, error: r.code === 0 ? undefined : `delegate ${command} exit ${r.code}: ${r.stdout}${r.stderr}` };
+    return {
+      ms: r.ms,
+      cpuMs: r.cpuMs,
+      error: r.code === 0 ? undefined : `delegate ${command} exit ${r.code}: ${r.stdout}${r.stderr}`,
+    };
   };
 }
 
@@ -199,7 +224,9 @@ function postCall(w: Workdir, d: DaemonDirs): Call {
     const { PATH: _, ...env } = cniEnv(w, command, id);
     const t0 = performance.now();
     const res = await fetch("http://dummy/cni", {
-      unix: socket, method: "POST", headers: { "content-type": "application/json" },
+      unix: socket,
+      method: "POST",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify({ env, config }),
     });
     const text = await res.text();
@@ -222,9 +249,16 @@ interface Measured {
  * other, so they share whatever the machine's load was at that moment.
  */
 async function measurePairs(
-  calls: Measured[], o: { pairs: number; concurrency: number; tag: string },
+  calls: Measured[],
+  o: { pairs: number; concurrency: number; tag: string },
 ): Promise<Array<Latency & { firstError?: string }>> {
-  const acc = calls.map(() => ({ add: [] as number[], del: [] as number[], cpu: [] as number[], failures: 0, firstError: undefined as string | undefined }));
+  const acc = calls.map(() => ({
+    add: [] as number[],
+    del: [] as number[],
+    cpu: [] as number[],
+    failures: 0,
+    firstError: undefined as string | undefined,
+  }));
   const note = (k: number, r: { cpuMs?: number; error?: string }) => {
     const a = acc[k]!;
     if (r.cpuMs !== undefined) a.cpu.push(r.cpuMs);
@@ -249,18 +283,25 @@ async function measurePairs(
   });
   const wallS = (performance.now() - t0) / 1000;
   // A daemon's CPU time is shared by the calls that reached it (shim and POST: the same work inside).
-  const cpuPerPair = new Map(await Promise.all(pids.map(async (p) => {
-    const share = calls.filter((c) => c.daemonPid === p).length;
-    return [p, ((await readCpuMs(p)) - cpu0.get(p)!) / (o.pairs * share)] as const;
-  })));
+  const cpuPerPair = new Map(
+    await Promise.all(
+      pids.map(async (p) => {
+        const share = calls.filter((c) => c.daemonPid === p).length;
+        return [p, ((await readCpuMs(p)) - cpu0.get(p)!) / (o.pairs * share)] as const;
+      }),
+    ),
+  );
   return calls.map((c, k) => {
     const a = acc[k]!;
     return {
-      add: summarize(a.add), del: summarize(a.del), callCpu: a.cpu.length ? summarize(a.cpu) : undefined,
+      add: summarize(a.add),
+      del: summarize(a.del),
+      callCpu: a.cpu.length ? summarize(a.cpu) : undefined,
       daemonCpuPerPair: c.daemonPid === undefined ? undefined : cpuPerPair.get(c.daemonPid),
       // Interleaved calls share the wall time: each one's rate comes from its own latencies.
       pairsPerSec: calls.length === 1 ? o.pairs / wallS : (o.pairs * o.concurrency * 1000) / sum([...a.add, ...a.del]),
-      failures: a.failures, firstError: a.firstError,
+      failures: a.failures,
+      firstError: a.firstError,
     };
   });
 }
@@ -295,9 +336,22 @@ async function buildHello(): Promise<string> {
   await writeFile(join(dir, "hello.ts"), `await Bun.write(Bun.stdout, "hello\\n");\n`);
   const tmpOut = join(dir, `.hello.${process.pid}`);
   const proc = Bun.spawn({
-    cmd: [process.execPath, "build", "--compile", "--splitting", "--minify", "--bytecode", "--format=esm",
-      "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", join(dir, "hello.ts"), "--outfile", tmpOut],
-    stdout: "pipe", stderr: "pipe",
+    cmd: [
+      process.execPath,
+      "build",
+      "--compile",
+      "--splitting",
+      "--minify",
+      "--bytecode",
+      "--format=esm",
+      "--no-compile-autoload-dotenv",
+      "--no-compile-autoload-bunfig",
+      join(dir, "hello.ts"),
+      "--outfile",
+      tmpOut,
+    ],
+    stdout: "pipe",
+    stderr: "pipe",
   });
   const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
   if (code !== 0) throw new Error(`building the hello-world floor failed: ${err}`);
@@ -321,7 +375,11 @@ async function startDaemon(w: Workdir, index: number, name: string): Promise<Ben
   if (!env) throw new Error(`unknown variant "${name}" (known: ${Object.keys(VARIANTS).join(", ")})`);
   const dirs = await createDaemonDirs(w, index);
   const t0 = performance.now();
-  const proc = Bun.spawn([w.multus, "daemon", `-config=${dirs.configPath}`], { env: { PATH, ...env }, stdout: "ignore", stderr: "pipe" });
+  const proc = Bun.spawn([w.multus, "daemon", `-config=${dirs.configPath}`], {
+    env: { PATH, ...env },
+    stdout: "ignore",
+    stderr: "pipe",
+  });
   let err = "";
   const reader = (async () => {
     for await (const chunk of proc.stderr) err += new TextDecoder().decode(chunk);
@@ -346,19 +404,30 @@ export async function runLocal(o: LocalOptions): Promise<LocalReport> {
   try {
     o.progress(`workdir ${w.dir}, delegate "${w.delegateType}" (${o.delegate})`);
     o.progress(`start-up: ${o.startupRuns} runs each`);
-    const shimVersion: ExecSpec = { cmd: [w.shim], env: cniEnv(w, "VERSION", ""), stdin: shimStdin(join(w.dir, "run-0")) };
-    const startup = await measureStartup([
-      { name: "/bin/true (spawn floor)", spec: { cmd: ["/bin/true"], env: { PATH } } },
-      { name: "compiled Bun hello world (runtime floor)", spec: { cmd: [await buildHello()], env: { PATH } } },
-      { name: "multus version", spec: { cmd: [w.multus, "version"], env: { PATH } } },
-      { name: "multus-shim VERSION", spec: shimVersion },
-      { name: `delegate VERSION (${w.delegateType})`,
-        spec: { cmd: [join(w.binDir, w.delegateType)], env: cniEnv(w, "VERSION", ""), stdin: w.delegateConf } },
-    ], o.startupRuns);
+    const shimVersion: ExecSpec = {
+      cmd: [w.shim],
+      env: cniEnv(w, "VERSION", ""),
+      stdin: shimStdin(join(w.dir, "run-0")),
+    };
+    const startup = await measureStartup(
+      [
+        { name: "/bin/true (spawn floor)", spec: { cmd: ["/bin/true"], env: { PATH } } },
+        { name: "compiled Bun hello world (runtime floor)", spec: { cmd: [await buildHello()], env: { PATH } } },
+        { name: "multus version", spec: { cmd: [w.multus, "version"], env: { PATH } } },
+        { name: "multus-shim VERSION", spec: shimVersion },
+        {
+          name: `delegate VERSION (${w.delegateType})`,
+          spec: { cmd: [join(w.binDir, w.delegateType)], env: cniEnv(w, "VERSION", ""), stdin: w.delegateConf },
+        },
+      ],
+      o.startupRuns,
+    );
 
     for (const [i, name] of o.variants.entries()) {
       daemons.push(await startDaemon(w, i, name));
-      o.progress(`daemon "${name}": pid ${daemons.at(-1)!.proc.pid}, ready in ${daemons.at(-1)!.readyMs.toFixed(0)} ms`);
+      o.progress(
+        `daemon "${name}": pid ${daemons.at(-1)!.proc.pid}, ready in ${daemons.at(-1)!.readyMs.toFixed(0)} ms`,
+      );
     }
     o.progress("waiting for the daemons' RSS to settle");
     const rest = await Promise.all(daemons.map((d) => settledMem(d.proc.pid)));
@@ -367,14 +436,21 @@ export async function runLocal(o: LocalOptions): Promise<LocalReport> {
     const shims = daemons.map((d): Measured => ({ call: shimCall(w, d.dirs), daemonPid: d.proc.pid }));
     const posts = daemons.map((d): Measured => ({ call: postCall(w, d.dirs), daemonPid: d.proc.pid }));
     await measurePairs(shims, { pairs: 10, concurrency: 1, tag: "warm" });
-    o.progress(`sequential: ${o.iterations} x (ADD, DEL): the delegate alone, then per daemon POST and shim, interleaved`);
-    const [delegateSeq, ...seqs] = await measurePairs(
-      [direct, ...daemons.flatMap((_, i) => [posts[i]!, shims[i]!])], { pairs: o.iterations, concurrency: 1, tag: "seq" });
+    o.progress(
+      `sequential: ${o.iterations} x (ADD, DEL): the delegate alone, then per daemon POST and shim, interleaved`,
+    );
+    const [delegateSeq, ...seqs] = await measurePairs([direct, ...daemons.flatMap((_, i) => [posts[i]!, shims[i]!])], {
+      pairs: o.iterations,
+      concurrency: 1,
+      tag: "seq",
+    });
 
     const variants: VariantReport[] = [];
     const pairs = o.concurrency * o.perWorker;
     for (const [i, d] of daemons.entries()) {
-      o.progress(`concurrent [${d.name}]: ${o.concurrency} workers x ${o.perWorker} x (ADD, DEL): the delegate alone, then through the shim`);
+      o.progress(
+        `concurrent [${d.name}]: ${o.concurrency} workers x ${o.perWorker} x (ADD, DEL): the delegate alone, then through the shim`,
+      );
       const [delegateConc] = await measurePairs([direct], { pairs, concurrency: o.concurrency, tag: `direct-c${i}` });
       const sampler = sampleMem(d.proc.pid, 10);
       const [conc] = await measurePairs([shims[i]!], { pairs, concurrency: o.concurrency, tag: `conc${i}` });
@@ -386,7 +462,15 @@ export async function runLocal(o: LocalOptions): Promise<LocalReport> {
       const delegateError = delegateSeq!.firstError ?? delegateConc!.firstError;
       if (delegateError) throw new Error(`the delegate failed: ${delegateError}`);
       variants.push({
-        name: d.name, env: d.env, readyMs: d.readyMs, rest: rest[i]!, seq, post, conc: conc!, peak, afterLoad,
+        name: d.name,
+        env: d.env,
+        readyMs: d.readyMs,
+        rest: rest[i]!,
+        seq,
+        post,
+        conc: conc!,
+        peak,
+        afterLoad,
         delegate: { seq: delegateSeq!, conc: delegateConc! },
         firstError: [seq, post, conc].find((l) => l?.firstError)?.firstError,
       });
@@ -412,7 +496,8 @@ export const localMode: BenchMode = {
     delegate: { type: "string", default: "sh" },
   },
   async run({ values, quick, binary, progress }) {
-    if (values.delegate !== "sh" && values.delegate !== "recorder") throw new Error(`--delegate must be "sh" or "recorder"`);
+    if (values.delegate !== "sh" && values.delegate !== "recorder")
+      throw new Error(`--delegate must be "sh" or "recorder"`);
     const options: Omit<LocalOptions, "progress"> = {
       binary,
       startupRuns: int(values.runs, quick ? 30 : 100),

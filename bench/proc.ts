@@ -22,7 +22,9 @@ export async function timeExec(spec: ExecSpec): Promise<Timed> {
   const t0 = performance.now();
   const proc = Bun.spawn({ cmd: spec.cmd, env: spec.env, stdin, stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited,
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
   ]);
   const ms = performance.now() - t0;
   const usage = proc.resourceUsage();
@@ -94,7 +96,10 @@ export function sampleMem(pid: number, intervalMs = 10): { stop(): Promise<MemSt
  * Waits until RSS stops moving (two reads `stepMs` apart within `toleranceKiB`),
  * at least `minMs` and at most `maxMs`: "at rest, after GC settles".
  */
-export async function settledMem(pid: number, o: { minMs?: number; maxMs?: number; stepMs?: number; toleranceKiB?: number } = {}): Promise<MemStatus> {
+export async function settledMem(
+  pid: number,
+  o: { minMs?: number; maxMs?: number; stepMs?: number; toleranceKiB?: number } = {},
+): Promise<MemStatus> {
   const { minMs = 1500, maxMs = 8000, stepMs = 500, toleranceKiB = 256 } = o;
   const start = performance.now();
   await Bun.sleep(minMs);

@@ -99,13 +99,16 @@ async function writeSection(path: string, name: string, body: string): Promise<v
   const old = await readFile(path, "utf8").catch(() => "");
   const a = old.indexOf(begin);
   const b = old.indexOf(end);
-  const text = a >= 0 && b > a
-    ? old.slice(0, a) + block + old.slice(b + end.length)
-    : (old.includes("<!-- bench:") ? old.trimEnd() : [
-        "# Benchmark results",
-        "",
-        "Produced by `bun run bench` (bench/run.ts): one section per mode; `--mode=NAME` rewrites only that one. Paste into the README as needed.",
-      ].join("\n")) + `\n\n${block}\n`;
+  const text =
+    a >= 0 && b > a
+      ? old.slice(0, a) + block + old.slice(b + end.length)
+      : (old.includes("<!-- bench:")
+          ? old.trimEnd()
+          : [
+              "# Benchmark results",
+              "",
+              "Produced by `bun run bench` (bench/run.ts): one section per mode; `--mode=NAME` rewrites only that one. Paste into the README as needed.",
+            ].join("\n")) + `\n\n${block}\n`;
   await writeFile(path, text);
 }
 
@@ -117,7 +120,9 @@ function describeRun(at: Date, loadBefore: number, loadAfter: number, settings: 
   return [
     `${at.toISOString()}, commit ${text(["git", "rev-parse", "--short", "HEAD"])}${dirty}; \`${version}\``,
     `bun ${Bun.version}, Linux ${text(["uname", "-r"])}, ${cpus().length} x ${cpu}; load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after` +
-      (Math.max(loadBefore, loadAfter) > cpus().length / 2 ? " (a busy machine: latencies are upper bounds; CPU times and memory hold better)" : ""),
+      (Math.max(loadBefore, loadAfter) > cpus().length / 2
+        ? " (a busy machine: latencies are upper bounds; CPU times and memory hold better)"
+        : ""),
     `settings: ${JSON.stringify({ binary, ...settings })}`,
   ];
 }

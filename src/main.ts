@@ -18,8 +18,12 @@ async function runPluginRole(load: () => Promise<(io: SkelIO) => Promise<number>
   const code = await run({
     env,
     stdin: await readStdinIfCni(env),
-    stdout: (s) => { out += s; },
-    stderr: (s) => { process.stderr.write(s); },
+    stdout: (s) => {
+      out += s;
+    },
+    stderr: (s) => {
+      process.stderr.write(s);
+    },
   });
   await writeStdout(out);
   return code;

@@ -32,12 +32,17 @@ export const DAEMON_FLAGS: readonly FlagSpec[] = [
   { names: ["multus-log-to-stderr"], key: "logToStderr", kind: "boolean", dflt: "false" },
   { names: ["cni-version"], key: "cniVersion", kind: "string", dflt: "unset; required when multusConfigFile is auto" },
   { names: ["cni-conf-dir"], key: "cniConfigDir", kind: "string", dflt: "/etc/cni/net.d" },
-  { names: ["multus-conf-file"], key: "multusConfigFile", kind: "string", dflt: "auto (\"\": manage no file)" },
+  { names: ["multus-conf-file"], key: "multusConfigFile", kind: "string", dflt: 'auto ("": manage no file)' },
   { names: ["namespace-isolation"], key: "namespaceIsolation", kind: "boolean", dflt: "false" },
-  { names: ["global-namespaces"], key: "globalNamespaces", kind: "string", dflt: "\"\"" },
+  { names: ["global-namespaces"], key: "globalNamespaces", kind: "string", dflt: '""' },
   { names: ["readiness-indicator-file"], key: "readinessindicatorfile", kind: "string", dflt: "unset" },
   { names: ["multus-autoconfig-dir"], key: "multusAutoconfigDir", kind: "string", dflt: "the cniConfigDir" },
-  { names: ["multus-master-cni-file-name"], key: "multusMasterCNI", kind: "string", dflt: "unset: first .conf/.conflist" },
+  {
+    names: ["multus-master-cni-file-name"],
+    key: "multusMasterCNI",
+    kind: "string",
+    dflt: "unset: first .conf/.conflist",
+  },
   { names: ["override-network-name"], key: "overrideNetworkName", kind: "boolean", dflt: "false" },
   { names: ["socket-dir"], key: "socketDir", kind: "string", dflt: "/run/multus/" },
   { names: ["kubeconfig"], key: "kubeconfig", kind: "string", dflt: "unset: in-cluster, else no cluster" },
@@ -106,7 +111,8 @@ function convert(spec: FlagSpec, name: string, value: string): unknown {
   if (spec.kind === "boolean") return parseBoolFlag(name, value);
   if (spec.kind === "number") {
     const n = Number(value);
-    if (value.trim() === "" || !Number.isInteger(n)) throw new Error(`invalid value "${value}" for flag -${name}: expected a whole number`);
+    if (value.trim() === "" || !Number.isInteger(n))
+      throw new Error(`invalid value "${value}" for flag -${name}: expected a whole number`);
     return n;
   }
   return value;
@@ -124,7 +130,8 @@ export function daemonUsage(): string {
   const rows: Array<[string, string]> = [
     ["-config <path>", `daemon configuration file (default ${DEFAULT_CONFIG})`],
     ...DAEMON_FLAGS.map((f): [string, string] => [
-      f.names.map((n) => `-${n}`).join(", ") + (f.kind === "boolean" ? "[=true|false]" : f.kind === "number" ? " <n>" : " <value>"),
+      f.names.map((n) => `-${n}`).join(", ") +
+        (f.kind === "boolean" ? "[=true|false]" : f.kind === "number" ? " <n>" : " <value>"),
       `sets "${f.key}" (default ${f.dflt})`,
     ]),
     ["-version", "print the version and exit"],
@@ -144,7 +151,10 @@ export function daemonUsage(): string {
 
 /** For `multus --help`: the root lists the subcommand; running it goes through runDaemonCommand. */
 export const daemonCommand: CommandDef = {
-  meta: { name: "daemon", description: "Run the multus daemon (thick plugin server); `multus daemon --help` lists its flags" },
+  meta: {
+    name: "daemon",
+    description: "Run the multus daemon (thick plugin server); `multus daemon --help` lists its flags",
+  },
 };
 
 /** Entry for the `multus-daemon` name and the `daemon` subcommand. */

@@ -17,7 +17,11 @@ export const PASSTHRU_NAME = "passthru";
  * rename. The bytes are copied once: passthru is a hard link to the same new
  * file (a ~100 MB second copy buys nothing), or a copy where links are refused.
  */
-export async function installSelf(opts: { source: string; dest: string; type: keyof typeof INSTALL_NAMES }): Promise<{ target: string; passthru: string }> {
+export async function installSelf(opts: {
+  source: string;
+  dest: string;
+  type: keyof typeof INSTALL_NAMES;
+}): Promise<{ target: string; passthru: string }> {
   const name = INSTALL_NAMES[opts.type];
   await mkdir(opts.dest, { recursive: true });
   const target = join(opts.dest, name);
@@ -43,13 +47,17 @@ export async function installSelf(opts: { source: string; dest: string; type: ke
 }
 
 export const installCommand = defineCommand({
-  meta: { name: "install", description: "Copy this executable into the CNI bin dir (as multus-shim, or multus for thin mode, and as passthru)" },
+  meta: {
+    name: "install",
+    description: "Copy this executable into the CNI bin dir (as multus-shim, or multus for thin mode, and as passthru)",
+  },
   args: {
     dest: { type: "string", alias: ["d"], description: "destination directory", default: "/opt/cni/bin" },
     type: { type: "string", alias: ["t"], description: "thick (multus-shim) or thin (multus)", default: "thick" },
   },
   async run({ args }) {
-    if (args.type !== "thick" && args.type !== "thin") throw new Error(`--type must be thick or thin, got "${args.type}"`);
+    if (args.type !== "thick" && args.type !== "thin")
+      throw new Error(`--type must be thick or thin, got "${args.type}"`);
     const { target, passthru } = await installSelf({ source: process.execPath, dest: args.dest, type: args.type });
     process.stdout.write(`multus ${INSTALL_NAMES[args.type]} copy succeeded! (${target})\n`);
     process.stdout.write(`passthru cni ${passthru} copy succeeded!\n`);

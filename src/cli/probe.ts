@@ -17,7 +17,10 @@ export const probeCommand = defineCommand({
     const seconds = Number(args.timeout);
     if (!(seconds > 0)) throw new Error(`--timeout must be a positive number of seconds, got "${args.timeout}"`);
     try {
-      const res = await fetch(`${DAEMON_URL}/${args.endpoint}`, { unix: args.socket, signal: AbortSignal.timeout(seconds * 1000) });
+      const res = await fetch(`${DAEMON_URL}/${args.endpoint}`, {
+        unix: args.socket,
+        signal: AbortSignal.timeout(seconds * 1000),
+      });
       await res.arrayBuffer();
       if (res.status === 200) return 0;
       process.stderr.write(`multus probe: /${args.endpoint} answered ${res.status}\n`);

@@ -3,7 +3,6 @@ import { cmdArgsFromEnv, formatCniArgs, getCniArg, ifnameProblem, parseCniArgs }
 import { CniError } from "./errors.ts";
 import { thrown } from "../../tests/helpers/thrown.ts";
 
-
 describe("parseCniArgs", () => {
   test.each([
     [undefined, []],
@@ -11,12 +10,35 @@ describe("parseCniArgs", () => {
     [";", []],
     ["A=1", [["A", "1"]]],
     ["A=1;", [["A", "1"]]],
-    ["A=1;;B=2", [["A", "1"], ["B", "2"]]],
-    [" A = 1 ; B=2 ", [["A", "1"], ["B", "2"]]],
-    ["IgnoreUnknown=true;K8S_POD_NAME=web-0;K8S_POD_NAMESPACE=default", [
-      ["IgnoreUnknown", "true"], ["K8S_POD_NAME", "web-0"], ["K8S_POD_NAMESPACE", "default"],
-    ]],
-    ["TOKEN=abc==;X=a=b=c", [["TOKEN", "abc=="], ["X", "a=b=c"]]],
+    [
+      "A=1;;B=2",
+      [
+        ["A", "1"],
+        ["B", "2"],
+      ],
+    ],
+    [
+      " A = 1 ; B=2 ",
+      [
+        ["A", "1"],
+        ["B", "2"],
+      ],
+    ],
+    [
+      "IgnoreUnknown=true;K8S_POD_NAME=web-0;K8S_POD_NAMESPACE=default",
+      [
+        ["IgnoreUnknown", "true"],
+        ["K8S_POD_NAME", "web-0"],
+        ["K8S_POD_NAMESPACE", "default"],
+      ],
+    ],
+    [
+      "TOKEN=abc==;X=a=b=c",
+      [
+        ["TOKEN", "abc=="],
+        ["X", "a=b=c"],
+      ],
+    ],
     ["EMPTY=", [["EMPTY", ""]]],
   ] as const)("%p", (input, want) => expect(parseCniArgs(input)).toEqual(want.map(([k, v]) => [k, v])));
 
@@ -29,7 +51,10 @@ describe("parseCniArgs", () => {
 });
 
 test("formatCniArgs round-trips", () => {
-  const pairs: Array<[string, string]> = [["K8S_POD_NAME", "web-0"], ["X", "a=b"]];
+  const pairs: Array<[string, string]> = [
+    ["K8S_POD_NAME", "web-0"],
+    ["X", "a=b"],
+  ];
   expect(formatCniArgs(pairs)).toBe("K8S_POD_NAME=web-0;X=a=b");
   expect(parseCniArgs(formatCniArgs(pairs))).toEqual(pairs);
   expect(formatCniArgs([])).toBe("");
@@ -44,15 +69,24 @@ test("getCniArg: last occurrence wins, missing is undefined", () => {
 
 describe("cmdArgsFromEnv", () => {
   const full = {
-    CNI_COMMAND: "ADD", CNI_CONTAINERID: "abc123", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0",
-    CNI_ARGS: "K8S_POD_NAME=p", CNI_PATH: "/opt/cni/bin",
+    CNI_COMMAND: "ADD",
+    CNI_CONTAINERID: "abc123",
+    CNI_NETNS: "/var/run/netns/x",
+    CNI_IFNAME: "eth0",
+    CNI_ARGS: "K8S_POD_NAME=p",
+    CNI_PATH: "/opt/cni/bin",
   };
   const stdin = new TextEncoder().encode("{}");
 
   test("reads every field", () => {
     expect(cmdArgsFromEnv(full, stdin)).toEqual({
-      command: "ADD", containerId: "abc123", netns: "/var/run/netns/x", ifname: "eth0",
-      args: "K8S_POD_NAME=p", path: "/opt/cni/bin", stdin,
+      command: "ADD",
+      containerId: "abc123",
+      netns: "/var/run/netns/x",
+      ifname: "eth0",
+      args: "K8S_POD_NAME=p",
+      path: "/opt/cni/bin",
+      stdin,
     });
   });
 
@@ -79,7 +113,11 @@ describe("cmdArgsFromEnv", () => {
   });
 
   test("VERSION needs only CNI_COMMAND", () => {
-    expect(cmdArgsFromEnv({ CNI_COMMAND: "VERSION" }, stdin)).toMatchObject({ command: "VERSION", containerId: "", path: "" });
+    expect(cmdArgsFromEnv({ CNI_COMMAND: "VERSION" }, stdin)).toMatchObject({
+      command: "VERSION",
+      containerId: "",
+      path: "",
+    });
   });
   test("DEL without netns is fine", () => {
     const { CNI_NETNS: _, ...env } = full;
@@ -87,7 +125,10 @@ describe("cmdArgsFromEnv", () => {
   });
   test("GC/STATUS do not validate container ID or ifname", () => {
     for (const command of ["GC", "STATUS"] as const) {
-      const a = cmdArgsFromEnv({ CNI_COMMAND: command, CNI_PATH: "/p", CNI_CONTAINERID: "bad id", CNI_IFNAME: "a/b" }, stdin);
+      const a = cmdArgsFromEnv(
+        { CNI_COMMAND: command, CNI_PATH: "/p", CNI_CONTAINERID: "bad id", CNI_IFNAME: "a/b" },
+        stdin,
+      );
       expect(a.command).toBe(command);
     }
   });
@@ -95,7 +136,8 @@ describe("cmdArgsFromEnv", () => {
   test.each(["ADD", "CHECK", "DEL"])("%s: bad container ID is code 4", (command) => {
     const e = thrown(() => cmdArgsFromEnv({ ...full, CNI_COMMAND: command, CNI_CONTAINERID: "-abc" }, stdin));
     expect(e.toJSON()).toEqual({
-      code: 4, msg: "invalid characters in containerID",
+      code: 4,
+      msg: "invalid characters in containerID",
       details: 'CNI_CONTAINERID "-abc" must match ^[a-zA-Z0-9][a-zA-Z0-9_.\\-]*$',
     });
   });
@@ -119,7 +161,11 @@ describe("cmdArgsFromEnv", () => {
   ])("ifname %p is code 4 naming CNI_IFNAME", (ifname, why) => {
     for (const command of ["ADD", "CHECK", "DEL"]) {
       const e = thrown(() => cmdArgsFromEnv({ ...full, CNI_COMMAND: command, CNI_IFNAME: ifname }, stdin));
-      expect(e.toJSON()).toEqual({ code: 4, msg: "invalid CNI_IFNAME", details: `interface name ${JSON.stringify(ifname)} ${why}` });
+      expect(e.toJSON()).toEqual({
+        code: 4,
+        msg: "invalid CNI_IFNAME",
+        details: `interface name ${JSON.stringify(ifname)} ${why}`,
+      });
     }
   });
   test("15-character ifname is fine", () => {

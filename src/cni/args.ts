@@ -50,8 +50,11 @@ const MAX_IFNAME_BYTES = 15;
 function validateContainerId(id: string): void {
   if (id === "") throw new CniError(ErrorCode.UnknownContainer, "missing containerID", `${Env.CONTAINERID} is empty`);
   if (!CONTAINER_ID.test(id)) {
-    throw new CniError(ErrorCode.InvalidEnv, "invalid characters in containerID",
-      `${Env.CONTAINERID} ${JSON.stringify(id)} must match ${CONTAINER_ID.source}`);
+    throw new CniError(
+      ErrorCode.InvalidEnv,
+      "invalid characters in containerID",
+      `${Env.CONTAINERID} ${JSON.stringify(id)} must match ${CONTAINER_ID.source}`,
+    );
   }
 }
 
@@ -71,7 +74,12 @@ export function ifnameProblem(name: string): string | undefined {
 
 function validateIfname(name: string): void {
   const problem = ifnameProblem(name);
-  if (problem) throw new CniError(ErrorCode.InvalidEnv, `invalid ${Env.IFNAME}`, `interface name ${JSON.stringify(name)} ${problem}`);
+  if (problem)
+    throw new CniError(
+      ErrorCode.InvalidEnv,
+      `invalid ${Env.IFNAME}`,
+      `interface name ${JSON.stringify(name)} ${problem}`,
+    );
 }
 
 const VALIDATORS: Partial<Record<string, (v: string) => void>> = {

@@ -2,9 +2,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  cachedResultPath, deleteCachedResult, readCachedResult, writeCachedResult,
-} from "./cache.ts";
+import { cachedResultPath, deleteCachedResult, readCachedResult, writeCachedResult } from "./cache.ts";
 import { CniError, ErrorCode } from "./errors.ts";
 
 let dir = "";
@@ -35,13 +33,28 @@ describe("result cache", () => {
 
   test("round trip with libcni's field names, base64 config, 0700 dir and 0600 file", async () => {
     await writeCachedResult(dir, {
-      ...key, netns: "/var/run/netns/p", config: confBytes,
-      cniArgs: [["IgnoreUnknown", "1"], ["K8S_POD_NAME", "p"]], capabilityArgs: { portMappings: [] }, result,
+      ...key,
+      netns: "/var/run/netns/p",
+      config: confBytes,
+      cniArgs: [
+        ["IgnoreUnknown", "1"],
+        ["K8S_POD_NAME", "p"],
+      ],
+      capabilityArgs: { portMappings: [] },
+      result,
     });
     const path = cachedResultPath(dir, key);
     const onDisk = JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>;
     expect(Object.keys(onDisk)).toEqual([
-      "kind", "containerId", "config", "ifName", "networkName", "netns", "cniArgs", "capabilityArgs", "result",
+      "kind",
+      "containerId",
+      "config",
+      "ifName",
+      "networkName",
+      "netns",
+      "cniArgs",
+      "capabilityArgs",
+      "result",
     ]);
     expect(onDisk.kind).toBe("cniCacheV1");
     expect(Buffer.from(onDisk.config as string, "base64").toString()).toBe(confBytes);
@@ -52,13 +65,23 @@ describe("result cache", () => {
     expect(back).toBeDefined();
     expect(new TextDecoder().decode(back!.config)).toBe(confBytes);
     expect(back!.result).toEqual(result);
-    expect(back!.cniArgs).toEqual([["IgnoreUnknown", "1"], ["K8S_POD_NAME", "p"]]);
+    expect(back!.cniArgs).toEqual([
+      ["IgnoreUnknown", "1"],
+      ["K8S_POD_NAME", "p"],
+    ]);
     expect(back!.capabilityArgs).toEqual({ portMappings: [] });
     expect(back!.netns).toBe("/var/run/netns/p");
   });
 
   test("empty optional fields are omitted as Go's omitempty does", async () => {
-    await writeCachedResult(dir, { ...key, netns: "", config: "{}", cniArgs: [], capabilityArgs: {}, result: undefined });
+    await writeCachedResult(dir, {
+      ...key,
+      netns: "",
+      config: "{}",
+      cniArgs: [],
+      capabilityArgs: {},
+      result: undefined,
+    });
     const onDisk = JSON.parse(await readFile(cachedResultPath(dir, key), "utf8")) as Record<string, unknown>;
     expect(Object.keys(onDisk)).toEqual(["kind", "containerId", "config", "ifName", "networkName"]);
   });
@@ -76,7 +99,10 @@ describe("result cache", () => {
     await writeFile(cachedResultPath(dir, key), JSON.stringify(result));
     expect((await readCachedResult(dir, key))?.result).toEqual(result);
     await writeFile(cachedResultPath(dir, key), "{not json");
-    const err = await readCachedResult(dir, key).then(() => undefined, (e: unknown) => e as CniError);
+    const err = await readCachedResult(dir, key).then(
+      () => undefined,
+      (e: unknown) => e as CniError,
+    );
     expect(err?.code).toBe(ErrorCode.DecodeFailure);
   });
 });

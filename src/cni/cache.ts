@@ -42,8 +42,10 @@ interface CachedInfoJson {
 export function cachedResultPath(cacheDir: string, key: CacheKey): string {
   const { networkName, containerId, ifName } = key;
   if (networkName === "" || containerId === "" || ifName === "") {
-    throw new CniError(ErrorCode.InvalidConfig,
-      `cache file path requires network name (${q(networkName)}), container ID (${q(containerId)}), and interface name (${q(ifName)})`);
+    throw new CniError(
+      ErrorCode.InvalidConfig,
+      `cache file path requires network name (${q(networkName)}), container ID (${q(containerId)}), and interface name (${q(ifName)})`,
+    );
   }
   for (const part of [networkName, containerId, ifName]) {
     if (part.includes("/") || part.includes("\0") || part === "." || part === "..") {
@@ -53,7 +55,10 @@ export function cachedResultPath(cacheDir: string, key: CacheKey): string {
   return join(cacheDir, RESULTS_DIR, `${networkName}-${containerId}-${ifName}`);
 }
 
-export async function writeCachedResult(cacheDir: string, entry: Omit<CachedAttachment, "config"> & { config: Uint8Array | string }): Promise<void> {
+export async function writeCachedResult(
+  cacheDir: string,
+  entry: Omit<CachedAttachment, "config"> & { config: Uint8Array | string },
+): Promise<void> {
   const config = typeof entry.config === "string" ? new TextEncoder().encode(entry.config) : entry.config;
   const json: CachedInfoJson = {
     kind: CACHE_KIND_V1,
@@ -81,19 +86,29 @@ export async function readCachedResult(cacheDir: string, key: CacheKey): Promise
     text = await readFile(path, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new CniError(ErrorCode.IoFailure, `failed to read cached network ${q(key.networkName)} result`,
-      (err as Error).message, { cause: err });
+    throw new CniError(
+      ErrorCode.IoFailure,
+      `failed to read cached network ${q(key.networkName)} result`,
+      (err as Error).message,
+      { cause: err },
+    );
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new CniError(ErrorCode.DecodeFailure, `failed to unmarshal cached network ${q(key.networkName)} result`,
-      (err as Error).message);
+    throw new CniError(
+      ErrorCode.DecodeFailure,
+      `failed to unmarshal cached network ${q(key.networkName)} result`,
+      (err as Error).message,
+    );
   }
   if (!isObject(parsed)) {
-    throw new CniError(ErrorCode.DecodeFailure, `failed to unmarshal cached network ${q(key.networkName)} result`,
-      "not a JSON object");
+    throw new CniError(
+      ErrorCode.DecodeFailure,
+      `failed to unmarshal cached network ${q(key.networkName)} result`,
+      "not a JSON object",
+    );
   }
   if (parsed.kind !== CACHE_KIND_V1) {
     return { ...key, netns: "", config: new Uint8Array(), cniArgs: [], capabilityArgs: {}, result: parsed };
@@ -107,8 +122,12 @@ export async function deleteCachedResult(cacheDir: string, key: CacheKey): Promi
     await unlink(cachedResultPath(cacheDir, key));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
-      throw new CniError(ErrorCode.IoFailure, `failed to remove cached network ${q(key.networkName)} result`,
-        (err as Error).message, { cause: err });
+      throw new CniError(
+        ErrorCode.IoFailure,
+        `failed to remove cached network ${q(key.networkName)} result`,
+        (err as Error).message,
+        { cause: err },
+      );
     }
   }
 }
@@ -116,8 +135,10 @@ export async function deleteCachedResult(cacheDir: string, key: CacheKey): Promi
 function fromJson(o: Record<string, unknown>): CachedAttachment {
   const str = (v: unknown): string => (typeof v === "string" ? v : "");
   const cniArgs = Array.isArray(o.cniArgs)
-    ? o.cniArgs.filter((p): p is [string, string] => Array.isArray(p) && p.length === 2 &&
-      typeof p[0] === "string" && typeof p[1] === "string")
+    ? o.cniArgs.filter(
+        (p): p is [string, string] =>
+          Array.isArray(p) && p.length === 2 && typeof p[0] === "string" && typeof p[1] === "string",
+      )
     : [];
   return {
     containerId: str(o.containerId),

@@ -8,12 +8,19 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { cachedResultPath } from "./cache.ts";
 import {
-  addNetworkList, checkNetworkList, confListFromBytes, delNetworkList, type CniRuntime, type RuntimeConf,
+  addNetworkList,
+  checkNetworkList,
+  confListFromBytes,
+  delNetworkList,
+  type CniRuntime,
+  type RuntimeConf,
 } from "./conf.ts";
 import { CniError, ErrorCode } from "./errors.ts";
 
 const PLUGIN_DIR = "/usr/lib/cni";
-const canRun = process.getuid?.() === 0 && Bun.which("ip") !== null &&
+const canRun =
+  process.getuid?.() === 0 &&
+  Bun.which("ip") !== null &&
   (await stat(join(PLUGIN_DIR, "bridge")).catch(() => undefined)) !== undefined;
 
 const BASE_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" };
@@ -73,10 +80,14 @@ function conflist(cniVersion: string, ipam: Record<string, unknown>): string {
   return JSON.stringify({
     cniVersion,
     name: fx.network,
-    plugins: [{
-      type: "bridge", bridge: fx.bridge, isGateway: true,
-      ipam: { type: "host-local", subnet: fx.subnet, ...ipam },
-    }],
+    plugins: [
+      {
+        type: "bridge",
+        bridge: fx.bridge,
+        isGateway: true,
+        ipam: { type: "host-local", subnet: fx.subnet, ...ipam },
+      },
+    ],
   });
 }
 
@@ -85,7 +96,11 @@ function runtimeConf(): RuntimeConf {
     containerId: `ctr-${fx.netns}`,
     netns: `/var/run/netns/${fx.netns}`,
     ifname: "eth0",
-    args: [["IgnoreUnknown", "1"], ["K8S_POD_NAMESPACE", "default"], ["K8S_POD_NAME", "p"]],
+    args: [
+      ["IgnoreUnknown", "1"],
+      ["K8S_POD_NAMESPACE", "default"],
+      ["K8S_POD_NAME", "p"],
+    ],
     capabilityArgs: {},
   };
 }
@@ -99,7 +114,12 @@ function addressesIn(netns: string, ifname: string): string[] {
 
 describe.skipIf(!canRun)("bridge + host-local in a fresh netns", () => {
   test.each([["0.3.1"], ["0.4.0"], ["1.0.0"]])("ADD / CHECK / DEL at cniVersion %s", async (version) => {
-    const rt: CniRuntime = { binDirs: [PLUGIN_DIR], cacheDir: join(fx.tmp, "cache"), timeoutMs: 20_000, baseEnv: BASE_ENV };
+    const rt: CniRuntime = {
+      binDirs: [PLUGIN_DIR],
+      cacheDir: join(fx.tmp, "cache"),
+      timeoutMs: 20_000,
+      baseEnv: BASE_ENV,
+    };
     const ipamDir = join(fx.tmp, "ipam");
     const list = confListFromBytes(conflist(version, { dataDir: ipamDir }));
     const rc = runtimeConf();
@@ -113,7 +133,10 @@ describe.skipIf(!canRun)("bridge + host-local in a fresh netns", () => {
     expect(await readdir(join(ipamDir, fx.network))).toContain(address.split("/")[0]!);
 
     if (version === "0.3.1") {
-      const err = await checkNetworkList(rt, list, rc).then(() => undefined, (e: unknown) => e as CniError);
+      const err = await checkNetworkList(rt, list, rc).then(
+        () => undefined,
+        (e: unknown) => e as CniError,
+      );
       expect(err?.code).toBe(ErrorCode.IncompatibleVersion);
     } else {
       await checkNetworkList(rt, list, rc);
@@ -122,20 +145,34 @@ describe.skipIf(!canRun)("bridge + host-local in a fresh netns", () => {
     await delNetworkList(rt, list, rc);
     expect(addressesIn(fx.netns, "eth0")).toEqual([]);
     expect(await readdir(join(ipamDir, fx.network))).not.toContain(address.split("/")[0]!);
-    expect(await stat(cachedResultPath(rt.cacheDir, { networkName: fx.network, containerId: rc.containerId, ifName: "eth0" }))
-      .catch(() => "gone")).toBe("gone");
+    expect(
+      await stat(
+        cachedResultPath(rt.cacheDir, { networkName: fx.network, containerId: rc.containerId, ifName: "eth0" }),
+      ).catch(() => "gone"),
+    ).toBe("gone");
     await delNetworkList(rt, list, rc); // repeated DEL is fine
   });
 
   test("failures: no cache for CHECK; the real bridge's own error object for a missing netns", async () => {
-    const rt: CniRuntime = { binDirs: [PLUGIN_DIR], cacheDir: join(fx.tmp, "cache"), timeoutMs: 20_000, baseEnv: BASE_ENV };
+    const rt: CniRuntime = {
+      binDirs: [PLUGIN_DIR],
+      cacheDir: join(fx.tmp, "cache"),
+      timeoutMs: 20_000,
+      baseEnv: BASE_ENV,
+    };
     const list = confListFromBytes(conflist("1.0.0", { dataDir: join(fx.tmp, "ipam") }));
     // CHECK without ADD: no cached result -> our own error, nothing invoked
-    const err = await checkNetworkList(rt, list, runtimeConf()).then(() => undefined, (e: unknown) => e as CniError);
+    const err = await checkNetworkList(rt, list, runtimeConf()).then(
+      () => undefined,
+      (e: unknown) => e as CniError,
+    );
     expect(err?.msg).toBe(`failed to get network "${fx.network}" cached result`);
     // an ADD into a netns that does not exist fails inside the plugin
     const bad = { ...runtimeConf(), netns: "/var/run/netns/does-not-exist-" + fx.netns };
-    const addErr = await addNetworkList(rt, list, bad).then(() => undefined, (e: unknown) => e as CniError);
+    const addErr = await addNetworkList(rt, list, bad).then(
+      () => undefined,
+      (e: unknown) => e as CniError,
+    );
     expect(addErr).toBeInstanceOf(CniError);
     expect(addErr!.code).toBe(999); // what bridge itself prints
     expect(addErr!.msg).toStartWith(`failed to open netns "${bad.netns}"`);
@@ -143,7 +180,6 @@ describe.skipIf(!canRun)("bridge + host-local in a fresh netns", () => {
 });
 
 describe.skipIf(!canRun)("chrooted plugins", () => {
-
   async function bindMount(src: string, dest: string, isFile: boolean): Promise<void> {
     if (isFile) await writeFile(dest, "");
     else await mkdir(dest, { recursive: true });
@@ -161,7 +197,11 @@ describe.skipIf(!canRun)("chrooted plugins", () => {
     await bindMount(`/run/netns/${fx.netns}`, join(root, "var", "run", "netns", fx.netns), true);
 
     const rt: CniRuntime = {
-      binDirs: [PLUGIN_DIR], cacheDir: join(fx.tmp, "cache"), timeoutMs: 20_000, baseEnv: BASE_ENV, chrootDir: root,
+      binDirs: [PLUGIN_DIR],
+      cacheDir: join(fx.tmp, "cache"),
+      timeoutMs: 20_000,
+      baseEnv: BASE_ENV,
+      chrootDir: root,
     };
     const list = confListFromBytes(conflist("1.0.0", {})); // host-local's default dataDir /var/lib/cni/networks
     const rc = runtimeConf();

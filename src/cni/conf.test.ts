@@ -5,8 +5,17 @@ import { dirname, join } from "node:path";
 import { buildRecordingPlugin, readRecords } from "../../tests/helpers/build-fixtures.ts";
 import { cachedResultPath, readCachedResult, writeCachedResult } from "./cache.ts";
 import {
-  addNetworkList, buildPluginConfig, checkNetworkList, confListFromBytes, confListFromConf, delNetworkList,
-  gcNetworkList, loadConfFile, statusNetworkList, type CniRuntime, type RuntimeConf,
+  addNetworkList,
+  buildPluginConfig,
+  checkNetworkList,
+  confListFromBytes,
+  confListFromConf,
+  delNetworkList,
+  gcNetworkList,
+  loadConfFile,
+  statusNetworkList,
+  type CniRuntime,
+  type RuntimeConf,
 } from "./conf.ts";
 import { CniError, ErrorCode } from "./errors.ts";
 import { convertResult, toCurrentResult, type Result100 } from "./result.ts";
@@ -30,7 +39,6 @@ afterEach(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-
 const HUB: Result100 = {
   cniVersion: "1.1.0",
   interfaces: [{ name: "eth0", mac: "0a:58:0a:01:02:03", sandbox: "/var/run/netns/x" }],
@@ -44,18 +52,45 @@ const rc: RuntimeConf = {
   containerId: "ctr1",
   netns: "/var/run/netns/x",
   ifname: "eth0",
-  args: [["IgnoreUnknown", "1"], ["K8S_POD_NAME", "p"]],
-  capabilityArgs: { portMappings: [{ hostPort: 80, containerPort: 8080, protocol: "tcp" }], mac: "0a:00:00:00:00:01", ips: ["10.9.9.9/24"] },
+  args: [
+    ["IgnoreUnknown", "1"],
+    ["K8S_POD_NAME", "p"],
+  ],
+  capabilityArgs: {
+    portMappings: [{ hostPort: 80, containerPort: 8080, protocol: "tcp" }],
+    mac: "0a:00:00:00:00:01",
+    ips: ["10.9.9.9/24"],
+  },
 };
 
-function listJson(cniVersion: string, extra: Record<string, unknown> = {}, pluginsExtra: Record<string, unknown>[] = [{}, {}, {}]) {
+function listJson(
+  cniVersion: string,
+  extra: Record<string, unknown> = {},
+  pluginsExtra: Record<string, unknown>[] = [{}, {}, {}],
+) {
   return {
     cniVersion,
     name: "testnet",
     ...extra,
     plugins: [
-      { type: "recorder", id: "first", recordFile, result: resultIn(cniVersion), unknownField: { keep: true }, capabilities: { portMappings: true, mac: false }, ...pluginsExtra[0] },
-      { type: "recorder", id: "second", recordFile, echoPrevResult: true, capabilities: { ips: true }, runtimeConfig: { static: 1 }, ...pluginsExtra[1] },
+      {
+        type: "recorder",
+        id: "first",
+        recordFile,
+        result: resultIn(cniVersion),
+        unknownField: { keep: true },
+        capabilities: { portMappings: true, mac: false },
+        ...pluginsExtra[0],
+      },
+      {
+        type: "recorder",
+        id: "second",
+        recordFile,
+        echoPrevResult: true,
+        capabilities: { ips: true },
+        runtimeConfig: { static: 1 },
+        ...pluginsExtra[1],
+      },
       { type: "recorder", id: "third", recordFile, echoPrevResult: true, ...pluginsExtra[2] },
     ],
   };
@@ -63,7 +98,9 @@ function listJson(cniVersion: string, extra: Record<string, unknown> = {}, plugi
 
 describe("conf lists", () => {
   test("parse name, version, flags; keep raw plugin JSON", () => {
-    const l = confListFromBytes(JSON.stringify(listJson("1.0.0", { disableCheck: "TRUE", disableGC: true, custom: 1 })));
+    const l = confListFromBytes(
+      JSON.stringify(listJson("1.0.0", { disableCheck: "TRUE", disableGC: true, custom: 1 })),
+    );
     expect(l.name).toBe("testnet");
     expect(l.cniVersion).toBe("1.0.0");
     expect(l.disableCheck).toBe(true);
@@ -74,7 +111,9 @@ describe("conf lists", () => {
 
   test("missing cniVersion reads as 0.1.0; cniVersions picks the highest we know", () => {
     expect(confListFromBytes(`{"name":"n","plugins":[{"type":"x"}]}`).cniVersion).toBe("0.1.0");
-    const l = confListFromBytes(`{"name":"n","cniVersion":"0.3.1","cniVersions":["0.4.0","1.0.0","9.0.0"],"plugins":[{"type":"x"}]}`);
+    const l = confListFromBytes(
+      `{"name":"n","cniVersion":"0.3.1","cniVersions":["0.4.0","1.0.0","9.0.0"],"plugins":[{"type":"x"}]}`,
+    );
     expect(l.cniVersion).toBe("1.0.0");
   });
 
@@ -102,7 +141,10 @@ describe("conf lists", () => {
   test("loadConfFile: single confs need a type; conflists gain <dir>/<name>/*.conf plugins", async () => {
     await writeFile(join(tmp, "a.conf"), `{"cniVersion":"1.0.0","name":"a","type":"bridge"}`);
     await writeFile(join(tmp, "b.json"), `{"cniVersion":"1.0.0","name":"b"}`);
-    expect(await loadConfFile(join(tmp, "a.conf"))).toEqual({ raw: { cniVersion: "1.0.0", name: "a", type: "bridge" }, isList: false });
+    expect(await loadConfFile(join(tmp, "a.conf"))).toEqual({
+      raw: { cniVersion: "1.0.0", name: "a", type: "bridge" },
+      isList: false,
+    });
     expect((await rejection(loadConfFile(join(tmp, "b.json")))).code).toBe(ErrorCode.InvalidConfig);
     expect((await rejection(loadConfFile(join(tmp, "missing.conf")))).code).toBe(ErrorCode.IoFailure);
 
@@ -115,7 +157,10 @@ describe("conf lists", () => {
     expect(loaded.isList).toBe(true);
     expect((loaded.raw.plugins as Array<{ type: string }>).map((p) => p.type)).toEqual(["bridge", "portmap", "tuning"]);
 
-    await writeFile(join(tmp, "inl.conflist"), `{"cniVersion":"1.0.0","name":"net","loadOnlyInlinedPlugins":true,"plugins":[{"type":"bridge"}]}`);
+    await writeFile(
+      join(tmp, "inl.conflist"),
+      `{"cniVersion":"1.0.0","name":"net","loadOnlyInlinedPlugins":true,"plugins":[{"type":"bridge"}]}`,
+    );
     const inl = await loadConfFile(join(tmp, "inl.conflist"));
     expect((inl.raw.plugins as unknown[]).length).toBe(1);
   });
@@ -137,7 +182,12 @@ describe.each(SUPPORTED_VERSIONS.map((v) => [v]))("cniVersion %s", (version) => 
     expect(c1.runtimeConfig).toEqual({ ips: ["10.9.9.9/24"] }); // replaces the static one, as libcni does
     const c2 = buildPluginConfig(list, p2!, prev, rc);
     expect(c2.runtimeConfig).toBeUndefined();
-    const c3 = buildPluginConfig(list, { type: "x", capabilities: { bandwidth: true }, runtimeConfig: { static: 1 } }, undefined, rc);
+    const c3 = buildPluginConfig(
+      list,
+      { type: "x", capabilities: { bandwidth: true }, runtimeConfig: { static: 1 } },
+      undefined,
+      rc,
+    );
     expect(c3.runtimeConfig).toEqual({ static: 1 }); // nothing offered: left as configured
   });
 
@@ -148,13 +198,21 @@ describe.each(SUPPORTED_VERSIONS.map((v) => [v]))("cniVersion %s", (version) => 
     expect(hub.cniVersion).toBe("1.1.0");
 
     const recs = await readRecords(recordFile);
-    expect(recs.map((r) => [r.command, r.conf.id])).toEqual([["ADD", "first"], ["ADD", "second"], ["ADD", "third"]]);
+    expect(recs.map((r) => [r.command, r.conf.id])).toEqual([
+      ["ADD", "first"],
+      ["ADD", "second"],
+      ["ADD", "third"],
+    ]);
     for (const r of recs) {
       expect(r.conf.name).toBe("testnet");
       expect(r.conf.cniVersion).toBe(version);
       expect(r.env).toEqual({
-        CNI_COMMAND: "ADD", CNI_CONTAINERID: "ctr1", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0",
-        CNI_ARGS: "IgnoreUnknown=1;K8S_POD_NAME=p", CNI_PATH: binDir,
+        CNI_COMMAND: "ADD",
+        CNI_CONTAINERID: "ctr1",
+        CNI_NETNS: "/var/run/netns/x",
+        CNI_IFNAME: "eth0",
+        CNI_ARGS: "IgnoreUnknown=1;K8S_POD_NAME=p",
+        CNI_PATH: binDir,
       });
     }
     const expectedPrev = convertResult(toCurrentResult(resultIn(version), version), version);
@@ -179,13 +237,22 @@ describe.each(SUPPORTED_VERSIONS.map((v) => [v]))("cniVersion %s", (version) => 
     await rm(recordFile);
     await delNetworkList(rt, list, rc);
     const recs = await readRecords(recordFile);
-    expect(recs.map((r) => [r.command, r.conf.id])).toEqual([["DEL", "third"], ["DEL", "second"], ["DEL", "first"]]);
+    expect(recs.map((r) => [r.command, r.conf.id])).toEqual([
+      ["DEL", "third"],
+      ["DEL", "second"],
+      ["DEL", "first"],
+    ]);
     const withPrev = version >= "0.4.0";
     for (const r of recs) {
-      if (withPrev) expect(r.conf.prevResult).toEqual(convertResult(toCurrentResult(resultIn(version), version), version));
+      if (withPrev)
+        expect(r.conf.prevResult).toEqual(convertResult(toCurrentResult(resultIn(version), version), version));
       else expect(r.conf.prevResult).toBeUndefined();
     }
-    expect(await stat(cachedResultPath(rt.cacheDir, { networkName: "testnet", containerId: "ctr1", ifName: "eth0" })).catch(() => "gone")).toBe("gone");
+    expect(
+      await stat(cachedResultPath(rt.cacheDir, { networkName: "testnet", containerId: "ctr1", ifName: "eth0" })).catch(
+        () => "gone",
+      ),
+    ).toBe("gone");
     // repeated DEL (no cache) still calls every plugin and succeeds
     await delNetworkList(rt, list, rc);
   });
@@ -205,8 +272,13 @@ describe.each(SUPPORTED_VERSIONS.map((v) => [v]))("cniVersion %s", (version) => 
     await rm(recordFile);
     await checkNetworkList(rt, list, rc);
     const recs = await readRecords(recordFile);
-    expect(recs.map((r) => [r.command, r.conf.id])).toEqual([["CHECK", "first"], ["CHECK", "second"], ["CHECK", "third"]]);
-    for (const r of recs) expect(r.conf.prevResult).toEqual(convertResult(toCurrentResult(resultIn(version), version), version));
+    expect(recs.map((r) => [r.command, r.conf.id])).toEqual([
+      ["CHECK", "first"],
+      ["CHECK", "second"],
+      ["CHECK", "third"],
+    ]);
+    for (const r of recs)
+      expect(r.conf.prevResult).toEqual(convertResult(toCurrentResult(resultIn(version), version), version));
     // disableCheck: nothing is called
     await rm(recordFile);
     await checkNetworkList(rt, { ...list, disableCheck: true }, rc);
@@ -215,7 +287,10 @@ describe.each(SUPPORTED_VERSIONS.map((v) => [v]))("cniVersion %s", (version) => 
 
   test("GC injects the valid attachments from 1.1.0 on; STATUS reaches every plugin from 1.1.0 on", async () => {
     const list = confListFromBytes(JSON.stringify(listJson(version)));
-    const valid = [{ containerID: "c1", ifname: "eth0" }, { containerID: "c2", ifname: "net1" }];
+    const valid = [
+      { containerID: "c1", ifname: "eth0" },
+      { containerID: "c2", ifname: "net1" },
+    ];
     await gcNetworkList(rt, list, valid);
     await statusNetworkList(rt, list);
     const recs = await readRecords(recordFile);
@@ -224,7 +299,12 @@ describe.each(SUPPORTED_VERSIONS.map((v) => [v]))("cniVersion %s", (version) => 
       return;
     }
     expect(recs.map((r) => [r.command, r.conf.id])).toEqual([
-      ["GC", "first"], ["GC", "second"], ["GC", "third"], ["STATUS", "first"], ["STATUS", "second"], ["STATUS", "third"],
+      ["GC", "first"],
+      ["GC", "second"],
+      ["GC", "third"],
+      ["STATUS", "first"],
+      ["STATUS", "second"],
+      ["STATUS", "third"],
     ]);
     for (const r of recs) {
       expect(r.env).toEqual({ CNI_COMMAND: r.command, CNI_PATH: binDir });
@@ -247,18 +327,26 @@ describe.each(SUPPORTED_VERSIONS.map((v) => [v]))("cniVersion %s", (version) => 
 
 describe("failures", () => {
   test("an ADD failure stops the chain, passes the error unchanged, caches nothing", async () => {
-    const list = confListFromBytes(JSON.stringify(listJson("1.0.0", {}, [{}, { error: { code: 11, msg: "try later", details: "busy" } }, {}])));
+    const list = confListFromBytes(
+      JSON.stringify(listJson("1.0.0", {}, [{}, { error: { code: 11, msg: "try later", details: "busy" } }, {}])),
+    );
     const err = await rejection(addNetworkList(rt, list, rc));
     expect([err.code, err.msg, err.details]).toEqual([11, "try later", "busy"]);
     expect((await readRecords(recordFile)).map((r) => r.conf.id)).toEqual(["first", "second"]);
-    expect(await readCachedResult(rt.cacheDir, { networkName: "testnet", containerId: "ctr1", ifName: "eth0" })).toBeUndefined();
+    expect(
+      await readCachedResult(rt.cacheDir, { networkName: "testnet", containerId: "ctr1", ifName: "eth0" }),
+    ).toBeUndefined();
   });
 
   test("a DEL failure keeps the cache entry for the retry", async () => {
-    const list = confListFromBytes(JSON.stringify(listJson("1.0.0", {}, [{ failOn: ["DEL"], error: { code: 5, msg: "io" } }, {}, {}])));
+    const list = confListFromBytes(
+      JSON.stringify(listJson("1.0.0", {}, [{ failOn: ["DEL"], error: { code: 5, msg: "io" } }, {}, {}])),
+    );
     await addNetworkList(rt, list, rc);
     expect((await rejection(delNetworkList(rt, list, rc))).code).toBe(5);
-    expect(await readCachedResult(rt.cacheDir, { networkName: "testnet", containerId: "ctr1", ifName: "eth0" })).toBeDefined();
+    expect(
+      await readCachedResult(rt.cacheDir, { networkName: "testnet", containerId: "ctr1", ifName: "eth0" }),
+    ).toBeDefined();
   });
 
   test("an unreadable cache entry does not block DEL (libcni drops it)", async () => {
@@ -273,14 +361,20 @@ describe("failures", () => {
   });
 
   test("STATUS passes a plugin's error through unchanged and stops there", async () => {
-    const list = confListFromBytes(JSON.stringify(listJson("1.1.0", {}, [{}, { error: { code: 50, msg: "not available" } }, {}])));
+    const list = confListFromBytes(
+      JSON.stringify(listJson("1.1.0", {}, [{}, { error: { code: 50, msg: "not available" } }, {}])),
+    );
     const err = await rejection(statusNetworkList(rt, list));
     expect([err.code, err.msg]).toEqual([50, "not available"]);
     expect((await readRecords(recordFile)).map((r) => r.conf.id)).toEqual(["first", "second"]);
   });
 
   test("GC calls every plugin and throws the first error", async () => {
-    const list = confListFromBytes(JSON.stringify(listJson("1.1.0", {}, [{ error: { code: 5, msg: "first" } }, {}, { error: { code: 7, msg: "third" } }])));
+    const list = confListFromBytes(
+      JSON.stringify(
+        listJson("1.1.0", {}, [{ error: { code: 5, msg: "first" } }, {}, { error: { code: 7, msg: "third" } }]),
+      ),
+    );
     const err = await rejection(gcNetworkList(rt, list, []));
     expect([err.code, err.msg]).toEqual([5, "first"]);
     expect((await readRecords(recordFile)).map((r) => r.conf.id)).toEqual(["first", "second", "third"]);
@@ -309,7 +403,9 @@ describe("failures", () => {
   });
 
   test("a result that is not a result is a decode failure", async () => {
-    const list = confListFromBytes(JSON.stringify(listJson("1.0.0", {}, [{ result: { cniVersion: "1.0.0", ips: "nope" } }, {}, {}])));
+    const list = confListFromBytes(
+      JSON.stringify(listJson("1.0.0", {}, [{ result: { cniVersion: "1.0.0", ips: "nope" } }, {}, {}])),
+    );
     expect((await rejection(addNetworkList(rt, list, rc))).code).toBe(ErrorCode.DecodeFailure);
   });
 

@@ -93,7 +93,10 @@ function resolveListVersion(raw: Record<string, unknown>): string {
   const declared = configVersion(raw);
   if (raw.cniVersions === undefined) return declared;
   if (!Array.isArray(raw.cniVersions) || raw.cniVersions.some((x) => typeof x !== "string")) {
-    throw new CniError(ErrorCode.InvalidConfig, `invalid network configuration list: field "cniVersions": expected an array of strings`);
+    throw new CniError(
+      ErrorCode.InvalidConfig,
+      `invalid network configuration list: field "cniVersions": expected an array of strings`,
+    );
   }
   const candidates = [...(raw.cniVersions as string[])];
   if (typeof raw.cniVersion === "string" && raw.cniVersion !== "") candidates.push(raw.cniVersion);
@@ -111,7 +114,10 @@ function readBool(raw: Record<string, unknown>, key: string): boolean {
     const s = v.toLowerCase();
     if (s === "true") return true;
     if (s === "false") return false;
-    throw new CniError(ErrorCode.InvalidConfig, `error parsing configuration list: invalid value ${JSON.stringify(v)} for ${key}`);
+    throw new CniError(
+      ErrorCode.InvalidConfig,
+      `error parsing configuration list: invalid value ${JSON.stringify(v)} for ${key}`,
+    );
   }
   throw new CniError(ErrorCode.InvalidConfig, `error parsing configuration list: invalid type ${typeof v} for ${key}`);
 }
@@ -182,7 +188,10 @@ async function readConfigFile(path: string): Promise<Uint8Array> {
  * holding only the capability args the plugin declares as true.
  */
 export function buildPluginConfig(
-  list: NetworkConfigList, plugin: Record<string, unknown>, prevResult: unknown, rc: RuntimeConf,
+  list: NetworkConfigList,
+  plugin: Record<string, unknown>,
+  prevResult: unknown,
+  rc: RuntimeConf,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = { ...plugin, name: list.name, cniVersion: list.cniVersion };
   if (prevResult !== undefined && prevResult !== null) out.prevResult = prevResult;
@@ -225,15 +234,24 @@ export async function addNetworkList(rt: CniRuntime, list: NetworkConfigList, rc
   for (const plugin of list.plugins) {
     const out = await invoke(rt, "ADD", plugin, buildPluginConfig(list, plugin, prev, rc), rc);
     if (out === undefined) {
-      throw new CniError(ErrorCode.DecodeFailure, `failed to unmarshal raw result`,
-        `plugin ${describePlugin(plugin)} printed nothing on ADD`);
+      throw new CniError(
+        ErrorCode.DecodeFailure,
+        `failed to unmarshal raw result`,
+        `plugin ${describePlugin(plugin)} printed nothing on ADD`,
+      );
     }
     prev = asListVersion(list, out);
   }
   const hub = toCurrentResult(prev ?? {}, list.cniVersion);
   await writeCachedResult(rt.cacheDir, {
-    networkName: list.name, containerId: rc.containerId, ifName: rc.ifname, netns: rc.netns,
-    config: JSON.stringify(list.raw), cniArgs: rc.args, capabilityArgs: rc.capabilityArgs, result: prev,
+    networkName: list.name,
+    containerId: rc.containerId,
+    ifName: rc.ifname,
+    netns: rc.netns,
+    config: JSON.stringify(list.raw),
+    cniArgs: rc.args,
+    capabilityArgs: rc.capabilityArgs,
+    result: prev,
   });
   return hub;
 }
@@ -245,15 +263,20 @@ export async function addNetworkList(rt: CniRuntime, list: NetworkConfigList, rc
  */
 export async function checkNetworkList(rt: CniRuntime, list: NetworkConfigList, rc: RuntimeConf): Promise<void> {
   if (!versionAtLeast(list.cniVersion, "0.4.0")) {
-    throw new CniError(ErrorCode.IncompatibleVersion,
-      `configuration version ${JSON.stringify(list.cniVersion)} does not support the CHECK command`);
+    throw new CniError(
+      ErrorCode.IncompatibleVersion,
+      `configuration version ${JSON.stringify(list.cniVersion)} does not support the CHECK command`,
+    );
   }
   if (list.disableCheck) return;
   const key = cacheKey(list, rc);
   const cached = await readCachedResult(rt.cacheDir, key);
   if (!cached?.result) {
-    throw new CniError(ErrorCode.IoFailure, `failed to get network ${JSON.stringify(list.name)} cached result`,
-      `no cached result at ${cachedResultPath(rt.cacheDir, key)}`);
+    throw new CniError(
+      ErrorCode.IoFailure,
+      `failed to get network ${JSON.stringify(list.name)} cached result`,
+      `no cached result at ${cachedResultPath(rt.cacheDir, key)}`,
+    );
   }
   const prev = asListVersion(list, cached.result);
   for (const plugin of list.plugins) {
@@ -291,14 +314,21 @@ export async function delNetworkList(rt: CniRuntime, list: NetworkConfigList, rc
  * Skipped below 1.1.0 or with disableGC. All plugins are called; the first
  * error is thrown (the others are its `cause`).
  */
-export async function gcNetworkList(rt: CniRuntime, list: NetworkConfigList, validAttachments: GcAttachment[]): Promise<void> {
+export async function gcNetworkList(
+  rt: CniRuntime,
+  list: NetworkConfigList,
+  validAttachments: GcAttachment[],
+): Promise<void> {
   if (list.disableGC || !versionAtLeast(list.cniVersion, "1.1.0")) return;
   const attachments = validAttachments.map((a) => ({ containerID: a.containerID, ifname: a.ifname }));
   const errors: CniError[] = [];
   for (const plugin of list.plugins) {
     const conf = {
-      ...plugin, name: list.name, cniVersion: list.cniVersion,
-      [VALID_ATTACHMENTS_KEY]: attachments, [ATTACHMENTS_KEY]: attachments,
+      ...plugin,
+      name: list.name,
+      cniVersion: list.cniVersion,
+      [VALID_ATTACHMENTS_KEY]: attachments,
+      [ATTACHMENTS_KEY]: attachments,
     };
     try {
       await invoke(rt, "GC", plugin, conf, undefined);
@@ -320,7 +350,10 @@ export async function statusNetworkList(rt: CniRuntime, list: NetworkConfigList)
 // ---------------------------------------------------------------------------
 
 function invoke(
-  rt: CniRuntime, command: CniCommand, plugin: Record<string, unknown>, conf: Record<string, unknown>,
+  rt: CniRuntime,
+  command: CniCommand,
+  plugin: Record<string, unknown>,
+  conf: Record<string, unknown>,
   rc: RuntimeConf | undefined,
 ): Promise<unknown> {
   const run = rt.run ?? execPlugin;

@@ -59,9 +59,14 @@ export class CniError extends Error {
 export function isCniErrorObject(x: unknown): x is CniErrorObject {
   if (typeof x !== "object" || x === null) return false;
   const o = x as Record<string, unknown>;
-  return typeof o.code === "number" && Number.isInteger(o.code) && o.code > 0 &&
-    typeof o.msg === "string" && o.msg !== "" &&
-    (o.details === undefined || typeof o.details === "string");
+  return (
+    typeof o.code === "number" &&
+    Number.isInteger(o.code) &&
+    o.code > 0 &&
+    typeof o.msg === "string" &&
+    o.msg !== "" &&
+    (o.details === undefined || typeof o.details === "string")
+  );
 }
 
 /**

@@ -25,7 +25,6 @@ afterEach(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-
 function request(conf: Record<string, unknown>, over: Partial<ExecRequest> = {}): ExecRequest {
   return {
     command: "ADD",
@@ -78,7 +77,9 @@ describe("findPlugin", () => {
 describe("buildPluginEnv", () => {
   test("base env plus request values; base CNI_* never leak; undefined values omitted", () => {
     const env = buildPluginEnv({
-      command: "GC", binDirs: ["/a", "/b"], cniEnv: {},
+      command: "GC",
+      binDirs: ["/a", "/b"],
+      cniEnv: {},
       baseEnv: { PATH: "/usr/bin", CNI_NETNS: "/leaked", CNI_ARGS: "LEAK=1" },
     });
     expect(env).toEqual({ PATH: "/usr/bin", CNI_COMMAND: "GC", CNI_PATH: "/a:/b" });
@@ -87,23 +88,38 @@ describe("buildPluginEnv", () => {
 
 describe("execPlugin with the recording plugin", () => {
   test("env assembled exactly and stdin passed byte for byte", async () => {
-    const req = request({ result: { cniVersion: "1.0.0", ips: [] } }, { baseEnv: { PATH: "/usr/bin:/bin", FOO: "bar" } });
+    const req = request(
+      { result: { cniVersion: "1.0.0", ips: [] } },
+      { baseEnv: { PATH: "/usr/bin:/bin", FOO: "bar" } },
+    );
     const out = await execPlugin(req);
     expect(out).toEqual({ cniVersion: "1.0.0", ips: [] });
     const [rec] = await readRecords(recordFile);
     expect(rec?.stdin).toBe(req.stdin as string);
     expect(rec?.env).toEqual({
-      CNI_COMMAND: "ADD", CNI_CONTAINERID: "c1", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0",
-      CNI_ARGS: "IgnoreUnknown=1", CNI_PATH: binDir,
+      CNI_COMMAND: "ADD",
+      CNI_CONTAINERID: "c1",
+      CNI_NETNS: "/var/run/netns/x",
+      CNI_IFNAME: "eth0",
+      CNI_ARGS: "IgnoreUnknown=1",
+      CNI_PATH: binDir,
     });
     expect(rec?.fullEnv).toEqual({
-      PATH: "/usr/bin:/bin", FOO: "bar", CNI_COMMAND: "ADD", CNI_CONTAINERID: "c1", CNI_NETNS: "/var/run/netns/x",
-      CNI_IFNAME: "eth0", CNI_ARGS: "IgnoreUnknown=1", CNI_PATH: binDir,
+      PATH: "/usr/bin:/bin",
+      FOO: "bar",
+      CNI_COMMAND: "ADD",
+      CNI_CONTAINERID: "c1",
+      CNI_NETNS: "/var/run/netns/x",
+      CNI_IFNAME: "eth0",
+      CNI_ARGS: "IgnoreUnknown=1",
+      CNI_PATH: binDir,
     });
   });
 
   test("stdin given as bytes; empty stdout on success is undefined", async () => {
-    const stdin = new TextEncoder().encode(JSON.stringify({ cniVersion: "1.0.0", name: "n", type: "recorder", recordFile }));
+    const stdin = new TextEncoder().encode(
+      JSON.stringify({ cniVersion: "1.0.0", name: "n", type: "recorder", recordFile }),
+    );
     expect(await execPlugin(request({}, { command: "DEL", stdin }))).toBeUndefined();
     expect((await readRecords(recordFile))[0]?.command).toBe("DEL");
   });
@@ -163,7 +179,9 @@ describe("execPlugin with the recording plugin", () => {
 
   test("the kill reaches the plugin's children too, even ones holding its stdout", async () => {
     const start = performance.now();
-    const err = await rejection(execPlugin(request({ spawnChild: ["/bin/sleep", "60"], sleepMs: 60_000 }, { timeoutMs: 400 })));
+    const err = await rejection(
+      execPlugin(request({ spawnChild: ["/bin/sleep", "60"], sleepMs: 60_000 }, { timeoutMs: 400 })),
+    );
     expect(err.msg).toBe(`plugin "recorder" timed out after 400 ms (killed)`);
     expect(performance.now() - start).toBeLessThan(3000);
     const recs = await readRecords(recordFile);

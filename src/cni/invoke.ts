@@ -50,8 +50,11 @@ export function isValidPluginType(t: string): boolean {
  */
 export async function findPlugin(pluginType: string, binDirs: readonly string[]): Promise<string> {
   if (!isValidPluginType(pluginType)) {
-    throw new CniError(ErrorCode.InvalidConfig, `invalid plugin type ${quote(pluginType)}`,
-      `a plugin type must be a plain file name: not empty, without "/", "\\", ".." or NUL`);
+    throw new CniError(
+      ErrorCode.InvalidConfig,
+      `invalid plugin type ${quote(pluginType)}`,
+      `a plugin type must be a plain file name: not empty, without "/", "\\", ".." or NUL`,
+    );
   }
   for (const dir of binDirs) {
     if (dir === "") continue;
@@ -59,11 +62,16 @@ export async function findPlugin(pluginType: string, binDirs: readonly string[])
     const st = await stat(full).catch(() => undefined);
     if (st?.isFile()) return full;
   }
-  throw new CniError(ErrorCode.InvalidConfig, `failed to find plugin ${quote(pluginType)} in path [${binDirs.join(" ")}]`);
+  throw new CniError(
+    ErrorCode.InvalidConfig,
+    `failed to find plugin ${quote(pluginType)} in path [${binDirs.join(" ")}]`,
+  );
 }
 
 /** The plugin's env: the chosen base (minus any CNI_* of its own) plus the request's CNI_* values. */
-export function buildPluginEnv(req: Pick<ExecRequest, "command" | "binDirs" | "cniEnv" | "baseEnv">): Record<string, string> {
+export function buildPluginEnv(
+  req: Pick<ExecRequest, "command" | "binDirs" | "cniEnv" | "baseEnv">,
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.baseEnv ?? {})) {
     if (!CNI_ENV_KEYS.includes(k)) env[k] = v;
@@ -99,11 +107,24 @@ export const execPlugin: PluginRunner = async (req) => {
   }
 };
 
-interface Finished { kind: "done"; exitCode: number | null; reason: string; stdout: Uint8Array; stderr: Uint8Array }
-interface Busy { kind: "busy"; reason: string }
+interface Finished {
+  kind: "done";
+  exitCode: number | null;
+  reason: string;
+  stdout: Uint8Array;
+  stderr: Uint8Array;
+}
+interface Busy {
+  kind: "busy";
+  reason: string;
+}
 
 async function runOnce(o: {
-  cmd: string[]; env: Record<string, string>; stdin: Uint8Array; deadline: number; req: ExecRequest;
+  cmd: string[];
+  env: Record<string, string>;
+  stdin: Uint8Array;
+  deadline: number;
+  req: ExecRequest;
 }): Promise<Finished | Busy> {
   let proc: Bun.Subprocess<Uint8Array, "pipe", "pipe">;
   try {
@@ -132,8 +153,10 @@ async function runOnce(o: {
     await Promise.race([proc.exited, Bun.sleep(KILL_GRACE_MS)]);
     out.cancel();
     errOut.cancel();
-    throw new CniError(ErrorCode.Internal,
-      `plugin ${quote(o.req.pluginType)} timed out after ${o.req.timeoutMs} ms (killed)`);
+    throw new CniError(
+      ErrorCode.Internal,
+      `plugin ${quote(o.req.pluginType)} timed out after ${o.req.timeoutMs} ms (killed)`,
+    );
   }
 
   const [exitCode, stdout, stderr] = first;
@@ -189,8 +212,11 @@ function decodeResult(pluginType: string, stdout: Uint8Array): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new CniError(ErrorCode.DecodeFailure, `failed to unmarshal result of plugin ${quote(pluginType)}`,
-      `${(err as Error).message}: result ${quote(truncate(text))}`);
+    throw new CniError(
+      ErrorCode.DecodeFailure,
+      `failed to unmarshal result of plugin ${quote(pluginType)}`,
+      `${(err as Error).message}: result ${quote(truncate(text))}`,
+    );
   }
 }
 
@@ -210,18 +236,26 @@ function pluginError(reason: string, stdout: Uint8Array, stderr: Uint8Array): Cn
   try {
     parsed = JSON.parse(out);
   } catch (err) {
-    return new CniError(ErrorCode.Internal,
-      `netplugin failed but error parsing its diagnostic message ${quote(truncate(out))}`, (err as Error).message);
+    return new CniError(
+      ErrorCode.Internal,
+      `netplugin failed but error parsing its diagnostic message ${quote(truncate(out))}`,
+      (err as Error).message,
+    );
   }
   if (isCniErrorObject(parsed)) return CniError.fromObject(parsed);
-  return new CniError(ErrorCode.Internal,
+  return new CniError(
+    ErrorCode.Internal,
     `netplugin failed but error parsing its diagnostic message ${quote(truncate(out))}`,
-    "not a CNI error object (needs a numeric code and a msg)");
+    "not a CNI error object (needs a numeric code and a msg)",
+  );
 }
 
 function findChroot(baseEnv: Record<string, string> | undefined): string {
-  return Bun.which("chroot", { PATH: baseEnv?.PATH ?? DEFAULT_PATH }) ??
-    Bun.which("chroot", { PATH: DEFAULT_PATH }) ?? "/usr/sbin/chroot";
+  return (
+    Bun.which("chroot", { PATH: baseEnv?.PATH ?? DEFAULT_PATH }) ??
+    Bun.which("chroot", { PATH: DEFAULT_PATH }) ??
+    "/usr/sbin/chroot"
+  );
 }
 
 function decodeText(b: Uint8Array): string {

@@ -4,7 +4,6 @@ import { convertResult, formatCniJson, placeholderResult, type Result100, toCurr
 import { SUPPORTED_VERSIONS } from "./spec.ts";
 import { thrown } from "../../tests/helpers/thrown.ts";
 
-
 // A dual-stack macvlan-like result with every field each generation can carry.
 const hub: Result100 = {
   cniVersion: "1.1.0",
@@ -21,15 +20,30 @@ const hub: Result100 = {
     { dst: "10.96.0.0/12", mtu: 1400, advmss: 1360, priority: 100, table: 0, scope: 253 },
     { dst: "::/0", gw: "fd00:10:244:2::1" },
   ],
-  dns: { nameservers: ["10.96.0.10"], domain: "cluster.local", search: ["default.svc.cluster.local"], options: ["ndots:5"] },
+  dns: {
+    nameservers: ["10.96.0.10"],
+    domain: "cluster.local",
+    search: ["default.svc.cluster.local"],
+    options: ["ndots:5"],
+  },
 };
 
-const dns = { nameservers: ["10.96.0.10"], domain: "cluster.local", search: ["default.svc.cluster.local"], options: ["ndots:5"] };
+const dns = {
+  nameservers: ["10.96.0.10"],
+  domain: "cluster.local",
+  search: ["default.svc.cluster.local"],
+  options: ["ndots:5"],
+};
 
 // The wire form per generation, keys in the order Go prints them.
 const wire1x = (v: string) => ({
   cniVersion: v,
-  dns: { domain: "cluster.local", nameservers: ["10.96.0.10"], options: ["ndots:5"], search: ["default.svc.cluster.local"] },
+  dns: {
+    domain: "cluster.local",
+    nameservers: ["10.96.0.10"],
+    options: ["ndots:5"],
+    search: ["default.svc.cluster.local"],
+  },
   interfaces: [
     { mac: "0a:58:0a:f4:02:05", mtu: 1500, name: "net1", sandbox: "/var/run/netns/cni-5f2a" },
     { name: "vhost0", pciID: "0000:00:1f.6", socketPath: "/run/vhost/s0" },
@@ -46,10 +60,7 @@ const wire1x = (v: string) => ({
 });
 const wire04 = (v: string) => ({
   cniVersion: v,
-  interfaces: [
-    { name: "net1", mac: "0a:58:0a:f4:02:05", sandbox: "/var/run/netns/cni-5f2a" },
-    { name: "vhost0" },
-  ],
+  interfaces: [{ name: "net1", mac: "0a:58:0a:f4:02:05", sandbox: "/var/run/netns/cni-5f2a" }, { name: "vhost0" }],
   ips: [
     { version: "4", interface: 0, address: "10.244.2.5/24", gateway: "10.244.2.1" },
     { version: "6", interface: 0, address: "fd00:10:244:2::5/64", gateway: "fd00:10:244:2::1" },
@@ -63,11 +74,16 @@ const wire04 = (v: string) => ({
 });
 const wire02 = (v: string) => ({
   cniVersion: v,
-  ip4: { ip: "10.244.2.5/24", gateway: "10.244.2.1", routes: [{ dst: "0.0.0.0/0", gw: "10.244.2.1" }, { dst: "10.96.0.0/12" }] },
+  ip4: {
+    ip: "10.244.2.5/24",
+    gateway: "10.244.2.1",
+    routes: [{ dst: "0.0.0.0/0", gw: "10.244.2.1" }, { dst: "10.96.0.0/12" }],
+  },
   ip6: { ip: "fd00:10:244:2::5/64", gateway: "fd00:10:244:2::1", routes: [{ dst: "::/0", gw: "fd00:10:244:2::1" }] },
   dns,
 });
-const wireFor = (v: string) => (v.startsWith("1.") ? wire1x(v) : v === "0.1.0" || v === "0.2.0" ? wire02(v) : wire04(v));
+const wireFor = (v: string) =>
+  v.startsWith("1.") ? wire1x(v) : v === "0.1.0" || v === "0.2.0" ? wire02(v) : wire04(v);
 
 // What survives a trip through each generation and back into the hub.
 const hubAfter = (v: string): Result100 => {
@@ -75,8 +91,15 @@ const hubAfter = (v: string): Result100 => {
   if (v === "0.1.0" || v === "0.2.0") {
     return {
       cniVersion: "1.1.0",
-      ips: [{ address: "10.244.2.5/24", gateway: "10.244.2.1" }, { address: "fd00:10:244:2::5/64", gateway: "fd00:10:244:2::1" }],
-      routes: [{ dst: "0.0.0.0/0", gw: "10.244.2.1" }, { dst: "10.96.0.0/12" }, { dst: "::/0", gw: "fd00:10:244:2::1" }],
+      ips: [
+        { address: "10.244.2.5/24", gateway: "10.244.2.1" },
+        { address: "fd00:10:244:2::5/64", gateway: "fd00:10:244:2::1" },
+      ],
+      routes: [
+        { dst: "0.0.0.0/0", gw: "10.244.2.1" },
+        { dst: "10.96.0.0/12" },
+        { dst: "::/0", gw: "fd00:10:244:2::1" },
+      ],
       dns,
     };
   }
@@ -108,33 +131,55 @@ describe.each(SUPPORTED_VERSIONS.map((v) => [v]))("cniVersion %s", (version) => 
     const viaHub = convertResult(toCurrentResult(convertResult(hub, version), "1.1.0"), to);
     expect(viaHub.cniVersion).toBe(to);
     // The lossier of the two generations decides what is left.
-    const lossy = ["0.1.0", "0.2.0"].includes(version) || ["0.1.0", "0.2.0"].includes(to)
-      ? hubAfter("0.2.0")
-      : version.startsWith("0.") || to.startsWith("0.") ? hubAfter("0.4.0") : hub;
+    const lossy =
+      ["0.1.0", "0.2.0"].includes(version) || ["0.1.0", "0.2.0"].includes(to)
+        ? hubAfter("0.2.0")
+        : version.startsWith("0.") || to.startsWith("0.")
+          ? hubAfter("0.4.0")
+          : hub;
     expect(toCurrentResult(viaHub, "x")).toEqual(lossy);
   });
   test("placeholderResult", () => {
     const p = placeholderResult({ cniVersion: version, ifname: "net1", netns: "/var/run/netns/gone" });
     const want = version.startsWith("1.")
-      ? { cniVersion: version, interfaces: [{ name: "net1", sandbox: "/var/run/netns/gone" }], ips: [{ address: "0.0.0.0/0", gateway: "0.0.0.0" }] }
+      ? {
+          cniVersion: version,
+          interfaces: [{ name: "net1", sandbox: "/var/run/netns/gone" }],
+          ips: [{ address: "0.0.0.0/0", gateway: "0.0.0.0" }],
+        }
       : version === "0.1.0" || version === "0.2.0"
         ? { cniVersion: version, ip4: { ip: "0.0.0.0/0", gateway: "0.0.0.0" }, dns: {} }
-        : { cniVersion: version, interfaces: [{ name: "net1", sandbox: "/var/run/netns/gone" }], ips: [{ version: "4", address: "0.0.0.0/0", gateway: "0.0.0.0" }], dns: {} };
+        : {
+            cniVersion: version,
+            interfaces: [{ name: "net1", sandbox: "/var/run/netns/gone" }],
+            ips: [{ version: "4", address: "0.0.0.0/0", gateway: "0.0.0.0" }],
+            dns: {},
+          };
     expect(JSON.stringify(p)).toBe(JSON.stringify(want));
   });
 });
 
 describe("toCurrentResult from real plugin output", () => {
   test("0.2.0 host-local style (ip4 only, routes)", () => {
-    const raw = { cniVersion: "0.2.0", ip4: { ip: "10.1.0.7/16", gateway: "10.1.0.1", routes: [{ dst: "0.0.0.0/0" }] }, dns: {} };
+    const raw = {
+      cniVersion: "0.2.0",
+      ip4: { ip: "10.1.0.7/16", gateway: "10.1.0.1", routes: [{ dst: "0.0.0.0/0" }] },
+      dns: {},
+    };
     expect(toCurrentResult(raw, "0.2.0")).toEqual({
-      cniVersion: "1.1.0", ips: [{ address: "10.1.0.7/16", gateway: "10.1.0.1" }], routes: [{ dst: "0.0.0.0/0" }],
+      cniVersion: "1.1.0",
+      ips: [{ address: "10.1.0.7/16", gateway: "10.1.0.1" }],
+      routes: [{ dst: "0.0.0.0/0" }],
     });
   });
   test("0.3.1 bridge output: version field dropped, interface index kept", () => {
     const raw = {
       cniVersion: "0.3.1",
-      interfaces: [{ name: "cni0", mac: "aa:bb:cc:00:00:01" }, { name: "veth1", mac: "aa:bb:cc:00:00:02" }, { name: "eth0", mac: "aa:bb:cc:00:00:03", sandbox: "/proc/4/ns/net" }],
+      interfaces: [
+        { name: "cni0", mac: "aa:bb:cc:00:00:01" },
+        { name: "veth1", mac: "aa:bb:cc:00:00:02" },
+        { name: "eth0", mac: "aa:bb:cc:00:00:03", sandbox: "/proc/4/ns/net" },
+      ],
       ips: [{ version: "4", interface: 2, address: "10.22.0.2/16", gateway: "10.22.0.1" }],
       routes: [{ dst: "0.0.0.0/0" }],
       dns: {},
@@ -152,31 +197,71 @@ describe("toCurrentResult from real plugin output", () => {
   });
   test("unknown fields are tolerated, nulls and empty strings read as absent (as Go)", () => {
     const raw = {
-      cniVersion: "1.0.0", future: { x: 1 },
+      cniVersion: "1.0.0",
+      future: { x: 1 },
       interfaces: [{ name: "e", mac: "", extra: true }],
       ips: [{ address: "10.0.0.2/24", gateway: null, interface: null }],
-      routes: null, dns: { nameservers: [], domain: "" },
+      routes: null,
+      dns: { nameservers: [], domain: "" },
     };
-    expect(toCurrentResult(raw, "")).toEqual({ cniVersion: "1.1.0", interfaces: [{ name: "e" }], ips: [{ address: "10.0.0.2/24" }] });
+    expect(toCurrentResult(raw, "")).toEqual({
+      cniVersion: "1.1.0",
+      interfaces: [{ name: "e" }],
+      ips: [{ address: "10.0.0.2/24" }],
+    });
   });
   test("missing cniVersion and empty fallback means 0.1.0", () => {
-    expect(toCurrentResult({ ip4: { ip: "10.0.0.2/8" } }, "")).toEqual({ cniVersion: "1.1.0", ips: [{ address: "10.0.0.2/8" }] });
+    expect(toCurrentResult({ ip4: { ip: "10.0.0.2/8" } }, "")).toEqual({
+      cniVersion: "1.1.0",
+      ips: [{ address: "10.0.0.2/8" }],
+    });
   });
-  test("an empty 1.x result", () => expect(toCurrentResult({ cniVersion: "1.0.0" }, "")).toEqual({ cniVersion: "1.1.0" }));
+  test("an empty 1.x result", () =>
+    expect(toCurrentResult({ cniVersion: "1.0.0" }, "")).toEqual({ cniVersion: "1.1.0" }));
 
   test.each([
-    [{ cniVersion: "1.0.0", ips: [{ address: "10.0.0.300/24" }] }, 'invalid result: field "ips[0].address": expected an address in CIDR form'],
-    [{ cniVersion: "1.0.0", ips: [{ address: "10.0.0.3" }] }, 'invalid result: field "ips[0].address": expected an address in CIDR form'],
-    [{ cniVersion: "1.0.0", ips: [{ address: "10.0.0.3/33" }] }, 'invalid result: field "ips[0].address": expected an address in CIDR form'],
+    [
+      { cniVersion: "1.0.0", ips: [{ address: "10.0.0.300/24" }] },
+      'invalid result: field "ips[0].address": expected an address in CIDR form',
+    ],
+    [
+      { cniVersion: "1.0.0", ips: [{ address: "10.0.0.3" }] },
+      'invalid result: field "ips[0].address": expected an address in CIDR form',
+    ],
+    [
+      { cniVersion: "1.0.0", ips: [{ address: "10.0.0.3/33" }] },
+      'invalid result: field "ips[0].address": expected an address in CIDR form',
+    ],
     [{ cniVersion: "1.0.0", ips: [{ gateway: "10.0.0.1" }] }, 'invalid result: field "ips[0].address": required'],
-    [{ cniVersion: "1.0.0", ips: [{ address: "10.0.0.3/8", gateway: "gw" }] }, 'invalid result: field "ips[0].gateway": expected an IP address'],
-    [{ cniVersion: "1.1.0", ips: [{ address: "::1/128", interface: "0" }] }, 'invalid result: field "ips[0].interface": expected number, got "0"'],
-    [{ cniVersion: "1.1.0", routes: { dst: "0.0.0.0/0" } }, 'invalid result: field "routes": expected Array, got Object'],
-    [{ cniVersion: "1.1.0", routes: [{ dst: "0.0.0.0/0", table: 1.5 }] }, 'invalid result: field "routes[0].table": expected an integer'],
-    [{ cniVersion: "1.1.0", dns: { nameservers: "8.8.8.8" } }, 'invalid result: field "dns.nameservers": expected Array, got "8.8.8.8"'],
-    [{ cniVersion: "0.4.0", ips: [{ version: 4, address: "10.0.0.3/8" }] }, 'invalid result: field "ips[0].version": expected string, got 4'],
+    [
+      { cniVersion: "1.0.0", ips: [{ address: "10.0.0.3/8", gateway: "gw" }] },
+      'invalid result: field "ips[0].gateway": expected an IP address',
+    ],
+    [
+      { cniVersion: "1.1.0", ips: [{ address: "::1/128", interface: "0" }] },
+      'invalid result: field "ips[0].interface": expected number, got "0"',
+    ],
+    [
+      { cniVersion: "1.1.0", routes: { dst: "0.0.0.0/0" } },
+      'invalid result: field "routes": expected Array, got Object',
+    ],
+    [
+      { cniVersion: "1.1.0", routes: [{ dst: "0.0.0.0/0", table: 1.5 }] },
+      'invalid result: field "routes[0].table": expected an integer',
+    ],
+    [
+      { cniVersion: "1.1.0", dns: { nameservers: "8.8.8.8" } },
+      'invalid result: field "dns.nameservers": expected Array, got "8.8.8.8"',
+    ],
+    [
+      { cniVersion: "0.4.0", ips: [{ version: 4, address: "10.0.0.3/8" }] },
+      'invalid result: field "ips[0].version": expected string, got 4',
+    ],
     [{ cniVersion: "0.2.0", ip4: { gateway: "10.0.0.1" } }, 'invalid result: field "ip4.ip": required'],
-    [{ cniVersion: "0.2.0", ip6: { ip: "fe80::1%eth0/64" } }, 'invalid result: field "ip6.ip": expected an address in CIDR form'],
+    [
+      { cniVersion: "0.2.0", ip6: { ip: "fe80::1%eth0/64" } },
+      'invalid result: field "ip6.ip": expected an address in CIDR form',
+    ],
     [{ cniVersion: 1 }, 'invalid result: field "cniVersion": expected string, got 1'],
   ])("%#: malformed input is code 6 naming the field", (raw, msg) => {
     expect(thrown(() => toCurrentResult(raw, "1.1.0")).toJSON()).toEqual({ code: 6, msg });
@@ -194,8 +279,9 @@ describe("toCurrentResult from real plugin output", () => {
 
 describe("convertResult edge cases", () => {
   test("1.x omits empty dns and empty lists", () => {
-    expect(JSON.stringify(convertResult({ cniVersion: "1.1.0", interfaces: [], ips: [], routes: [], dns: {} }, "1.0.0")))
-      .toBe('{"cniVersion":"1.0.0"}');
+    expect(
+      JSON.stringify(convertResult({ cniVersion: "1.1.0", interfaces: [], ips: [], routes: [], dns: {} }, "1.0.0")),
+    ).toBe('{"cniVersion":"1.0.0"}');
   });
   test("0.4 always prints dns", () => {
     expect(JSON.stringify(convertResult({ cniVersion: "1.1.0" }, "0.3.0"))).toBe('{"cniVersion":"0.3.0","dns":{}}');
@@ -204,20 +290,28 @@ describe("convertResult edge cases", () => {
     const r: Result100 = {
       cniVersion: "1.1.0",
       ips: [
-        { address: "2001:db8::2/64" }, { address: "10.0.0.2/24", gateway: "10.0.0.1" },
-        { address: "10.0.1.2/24" }, { address: "2001:db8::3/64" },
+        { address: "2001:db8::2/64" },
+        { address: "10.0.0.2/24", gateway: "10.0.0.1" },
+        { address: "10.0.1.2/24" },
+        { address: "2001:db8::3/64" },
       ],
       routes: [{ dst: "10.2.0.0/16", gw: "10.0.0.1", mtu: 1400 }, { dst: "2001:db8:1::/48" }],
     };
-    expect(JSON.stringify(convertResult(r, "0.2.0"))).toBe(JSON.stringify({
-      cniVersion: "0.2.0",
-      ip4: { ip: "10.0.0.2/24", gateway: "10.0.0.1", routes: [{ dst: "10.2.0.0/16", gw: "10.0.0.1" }] },
-      ip6: { ip: "2001:db8::2/64", routes: [{ dst: "2001:db8:1::/48" }] },
-      dns: {},
-    }));
+    expect(JSON.stringify(convertResult(r, "0.2.0"))).toBe(
+      JSON.stringify({
+        cniVersion: "0.2.0",
+        ip4: { ip: "10.0.0.2/24", gateway: "10.0.0.1", routes: [{ dst: "10.2.0.0/16", gw: "10.0.0.1" }] },
+        ip6: { ip: "2001:db8::2/64", routes: [{ dst: "2001:db8:1::/48" }] },
+        dns: {},
+      }),
+    );
   });
   test("0.2.0 drops routes of a family without an address", () => {
-    const r: Result100 = { cniVersion: "1.1.0", ips: [{ address: "10.0.0.2/24" }], routes: [{ dst: "::/0", gw: "fe80::1" }] };
+    const r: Result100 = {
+      cniVersion: "1.1.0",
+      ips: [{ address: "10.0.0.2/24" }],
+      routes: [{ dst: "::/0", gw: "fe80::1" }],
+    };
     expect(convertResult(r, "0.1.0")).toEqual({ cniVersion: "0.1.0", ip4: { ip: "10.0.0.2/24" }, dns: {} });
   });
   test("IPv4-mapped IPv6 counts as IPv4 (Go's To4)", () => {
@@ -227,7 +321,8 @@ describe("convertResult edge cases", () => {
   test.each(["0.1.0", "0.2.0"])("no address cannot be represented in %s: code 1", (version) => {
     const e = thrown(() => convertResult({ cniVersion: "1.1.0", interfaces: [{ name: "e" }] }, version));
     expect(e.toJSON()).toEqual({
-      code: 1, msg: `cannot convert result to cniVersion ${version}`,
+      code: 1,
+      msg: `cannot convert result to cniVersion ${version}`,
       details: "no valid IP addresses (0.1.0/0.2.0 results need at least one)",
     });
   });
@@ -245,8 +340,11 @@ describe("convertResult edge cases", () => {
 });
 
 test("placeholderResult with empty cniVersion prints the 0.1.0 shape", () => {
-  expect(placeholderResult({ cniVersion: "", ifname: "eth0", netns: "" }))
-    .toEqual({ cniVersion: "0.1.0", ip4: { ip: "0.0.0.0/0", gateway: "0.0.0.0" }, dns: {} });
+  expect(placeholderResult({ cniVersion: "", ifname: "eth0", netns: "" })).toEqual({
+    cniVersion: "0.1.0",
+    ip4: { ip: "0.0.0.0/0", gateway: "0.0.0.0" },
+    dns: {},
+  });
 });
 
 describe("formatCniJson", () => {
@@ -256,13 +354,17 @@ describe("formatCniJson", () => {
     );
   });
   test("escapes <, >, & and line separators like Go", () => {
-    expect(formatCniJson({ msg: "a<b>&c\u2028\u2029" })).toBe('{\n    "msg": "a\\u003cb\\u003e\\u0026c\\u2028\\u2029"\n}');
+    expect(formatCniJson({ msg: "a<b>&c\u2028\u2029" })).toBe(
+      '{\n    "msg": "a\\u003cb\\u003e\\u0026c\\u2028\\u2029"\n}',
+    );
   });
   test("escaped text still parses to the same value", () => {
     const value = { code: 7, msg: "<&>", details: 'x "y"' };
     expect(JSON.parse(formatCniJson(value))).toEqual(value);
   });
   test("error object as a Go plugin prints it", () => {
-    expect(formatCniJson(new CniError(7, "missing network name").toJSON())).toBe('{\n    "code": 7,\n    "msg": "missing network name"\n}');
+    expect(formatCniJson(new CniError(7, "missing network name").toJSON())).toBe(
+      '{\n    "code": 7,\n    "msg": "missing network name"\n}',
+    );
   });
 });

@@ -54,7 +54,6 @@ export interface Result100 {
 // Addresses are validated but passed through verbatim (Go re-renders them via
 // net.IPNet.String(); we do not re-canonicalise, e.g. upper-case IPv6 stays).
 
-
 /** 4 or 6 as Go's `IP.To4() != nil` decides (IPv4-mapped IPv6 counts as 4); 0 if not an IP. */
 function ipFamily(ip: string): 0 | 4 | 6 {
   const parsed = parseIp(ip); // Go's net.ParseIP (no zones); not node:net, which costs the shim's start ~1.5 ms
@@ -74,18 +73,36 @@ function cidrFamily(s: string): 0 | 4 | 6 {
 // Go decodes JSON null like a missing field and "" as a nil net.IP, so both
 // are accepted wherever a field is optional.
 const Int = v.pipe(v.number(), v.integer("expected an integer"));
-const Cidr = v.pipe(v.string(), v.check((s) => cidrFamily(s) !== 0, "expected an address in CIDR form"));
-const OptIp = v.nullish(v.pipe(v.string(), v.check((s) => s === "" || ipFamily(s) !== 0, "expected an IP address")));
+const Cidr = v.pipe(
+  v.string(),
+  v.check((s) => cidrFamily(s) !== 0, "expected an address in CIDR form"),
+);
+const OptIp = v.nullish(
+  v.pipe(
+    v.string(),
+    v.check((s) => s === "" || ipFamily(s) !== 0, "expected an IP address"),
+  ),
+);
 const OptStr = v.nullish(v.string());
 const OptStrs = v.nullish(v.array(v.string()));
 
 const DnsSchema = v.looseObject({ nameservers: OptStrs, domain: OptStr, search: OptStrs, options: OptStrs });
 const RouteSchema = v.looseObject({
-  dst: Cidr, gw: OptIp,
-  mtu: v.nullish(Int), advmss: v.nullish(Int), priority: v.nullish(Int), table: v.nullish(Int), scope: v.nullish(Int),
+  dst: Cidr,
+  gw: OptIp,
+  mtu: v.nullish(Int),
+  advmss: v.nullish(Int),
+  priority: v.nullish(Int),
+  table: v.nullish(Int),
+  scope: v.nullish(Int),
 });
 const Interface100Schema = v.looseObject({
-  name: OptStr, mac: OptStr, mtu: v.nullish(Int), sandbox: OptStr, socketPath: OptStr, pciID: OptStr,
+  name: OptStr,
+  mac: OptStr,
+  mtu: v.nullish(Int),
+  sandbox: OptStr,
+  socketPath: OptStr,
+  pciID: OptStr,
 });
 const IP100Schema = v.looseObject({ interface: v.nullish(Int), address: Cidr, gateway: OptIp });
 const Result100Schema = v.looseObject({
@@ -106,7 +123,10 @@ const Result040Schema = v.looseObject({
 });
 const IPConfig020Schema = v.looseObject({ ip: Cidr, gateway: OptIp, routes: v.nullish(v.array(RouteSchema)) });
 const Result020Schema = v.looseObject({
-  cniVersion: OptStr, ip4: v.nullish(IPConfig020Schema), ip6: v.nullish(IPConfig020Schema), dns: v.nullish(DnsSchema),
+  cniVersion: OptStr,
+  ip4: v.nullish(IPConfig020Schema),
+  ip6: v.nullish(IPConfig020Schema),
+  dns: v.nullish(DnsSchema),
 });
 
 type Loose<T> = { [K in keyof T]?: T[K] | null };
@@ -178,12 +198,18 @@ export function toCurrentResult(raw: unknown, fallbackVersion: string): Result10
   }
   const own = (raw as Record<string, unknown>).cniVersion;
   if (own !== undefined && own !== null && typeof own !== "string") {
-    throw new CniError(ErrorCode.DecodeFailure, `invalid result: field "cniVersion": expected string, got ${JSON.stringify(own)}`);
+    throw new CniError(
+      ErrorCode.DecodeFailure,
+      `invalid result: field "cniVersion": expected string, got ${JSON.stringify(own)}`,
+    );
   }
   const version = own || fallbackVersion || DEFAULT_CONFIG_VERSION;
   if (!isSupportedVersion(version)) {
-    throw new CniError(ErrorCode.IncompatibleVersion, `unsupported CNI result version ${JSON.stringify(version)}`,
-      `supported: ${SUPPORTED_VERSIONS.join(", ")}`);
+    throw new CniError(
+      ErrorCode.IncompatibleVersion,
+      `unsupported CNI result version ${JSON.stringify(version)}`,
+      `supported: ${SUPPORTED_VERSIONS.join(", ")}`,
+    );
   }
   switch (resultGeneration(version)) {
     case "1.x": {
@@ -237,7 +263,11 @@ function sortKeysDeep(x: unknown): unknown {
   if (Array.isArray(x)) return x.map(sortKeysDeep);
   if (typeof x !== "object" || x === null) return x;
   const o = x as Record<string, unknown>;
-  return Object.fromEntries(Object.keys(o).sort().map((k) => [k, sortKeysDeep(o[k])]));
+  return Object.fromEntries(
+    Object.keys(o)
+      .sort()
+      .map((k) => [k, sortKeysDeep(o[k])]),
+  );
 }
 
 function wire100(r: Result100, version: string): Record<string, unknown> {
@@ -281,8 +311,11 @@ function wire020(r: Result100, version: string): Record<string, unknown> {
     byFamily.set(family, { ip: ip.address, ...(nonEmpty(ip.gateway) ? { gateway: ip.gateway } : {}), routes: [] });
   }
   if (byFamily.size === 0) {
-    throw new CniError(ErrorCode.IncompatibleVersion, `cannot convert result to cniVersion ${version}`,
-      "no valid IP addresses (0.1.0/0.2.0 results need at least one)");
+    throw new CniError(
+      ErrorCode.IncompatibleVersion,
+      `cannot convert result to cniVersion ${version}`,
+      "no valid IP addresses (0.1.0/0.2.0 results need at least one)",
+    );
   }
   for (const route of r.routes ?? []) {
     const ipc = byFamily.get(ipFamily(cidrIp(route.dst)) === 4 ? 4 : 6);

@@ -3,9 +3,13 @@ import * as v from "valibot";
 import { CniError } from "./errors.ts";
 import { thrown } from "../../tests/helpers/thrown.ts";
 import {
-  CniErrorSchema, ConfListSchema, decodeJsonObject, NetConfSchema, validate, VersionReplySchema,
+  CniErrorSchema,
+  ConfListSchema,
+  decodeJsonObject,
+  NetConfSchema,
+  validate,
+  VersionReplySchema,
 } from "./schemas.ts";
-
 
 describe("decodeJsonObject", () => {
   test("bytes and strings", () => {
@@ -33,7 +37,12 @@ describe("decodeJsonObject", () => {
 
 describe("validate", () => {
   const conflist = {
-    cniVersion: "1.0.0", name: "net", plugins: [{ type: "bridge", bridge: "br0", ipam: { type: "host-local", subnet: "10.1.0.0/16" } }, { type: "tuning" }],
+    cniVersion: "1.0.0",
+    name: "net",
+    plugins: [
+      { type: "bridge", bridge: "br0", ipam: { type: "host-local", subnet: "10.1.0.0/16" } },
+      { type: "tuning" },
+    ],
   };
   test("keeps unknown fields (looseObject)", () => {
     const out = validate(ConfListSchema, conflist, 7, "network configuration");
@@ -42,14 +51,25 @@ describe("validate", () => {
     expect(out.plugins[0]!.ipam).toEqual({ type: "host-local", subnet: "10.1.0.0/16" });
   });
   test.each([
-    [{ ...conflist, plugins: [{ type: 5 }] }, 'invalid network configuration: field "plugins[0].type": expected string, got 5'],
+    [
+      { ...conflist, plugins: [{ type: 5 }] },
+      'invalid network configuration: field "plugins[0].type": expected string, got 5',
+    ],
     [{ ...conflist, plugins: [{ type: "a" }, {}] }, 'invalid network configuration: field "plugins[1].type": required'],
-    [{ ...conflist, plugins: [{ type: "" }] }, 'invalid network configuration: field "plugins[0].type": must not be empty'],
+    [
+      { ...conflist, plugins: [{ type: "" }] },
+      'invalid network configuration: field "plugins[0].type": must not be empty',
+    ],
     [{ ...conflist, plugins: [] }, 'invalid network configuration: field "plugins": must not be empty'],
     [{ ...conflist, name: undefined }, 'invalid network configuration: field "name": required'],
-    [{ ...conflist, disableCheck: "yes" }, 'invalid network configuration: field "disableCheck": expected (boolean | ("true" | "false")), got "yes"'],
-    [{ ...conflist, plugins: [{ type: "a", capabilities: { portMappings: "yes" } }] },
-      'invalid network configuration: field "plugins[0].capabilities.portMappings": expected boolean, got "yes"'],
+    [
+      { ...conflist, disableCheck: "yes" },
+      'invalid network configuration: field "disableCheck": expected (boolean | ("true" | "false")), got "yes"',
+    ],
+    [
+      { ...conflist, plugins: [{ type: "a", capabilities: { portMappings: "yes" } }] },
+      'invalid network configuration: field "plugins[0].capabilities.portMappings": expected boolean, got "yes"',
+    ],
     ["str", 'invalid network configuration: expected Object, got "str"'],
   ])("%#: names the field", (value, msg) => {
     const e = thrown(() => validate(ConfListSchema, value, 7, "network configuration"));
@@ -62,7 +82,10 @@ describe("validate", () => {
     expect(thrown(() => validate(NetConfSchema, { name: "x" }, 4, "env")).code).toBe(4);
   });
   test("NetConf: name optional, type required", () => {
-    expect(validate(NetConfSchema, { type: "macvlan", master: "eth0" }, 7, "x")).toEqual({ type: "macvlan", master: "eth0" });
+    expect(validate(NetConfSchema, { type: "macvlan", master: "eth0" }, 7, "x")).toEqual({
+      type: "macvlan",
+      master: "eth0",
+    });
   });
   test("CniErrorSchema and VersionReplySchema", () => {
     expect(v.is(CniErrorSchema, { code: 7, msg: "m", details: "d", extra: 1 })).toBe(true);

@@ -58,7 +58,9 @@ export function decodeJsonObject(bytes: Uint8Array | string, what: string): Reco
     throw fail(err instanceof Error ? err.message : String(err));
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw fail(`expected a JSON object, got ${value === null ? "null" : Array.isArray(value) ? "an array" : typeof value}`);
+    throw fail(
+      `expected a JSON object, got ${value === null ? "null" : Array.isArray(value) ? "an array" : typeof value}`,
+    );
   }
   return value as Record<string, unknown>;
 }

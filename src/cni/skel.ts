@@ -36,11 +36,15 @@ function checkNetworkName(conf: Record<string, unknown>): void {
   const name = conf.name;
   if (name !== undefined && name !== null && typeof name !== "string") {
     // Go's json fails to decode a non-string into its string field.
-    throw new CniError(ErrorCode.DecodeFailure, "failed to decode network configuration",
-      `field "name": expected string, got ${JSON.stringify(name)}`);
+    throw new CniError(
+      ErrorCode.DecodeFailure,
+      "failed to decode network configuration",
+      `field "name": expected string, got ${JSON.stringify(name)}`,
+    );
   }
   if (!name) throw new CniError(ErrorCode.InvalidConfig, "missing network name");
-  if (!NETWORK_NAME.test(name)) throw new CniError(ErrorCode.InvalidConfig, "invalid characters found in network name", name);
+  if (!NETWORK_NAME.test(name))
+    throw new CniError(ErrorCode.InvalidConfig, "invalid characters found in network name", name);
 }
 
 /**
@@ -50,7 +54,10 @@ function checkNetworkName(conf: Record<string, unknown>): void {
  * and what a config's version must be one of (Go's PluginSupports).
  */
 export async function runSkel(
-  io: SkelIO, handlers: SkelHandlers, about: string, supported: readonly string[] = SUPPORTED_VERSIONS,
+  io: SkelIO,
+  handlers: SkelHandlers,
+  about: string,
+  supported: readonly string[] = SUPPORTED_VERSIONS,
 ): Promise<number> {
   if (!io.env[Env.COMMAND] && about) {
     io.stderr(`${about}\nCNI protocol versions supported: ${supported.join(", ")}\n`);
@@ -72,8 +79,11 @@ export async function runSkel(
 
     const min = MIN_CONFIG_VERSION[args.command];
     if (min && !versionAtLeast(version, min)) {
-      throw new CniError(ErrorCode.IncompatibleVersion, `config version does not allow ${args.command}`,
-        `config is ${JSON.stringify(version)}, ${args.command} needs at least ${JSON.stringify(min)}`);
+      throw new CniError(
+        ErrorCode.IncompatibleVersion,
+        `config version does not allow ${args.command}`,
+        `config is ${JSON.stringify(version)}, ${args.command} needs at least ${JSON.stringify(min)}`,
+      );
     }
     reconcileVersion(version, supported);
     await refuseOwnNetns(args, io.env);
@@ -119,7 +129,10 @@ async function refuseOwnNetns(args: CmdArgs, env: SkelIO["env"]): Promise<void> 
     return; // a netns that is already gone (DEL) or unreadable is the plugin's business
   }
   if (same) {
-    throw new CniError(ErrorCode.InvalidNetns, "plugin's netns and netns from CNI_NETNS should not be the same",
-      `CNI_NETNS=${args.netns}`);
+    throw new CniError(
+      ErrorCode.InvalidNetns,
+      "plugin's netns and netns from CNI_NETNS should not be the same",
+      `CNI_NETNS=${args.netns}`,
+    );
   }
 }

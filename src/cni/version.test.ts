@@ -3,10 +3,15 @@ import { CniError } from "./errors.ts";
 import { SUPPORTED_VERSIONS } from "./spec.ts";
 import { thrown } from "../../tests/helpers/thrown.ts";
 import {
-  compareVersions, configVersion, isSupportedVersion, parseVersion, reconcileVersion, type ResultGeneration, resultGeneration,
+  compareVersions,
+  configVersion,
+  isSupportedVersion,
+  parseVersion,
+  reconcileVersion,
+  type ResultGeneration,
+  resultGeneration,
   versionAtLeast,
 } from "./version.ts";
-
 
 describe("parseVersion", () => {
   test.each([
@@ -37,7 +42,15 @@ describe("compareVersions / versionAtLeast", () => {
 });
 
 describe("isSupportedVersion / resultGeneration", () => {
-  const gens: Record<(typeof SUPPORTED_VERSIONS)[number], ResultGeneration> = { "0.1.0": "0.2", "0.2.0": "0.2", "0.3.0": "0.4", "0.3.1": "0.4", "0.4.0": "0.4", "1.0.0": "1.x", "1.1.0": "1.x" };
+  const gens: Record<(typeof SUPPORTED_VERSIONS)[number], ResultGeneration> = {
+    "0.1.0": "0.2",
+    "0.2.0": "0.2",
+    "0.3.0": "0.4",
+    "0.3.1": "0.4",
+    "0.4.0": "0.4",
+    "1.0.0": "1.x",
+    "1.1.0": "1.x",
+  };
   test.each(SUPPORTED_VERSIONS.map((v) => [v]))("%s is supported", (v) => {
     expect(isSupportedVersion(v)).toBe(true);
     expect(resultGeneration(v)).toBe(gens[v]);
@@ -74,6 +87,8 @@ describe("reconcileVersion", () => {
   });
   test("custom supported list", () => {
     expect(() => reconcileVersion("1.0.0", ["1.0.0"])).not.toThrow();
-    expect(thrown(() => reconcileVersion("0.4.0", ["1.0.0"])).details).toBe('config is "0.4.0", plugin supports ["1.0.0"]');
+    expect(thrown(() => reconcileVersion("0.4.0", ["1.0.0"])).details).toBe(
+      'config is "0.4.0", plugin supports ["1.0.0"]',
+    );
   });
 });

@@ -65,8 +65,11 @@ export function configVersion(raw: Record<string, unknown>): string {
   const v = raw.cniVersion;
   if (v === undefined || v === null || v === "") return DEFAULT_CONFIG_VERSION;
   if (typeof v !== "string") {
-    throw new CniError(ErrorCode.DecodeFailure, "failed to decode network configuration",
-      `field "cniVersion": expected string, got ${JSON.stringify(v)}`);
+    throw new CniError(
+      ErrorCode.DecodeFailure,
+      "failed to decode network configuration",
+      `field "cniVersion": expected string, got ${JSON.stringify(v)}`,
+    );
   }
   return v;
 }
@@ -78,6 +81,9 @@ export function configVersion(raw: Record<string, unknown>): string {
 export function reconcileVersion(configVersion: string, supported: readonly string[] = SUPPORTED_VERSIONS): void {
   if (supported.includes(configVersion)) return;
   const list = supported.map((s) => JSON.stringify(s)).join(" ");
-  throw new CniError(ErrorCode.IncompatibleVersion, "incompatible CNI versions",
-    `config is ${JSON.stringify(configVersion)}, plugin supports [${list}]`);
+  throw new CniError(
+    ErrorCode.IncompatibleVersion,
+    "incompatible CNI versions",
+    `config is ${JSON.stringify(configVersion)}, plugin supports [${list}]`,
+  );
 }

@@ -63,7 +63,10 @@ export function parseDaemonConfig(text: string, extraSchemas: v.GenericSchema[] 
   return { config, raw };
 }
 
-export async function loadDaemonConfig(path: string, extraSchemas: v.GenericSchema[] = []): Promise<LoadedDaemonConfig> {
+export async function loadDaemonConfig(
+  path: string,
+  extraSchemas: v.GenericSchema[] = [],
+): Promise<LoadedDaemonConfig> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -78,7 +81,10 @@ export async function loadDaemonConfig(path: string, extraSchemas: v.GenericSche
  * it, top-level replace (REFERENCE c.6). In auto mode the readiness indicator is
  * the daemon's business, not the request's.
  */
-export function mergeRequestConfig(request: Record<string, unknown>, daemon: LoadedDaemonConfig): Record<string, unknown> {
+export function mergeRequestConfig(
+  request: Record<string, unknown>,
+  daemon: LoadedDaemonConfig,
+): Record<string, unknown> {
   const merged: Record<string, unknown> = { ...request, ...daemon.raw };
   if (daemon.config.multusConfigFile === "auto") delete merged.readinessindicatorfile;
   return merged;

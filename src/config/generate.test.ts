@@ -1,7 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { CniError } from "../cni/errors.ts";
 import {
-  checkVersionCompatibility, enabledCapabilities, forcePrimaryVersion, generateMultusConf, pickPrimaryConfName,
+  checkVersionCompatibility,
+  enabledCapabilities,
+  forcePrimaryVersion,
+  generateMultusConf,
+  pickPrimaryConfName,
   type PrimaryConf,
 } from "./generate.ts";
 
@@ -34,13 +38,29 @@ describe("pickPrimaryConfName (g.1)", () => {
 
 describe("enabledCapabilities", () => {
   const cases: Array<[string, Record<string, unknown>, string[]]> = [
-    ["single conf, true ones only", { type: "x", capabilities: { portMappings: true, bandwidth: false } }, ["portMappings"]],
-    ["list: union over plugins", {
-      plugins: [{ type: "a", capabilities: { portMappings: true } }, { type: "b", capabilities: { bandwidth: true, portMappings: true } }],
-    }, ["portMappings", "bandwidth"]],
-    ["list: top-level capabilities of a list are ignored (Go)", {
-      capabilities: { ips: true }, plugins: [{ type: "a", capabilities: { mac: true } }],
-    }, ["mac"]],
+    [
+      "single conf, true ones only",
+      { type: "x", capabilities: { portMappings: true, bandwidth: false } },
+      ["portMappings"],
+    ],
+    [
+      "list: union over plugins",
+      {
+        plugins: [
+          { type: "a", capabilities: { portMappings: true } },
+          { type: "b", capabilities: { bandwidth: true, portMappings: true } },
+        ],
+      },
+      ["portMappings", "bandwidth"],
+    ],
+    [
+      "list: top-level capabilities of a list are ignored (Go)",
+      {
+        capabilities: { ips: true },
+        plugins: [{ type: "a", capabilities: { mac: true } }],
+      },
+      ["mac"],
+    ],
     ["empty plugins list: top level", { capabilities: { ips: true }, plugins: [] }, ["ips"]],
     ["non-boolean values skipped", { capabilities: { a: "true", b: 1, c: true } }, ["c"]],
     ["capabilities not an object", { capabilities: ["a"] }, []],
@@ -59,20 +79,29 @@ describe("checkVersionCompatibility (g.3)", () => {
         if (ok) {
           expect(() => checkVersionCompatibility(top, { cniVersion: delegate })).not.toThrow();
         } else {
-          expect(errorOf(() => checkVersionCompatibility(top, { cniVersion: delegate })).message)
-            .toBe(`delegate cni version is ${delegate} while top level cni version is ${top}`);
+          expect(errorOf(() => checkVersionCompatibility(top, { cniVersion: delegate })).message).toBe(
+            `delegate cni version is ${delegate} while top level cni version is ${top}`,
+          );
         }
       });
     }
   }
   test("missing or invalid top-level version", () => {
-    expect(errorOf(() => checkVersionCompatibility(undefined, { cniVersion: "1.0.0" })).msg).toBe("couldn't get top level cni version");
-    expect(errorOf(() => checkVersionCompatibility("1.0", { cniVersion: "1.0.0" })).msg).toBe("couldn't get top level cni version");
+    expect(errorOf(() => checkVersionCompatibility(undefined, { cniVersion: "1.0.0" })).msg).toBe(
+      "couldn't get top level cni version",
+    );
+    expect(errorOf(() => checkVersionCompatibility("1.0", { cniVersion: "1.0.0" })).msg).toBe(
+      "couldn't get top level cni version",
+    );
   });
   test("primary without a version: an error from 0.4.0 on, ignored before", () => {
     expect(errorOf(() => checkVersionCompatibility("1.0.0", {})).msg).toBe("couldn't get cni version of delegate");
-    expect(errorOf(() => checkVersionCompatibility("1.0.0", { cniVersion: 1 })).msg).toBe("couldn't get cni version of delegate");
-    expect(errorOf(() => checkVersionCompatibility("1.0.0", { cniVersion: "x" })).msg).toBe('invalid cni version of delegate "x"');
+    expect(errorOf(() => checkVersionCompatibility("1.0.0", { cniVersion: 1 })).msg).toBe(
+      "couldn't get cni version of delegate",
+    );
+    expect(errorOf(() => checkVersionCompatibility("1.0.0", { cniVersion: "x" })).msg).toBe(
+      'invalid cni version of delegate "x"',
+    );
     expect(() => checkVersionCompatibility("0.3.1", {})).not.toThrow();
   });
 });
@@ -84,8 +113,13 @@ const PRIMARY_CONF: PrimaryConf = {
 const PRIMARY_LIST: PrimaryConf = {
   path: "/etc/cni/net.d/10-calico.conflist",
   raw: {
-    cniVersion: "1.0.0", name: "k8s-pod-network",
-    plugins: [{ type: "calico" }, { type: "portmap", capabilities: { portMappings: true } }, { type: "bandwidth", capabilities: { bandwidth: true } }],
+    cniVersion: "1.0.0",
+    name: "k8s-pod-network",
+    plugins: [
+      { type: "calico" },
+      { type: "portmap", capabilities: { portMappings: true } },
+      { type: "bandwidth", capabilities: { bandwidth: true } },
+    ],
   },
 };
 
@@ -95,37 +129,76 @@ describe("generateMultusConf (g.4)", () => {
       const primary = { ...PRIMARY_CONF, raw: { ...PRIMARY_CONF.raw, cniVersion: v } };
       expect(generateMultusConf(primary, { cniVersion: v })).toBe(
         `{"capabilities":{"portMappings":true},"cniVersion":"${v}","name":"multus-cni-network",` +
-        `"clusterNetwork":"/etc/cni/net.d/10-flannel.conf","type":"multus-shim"}`);
+          `"clusterNetwork":"/etc/cni/net.d/10-flannel.conf","type":"multus-shim"}`,
+      );
     });
 
     test(`conflist primary: capabilities of every plugin, sorted, cniVersion ${v}`, () => {
       const primary = { ...PRIMARY_LIST, raw: { ...PRIMARY_LIST.raw, cniVersion: v } };
       expect(JSON.parse(generateMultusConf(primary, { cniVersion: v }))).toEqual({
         capabilities: { bandwidth: true, portMappings: true },
-        cniVersion: v, name: "multus-cni-network", clusterNetwork: "/etc/cni/net.d/10-calico.conflist", type: "multus-shim",
+        cniVersion: v,
+        name: "multus-cni-network",
+        clusterNetwork: "/etc/cni/net.d/10-calico.conflist",
+        type: "multus-shim",
       });
-      expect(Object.keys(JSON.parse(generateMultusConf(primary, { cniVersion: v })).capabilities)).toEqual(["bandwidth", "portMappings"]);
+      expect(Object.keys(JSON.parse(generateMultusConf(primary, { cniVersion: v })).capabilities)).toEqual([
+        "bandwidth",
+        "portMappings",
+      ]);
     });
   }
 
   test("every key, in Go's order; daemon-only keys never written", () => {
     const daemon = {
       // deliberately shuffled
-      overrideNetworkName: true, daemonSocketDir: "/run/multus/", auxiliaryCNIChainName: "aux", cniDir: "/var/lib/cni/multus",
-      cniConfigDir: "/host/etc/cni/net.d", multusConfigFile: "auto", multusAutoconfigDir: "/host/etc/cni/net.d",
-      multusMasterCNI: "10-flannel.conf", forceCNIVersion: true, readinessindicatorfile: "/run/ready",
-      globalNamespaces: "default,kube-system", namespaceIsolation: true,
-      logOptions: { compress: false, maxBackups: 2, extra: 1, maxAge: 3 }, logToStderr: true, logLevel: "verbose",
-      logFile: "/var/log/multus.log", cniVersion: "1.0.0", binDir: "/opt/cni/bin",
-      chrootDir: "/hostroot", socketDir: "/host/run/multus/", systemNamespaces: ["kube-system"], confDir: "/x",
+      overrideNetworkName: true,
+      daemonSocketDir: "/run/multus/",
+      auxiliaryCNIChainName: "aux",
+      cniDir: "/var/lib/cni/multus",
+      cniConfigDir: "/host/etc/cni/net.d",
+      multusConfigFile: "auto",
+      multusAutoconfigDir: "/host/etc/cni/net.d",
+      multusMasterCNI: "10-flannel.conf",
+      forceCNIVersion: true,
+      readinessindicatorfile: "/run/ready",
+      globalNamespaces: "default,kube-system",
+      namespaceIsolation: true,
+      logOptions: { compress: false, maxBackups: 2, extra: 1, maxAge: 3 },
+      logToStderr: true,
+      logLevel: "verbose",
+      logFile: "/var/log/multus.log",
+      cniVersion: "1.0.0",
+      binDir: "/opt/cni/bin",
+      chrootDir: "/hostroot",
+      socketDir: "/host/run/multus/",
+      systemNamespaces: ["kube-system"],
+      confDir: "/x",
     };
     const text = generateMultusConf(PRIMARY_CONF, daemon);
     expect(Object.keys(JSON.parse(text))).toEqual([
-      "binDir", "capabilities", "cniVersion", "logFile", "logLevel", "logToStderr", "logOptions", "name", "clusterNetwork",
-      "namespaceIsolation", "globalNamespaces", "type", "cniDir", "auxiliaryCNIChainName", "daemonSocketDir", "overrideNetworkName",
+      "binDir",
+      "capabilities",
+      "cniVersion",
+      "logFile",
+      "logLevel",
+      "logToStderr",
+      "logOptions",
+      "name",
+      "clusterNetwork",
+      "namespaceIsolation",
+      "globalNamespaces",
+      "type",
+      "cniDir",
+      "auxiliaryCNIChainName",
+      "daemonSocketDir",
+      "overrideNetworkName",
     ]);
     expect(JSON.parse(text)).toMatchObject({
-      name: "cbr0", logOptions: { maxAge: 3, maxBackups: 2, compress: false }, daemonSocketDir: "/run/multus/", overrideNetworkName: true,
+      name: "cbr0",
+      logOptions: { maxAge: 3, maxBackups: 2, compress: false },
+      daemonSocketDir: "/run/multus/",
+      overrideNetworkName: true,
     });
     expect(Object.keys(JSON.parse(text).logOptions)).toEqual(["maxAge", "maxBackups", "compress"]);
   });
@@ -137,7 +210,12 @@ describe("generateMultusConf (g.4)", () => {
 
   test("false and empty values are left out", () => {
     const text = generateMultusConf(PRIMARY_CONF, {
-      cniVersion: "1.0.0", binDir: "", logToStderr: false, namespaceIsolation: false, overrideNetworkName: false, globalNamespaces: "",
+      cniVersion: "1.0.0",
+      binDir: "",
+      logToStderr: false,
+      namespaceIsolation: false,
+      overrideNetworkName: false,
+      globalNamespaces: "",
     });
     expect(Object.keys(JSON.parse(text))).toEqual(["capabilities", "cniVersion", "name", "clusterNetwork", "type"]);
   });
@@ -145,11 +223,15 @@ describe("generateMultusConf (g.4)", () => {
   test("no capabilities anywhere: the key is left out", () => {
     const primary = { path: "/p/10-x.conf", raw: { cniVersion: "1.0.0", name: "x", type: "bridge" } };
     expect(generateMultusConf(primary, { cniVersion: "1.0.0" })).toBe(
-      '{"cniVersion":"1.0.0","name":"multus-cni-network","clusterNetwork":"/p/10-x.conf","type":"multus-shim"}');
+      '{"cniVersion":"1.0.0","name":"multus-cni-network","clusterNetwork":"/p/10-x.conf","type":"multus-shim"}',
+    );
   });
 
   test("the daemon config's own capabilities are kept (false too, as Go decodes them) and the primary's added", () => {
-    const text = generateMultusConf(PRIMARY_CONF, { cniVersion: "1.0.0", capabilities: { ips: true, mac: false, portMappings: false } });
+    const text = generateMultusConf(PRIMARY_CONF, {
+      cniVersion: "1.0.0",
+      capabilities: { ips: true, mac: false, portMappings: false },
+    });
     expect(JSON.parse(text).capabilities).toEqual({ ips: true, mac: false, portMappings: true });
   });
 
@@ -158,20 +240,26 @@ describe("generateMultusConf (g.4)", () => {
   });
 
   test("overrideNetworkName takes the primary's name; a primary without one is an error", () => {
-    expect(JSON.parse(generateMultusConf(PRIMARY_LIST, { cniVersion: "1.0.0", overrideNetworkName: true })).name).toBe("k8s-pod-network");
+    expect(JSON.parse(generateMultusConf(PRIMARY_LIST, { cniVersion: "1.0.0", overrideNetworkName: true })).name).toBe(
+      "k8s-pod-network",
+    );
     const nameless = { path: "/p/x.conf", raw: { cniVersion: "1.0.0", type: "bridge" } };
-    expect(errorOf(() => generateMultusConf(nameless, { cniVersion: "1.0.0", overrideNetworkName: true })).msg)
-      .toBe("could not override the network name");
+    expect(errorOf(() => generateMultusConf(nameless, { cniVersion: "1.0.0", overrideNetworkName: true })).msg).toBe(
+      "could not override the network name",
+    );
   });
 
   test("cniVersion is mandatory", () => {
-    expect(errorOf(() => generateMultusConf(PRIMARY_CONF, {})).msg).toContain("the CNI version is a mandatory parameter");
+    expect(errorOf(() => generateMultusConf(PRIMARY_CONF, {})).msg).toContain(
+      "the CNI version is a mandatory parameter",
+    );
   });
 
   test("version mismatch is refused with Go's text", () => {
     const old = { ...PRIMARY_CONF, raw: { ...PRIMARY_CONF.raw, cniVersion: "0.3.1" } };
-    expect(errorOf(() => generateMultusConf(old, { cniVersion: "0.4.0" })).msg)
-      .toBe("delegate cni version is 0.3.1 while top level cni version is 0.4.0");
+    expect(errorOf(() => generateMultusConf(old, { cniVersion: "0.4.0" })).msg).toBe(
+      "delegate cni version is 0.3.1 while top level cni version is 0.4.0",
+    );
     expect(() => generateMultusConf(old, { cniVersion: "0.3.1" })).not.toThrow();
   });
 
@@ -186,6 +274,8 @@ describe("generateMultusConf (g.4)", () => {
 
   test("strings are escaped like Go's json.Marshal", () => {
     const primary = { path: "/p/a<b>&c.conf", raw: { cniVersion: "1.0.0", type: "x" } };
-    expect(generateMultusConf(primary, { cniVersion: "1.0.0" })).toContain('"clusterNetwork":"/p/a\\u003cb\\u003e\\u0026c.conf"');
+    expect(generateMultusConf(primary, { cniVersion: "1.0.0" })).toContain(
+      '"clusterNetwork":"/p/a\\u003cb\\u003e\\u0026c.conf"',
+    );
   });
 });

@@ -32,7 +32,9 @@ const CHECK_INTRODUCED = "0.4.0";
  * skipping `00-multus*` (`.json` is not considered, as in Go).
  */
 export function pickPrimaryConfName(names: readonly string[]): string | undefined {
-  const candidates = names.filter((n) => !n.startsWith(MULTUS_CONF_PREFIX) && (n.endsWith(".conf") || n.endsWith(".conflist")));
+  const candidates = names.filter(
+    (n) => !n.startsWith(MULTUS_CONF_PREFIX) && (n.endsWith(".conf") || n.endsWith(".conflist")),
+  );
   candidates.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))); // Go's sort.Strings: byte order
   return candidates[0];
 }
@@ -43,17 +45,26 @@ export function pickPrimaryConfName(names: readonly string[]): string | undefine
  */
 export function checkVersionCompatibility(topLevel: string | undefined, primary: Record<string, unknown>): void {
   if (topLevel === undefined || !isVersion(topLevel)) {
-    throw new CniError(ErrorCode.IncompatibleVersion, "couldn't get top level cni version",
-      topLevel === undefined ? "the daemon configuration has no cniVersion" : `invalid version ${JSON.stringify(topLevel)}`);
+    throw new CniError(
+      ErrorCode.IncompatibleVersion,
+      "couldn't get top level cni version",
+      topLevel === undefined
+        ? "the daemon configuration has no cniVersion"
+        : `invalid version ${JSON.stringify(topLevel)}`,
+    );
   }
   if (compareVersions(topLevel, CHECK_INTRODUCED) < 0) return;
   const delegate = primary.cniVersion;
-  if (typeof delegate !== "string") throw new CniError(ErrorCode.IncompatibleVersion, "couldn't get cni version of delegate");
+  if (typeof delegate !== "string")
+    throw new CniError(ErrorCode.IncompatibleVersion, "couldn't get cni version of delegate");
   if (!isVersion(delegate)) {
     throw new CniError(ErrorCode.IncompatibleVersion, `invalid cni version of delegate ${JSON.stringify(delegate)}`);
   }
   if (compareVersions(delegate, CHECK_INTRODUCED) < 0) {
-    throw new CniError(ErrorCode.IncompatibleVersion, `delegate cni version is ${delegate} while top level cni version is ${topLevel}`);
+    throw new CniError(
+      ErrorCode.IncompatibleVersion,
+      `delegate cni version is ${delegate} while top level cni version is ${topLevel}`,
+    );
   }
 }
 
@@ -94,8 +105,11 @@ export function forcePrimaryVersion(raw: Record<string, unknown>, cniVersion: st
 export function generateMultusConf(primary: PrimaryConf, daemon: Record<string, unknown>): string {
   const cniVersion = str(daemon.cniVersion);
   if (cniVersion === undefined) {
-    throw new CniError(ErrorCode.InvalidConfig, "the CNI version is a mandatory parameter when multusConfigFile is \"auto\"",
-      "set cniVersion in the daemon configuration (or -cni-version)");
+    throw new CniError(
+      ErrorCode.InvalidConfig,
+      'the CNI version is a mandatory parameter when multusConfigFile is "auto"',
+      "set cniVersion in the daemon configuration (or -cni-version)",
+    );
   }
   checkVersionCompatibility(cniVersion, primary.raw);
 
@@ -104,8 +118,11 @@ export function generateMultusConf(primary: PrimaryConf, daemon: Record<string, 
   if (overrideName) {
     const primaryName = primary.raw.name;
     if (typeof primaryName !== "string" || primaryName === "") {
-      throw new CniError(ErrorCode.InvalidConfig, "could not override the network name",
-        `the primary CNI configuration ${primary.path} does not feature the network name`);
+      throw new CniError(
+        ErrorCode.InvalidConfig,
+        "could not override the network name",
+        `the primary CNI configuration ${primary.path} does not feature the network name`,
+      );
     }
     name = primaryName;
   }
@@ -134,7 +151,10 @@ export function generateMultusConf(primary: PrimaryConf, daemon: Record<string, 
 }
 
 /** The daemon config's own capabilities (as given), then every capability the primary enables; keys sorted like a Go map. */
-function capabilitiesOf(daemon: Record<string, unknown>, primary: Record<string, unknown>): Record<string, boolean> | undefined {
+function capabilitiesOf(
+  daemon: Record<string, unknown>,
+  primary: Record<string, unknown>,
+): Record<string, boolean> | undefined {
   const caps: Record<string, boolean> = {};
   if (isRecord(daemon.capabilities)) {
     for (const [k, on] of Object.entries(daemon.capabilities)) if (typeof on === "boolean") caps[k] = on;
@@ -168,5 +188,8 @@ function isRecord(x: unknown): x is Record<string, unknown> {
 
 /** json.Marshal: compact, and <, >, &, U+2028, U+2029 escaped (only possible inside strings). */
 function goJson(value: unknown): string {
-  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return JSON.stringify(value).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }

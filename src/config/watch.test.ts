@@ -5,8 +5,12 @@ import { join } from "node:path";
 import { CniError } from "../cni/errors.ts";
 import { createLogger } from "../util/log.ts";
 import {
-  copyUserConfig, createConfigManager, discoverPrimary, waitForReadinessIndicator,
-  type ConfigManager, type ConfigManagerOptions,
+  copyUserConfig,
+  createConfigManager,
+  discoverPrimary,
+  waitForReadinessIndicator,
+  type ConfigManager,
+  type ConfigManagerOptions,
 } from "./watch.ts";
 
 const log = createLogger({});
@@ -37,16 +41,26 @@ async function until<T>(fn: () => Promise<T | undefined | false>, what: string, 
 const conf = (extra: Record<string, unknown> = {}) =>
   JSON.stringify({ cniVersion: "1.0.0", name: "cluster", type: "bridge", ...extra });
 const list = (caps: Record<string, boolean>[]) =>
-  JSON.stringify({ cniVersion: "1.0.0", name: "cluster", plugins: caps.map((c, i) => ({ type: `p${i}`, capabilities: c })) });
+  JSON.stringify({
+    cniVersion: "1.0.0",
+    name: "cluster",
+    plugins: caps.map((c, i) => ({ type: `p${i}`, capabilities: c })),
+  });
 
 async function manager(opts: Partial<ConfigManagerOptions> = {}): Promise<ConfigManager> {
   const m = await createConfigManager({
-    daemon: { cniVersion: "1.0.0" }, cniConfigDir: netd, forceCniVersion: false, primaryTimeoutMs: 2000, log, ...opts,
+    daemon: { cniVersion: "1.0.0" },
+    cniConfigDir: netd,
+    forceCniVersion: false,
+    primaryTimeoutMs: 2000,
+    log,
+    ...opts,
   });
   managers.push(m);
   return m;
 }
-const generated = async () => JSON.parse(await readFile(join(netd, "00-multus.conf"), "utf8")) as Record<string, unknown>;
+const generated = async () =>
+  JSON.parse(await readFile(join(netd, "00-multus.conf"), "utf8")) as Record<string, unknown>;
 async function errorOf(p: Promise<unknown>): Promise<CniError> {
   try {
     await p;
@@ -92,7 +106,10 @@ describe("discovery", () => {
     await writeFile(join(auto, "50-chosen.conflist"), list([{ portMappings: true }]));
     const m = await manager({ autoconfigDir: auto, masterCni: "50-chosen.conflist" });
     await m.start();
-    expect(await generated()).toMatchObject({ clusterNetwork: join(auto, "50-chosen.conflist"), capabilities: { portMappings: true } });
+    expect(await generated()).toMatchObject({
+      clusterNetwork: join(auto, "50-chosen.conflist"),
+      capabilities: { portMappings: true },
+    });
   });
 
   test("the generated file cannot be its own primary", async () => {
@@ -104,10 +121,20 @@ describe("discovery", () => {
 
 describe("creation refuses what Go refuses (exit 2)", () => {
   const cases: Array<[string, string, Record<string, unknown>, string]> = [
-    ["version mismatch", conf({ cniVersion: "0.3.1" }), { cniVersion: "0.4.0" }, "delegate cni version is 0.3.1 while top level cni version is 0.4.0"],
+    [
+      "version mismatch",
+      conf({ cniVersion: "0.3.1" }),
+      { cniVersion: "0.4.0" },
+      "delegate cni version is 0.3.1 while top level cni version is 0.4.0",
+    ],
     ["no cniVersion in the daemon config", conf(), {}, "the CNI version is a mandatory parameter"],
     ["not JSON", "{nope", { cniVersion: "1.0.0" }, "failed to decode"],
-    ["a conf without type", JSON.stringify({ cniVersion: "1.0.0", name: "x" }), { cniVersion: "1.0.0" }, "missing 'type'"],
+    [
+      "a conf without type",
+      JSON.stringify({ cniVersion: "1.0.0", name: "x" }),
+      { cniVersion: "1.0.0" },
+      "missing 'type'",
+    ],
   ];
   test.each(cases)("%s", async (_name, text, daemon, message) => {
     await writeFile(join(netd, "10-x.conf"), text);
@@ -140,12 +167,18 @@ describe("writing and watching", () => {
     expect((await generated()).capabilities).toEqual({ portMappings: true });
 
     await writeFile(primary, list([{ portMappings: true }, { bandwidth: true }]));
-    await until(async () => JSON.stringify((await generated()).capabilities) === '{"bandwidth":true,"portMappings":true}', "bandwidth added");
+    await until(
+      async () => JSON.stringify((await generated()).capabilities) === '{"bandwidth":true,"portMappings":true}',
+      "bandwidth added",
+    );
 
     // replaced by rename, as installers do
     await writeFile(join(dir, "tmp"), list([{ bandwidth: true }]));
     await rename(join(dir, "tmp"), primary);
-    await until(async () => JSON.stringify((await generated()).capabilities) === '{"bandwidth":true}', "portMappings dropped");
+    await until(
+      async () => JSON.stringify((await generated()).capabilities) === '{"bandwidth":true}',
+      "portMappings dropped",
+    );
   });
 
   test("an unreadable or invalid primary keeps the last good file", async () => {
@@ -168,7 +201,11 @@ describe("writing and watching", () => {
     expect(await readFile(m.path, "utf8")).toBe(good);
 
     await writeFile(primary, conf({ capabilities: { ips: true } }));
-    await until(async () => (await generated()).capabilities && JSON.stringify((await generated()).capabilities) === '{"ips":true}', "recovery");
+    await until(
+      async () =>
+        (await generated()).capabilities && JSON.stringify((await generated()).capabilities) === '{"ips":true}',
+      "recovery",
+    );
   });
 
   test("a deleted, discovered primary gives way to the next candidate; until then the file stays", async () => {
@@ -214,7 +251,12 @@ describe("writing and watching", () => {
     await chmod(real, 0o640);
     await symlink(real, join(netd, "10-x.conf"));
     const m = await manager({ forceCniVersion: true });
-    expect(JSON.parse(await readFile(real, "utf8"))).toEqual({ cniVersion: "1.0.0", name: "cluster", type: "bridge", extra: 1 });
+    expect(JSON.parse(await readFile(real, "utf8"))).toEqual({
+      cniVersion: "1.0.0",
+      name: "cluster",
+      type: "bridge",
+      extra: 1,
+    });
     expect((await stat(real)).mode & 0o777).toBe(0o640);
     await m.start();
     expect((await generated()).cniVersion).toBe("1.0.0");
@@ -245,7 +287,9 @@ describe("readiness indicator", () => {
     await m.start();
     expect(await stat(m.path).catch(() => undefined)).toBeDefined();
     let lost = "";
-    void m.lost.then((r) => { lost = r; });
+    void m.lost.then((r) => {
+      lost = r;
+    });
     await Bun.sleep(100);
     expect(lost).toBe("");
     // an atomic replace is not a removal

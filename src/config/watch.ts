@@ -25,7 +25,13 @@ import { CniError, ErrorCode } from "../cni/errors.ts";
 import { loadConfFile } from "../cni/conf.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import type { Logger } from "../util/log.ts";
-import { forcePrimaryVersion, generateMultusConf, MULTUS_CONF_FILE, pickPrimaryConfName, type PrimaryConf } from "./generate.ts";
+import {
+  forcePrimaryVersion,
+  generateMultusConf,
+  MULTUS_CONF_FILE,
+  pickPrimaryConfName,
+  type PrimaryConf,
+} from "./generate.ts";
 
 const FILE_POLL_MS = 250;
 /** Safety net behind fs.watch (a replaced or remounted dir loses its inotify watch). */
@@ -73,9 +79,16 @@ export async function createConfigManager(opts: ConfigManagerOptions): Promise<C
   const outPath = join(opts.cniConfigDir, MULTUS_CONF_FILE);
   let primaryPath = opts.masterCni
     ? join(autoconfigDir, opts.masterCni)
-    : join(autoconfigDir, await discoverPrimary(autoconfigDir, { timeoutMs: opts.primaryTimeoutMs, signal: opts.signal }));
+    : join(
+        autoconfigDir,
+        await discoverPrimary(autoconfigDir, { timeoutMs: opts.primaryTimeoutMs, signal: opts.signal }),
+      );
   if (resolve(primaryPath) === resolve(outPath)) {
-    throw new CniError(ErrorCode.InvalidConfig, `cannot use ${outPath} as the primary CNI configuration`, "it is the file multus generates");
+    throw new CniError(
+      ErrorCode.InvalidConfig,
+      `cannot use ${outPath} as the primary CNI configuration`,
+      "it is the file multus generates",
+    );
   }
   const cniVersion = typeof opts.daemon.cniVersion === "string" ? opts.daemon.cniVersion : undefined;
 
@@ -99,7 +112,9 @@ export async function createConfigManager(opts: ConfigManagerOptions): Promise<C
   let debounce: ReturnType<typeof setTimeout> | undefined;
   let lastPrimaryStamp = "";
   let resolveLost!: (reason: string) => void;
-  const lost = new Promise<string>((r) => { resolveLost = r; });
+  const lost = new Promise<string>((r) => {
+    resolveLost = r;
+  });
 
   /** One regeneration at a time; a failure keeps the file as it is. */
   const refresh = (why: string) => {
@@ -163,13 +178,18 @@ export async function createConfigManager(opts: ConfigManagerOptions): Promise<C
       else log.verbose(`${outPath} is up to date`);
 
       // The primary itself, or (when discovered) any candidate that could replace it.
-      const relevant = (name: string) => name === basename(primaryPath) || (!opts.masterCni && pickPrimaryConfName([name]) !== undefined);
+      const relevant = (name: string) =>
+        name === basename(primaryPath) || (!opts.masterCni && pickPrimaryConfName([name]) !== undefined);
       watchDir(watchers, autoconfigDir, log, (name) => {
         if (name === null || relevant(name)) schedule(`${name ?? "the primary"} changed`);
       });
-      timers.push(setInterval(() => {
-        void stampOf(primaryPath).then((s) => { if (s !== lastPrimaryStamp) schedule("primary changed (poll)"); });
-      }, RECHECK_MS));
+      timers.push(
+        setInterval(() => {
+          void stampOf(primaryPath).then((s) => {
+            if (s !== lastPrimaryStamp) schedule("primary changed (poll)");
+          });
+        }, RECHECK_MS),
+      );
 
       const indicator = opts.readinessIndicatorFile;
       if (indicator) {
@@ -189,7 +209,10 @@ export async function createConfigManager(opts: ConfigManagerOptions): Promise<C
 }
 
 /** g.1: the first candidate in `dir`, waiting (bounded) for one to appear; a missing dir counts as empty. */
-export async function discoverPrimary(dir: string, { timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal }): Promise<string> {
+export async function discoverPrimary(
+  dir: string,
+  { timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal },
+): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     let names: string[];
@@ -197,27 +220,42 @@ export async function discoverPrimary(dir: string, { timeoutMs, signal }: { time
       names = await listConfNames(dir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
-        throw new CniError(ErrorCode.IoFailure, "error when listing the CNI plugin configurations", (err as Error).message);
+        throw new CniError(
+          ErrorCode.IoFailure,
+          "error when listing the CNI plugin configurations",
+          (err as Error).message,
+        );
       }
       names = [];
     }
     const name = pickPrimaryConfName(names);
     if (name) return name;
     if (Date.now() >= deadline || signal?.aborted) {
-      throw new CniError(ErrorCode.TryAgainLater, `could not find a plugin configuration in ${dir}`,
-        signal?.aborted ? "stopped while waiting" : `waited ${Math.round(timeoutMs / 1000)} s`);
+      throw new CniError(
+        ErrorCode.TryAgainLater,
+        `could not find a plugin configuration in ${dir}`,
+        signal?.aborted ? "stopped while waiting" : `waited ${Math.round(timeoutMs / 1000)} s`,
+      );
     }
     await sleep(Math.min(FILE_POLL_MS, Math.max(0, deadline - Date.now())), signal);
   }
 }
 
 /** c.4 step 2: stat `file` until it exists, up to `timeoutMs` (Go: 45 s). */
-export async function waitForReadinessIndicator(file: string, { timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
+export async function waitForReadinessIndicator(
+  file: string,
+  { timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal },
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await exists(file))) {
     if (Date.now() >= deadline || signal?.aborted) {
-      throw new CniError(ErrorCode.TryAgainLater, `still waiting for readinessindicatorfile @ ${file}`,
-        signal?.aborted ? "stopped while waiting" : `have you checked that your default network is ready? (waited ${Math.round(timeoutMs / 1000)} s)`);
+      throw new CniError(
+        ErrorCode.TryAgainLater,
+        `still waiting for readinessindicatorfile @ ${file}`,
+        signal?.aborted
+          ? "stopped while waiting"
+          : `have you checked that your default network is ready? (waited ${Math.round(timeoutMs / 1000)} s)`,
+      );
     }
     await sleep(Math.min(FILE_POLL_MS, Math.max(0, deadline - Date.now())), signal);
   }
@@ -306,7 +344,14 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 function withPrimaryContext(err: unknown, primaryPath: string): CniError {
   if (err instanceof CniError) {
-    return new CniError(err.code, `cannot generate ${MULTUS_CONF_FILE} from ${primaryPath}: ${err.msg}`, err.details, { cause: err });
+    return new CniError(err.code, `cannot generate ${MULTUS_CONF_FILE} from ${primaryPath}: ${err.msg}`, err.details, {
+      cause: err,
+    });
   }
-  return new CniError(ErrorCode.IoFailure, `cannot generate ${MULTUS_CONF_FILE} from ${primaryPath}`, (err as Error).message, { cause: err });
+  return new CniError(
+    ErrorCode.IoFailure,
+    `cannot generate ${MULTUS_CONF_FILE} from ${primaryPath}`,
+    (err as Error).message,
+    { cause: err },
+  );
 }

@@ -33,9 +33,18 @@ test("every CNI command is observed with its duration and outcome", async () => 
   };
   const conf = { cniVersion: "1.1.0", name: "multus", type: "multus-shim", cniDir: tmp };
   // Nothing cached and no pod to ask: DEL succeeds.
-  const del = await handleRequest(cniRequest({
-    CNI_COMMAND: "DEL", CNI_CONTAINERID: "c1", CNI_IFNAME: "eth0", CNI_PATH: "/opt/cni/bin",
-  }, { ...conf, delegates: [{ cniVersion: "1.1.0", name: "n", type: "no-such-plugin" }] }), deps);
+  const del = await handleRequest(
+    cniRequest(
+      {
+        CNI_COMMAND: "DEL",
+        CNI_CONTAINERID: "c1",
+        CNI_IFNAME: "eth0",
+        CNI_PATH: "/opt/cni/bin",
+      },
+      { ...conf, delegates: [{ cniVersion: "1.1.0", name: "n", type: "no-such-plugin" }] },
+    ),
+    deps,
+  );
   expect(del.status).toBe(200);
   // No delegate configured: STATUS fails.
   const status = await handleRequest(cniRequest({ CNI_COMMAND: "STATUS", CNI_PATH: "/opt/cni/bin" }, conf), deps);

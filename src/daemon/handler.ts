@@ -36,10 +36,12 @@ export async function handleRequest(request: Request, deps: HandlerDeps): Promis
       if (method !== "POST") return new Response("Method not allowed\n", { status: 405, headers: TEXT });
       return handleCni(await request.text(), path === Endpoint.DELEGATE, deps);
     case Endpoint.HEALTHZ:
-      if (method !== "GET" && method !== "POST") return new Response("Method not allowed\n", { status: 405, headers: TEXT });
+      if (method !== "GET" && method !== "POST")
+        return new Response("Method not allowed\n", { status: 405, headers: TEXT });
       return new Response(null, { status: 200 });
     case Endpoint.READYZ:
-      if (method !== "GET" && method !== "POST") return new Response("Method not allowed\n", { status: 405, headers: TEXT });
+      if (method !== "GET" && method !== "POST")
+        return new Response("Method not allowed\n", { status: 405, headers: TEXT });
       return new Response(null, { status: deps.isReady() ? 200 : 500 });
     default:
       deps.multus.log.error(`unknown endpoint ${method} ${path}`);
@@ -62,24 +64,28 @@ export async function handleCni(body: string, isDelegate: boolean, deps: Handler
     const conf = validate(MultusConfSchema, merged, ErrorCode.InvalidConfig, "multus configuration");
     const req: MultusRequest = { args, conf, pod: podArgsFrom(args.args) };
     const a = args;
-    const run = () => isDelegate
-      ? cmdHotplug(req, deps.multus, raw, request.interfaceAttributes ?? undefined)
-      : runCommand(req, deps.multus, merged);
+    const run = () =>
+      isDelegate
+        ? cmdHotplug(req, deps.multus, raw, request.interfaceAttributes ?? undefined)
+        : runCommand(req, deps.multus, merged);
     // One container's requests run one at a time. GC and STATUS are not tied to one
     // (GC takes the lock of each container it deletes, so it must not hold one itself).
     const key = a.command === "GC" || a.command === "STATUS" ? "" : a.containerId;
     const locks = deps.multus.locks;
     const result = key && locks ? await locks.run(key, run) : await run();
-    const response = a.command === "ADD"
-      ? Response.json({ Result: convertResult(result as Result100, "1.1.0") })
-      : new Response(null, { status: 200 });
+    const response =
+      a.command === "ADD"
+        ? Response.json({ Result: convertResult(result as Result100, "1.1.0") })
+        : new Response(null, { status: 200 });
     observe(true);
     return response;
   } catch (err) {
     observe(false);
     const e = toCniError(err);
-    deps.multus.log.error(`${args?.command ?? "request"} failed: ${e.message}`,
-      args ? { containerID: args.containerId, ifname: args.ifname } : undefined);
+    deps.multus.log.error(
+      `${args?.command ?? "request"} failed: ${e.message}`,
+      args ? { containerID: args.containerId, ifname: args.ifname } : undefined,
+    );
     return new Response(JSON.stringify(e.toJSON()), { status: 400, headers: JSON_TYPE });
   }
 }
@@ -94,5 +100,7 @@ function decodeRequest(body: string): CniRequest {
   if (json && typeof json === "object" && !Array.isArray(json) && !("env" in json)) {
     throw new CniError(ErrorCode.InvalidEnv, "unexpected or missing CNI_COMMAND");
   }
-  return validate(CniRequestSchema, json, ErrorCode.DecodeFailure, "CNI request") as v.InferOutput<typeof CniRequestSchema>;
+  return validate(CniRequestSchema, json, ErrorCode.DecodeFailure, "CNI request") as v.InferOutput<
+    typeof CniRequestSchema
+  >;
 }

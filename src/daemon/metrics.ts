@@ -28,7 +28,8 @@ export function startMetrics(port: number, hostname = "0.0.0.0"): Metrics {
     registers: [registry],
   });
   const server = Bun.serve({
-    port, hostname,
+    port,
+    hostname,
     async fetch(request) {
       if (new URL(request.url).pathname !== "/metrics") return new Response("not found\n", { status: 404 });
       return new Response(await registry.metrics(), { headers: { "content-type": registry.contentType } });

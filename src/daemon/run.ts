@@ -43,7 +43,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     return 1;
   }
   const { config } = loaded;
-  const log = createLogger({ level: config.logLevel, file: config.logFile, toStderr: config.logToStderr, options: loaded.raw.logOptions as never });
+  const log = createLogger({
+    level: config.logLevel,
+    file: config.logFile,
+    toStderr: config.logToStderr,
+    options: loaded.raw.logOptions as never,
+  });
   // Start-up failures and milestones are said on stderr whatever the log level: an operator must see them.
   const say = (msg: string) => process.stderr.write(`multus-daemon: ${msg}\n`);
   const fail = (code: number, msg: string) => {
@@ -77,7 +82,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     if (config.readinessindicatorfile) {
       try {
         await waitForReadinessIndicator(config.readinessindicatorfile, {
-          timeoutMs: config.readinessIndicatorTimeoutSeconds * 1000, signal: stopping.signal,
+          timeoutMs: config.readinessIndicatorTimeoutSeconds * 1000,
+          signal: stopping.signal,
         });
         log.verbose(`readiness indicator file ${config.readinessindicatorfile} is there`);
       } catch (err) {
@@ -103,7 +109,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         });
       } catch (err) {
         if (stopping.signal.aborted) return 0;
-        return fail(2, `failed to create the configuration manager for the primary CNI plugin: ${(err as Error).message}`);
+        return fail(
+          2,
+          `failed to create the configuration manager for the primary CNI plugin: ${(err as Error).message}`,
+        );
       }
       warnIfShimCannotFindSocket(loaded, say);
     }
@@ -123,13 +132,19 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       delegateBaseEnv: { PATH: opts.env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
       extraBinDirs: config.additionalBinDir ? [config.additionalBinDir] : undefined,
       // No I/O until a NAD with a resourceName asks for devices.
-      devices: createDevicePort({ podResourcesSocket: config.podResourcesSocket, checkpointFile: config.kubeletCheckpointFile }),
+      devices: createDevicePort({
+        podResourcesSocket: config.podResourcesSocket,
+        checkpointFile: config.kubeletCheckpointFile,
+      }),
       deviceInfoDir: config.deviceInfoDir,
       locks: createKeyedLock(),
     };
     let ready = true;
     const deps: HandlerDeps = {
-      daemon: loaded, multus, isReady: () => ready, observeCommand: metrics?.observeCommand,
+      daemon: loaded,
+      multus,
+      isReady: () => ready,
+      observeCommand: metrics?.observeCommand,
     };
     const socketPath = socketPathIn(config.socketDir);
     let server: DaemonServer;
@@ -145,7 +160,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       await kube?.stop();
       return fail(3, `cannot listen on ${socketPath}: ${(err as Error).message}`);
     }
-    const mode = kube ? "Kubernetes client connected" : "no kubeconfig and no in-cluster environment: static delegates only";
+    const mode = kube
+      ? "Kubernetes client connected"
+      : "no kubeconfig and no in-cluster environment: static delegates only";
     say(`listening on ${socketPath} (${mode})`);
     log.verbose(`listening on ${socketPath} (${mode})`);
 
@@ -162,7 +179,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     } else if (config.multusConfigFile && !auto) {
       await copyUserConfig(config.multusConfigFile, config.cniConfigDir).then(
         (dest) => dest && log.verbose(`copied ${config.multusConfigFile} to ${dest}`),
-        (err: Error) => say(`failed to copy the user provided configuration ${config.multusConfigFile}: ${err.message}`),
+        (err: Error) =>
+          say(`failed to copy the user provided configuration ${config.multusConfigFile}: ${err.message}`),
       );
     }
     const stopped = new Promise<string>((resolve) => {
@@ -197,13 +215,17 @@ function warnIfShimCannotFindSocket(loaded: LoadedDaemonConfig, say: (msg: strin
   const { config } = loaded;
   if (config.daemonSocketDir || config.chrootDir) return;
   if (socketPathIn(config.socketDir) === socketPathIn(DEFAULT_SOCKET_DIR)) return;
-  say(`warning: socketDir is ${config.socketDir} but the daemon configuration sets no daemonSocketDir: ` +
-    `shims reading the generated ${MULTUS_CONF_FILE} will look for ${socketPathIn(DEFAULT_SOCKET_DIR)}`);
+  say(
+    `warning: socketDir is ${config.socketDir} but the daemon configuration sets no daemonSocketDir: ` +
+      `shims reading the generated ${MULTUS_CONF_FILE} will look for ${socketPathIn(DEFAULT_SOCKET_DIR)}`,
+  );
 }
 
 /** A kubeconfig (config key or flag) or the in-cluster environment; neither means static delegates only. */
 async function connectKubernetes(
-  loaded: LoadedDaemonConfig, env: DaemonOptions["env"], log: Logger,
+  loaded: LoadedDaemonConfig,
+  env: DaemonOptions["env"],
+  log: Logger,
 ): Promise<(KubePort & { stop(): Promise<void> }) | undefined> {
   const kubeconfigPath = loaded.config.kubeconfig || undefined;
   const host = env.KUBERNETES_SERVICE_HOST;
@@ -211,11 +233,12 @@ async function connectKubernetes(
   if (!kubeconfigPath && host && port && !existsSync(IN_CLUSTER_TOKEN)) {
     // In a pod without its service-account token: running without Kubernetes would
     // silently attach only the cluster network to every pod.
-    throw new Error(`KUBERNETES_SERVICE_HOST is set but ${IN_CLUSTER_TOKEN} is missing (automountServiceAccountToken off?)`);
+    throw new Error(
+      `KUBERNETES_SERVICE_HOST is set but ${IN_CLUSTER_TOKEN} is missing (automountServiceAccountToken off?)`,
+    );
   }
-  const inCluster = !kubeconfigPath && host && port
-    ? { host, port, tokenFile: IN_CLUSTER_TOKEN, caFile: IN_CLUSTER_CA }
-    : undefined;
+  const inCluster =
+    !kubeconfigPath && host && port ? { host, port, tokenFile: IN_CLUSTER_TOKEN, caFile: IN_CLUSTER_CA } : undefined;
   if (!kubeconfigPath && !inCluster) return undefined;
   const { createKubeClient } = await import("../k8s/client.ts");
   const nodeName = env.MULTUS_NODE_NAME || (loaded.raw.nodeName as string | undefined);

@@ -89,7 +89,9 @@ export async function startServer(opts: ServerOptions): Promise<DaemonServer> {
       // A handler cut at the deadline may still be awaiting its delegate: do not wait for it.
       // The timer is cleared: a pending one would keep the process alive after a prompt stop.
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const cut = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()) + 100)));
+      const cut = new Promise<void>(
+        (resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()) + 100)),
+      );
       await Promise.race([stopped.catch(() => undefined), cut]);
       clearTimeout(timer);
       await unlink(opts.socketPath).catch(() => undefined);

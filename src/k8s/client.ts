@@ -22,13 +22,7 @@
 import { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import type { RequestOptions } from "node:https";
 import { isIPv6 } from "node:net";
-import {
-  KubeApiError,
-  KubeTimeoutError,
-  KubeTransportError,
-  backoffDelay,
-  sleep,
-} from "./errors.ts";
+import { KubeApiError, KubeTimeoutError, KubeTransportError, backoffDelay, sleep } from "./errors.ts";
 import { createEventRecorder, type KubeEvent } from "./events.ts";
 import { createInformer, type Informer } from "./informers.ts";
 import { nadCollectionPath, readNad, toNad, type Nad } from "./nads.ts";

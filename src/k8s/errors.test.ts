@@ -15,7 +15,14 @@ import {
 const api = (status: number) => new KubeApiError({ status, message: "the message text is never looked at" });
 
 describe("kubeStatusOf / classification", () => {
-  const cases: Array<[string, unknown, number | undefined, { notFound?: boolean; conflict?: boolean; gone?: boolean; retryable: boolean }]> = [
+  const cases: Array<
+    [
+      string,
+      unknown,
+      number | undefined,
+      { notFound?: boolean; conflict?: boolean; gone?: boolean; retryable: boolean },
+    ]
+  > = [
     ["404", api(404), 404, { notFound: true, retryable: false }],
     ["409", api(409), 409, { conflict: true, retryable: false }],
     ["410", api(410), 410, { gone: true, retryable: false }],
@@ -24,7 +31,12 @@ describe("kubeStatusOf / classification", () => {
     ["503", api(503), 503, { retryable: true }],
     ["401", api(401), 401, { retryable: false }],
     ["403", api(403), 403, { retryable: false }],
-    ["client-node ApiException (code)", Object.assign(new Error("x"), { code: 404 }), 404, { notFound: true, retryable: false }],
+    [
+      "client-node ApiException (code)",
+      Object.assign(new Error("x"), { code: 404 }),
+      404,
+      { notFound: true, retryable: false },
+    ],
     ["fetch-style (status)", Object.assign(new Error("x"), { status: 503 }), 503, { retryable: true }],
     ["transport", new KubeTransportError("refused", { cause: undefined }), undefined, { retryable: true }],
     ["ECONNRESET code", Object.assign(new Error("x"), { code: "ECONNRESET" }), undefined, { retryable: true }],

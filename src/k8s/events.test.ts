@@ -10,9 +10,13 @@ function gatedHttp() {
   let gate = new Promise<void>((r) => (open = r));
   const http: KubeHttp = {
     async call<T>(req: KubeRequest, opts: KubeCallOptions): Promise<T> {
-      await Promise.race([gate, new Promise((_, reject) => opts.signal?.addEventListener("abort", () => reject(opts.signal?.reason)))]);
+      await Promise.race([
+        gate,
+        new Promise((_, reject) => opts.signal?.addEventListener("abort", () => reject(opts.signal?.reason))),
+      ]);
       posted.push(req);
-      if ((req.body as { reason: string }).reason === "Refused") throw new KubeApiError({ status: 422, message: "invalid" });
+      if ((req.body as { reason: string }).reason === "Refused")
+        throw new KubeApiError({ status: 422, message: "invalid" });
       return {} as T;
     },
     open: () => Promise.reject(new Error("unused")),
@@ -50,7 +54,11 @@ test("record() never waits; a full queue drops the oldest events", async () => {
 test("a refused event is counted and logged, later ones still go out", async () => {
   const t = gatedHttp();
   const errors: string[] = [];
-  const rec = createEventRecorder({ http: t.http, logger: { ...silent, error: (m) => errors.push(m) }, component: "multus" });
+  const rec = createEventRecorder({
+    http: t.http,
+    logger: { ...silent, error: (m) => errors.push(m) },
+    component: "multus",
+  });
   t.release();
   rec.record(ref, { type: "Warning", reason: "Refused", message: "m" });
   rec.record(ref, { type: "Normal", reason: "Fine", message: "m" });

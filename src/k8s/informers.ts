@@ -165,10 +165,13 @@ export function createInformer<T>(o: InformerOptions<T>): Informer<T> {
     const onStop = () => ctl.abort();
     stopCtl.signal.addEventListener("abort", onStop, { once: true });
     let expired = false;
-    const guard = setTimeout(() => {
-      expired = true;
-      ctl.abort();
-    }, timeoutSeconds * 1000 + WATCH_GRACE_MS);
+    const guard = setTimeout(
+      () => {
+        expired = true;
+        ctl.abort();
+      },
+      timeoutSeconds * 1000 + WATCH_GRACE_MS,
+    );
     let events = 0;
     try {
       const body = await o.http.open(

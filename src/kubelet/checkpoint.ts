@@ -12,10 +12,9 @@ const EntrySchema = v.looseObject({
   PodUID: v.string(),
   ContainerName: v.optional(v.nullable(v.string())),
   ResourceName: v.string(),
-  DeviceIDs: v.optional(v.nullable(v.union([
-    v.record(v.string(), v.nullable(v.array(v.string()))),
-    v.array(v.string()),
-  ]))),
+  DeviceIDs: v.optional(
+    v.nullable(v.union([v.record(v.string(), v.nullable(v.array(v.string()))), v.array(v.string())])),
+  ),
 });
 export const CheckpointSchema = v.looseObject({
   Data: v.looseObject({

@@ -38,7 +38,11 @@ export function createDevicePort(opts: DevicePortOptions = {}): KubeletDevicePor
   return {
     async getPodDevices(pod) {
       if (await exists(socket)) {
-        const pods = await listPodResources({ socketPath: socket, timeoutMs: opts.timeoutMs, maxMessageBytes: opts.maxMessageBytes });
+        const pods = await listPodResources({
+          socketPath: socket,
+          timeoutMs: opts.timeoutMs,
+          maxMessageBytes: opts.maxMessageBytes,
+        });
         return podDevicesFromList(pods, pod);
       }
       return podDevicesFromCheckpoint(await readCheckpoint(checkpointFile), pod.uid);
@@ -56,14 +60,18 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** The devices of the pod named namespace/name in a List reply (the API carries no UID). */
-export function podDevicesFromList(pods: readonly PodResources[], pod: { namespace: string; name: string }): Map<string, string[]> {
+export function podDevicesFromList(
+  pods: readonly PodResources[],
+  pod: { namespace: string; name: string },
+): Map<string, string[]> {
   const groups: Array<{ resourceName: string; deviceIds: string[] }> = [];
   for (const p of pods) {
     if (p.name !== pod.name || p.namespace !== pod.namespace) continue;
     for (const c of p.containers) {
       // One container may list a resource several times (one entry per device and NUMA node).
       const byResource = new Map<string, string[]>();
-      for (const d of c.devices) byResource.set(d.resourceName, [...(byResource.get(d.resourceName) ?? []), ...d.deviceIds]);
+      for (const d of c.devices)
+        byResource.set(d.resourceName, [...(byResource.get(d.resourceName) ?? []), ...d.deviceIds]);
       for (const [resourceName, deviceIds] of byResource) groups.push({ resourceName, deviceIds });
     }
   }

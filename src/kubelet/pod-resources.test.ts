@@ -17,17 +17,28 @@ describe("decodeListPodResourcesResponse", () => {
     const bytes = encode({
       podResources: [
         {
-          name: "pod-1", namespace: "ns-ü",
+          name: "pod-1",
+          namespace: "ns-ü",
           containers: [
             {
               name: "app",
               devices: [
                 { resourceName: "intel.com/sriov", deviceIds: ["0000:03:02.3"], topology: { nodes: [{ ID: 1 }] } },
-                { resourceName: "intel.com/sriov", deviceIds: ["0000:03:02.1", "0000:03:02.2"], topology: { nodes: [{ ID: 0 }, { ID: 2 ** 40 }] } },
+                {
+                  resourceName: "intel.com/sriov",
+                  deviceIds: ["0000:03:02.1", "0000:03:02.2"],
+                  topology: { nodes: [{ ID: 0 }, { ID: 2 ** 40 }] },
+                },
               ],
               cpuIds: [2, 3, 2 ** 40],
               memory: [{ memoryType: "hugepages-1Gi", size: 2 ** 33, topology: { nodes: [{ ID: 0 }] } }],
-              dynamicResources: [{ claimName: "c", claimNamespace: "ns", claimResources: [{ cdiDevices: [{ name: "x" }], driverName: "d" }] }],
+              dynamicResources: [
+                {
+                  claimName: "c",
+                  claimNamespace: "ns",
+                  claimResources: [{ cdiDevices: [{ name: "x" }], driverName: "d" }],
+                },
+              ],
             },
             { name: "empty" },
           ],
@@ -37,7 +48,8 @@ describe("decodeListPodResourcesResponse", () => {
     });
     expect(decodeListPodResourcesResponse(bytes)).toEqual([
       {
-        name: "pod-1", namespace: "ns-ü",
+        name: "pod-1",
+        namespace: "ns-ü",
         containers: [
           {
             name: "app",
@@ -60,11 +72,7 @@ describe("decodeListPodResourcesResponse", () => {
   test("unknown fields of every wire type are skipped", () => {
     // field 9 varint, field 10 fixed64, field 11 fixed32, field 12 bytes, then pod_resources {name: "p"}
     const bytes = new Uint8Array([
-      0x48, 0x96, 0x01,
-      0x51, 1, 2, 3, 4, 5, 6, 7, 8,
-      0x5d, 1, 2, 3, 4,
-      0x62, 2, 0xff, 0xff,
-      0x0a, 3, 0x0a, 1, 0x70,
+      0x48, 0x96, 0x01, 0x51, 1, 2, 3, 4, 5, 6, 7, 8, 0x5d, 1, 2, 3, 4, 0x62, 2, 0xff, 0xff, 0x0a, 3, 0x0a, 1, 0x70,
     ]);
     expect(decodeListPodResourcesResponse(bytes)).toEqual([{ name: "p", namespace: "", containers: [] }]);
   });

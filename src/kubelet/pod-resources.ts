@@ -81,7 +81,9 @@ async function connect(socketPath: string, timeoutMs: number): Promise<ClientHtt
     const fail = (why: string, cause?: unknown) => {
       clearTimeout(timer);
       session.destroy();
-      reject(new PodResourcesError(`cannot connect to the kubelet PodResources API at ${socketPath}: ${why}`, { cause }));
+      reject(
+        new PodResourcesError(`cannot connect to the kubelet PodResources API at ${socketPath}: ${why}`, { cause }),
+      );
     };
     const session = http2.connect("http://localhost", { createConnection: () => net.connect(socketPath) });
     const timer = setTimeout(() => fail(`no connection within ${timeoutMs} ms`), timeoutMs);
@@ -96,9 +98,16 @@ async function connect(socketPath: string, timeoutMs: number): Promise<ClientHtt
 }
 
 /** One unary gRPC call: a length-prefixed request, one length-prefixed reply, grpc-status in the trailers. */
-function unaryCall(session: ClientHttp2Session, call: {
-  path: string; request: Uint8Array; timeoutMs: number; maxMessageBytes: number; where: string;
-}): Promise<Uint8Array> {
+function unaryCall(
+  session: ClientHttp2Session,
+  call: {
+    path: string;
+    request: Uint8Array;
+    timeoutMs: number;
+    maxMessageBytes: number;
+    where: string;
+  },
+): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     let settled = false;
     const finish = (err: PodResourcesError | undefined, value?: Uint8Array) => {
@@ -122,7 +131,10 @@ function unaryCall(session: ClientHttp2Session, call: {
       te: "trailers",
       "grpc-timeout": `${Math.max(1, Math.ceil(call.timeoutMs))}m`,
     });
-    const timer = setTimeout(() => failWith(GrpcStatus.DEADLINE_EXCEEDED, `no reply within ${call.timeoutMs} ms`), call.timeoutMs);
+    const timer = setTimeout(
+      () => failWith(GrpcStatus.DEADLINE_EXCEEDED, `no reply within ${call.timeoutMs} ms`),
+      call.timeoutMs,
+    );
     let headers: IncomingHttpHeaders = {};
     let trailers: IncomingHttpHeaders = {};
     const chunks: Buffer[] = [];
@@ -148,8 +160,10 @@ function unaryCall(session: ClientHttp2Session, call: {
       // A trailers-only reply (an error at once) carries grpc-status in the headers.
       const status = trailers["grpc-status"] ?? headers["grpc-status"];
       if (status === undefined) {
-        failWith(httpStatus === 200 ? GrpcStatus.UNKNOWN : GrpcStatus.UNAVAILABLE,
-          httpStatus === 200 ? "reply without grpc-status" : `HTTP status ${httpStatus || "none"}`);
+        failWith(
+          httpStatus === 200 ? GrpcStatus.UNKNOWN : GrpcStatus.UNAVAILABLE,
+          httpStatus === 200 ? "reply without grpc-status" : `HTTP status ${httpStatus || "none"}`,
+        );
         return;
       }
       const code = Number(status);
@@ -177,7 +191,8 @@ function frame(message: Uint8Array): Buffer {
 }
 
 function unframe(body: Buffer, maxMessageBytes: number): Uint8Array {
-  const bad = (why: string) => new PodResourcesError(`malformed PodResources reply: ${why}`, { code: GrpcStatus.INTERNAL });
+  const bad = (why: string) =>
+    new PodResourcesError(`malformed PodResources reply: ${why}`, { code: GrpcStatus.INTERNAL });
   if (body.length < 5) throw bad("no message");
   if (body[0] !== 0) throw bad("compressed message (none was offered)");
   const len = body.readUInt32BE(1);
@@ -196,9 +211,25 @@ function decodeGrpcMessage(raw: string): string {
   }
 }
 
-const STATUS_NAMES = ["OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-  "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
-  "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"];
+const STATUS_NAMES = [
+  "OK",
+  "CANCELLED",
+  "UNKNOWN",
+  "INVALID_ARGUMENT",
+  "DEADLINE_EXCEEDED",
+  "NOT_FOUND",
+  "ALREADY_EXISTS",
+  "PERMISSION_DENIED",
+  "RESOURCE_EXHAUSTED",
+  "FAILED_PRECONDITION",
+  "ABORTED",
+  "OUT_OF_RANGE",
+  "UNIMPLEMENTED",
+  "INTERNAL",
+  "UNAVAILABLE",
+  "DATA_LOSS",
+  "UNAUTHENTICATED",
+];
 function statusName(code: number): string {
   return STATUS_NAMES[code] ?? `status ${code}`;
 }

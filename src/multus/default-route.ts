@@ -47,7 +47,10 @@ const IP_TIMEOUT_MS = 10_000;
 
 async function ipInNetns(netns: string, args: string[], tolerateFailure: boolean): Promise<void> {
   const proc = Bun.spawn(["nsenter", `--net=${netns}`, "ip", ...args], {
-    stdout: "ignore", stderr: "pipe", timeout: IP_TIMEOUT_MS, killSignal: "SIGKILL",
+    stdout: "ignore",
+    stderr: "pipe",
+    timeout: IP_TIMEOUT_MS,
+    killSignal: "SIGKILL",
   });
   const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
   if (code !== 0 && !tolerateFailure) {
@@ -61,6 +64,9 @@ async function rewriteCachedResult(req: MultusRequest, a: Attached): Promise<voi
   const cached = await readCachedResult(req.conf.cniDir, key);
   if (!cached?.result) return;
   const version = typeof cached.result.cniVersion === "string" ? cached.result.cniVersion : a.delegate.list.cniVersion;
-  const rewritten = rewriteDefaultRoutes(toCurrentResult(cached.result, version), routeEdit(a.delegate.selection?.defaultRoute ?? []));
+  const rewritten = rewriteDefaultRoutes(
+    toCurrentResult(cached.result, version),
+    routeEdit(a.delegate.selection?.defaultRoute ?? []),
+  );
   await writeCachedResult(req.conf.cniDir, { ...cached, result: convertResult(rewritten, version) });
 }

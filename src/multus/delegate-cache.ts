@@ -35,21 +35,23 @@ export interface CachedDelegate {
 
 // What is read back: the fields we use, null as Go's zero value (its Bytes may be null).
 const optStr = v.nullish(v.string());
-const DelegateCacheSchema = v.array(v.looseObject({
-  Name: optStr,
-  ifnameRequest: optStr,
-  macRequest: optStr,
-  infinibandGUIDRequest: optStr,
-  ipRequest: v.nullish(v.array(v.string())),
-  "default-route": v.nullish(v.array(v.string())),
-  deviceID: optStr,
-  resourceName: optStr,
-  Bytes: optStr,
-  ifname: optStr,
-  master: v.nullish(v.boolean()),
-  runtimeConfig: v.nullish(v.record(v.string(), v.unknown())),
-  auxiliary: v.nullish(v.boolean()),
-}));
+const DelegateCacheSchema = v.array(
+  v.looseObject({
+    Name: optStr,
+    ifnameRequest: optStr,
+    macRequest: optStr,
+    infinibandGUIDRequest: optStr,
+    ipRequest: v.nullish(v.array(v.string())),
+    "default-route": v.nullish(v.array(v.string())),
+    deviceID: optStr,
+    resourceName: optStr,
+    Bytes: optStr,
+    ifname: optStr,
+    master: v.nullish(v.boolean()),
+    runtimeConfig: v.nullish(v.record(v.string(), v.unknown())),
+    auxiliary: v.nullish(v.boolean()),
+  }),
+);
 
 export interface CacheEntry {
   delegate: Delegate;
@@ -65,7 +67,7 @@ export async function writeDelegateCache(cniDir: string, containerId: string, en
     const sel = d.selection;
     const dflt = sel?.defaultRoute;
     return {
-      Conf: d.isConfList ? {} : d.list.plugins[0] ?? {},
+      Conf: d.isConfList ? {} : (d.list.plugins[0] ?? {}),
       ConfList: d.isConfList ? d.list.raw : {},
       Name: d.name,
       ifnameRequest: sel?.interface,
@@ -89,7 +91,9 @@ export async function writeDelegateCache(cniDir: string, containerId: string, en
 
 /** The cached delegates, or undefined when there is no cache file. */
 export async function readDelegateCache(
-  cniDir: string, containerId: string, requestIfname: string,
+  cniDir: string,
+  containerId: string,
+  requestIfname: string,
 ): Promise<CacheEntry[] | undefined> {
   const path = delegateCachePath(cniDir, containerId);
   let text: string;
@@ -105,7 +109,8 @@ export async function readDelegateCache(
   } catch (err) {
     throw new CniError(ErrorCode.DecodeFailure, `corrupt delegate cache ${path}`, (err as Error).message);
   }
-  if (!Array.isArray(parsed)) throw new CniError(ErrorCode.DecodeFailure, `corrupt delegate cache ${path}`, "not a list");
+  if (!Array.isArray(parsed))
+    throw new CniError(ErrorCode.DecodeFailure, `corrupt delegate cache ${path}`, "not a list");
   const entries = validate(DelegateCacheSchema, parsed, ErrorCode.DecodeFailure, `delegate cache ${path}`);
   return entries.map((entry, i) => {
     const bytes = Buffer.from(entry.Bytes ?? "", "base64").toString("utf8");
@@ -114,16 +119,25 @@ export async function readDelegateCache(
     const isMaster = entry.master ?? i === 0;
     const spec = delegateFromBytes(raw, bytes, isMaster, entry.Name || undefined);
     const ifname = entry.ifname ?? entry.ifnameRequest ?? (isMaster ? requestIfname : `net${i}`);
-    const selection = entry["default-route"] || entry.ipRequest || entry.macRequest
-      ? {
-        name: entry.Name ?? "", namespace: "", interface: entry.ifnameRequest ?? undefined, ips: entry.ipRequest ?? undefined,
-        mac: entry.macRequest ?? undefined, infinibandGuid: entry.infinibandGUIDRequest ?? undefined,
-        defaultRoute: entry["default-route"] ?? undefined,
-      }
-      : undefined;
+    const selection =
+      entry["default-route"] || entry.ipRequest || entry.macRequest
+        ? {
+            name: entry.Name ?? "",
+            namespace: "",
+            interface: entry.ifnameRequest ?? undefined,
+            ips: entry.ipRequest ?? undefined,
+            mac: entry.macRequest ?? undefined,
+            infinibandGuid: entry.infinibandGUIDRequest ?? undefined,
+            defaultRoute: entry["default-route"] ?? undefined,
+          }
+        : undefined;
     return {
       delegate: {
-        ...spec, ifname, selection, deviceId: entry.deviceID ?? undefined, resourceName: entry.resourceName ?? undefined,
+        ...spec,
+        ifname,
+        selection,
+        deviceId: entry.deviceID ?? undefined,
+        resourceName: entry.resourceName ?? undefined,
         isAuxiliary: entry.auxiliary ?? undefined,
       },
       runtimeConfig: entry.runtimeConfig ?? undefined,

@@ -30,47 +30,68 @@ async function writeJson(path: string, value: unknown): Promise<void> {
 async function auxDir(files: Record<string, unknown>, base = dir, name = AUX): Promise<string> {
   const d = join(base, name);
   await mkdir(d, { recursive: true });
-  for (const [f, value] of Object.entries(files)) await writeFile(join(d, f), typeof value === "string" ? value : JSON.stringify(value));
+  for (const [f, value] of Object.entries(files))
+    await writeFile(join(d, f), typeof value === "string" ? value : JSON.stringify(value));
   return d;
 }
 
 const multusConf = (extra: Record<string, unknown>) =>
-  v.parse(MultusConfSchema, { cniVersion: "1.0.0", name: "multus-cni-network", clusterNetwork: clusterFile, auxiliaryCNIChainName: AUX, ...extra });
+  v.parse(MultusConfSchema, {
+    cniVersion: "1.0.0",
+    name: "multus-cni-network",
+    clusterNetwork: clusterFile,
+    auxiliaryCNIChainName: AUX,
+    ...extra,
+  });
 
 describe("auxiliaryCNIChainName", () => {
-  test.each(VERSIONS)("multus cniVersion %s: passthru, then the chain dir's .conf files in order, as the last delegate", async (cniVersion) => {
-    await auxDir({
-      "20-second.conf": { type: "tuning", sysctl: { "net.ipv4.conf.eth0.arp_filter": "1" } },
-      "10-first.conf": { type: "recorder", custom: { keep: [1, 2] } },
-      "30-ignored.json": { type: "ignored" },
-      "40-ignored.conflist": { name: "x", plugins: [{ type: "ignored" }] },
-    });
-    await mkdir(join(dir, AUX, "50-subdir.conf")); // not a file: skipped
-    const delegates = await resolveDelegates({ conf: multusConf({ cniVersion }), ifname: "eth0" });
-    expect(delegates.map((d) => [d.name, d.ifname, d.isMaster])).toEqual([["cluster", "eth0", true], [AUX, "net1", false]]);
-    const aux = delegates[1]!;
-    expect(aux.isAuxiliary).toBe(true);
-    expect(aux.isConfList).toBe(true);
-    expect(aux.selection).toBeUndefined();
-    expect(aux.list.name).toBe(AUX);
-    expect(aux.list.cniVersion).toBe(cniVersion);
-    expect(aux.list.plugins).toEqual([
-      { type: "passthru", name: "passthru-cni" },
-      { type: "recorder", custom: { keep: [1, 2] } },
-      { type: "tuning", sysctl: { "net.ipv4.conf.eth0.arp_filter": "1" } },
-    ]);
-    // Go's conflist text, with the chain's plugins after passthru; the bytes are what is cached for DEL.
-    expect(JSON.parse(aux.bytes)).toEqual({ cniVersion, name: AUX, plugins: aux.list.plugins });
-    expect(aux.bytes.startsWith(`{"cniVersion":"${cniVersion}","name":"${AUX}","plugins":[{"type":"passthru","name":"passthru-cni"}`)).toBe(true);
-    expect(delegates[0]!.isAuxiliary).toBeUndefined();
-  });
+  test.each(VERSIONS)(
+    "multus cniVersion %s: passthru, then the chain dir's .conf files in order, as the last delegate",
+    async (cniVersion) => {
+      await auxDir({
+        "20-second.conf": { type: "tuning", sysctl: { "net.ipv4.conf.eth0.arp_filter": "1" } },
+        "10-first.conf": { type: "recorder", custom: { keep: [1, 2] } },
+        "30-ignored.json": { type: "ignored" },
+        "40-ignored.conflist": { name: "x", plugins: [{ type: "ignored" }] },
+      });
+      await mkdir(join(dir, AUX, "50-subdir.conf")); // not a file: skipped
+      const delegates = await resolveDelegates({ conf: multusConf({ cniVersion }), ifname: "eth0" });
+      expect(delegates.map((d) => [d.name, d.ifname, d.isMaster])).toEqual([
+        ["cluster", "eth0", true],
+        [AUX, "net1", false],
+      ]);
+      const aux = delegates[1]!;
+      expect(aux.isAuxiliary).toBe(true);
+      expect(aux.isConfList).toBe(true);
+      expect(aux.selection).toBeUndefined();
+      expect(aux.list.name).toBe(AUX);
+      expect(aux.list.cniVersion).toBe(cniVersion);
+      expect(aux.list.plugins).toEqual([
+        { type: "passthru", name: "passthru-cni" },
+        { type: "recorder", custom: { keep: [1, 2] } },
+        { type: "tuning", sysctl: { "net.ipv4.conf.eth0.arp_filter": "1" } },
+      ]);
+      // Go's conflist text, with the chain's plugins after passthru; the bytes are what is cached for DEL.
+      expect(JSON.parse(aux.bytes)).toEqual({ cniVersion, name: AUX, plugins: aux.list.plugins });
+      expect(
+        aux.bytes.startsWith(
+          `{"cniVersion":"${cniVersion}","name":"${AUX}","plugins":[{"type":"passthru","name":"passthru-cni"}`,
+        ),
+      ).toBe(true);
+      expect(delegates[0]!.isAuxiliary).toBeUndefined();
+    },
+  );
 
   test("after the default networks its interface is net<i>, i its index in the full list", async () => {
     await auxDir({ "10-tuning.conf": { type: "tuning" } });
     const extra = join(dir, "20-extra.conf");
     await writeJson(extra, { cniVersion: "1.0.0", name: "extra", type: "macvlan" });
     const delegates = await resolveDelegates({ conf: multusConf({ defaultNetworks: [extra] }), ifname: "eth0" });
-    expect(delegates.map((d) => [d.name, d.ifname])).toEqual([["cluster", "eth0"], ["extra", "net1"], [AUX, "net2"]]);
+    expect(delegates.map((d) => [d.name, d.ifname])).toEqual([
+      ["cluster", "eth0"],
+      ["extra", "net1"],
+      [AUX, "net2"],
+    ]);
   });
 
   test("clusterNetwork given as a directory: the chain dir is inside it", async () => {
@@ -91,20 +112,29 @@ describe("auxiliaryCNIChainName", () => {
 
   test("clusterNetwork that is not a path (a conf name in confDir): no auxiliary delegate", async () => {
     await auxDir({ "10-tuning.conf": { type: "tuning" } });
-    const delegates = await resolveDelegates({ conf: multusConf({ clusterNetwork: "cluster", confDir: dir }), ifname: "eth0" });
+    const delegates = await resolveDelegates({
+      conf: multusConf({ clusterNetwork: "cluster", confDir: dir }),
+      ifname: "eth0",
+    });
     expect(delegates.map((d) => d.name)).toEqual(["cluster"]);
   });
 
   test("static delegates (no clusterNetwork): no auxiliary delegate", async () => {
     await auxDir({ "10-tuning.conf": { type: "tuning" } });
-    const conf = multusConf({ clusterNetwork: undefined, delegates: [{ cniVersion: "1.0.0", name: "static", type: "bridge" }] });
+    const conf = multusConf({
+      clusterNetwork: undefined,
+      delegates: [{ cniVersion: "1.0.0", name: "static", type: "bridge" }],
+    });
     const delegates = await resolveDelegates({ conf, ifname: "eth0" });
     expect(delegates.map((d) => d.name)).toEqual(["static"]);
   });
 
   test("a chain name libcni would not look up (not a network name) has no plugins", async () => {
     await auxDir({ "10-tuning.conf": { type: "tuning" } }, dir, "bad name");
-    const delegates = await resolveDelegates({ conf: multusConf({ auxiliaryCNIChainName: "bad name" }), ifname: "eth0" });
+    const delegates = await resolveDelegates({
+      conf: multusConf({ auxiliaryCNIChainName: "bad name" }),
+      ifname: "eth0",
+    });
     expect(delegates.map((d) => d.name)).toEqual(["cluster"]);
     const up = await resolveDelegates({ conf: multusConf({ auxiliaryCNIChainName: "../x" }), ifname: "eth0" });
     expect(up.map((d) => d.name)).toEqual(["cluster"]);
@@ -117,7 +147,8 @@ describe("auxiliaryCNIChainName", () => {
     expect((err as CniError).code).toBe(ErrorCode.InvalidConfig);
     const skipped: string[] = [];
     const delegates = await resolveDelegates({
-      conf: multusConf({}), ifname: "eth0",
+      conf: multusConf({}),
+      ifname: "eth0",
       skipUnresolvable: (network) => {
         skipped.push(network);
         return true;
@@ -131,10 +162,18 @@ describe("auxiliaryCNIChainName", () => {
     await auxDir({ "10-tuning.conf": { type: "tuning", mtu: 1400 } });
     const delegates = await resolveDelegates({ conf: multusConf({}), ifname: "eth0" });
     const cniDir = join(dir, "cache");
-    await writeDelegateCache(cniDir, "ctr1", delegates.map((delegate) => ({ delegate, runtimeConfig: {} })));
+    await writeDelegateCache(
+      cniDir,
+      "ctr1",
+      delegates.map((delegate) => ({ delegate, runtimeConfig: {} })),
+    );
     const back = await readDelegateCache(cniDir, "ctr1", "eth0");
-    expect(back?.map((e) => [e.delegate.name, e.delegate.ifname, e.delegate.isMaster, e.delegate.isAuxiliary ?? false]))
-      .toEqual([["cluster", "eth0", true, false], [AUX, "net1", false, true]]);
+    expect(
+      back?.map((e) => [e.delegate.name, e.delegate.ifname, e.delegate.isMaster, e.delegate.isAuxiliary ?? false]),
+    ).toEqual([
+      ["cluster", "eth0", true, false],
+      [AUX, "net1", false, true],
+    ]);
     expect(back![1]!.delegate.list.plugins).toEqual([{ ...AUXILIARY_CHAIN_HEAD }, { type: "tuning", mtu: 1400 }]);
     expect(back![1]!.delegate.bytes).toBe(delegates[1]!.bytes);
   });

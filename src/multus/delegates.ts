@@ -11,7 +11,10 @@ import type { MultusConf } from "./netconf.ts";
 import type { KubePort, Nad, PodInfo } from "./ports.ts";
 import type { NetworkSelection } from "./selection.ts";
 import {
-  checkNamespaceIsolation, isSystemNamespace, parseDefaultNetworkAnnotation, parseNetworkSelections,
+  checkNamespaceIsolation,
+  isSystemNamespace,
+  parseDefaultNetworkAnnotation,
+  parseNetworkSelections,
 } from "./selection.ts";
 import { assignIfnames } from "./ifname.ts";
 import { editEachPlugin, mergeCniArgsIntoConfig } from "./runtime-config.ts";
@@ -65,7 +68,11 @@ export async function resolveDelegates(ctx: ResolveContext): Promise<Delegate[]>
   const { conf, pod } = ctx;
   const specs: Array<DelegateSpec | Skipped> = [];
   /** Resolves one network, or leaves a placeholder when the caller forgives its failure. */
-  const resolve = async (network: string, slot: Skipped, spec: () => Promise<DelegateSpec>): Promise<DelegateSpec | Skipped> => {
+  const resolve = async (
+    network: string,
+    slot: Skipped,
+    spec: () => Promise<DelegateSpec>,
+  ): Promise<DelegateSpec | Skipped> => {
     try {
       return await spec();
     } catch (err) {
@@ -74,14 +81,25 @@ export async function resolveDelegates(ctx: ResolveContext): Promise<Delegate[]>
     }
   };
 
-  const override = pod ? parseDefaultNetworkAnnotation(pod.annotations[DEFAULT_NETWORK_ANNOTATION], conf.multusNamespace) : undefined;
+  const override = pod
+    ? parseDefaultNetworkAnnotation(pod.annotations[DEFAULT_NETWORK_ANNOTATION], conf.multusNamespace)
+    : undefined;
   if (override) {
-    specs.push(await resolve(`${override.namespace}/${override.name}`, { skipped: true, isMaster: true, requested: override.interface },
-      async () => ({ ...(await delegateFromNad(ctx, override)), isMaster: true, selection: undefined })));
+    specs.push(
+      await resolve(
+        `${override.namespace}/${override.name}`,
+        { skipped: true, isMaster: true, requested: override.interface },
+        async () => ({ ...(await delegateFromNad(ctx, override)), isMaster: true, selection: undefined }),
+      ),
+    );
   } else if (conf.clusterNetwork) {
     const ref = conf.clusterNetwork;
-    specs.push(await resolve(ref, { skipped: true, isMaster: true },
-      async () => ({ ...(await resolveNetworkRef(ctx, ref)), isMaster: true })));
+    specs.push(
+      await resolve(ref, { skipped: true, isMaster: true }, async () => ({
+        ...(await resolveNetworkRef(ctx, ref)),
+        isMaster: true,
+      })),
+    );
   } else if (conf.delegates.length > 0) {
     specs.push(delegateFromObject(conf.delegates[0]!, true));
   } else {
@@ -92,8 +110,12 @@ export async function resolveDelegates(ctx: ResolveContext): Promise<Delegate[]>
     const inSystemNs = pod ? isSystemNamespace(pod.namespace, conf.systemNamespaces) : false;
     if (!inSystemNs) {
       for (const ref of conf.defaultNetworks) {
-        specs.push(await resolve(ref, { skipped: true, isMaster: false },
-          async () => ({ ...(await resolveNetworkRef(ctx, ref)), isMaster: false })));
+        specs.push(
+          await resolve(ref, { skipped: true, isMaster: false }, async () => ({
+            ...(await resolveNetworkRef(ctx, ref)),
+            isMaster: false,
+          })),
+        );
       }
     }
   }
@@ -104,11 +126,19 @@ export async function resolveDelegates(ctx: ResolveContext): Promise<Delegate[]>
   if (pod) {
     const selections = parseNetworkSelections(pod.annotations[NETWORKS_ANNOTATION], pod.namespace);
     checkNamespaceIsolation({
-      podNamespace: pod.namespace, selections, enabled: conf.namespaceIsolation, globalNamespaces: conf.globalNamespaces,
+      podNamespace: pod.namespace,
+      selections,
+      enabled: conf.namespaceIsolation,
+      globalNamespaces: conf.globalNamespaces,
     });
     for (const sel of selections) {
-      specs.push(await resolve(`${sel.namespace}/${sel.name}`, { skipped: true, isMaster: false, requested: sel.interface },
-        async () => ({ ...(await delegateFromNad(ctx, sel)), isMaster: false, selection: sel })));
+      specs.push(
+        await resolve(
+          `${sel.namespace}/${sel.name}`,
+          { skipped: true, isMaster: false, requested: sel.interface },
+          async () => ({ ...(await delegateFromNad(ctx, sel)), isMaster: false, selection: sel }),
+        ),
+      );
     }
   }
 
@@ -117,7 +147,8 @@ export async function resolveDelegates(ctx: ResolveContext): Promise<Delegate[]>
     const chain = await auxiliaryChain(conf);
     if (chain) specs.push(chain);
   } catch (err) {
-    if (!(err instanceof CniError && ctx.skipUnresolvable?.(`auxiliary chain ${conf.auxiliaryCNIChainName}`, err))) throw err;
+    if (!(err instanceof CniError && ctx.skipUnresolvable?.(`auxiliary chain ${conf.auxiliaryCNIChainName}`, err)))
+      throw err;
   }
 
   const names = assignIfnames({
@@ -165,15 +196,22 @@ interface Skipped {
 async function delegateFromNad(ctx: ResolveContext, sel: NetworkSelection): Promise<DelegateSpec> {
   const { kube } = ctx;
   if (!kube) {
-    throw new CniError(ErrorCode.InvalidConfig,
-      `cannot resolve network-attachment-definition ${sel.namespace}/${sel.name}: no Kubernetes client`);
+    throw new CniError(
+      ErrorCode.InvalidConfig,
+      `cannot resolve network-attachment-definition ${sel.namespace}/${sel.name}: no Kubernetes client`,
+    );
   }
   const nad = await fetchNad(ctx, kube, sel);
   if (!nad) {
     // Go's text, down to the API's NotFound message it appends (REFERENCE f.1).
-    throw notFound(ctx, new CniError(ErrorCode.InvalidConfig,
-      `cannot find a network-attachment-definition (${sel.name}) in namespace (${sel.namespace})`,
-      `network-attachment-definitions.k8s.cni.cncf.io "${sel.name}" not found`));
+    throw notFound(
+      ctx,
+      new CniError(
+        ErrorCode.InvalidConfig,
+        `cannot find a network-attachment-definition (${sel.name}) in namespace (${sel.namespace})`,
+        `network-attachment-definitions.k8s.cni.cncf.io "${sel.name}" not found`,
+      ),
+    );
   }
   return delegateFromFetchedNad(ctx, nad, sel);
 }
@@ -185,8 +223,10 @@ async function delegateFromFetchedNad(ctx: ResolveContext, nad: Nad, sel: Networ
   if (nad.config.trim() === "") {
     const found = await findConfByName(conf.confDir, nad.name);
     if (!found) {
-      throw new CniError(ErrorCode.InvalidConfig,
-        `network-attachment-definition ${name} has no spec.config and no conf named "${nad.name}" is in ${conf.confDir}`);
+      throw new CniError(
+        ErrorCode.InvalidConfig,
+        `network-attachment-definition ${name} has no spec.config and no conf named "${nad.name}" is in ${conf.confDir}`,
+      );
     }
     const edited = applySelectionToConfig(found.raw, sel);
     const file = edited === found.raw ? found : { ...found, raw: edited, bytes: JSON.stringify(edited) };
@@ -211,19 +251,34 @@ async function resolveNetworkRef(ctx: ResolveContext, ref: string): Promise<Dele
   }
   const found = await findConfByName(conf.confDir, ref);
   if (!found) {
-    throw notFound(ctx, new CniError(ErrorCode.InvalidConfig,
-      `failed to get network "${ref}": no network-attachment-definition in namespace ${conf.multusNamespace} and no conf named "${ref}" in ${conf.confDir}`));
+    throw notFound(
+      ctx,
+      new CniError(
+        ErrorCode.InvalidConfig,
+        `failed to get network "${ref}": no network-attachment-definition in namespace ${conf.multusNamespace} and no conf named "${ref}" in ${conf.confDir}`,
+      ),
+    );
   }
   return delegateFromFile(found, undefined);
 }
 
 /** The NAD (null: it does not exist); an API that cannot answer in time is code 11, try again. */
-async function fetchNad(ctx: ResolveContext, kube: KubePort, ref: { namespace: string; name: string }): Promise<Nad | null> {
+async function fetchNad(
+  ctx: ResolveContext,
+  kube: KubePort,
+  ref: { namespace: string; name: string },
+): Promise<Nad | null> {
   try {
     return await kube.getNad(ref, { timeoutMs: ctx.conf.apiTimeoutSeconds * 1000 });
   } catch (err) {
-    throw notFound(ctx, new CniError(ErrorCode.TryAgainLater,
-      `cannot get network-attachment-definition ${ref.namespace}/${ref.name} from the Kubernetes API`, (err as Error).message));
+    throw notFound(
+      ctx,
+      new CniError(
+        ErrorCode.TryAgainLater,
+        `cannot get network-attachment-definition ${ref.namespace}/${ref.name} from the Kubernetes API`,
+        (err as Error).message,
+      ),
+    );
   }
 }
 
@@ -261,7 +316,8 @@ async function loadConfPath(path: string): Promise<ConfFile> {
 async function withChainedPlugins(file: ConfFile): Promise<ConfFile> {
   const { raw } = file;
   const inlinedOnly = raw.loadOnlyInlinedPlugins === true || raw.loadOnlyInlinedPlugins === "true";
-  if (!file.path.endsWith(".conflist") || inlinedOnly || typeof raw.name !== "string" || !Array.isArray(raw.plugins)) return file;
+  if (!file.path.endsWith(".conflist") || inlinedOnly || typeof raw.name !== "string" || !Array.isArray(raw.plugins))
+    return file;
   const extra = await loadPluginDir(dirname(file.path), raw.name);
   if (extra.length === 0) return file;
   const chained = { ...raw, plugins: [...raw.plugins, ...extra] };
@@ -307,12 +363,18 @@ function delegateFromObject(raw: Record<string, unknown>, isMaster: boolean, sta
 
 /** A delegate from its JSON: no `type` means a conflist (f.3). */
 export function delegateFromBytes(
-  raw: Record<string, unknown>, bytes: string, isMaster: boolean, statusName?: string,
+  raw: Record<string, unknown>,
+  bytes: string,
+  isMaster: boolean,
+  statusName?: string,
 ): DelegateSpec {
   const isConfList = typeof raw.type !== "string" || raw.type === "";
   const label = statusName ?? (typeof raw.name === "string" ? raw.name : "(unnamed)");
   if (isConfList && !Array.isArray(raw.plugins)) {
-    throw new CniError(ErrorCode.InvalidConfig, `delegate "${label}": a configuration needs "type" or a "plugins" list`);
+    throw new CniError(
+      ErrorCode.InvalidConfig,
+      `delegate "${label}": a configuration needs "type" or a "plugins" list`,
+    );
   }
   const list = isConfList ? confListFromBytes(bytes) : confListFromConf(raw);
   return { name: statusName ?? list.name, list, isConfList, bytes, isMaster };

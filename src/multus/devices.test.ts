@@ -6,8 +6,14 @@ import { CniError, ErrorCode } from "../cni/errors.ts";
 import { createLogger } from "../util/log.ts";
 import { delegateFromBytes, type Delegate } from "./delegates.ts";
 import {
-  assignDeviceIds, assignPodDevices, cniDeviceInfoPath, copyDeviceInfoFiles, deviceInfoFileFor, dpDeviceInfoPath,
-  readDeviceInfo, removeDeviceInfo,
+  assignDeviceIds,
+  assignPodDevices,
+  cniDeviceInfoPath,
+  copyDeviceInfoFiles,
+  deviceInfoFileFor,
+  dpDeviceInfoPath,
+  readDeviceInfo,
+  removeDeviceInfo,
 } from "./devices.ts";
 import type { DevicePort, PodInfo } from "./ports.ts";
 import { composeRuntimeConfig } from "./runtime-config.ts";
@@ -17,12 +23,26 @@ const log = createLogger({});
 const SRIOV = "intel.com/sriov_netdevice";
 
 function conf(name: string, cniVersion: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { cniVersion, name, type: "sriov", vlan: 100, ipam: { type: "host-local", subnet: "10.56.217.0/24" }, ...extra };
+  return {
+    cniVersion,
+    name,
+    type: "sriov",
+    vlan: 100,
+    ipam: { type: "host-local", subnet: "10.56.217.0/24" },
+    ...extra,
+  };
 }
-function delegate(raw: Record<string, unknown>, opts: { name?: string; resourceName?: string; isMaster?: boolean; ifname?: string } = {}): Delegate {
+function delegate(
+  raw: Record<string, unknown>,
+  opts: { name?: string; resourceName?: string; isMaster?: boolean; ifname?: string } = {},
+): Delegate {
   // Bytes with odd spacing: injection must rewrite them, not keep stale ones.
   const bytes = JSON.stringify(raw, null, 1);
-  return { ...delegateFromBytes(raw, bytes, opts.isMaster ?? false, opts.name), ifname: opts.ifname ?? "net1", resourceName: opts.resourceName };
+  return {
+    ...delegateFromBytes(raw, bytes, opts.isMaster ?? false, opts.name),
+    ifname: opts.ifname ?? "net1",
+    resourceName: opts.resourceName,
+  };
 }
 const POD: PodInfo = { namespace: "ns1", name: "pod1", uid: "uid-1", annotations: {}, isStatic: false };
 
@@ -38,7 +58,10 @@ describe.each(VERSIONS)("assignDeviceIds, cniVersion %s", (v) => {
     expect(out.map((d) => d.deviceId)).toEqual([undefined, "0000:03:02.1", undefined, "0000:03:02.3"]);
     expect(out[0]).toBe(ds[0]!);
     expect(out[2]).toBe(ds[2]!);
-    for (const [i, id] of [[1, "0000:03:02.1"], [3, "0000:03:02.3"]] as const) {
+    for (const [i, id] of [
+      [1, "0000:03:02.1"],
+      [3, "0000:03:02.3"],
+    ] as const) {
       const d = out[i]!;
       const plugin = d.list.plugins[0]!;
       expect(plugin.deviceID).toBe(id);
@@ -69,15 +92,28 @@ describe.each(VERSIONS)("assignDeviceIds, cniVersion %s", (v) => {
 
   test("a conflist gets deviceID and pciBusID in every plugin; the list's own keys and plugin fields survive", () => {
     const raw = {
-      cniVersion: v, name: "sriov-chain", disableCheck: true,
-      plugins: [{ type: "sriov", vlan: 7, args: { cni: { x: 1 } } }, { type: "tuning", sysctl: { "net.ipv4.conf.all.log_martians": "1" } }],
+      cniVersion: v,
+      name: "sriov-chain",
+      disableCheck: true,
+      plugins: [
+        { type: "sriov", vlan: 7, args: { cni: { x: 1 } } },
+        { type: "tuning", sysctl: { "net.ipv4.conf.all.log_martians": "1" } },
+      ],
     };
-    const [d] = assignDeviceIds([delegate(raw, { name: "ns1/sriov-chain", resourceName: SRIOV })], new Map([[SRIOV, ["0000:81:00.2"]]]));
+    const [d] = assignDeviceIds(
+      [delegate(raw, { name: "ns1/sriov-chain", resourceName: SRIOV })],
+      new Map([[SRIOV, ["0000:81:00.2"]]]),
+    );
     expect(d!.isConfList).toBe(true);
     expect(d!.list.disableCheck).toBe(true);
     expect(d!.list.plugins).toEqual([
       { type: "sriov", vlan: 7, args: { cni: { x: 1 } }, deviceID: "0000:81:00.2", pciBusID: "0000:81:00.2" },
-      { type: "tuning", sysctl: { "net.ipv4.conf.all.log_martians": "1" }, deviceID: "0000:81:00.2", pciBusID: "0000:81:00.2" },
+      {
+        type: "tuning",
+        sysctl: { "net.ipv4.conf.all.log_martians": "1" },
+        deviceID: "0000:81:00.2",
+        pciBusID: "0000:81:00.2",
+      },
     ]);
     expect(JSON.parse(d!.bytes)).toEqual({ ...raw, plugins: d!.list.plugins });
     expect(d!.list.raw).toEqual(JSON.parse(d!.bytes));
@@ -85,14 +121,23 @@ describe.each(VERSIONS)("assignDeviceIds, cniVersion %s", (v) => {
 
   test("runtimeConfig: the resource-map device wins over the selection's deviceID, which is used only without one", () => {
     const sel = { name: "a", namespace: "ns1", deviceId: "0000:00:0a.0" };
-    const [withDev, withoutDev] = assignDeviceIds([
-      { ...delegate(conf("a", v), { name: "ns1/a", resourceName: SRIOV }), selection: sel },
-      { ...delegate(conf("b", v), { name: "ns1/b", resourceName: "example.com/none", ifname: "net2" }), selection: sel },
-    ], new Map([[SRIOV, ["0000:03:02.1"]]]));
-    const rc = (d: Delegate) => composeRuntimeConfig({
-      selection: d.selection, isMaster: d.isMaster, deviceId: d.deviceId,
-      deviceInfoFile: deviceInfoFileFor({ dir: "/di", delegate: d, containerId: "cid" }),
-    });
+    const [withDev, withoutDev] = assignDeviceIds(
+      [
+        { ...delegate(conf("a", v), { name: "ns1/a", resourceName: SRIOV }), selection: sel },
+        {
+          ...delegate(conf("b", v), { name: "ns1/b", resourceName: "example.com/none", ifname: "net2" }),
+          selection: sel,
+        },
+      ],
+      new Map([[SRIOV, ["0000:03:02.1"]]]),
+    );
+    const rc = (d: Delegate) =>
+      composeRuntimeConfig({
+        selection: d.selection,
+        isMaster: d.isMaster,
+        deviceId: d.deviceId,
+        deviceInfoFile: deviceInfoFileFor({ dir: "/di", delegate: d, containerId: "cid" }),
+      });
     expect(rc(withDev!)).toEqual({ deviceID: "0000:03:02.1", CNIDeviceInfoFile: "/di/cni/ns1-a-cid_net1" });
     // No resource-map device: the selection's deviceID reaches runtimeConfig only, never the config.
     expect(rc(withoutDev!)).toEqual({ deviceID: "0000:00:0a.0", CNIDeviceInfoFile: "/di/cni/ns1-b-cid_net2" });
@@ -101,17 +146,25 @@ describe.each(VERSIONS)("assignDeviceIds, cniVersion %s", (v) => {
 });
 
 test("the master takes a device into its config, but gets no per-network runtimeConfig (f.7)", () => {
-  const [m] = assignDeviceIds([delegate(conf("default", "1.0.0"), { name: "kube-system/default", isMaster: true, resourceName: SRIOV })],
-    new Map([[SRIOV, ["0000:03:02.1"]]]));
+  const [m] = assignDeviceIds(
+    [delegate(conf("default", "1.0.0"), { name: "kube-system/default", isMaster: true, resourceName: SRIOV })],
+    new Map([[SRIOV, ["0000:03:02.1"]]]),
+  );
   expect(m!.list.plugins[0]!.deviceID).toBe("0000:03:02.1");
   expect(composeRuntimeConfig({ isMaster: true, deviceId: m!.deviceId, deviceInfoFile: "/x" })).toEqual({});
 });
 
 describe("assignPodDevices", () => {
-  const resourceDelegates = () => [delegate(conf("a", "1.0.0"), { resourceName: SRIOV }), delegate(conf("b", "1.0.0"), { resourceName: SRIOV })];
+  const resourceDelegates = () => [
+    delegate(conf("a", "1.0.0"), { resourceName: SRIOV }),
+    delegate(conf("b", "1.0.0"), { resourceName: SRIOV }),
+  ];
   const port = (impl: DevicePort["getPodDevices"]) => {
     const seen: unknown[] = [];
-    return { seen, port: { getPodDevices: (p: Parameters<DevicePort["getPodDevices"]>[0]) => (seen.push(p), impl(p)) } };
+    return {
+      seen,
+      port: { getPodDevices: (p: Parameters<DevicePort["getPodDevices"]>[0]) => (seen.push(p), impl(p)) },
+    };
   };
 
   test("asks the kubelet once, with the pod's identity, and assigns", async () => {
@@ -155,10 +208,16 @@ describe("device-info files", () => {
   });
 
   test("paths: every / becomes -", () => {
-    expect(dpDeviceInfoPath("/var/run/k8s.cni.cncf.io/devinfo", { resourceName: "intel.com/sriov", deviceId: "0000:03:02.1" }))
-      .toBe("/var/run/k8s.cni.cncf.io/devinfo/dp/intel.com-sriov-0000:03:02.1-device.json");
+    expect(
+      dpDeviceInfoPath("/var/run/k8s.cni.cncf.io/devinfo", {
+        resourceName: "intel.com/sriov",
+        deviceId: "0000:03:02.1",
+      }),
+    ).toBe("/var/run/k8s.cni.cncf.io/devinfo/dp/intel.com-sriov-0000:03:02.1-device.json");
     expect(dpDeviceInfoPath("/d", { resourceName: "a/b", deviceId: "x/y" })).toBe("/d/dp/a-b-x-y-device.json");
-    expect(cniDeviceInfoPath("/d", { delegateName: "ns1/sriov-a", containerId: "abc", ifname: "net1" })).toBe("/d/cni/ns1-sriov-a-abc_net1");
+    expect(cniDeviceInfoPath("/d", { delegateName: "ns1/sriov-a", containerId: "abc", ifname: "net1" })).toBe(
+      "/d/cni/ns1-sriov-a-abc_net1",
+    );
   });
 
   test("copied before ADD (mode 0444), read after ADD, removed on DEL", async () => {
@@ -166,11 +225,19 @@ describe("device-info files", () => {
     await mkdir(join(dir, "dp"), { recursive: true });
     await writeFile(dpDeviceInfoPath(dir, { resourceName: SRIOV, deviceId: "0000:03:02.1" }), JSON.stringify(info));
     const [d, other] = assignDeviceIds(
-      [delegate(conf("a", "1.0.0"), { name: "ns1/a", resourceName: SRIOV }), delegate(conf("b", "1.0.0"), { name: "ns1/b", ifname: "net2" })],
-      new Map([[SRIOV, ["0000:03:02.1"]]]));
-    const rcs = [d!, other!].map((x) => composeRuntimeConfig({
-      isMaster: false, deviceId: x.deviceId, deviceInfoFile: deviceInfoFileFor({ dir, delegate: x, containerId: "cid" }),
-    }));
+      [
+        delegate(conf("a", "1.0.0"), { name: "ns1/a", resourceName: SRIOV }),
+        delegate(conf("b", "1.0.0"), { name: "ns1/b", ifname: "net2" }),
+      ],
+      new Map([[SRIOV, ["0000:03:02.1"]]]),
+    );
+    const rcs = [d!, other!].map((x) =>
+      composeRuntimeConfig({
+        isMaster: false,
+        deviceId: x.deviceId,
+        deviceInfoFile: deviceInfoFileFor({ dir, delegate: x, containerId: "cid" }),
+      }),
+    );
     expect(rcs[1]).toEqual({});
     await copyDeviceInfoFiles({ dir, delegates: [d!, other!], runtimeConfigs: rcs, log });
     const target = join(dir, "cni", "ns1-a-cid_net1");
@@ -188,7 +255,10 @@ describe("device-info files", () => {
   });
 
   test("no device-plugin file or a broken one: nothing copied, nothing read; a plugin-written file is read", async () => {
-    const [d] = assignDeviceIds([delegate(conf("a", "1.0.0"), { name: "ns1/a", resourceName: SRIOV })], new Map([[SRIOV, ["dev/1"]]]));
+    const [d] = assignDeviceIds(
+      [delegate(conf("a", "1.0.0"), { name: "ns1/a", resourceName: SRIOV })],
+      new Map([[SRIOV, ["dev/1"]]]),
+    );
     const rc = { deviceID: "dev/1", CNIDeviceInfoFile: join(dir, "cni", "ns1-a-cid_net1") };
     await copyDeviceInfoFiles({ dir, delegates: [d!], runtimeConfigs: [rc], log });
     expect(await readDeviceInfo(rc)).toBeUndefined();

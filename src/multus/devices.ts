@@ -24,7 +24,10 @@ const DEVICE_INFO_FILE_MODE = 0o444;
  * resource. A resource the pod has no (more) devices of leaves the delegate
  * without a device, as in Go (the plugin then reports what it misses).
  */
-export function assignDeviceIds(delegates: readonly Delegate[], resources: ReadonlyMap<string, readonly string[]>): Delegate[] {
+export function assignDeviceIds(
+  delegates: readonly Delegate[],
+  resources: ReadonlyMap<string, readonly string[]>,
+): Delegate[] {
   const used = new Map<string, number>();
   return delegates.map((d) => {
     if (!d.resourceName) return d;
@@ -64,15 +67,20 @@ export async function assignPodDevices(opts: {
   try {
     resources = await devices.getPodDevices({ uid: pod.uid, namespace: pod.namespace, name: pod.name });
   } catch (err) {
-    const e = new CniError(ErrorCode.TryAgainLater, `failed to get the devices allocated to pod ${pod.namespace}/${pod.name}`,
-      toCniError(err).message, { cause: err });
+    const e = new CniError(
+      ErrorCode.TryAgainLater,
+      `failed to get the devices allocated to pod ${pod.namespace}/${pod.name}`,
+      toCniError(err).message,
+      { cause: err },
+    );
     if (!opts.forgiving) throw e;
     log.error(`${e.message}: ${e.details}; deleting without device IDs`);
     return delegates;
   }
   const assigned = assignDeviceIds(delegates, resources);
   for (const d of assigned) {
-    if (d.resourceName && !d.deviceId) log.verbose(`network "${d.name}": pod has no unused device of resource ${d.resourceName}`);
+    if (d.resourceName && !d.deviceId)
+      log.verbose(`network "${d.name}": pod has no unused device of resource ${d.resourceName}`);
   }
   return assigned;
 }
@@ -81,7 +89,10 @@ export async function assignPodDevices(opts: {
 // Device-info files.
 
 /** `<dir>/cni/<delegate name>-<containerID>_<ifname>`, every `/` turned into `-`. */
-export function cniDeviceInfoPath(dir: string, a: { delegateName: string; containerId: string; ifname: string }): string {
+export function cniDeviceInfoPath(
+  dir: string,
+  a: { delegateName: string; containerId: string; ifname: string },
+): string {
   return join(dir, "cni", `${a.delegateName}-${a.containerId}_${a.ifname}`.replaceAll("/", "-"));
 }
 
@@ -92,8 +103,11 @@ export function dpDeviceInfoPath(dir: string, a: { resourceName: string; deviceI
 
 /** The CNIDeviceInfoFile path for composeRuntimeConfig (it is used only when the delegate ends up with a deviceID). */
 export function deviceInfoFileFor(opts: { dir?: string; delegate: Delegate; containerId: string }): string {
-  return cniDeviceInfoPath(opts.dir ?? DEFAULT_DEVICE_INFO_DIR,
-    { delegateName: opts.delegate.name, containerId: opts.containerId, ifname: opts.delegate.ifname });
+  return cniDeviceInfoPath(opts.dir ?? DEFAULT_DEVICE_INFO_DIR, {
+    delegateName: opts.delegate.name,
+    containerId: opts.containerId,
+    ifname: opts.delegate.ifname,
+  });
 }
 
 function infoFileOf(runtimeConfig: Record<string, unknown> | undefined): string | undefined {
@@ -137,7 +151,9 @@ export async function copyDeviceInfoFiles(opts: {
 }
 
 /** After ADD: the device-info object in the delegate's CNIDeviceInfoFile, or undefined (no file, not JSON). */
-export async function readDeviceInfo(runtimeConfig: Record<string, unknown> | undefined): Promise<Record<string, unknown> | undefined> {
+export async function readDeviceInfo(
+  runtimeConfig: Record<string, unknown> | undefined,
+): Promise<Record<string, unknown> | undefined> {
   const path = infoFileOf(runtimeConfig);
   if (!path) return undefined;
   try {
@@ -148,8 +164,13 @@ export async function readDeviceInfo(runtimeConfig: Record<string, unknown> | un
 }
 
 /** DEL: the delegate's CNIDeviceInfoFile goes. Best effort, as in Go: the file only feeds network-status. */
-export async function removeDeviceInfo(runtimeConfig: Record<string, unknown> | undefined, log?: Logger): Promise<void> {
+export async function removeDeviceInfo(
+  runtimeConfig: Record<string, unknown> | undefined,
+  log?: Logger,
+): Promise<void> {
   const path = infoFileOf(runtimeConfig);
   if (!path) return;
-  await rm(path, { force: true }).catch((err: Error) => log?.error(`cannot remove device-info file ${path}: ${err.message}`));
+  await rm(path, { force: true }).catch((err: Error) =>
+    log?.error(`cannot remove device-info file ${path}: ${err.message}`),
+  );
 }

@@ -83,19 +83,109 @@ const V6_OTHER: Route = { dst: "fd00::/8", gw: "2001:db8::fe" };
 const HUB_VERSIONS = ["1.0.0", "1.1.0"] as const;
 
 describe("rewriteDefaultRoutes", () => {
-  const cases: Array<{ title: string; routes?: Route[]; keepV4: boolean; keepV6: boolean; gateways: string[]; want?: Route[] }> = [
-    { title: "keep both: unchanged", routes: [V4_DEFAULT, V6_DEFAULT, V4_OTHER], keepV4: true, keepV6: true, gateways: [], want: [V4_DEFAULT, V6_DEFAULT, V4_OTHER] },
-    { title: "drop v4 defaults only", routes: [V4_DEFAULT, V6_DEFAULT, V4_OTHER, V6_OTHER], keepV4: false, keepV6: true, gateways: [], want: [V6_DEFAULT, V4_OTHER, V6_OTHER] },
-    { title: "drop v6 defaults: ::/0 and ::0/0 alike", routes: [V4_DEFAULT, V6_DEFAULT, V6_DEFAULT_0, V6_OTHER], keepV4: true, keepV6: false, gateways: [], want: [V4_DEFAULT, V6_OTHER] },
-    { title: "[] request: every default route removed", routes: [V4_DEFAULT, V6_DEFAULT, V6_DEFAULT_0, V4_OTHER], keepV4: false, keepV6: false, gateways: [], want: [V4_OTHER] },
-    { title: "nothing left: routes dropped", routes: [V4_DEFAULT, V6_DEFAULT], keepV4: false, keepV6: false, gateways: [], want: undefined },
+  const cases: Array<{
+    title: string;
+    routes?: Route[];
+    keepV4: boolean;
+    keepV6: boolean;
+    gateways: string[];
+    want?: Route[];
+  }> = [
+    {
+      title: "keep both: unchanged",
+      routes: [V4_DEFAULT, V6_DEFAULT, V4_OTHER],
+      keepV4: true,
+      keepV6: true,
+      gateways: [],
+      want: [V4_DEFAULT, V6_DEFAULT, V4_OTHER],
+    },
+    {
+      title: "drop v4 defaults only",
+      routes: [V4_DEFAULT, V6_DEFAULT, V4_OTHER, V6_OTHER],
+      keepV4: false,
+      keepV6: true,
+      gateways: [],
+      want: [V6_DEFAULT, V4_OTHER, V6_OTHER],
+    },
+    {
+      title: "drop v6 defaults: ::/0 and ::0/0 alike",
+      routes: [V4_DEFAULT, V6_DEFAULT, V6_DEFAULT_0, V6_OTHER],
+      keepV4: true,
+      keepV6: false,
+      gateways: [],
+      want: [V4_DEFAULT, V6_OTHER],
+    },
+    {
+      title: "[] request: every default route removed",
+      routes: [V4_DEFAULT, V6_DEFAULT, V6_DEFAULT_0, V4_OTHER],
+      keepV4: false,
+      keepV6: false,
+      gateways: [],
+      want: [V4_OTHER],
+    },
+    {
+      title: "nothing left: routes dropped",
+      routes: [V4_DEFAULT, V6_DEFAULT],
+      keepV4: false,
+      keepV6: false,
+      gateways: [],
+      want: undefined,
+    },
     { title: "no routes at all", routes: undefined, keepV4: false, keepV6: false, gateways: [], want: undefined },
-    { title: "dst-less route with a v4 gw goes with v4", routes: [{ dst: "", gw: "10.1.1.1" }, { dst: "", gw: "2001:db8::1" }], keepV4: false, keepV6: true, gateways: [], want: [{ dst: "", gw: "2001:db8::1" }] },
-    { title: "route of unknown family goes when either family goes", routes: [{ dst: "" }, V4_OTHER], keepV4: true, keepV6: false, gateways: [], want: [V4_OTHER] },
-    { title: "replace with a v4 gateway", routes: [V4_DEFAULT, V6_DEFAULT, V4_OTHER], keepV4: true, keepV6: false, gateways: ["10.1.1.9"], want: [V4_OTHER, { dst: "0.0.0.0/0", gw: "10.1.1.9" }] },
-    { title: "replace with a v6 gateway (canonical text)", routes: [V4_DEFAULT, V6_DEFAULT_0], keepV4: false, keepV6: true, gateways: ["2001:DB8:0::9"], want: [{ dst: "::/0", gw: "2001:db8::9" }] },
-    { title: "replace with both families", routes: [V4_DEFAULT, V6_DEFAULT], keepV4: true, keepV6: true, gateways: ["10.1.1.9", "2001:db8::9"], want: [{ dst: "0.0.0.0/0", gw: "10.1.1.9" }, { dst: "::/0", gw: "2001:db8::9" }] },
-    { title: "add a gateway where there was no route", routes: undefined, keepV4: true, keepV6: false, gateways: ["10.1.1.9"], want: [{ dst: "0.0.0.0/0", gw: "10.1.1.9" }] },
+    {
+      title: "dst-less route with a v4 gw goes with v4",
+      routes: [
+        { dst: "", gw: "10.1.1.1" },
+        { dst: "", gw: "2001:db8::1" },
+      ],
+      keepV4: false,
+      keepV6: true,
+      gateways: [],
+      want: [{ dst: "", gw: "2001:db8::1" }],
+    },
+    {
+      title: "route of unknown family goes when either family goes",
+      routes: [{ dst: "" }, V4_OTHER],
+      keepV4: true,
+      keepV6: false,
+      gateways: [],
+      want: [V4_OTHER],
+    },
+    {
+      title: "replace with a v4 gateway",
+      routes: [V4_DEFAULT, V6_DEFAULT, V4_OTHER],
+      keepV4: true,
+      keepV6: false,
+      gateways: ["10.1.1.9"],
+      want: [V4_OTHER, { dst: "0.0.0.0/0", gw: "10.1.1.9" }],
+    },
+    {
+      title: "replace with a v6 gateway (canonical text)",
+      routes: [V4_DEFAULT, V6_DEFAULT_0],
+      keepV4: false,
+      keepV6: true,
+      gateways: ["2001:DB8:0::9"],
+      want: [{ dst: "::/0", gw: "2001:db8::9" }],
+    },
+    {
+      title: "replace with both families",
+      routes: [V4_DEFAULT, V6_DEFAULT],
+      keepV4: true,
+      keepV6: true,
+      gateways: ["10.1.1.9", "2001:db8::9"],
+      want: [
+        { dst: "0.0.0.0/0", gw: "10.1.1.9" },
+        { dst: "::/0", gw: "2001:db8::9" },
+      ],
+    },
+    {
+      title: "add a gateway where there was no route",
+      routes: undefined,
+      keepV4: true,
+      keepV6: false,
+      gateways: ["10.1.1.9"],
+      want: [{ dst: "0.0.0.0/0", gw: "10.1.1.9" }],
+    },
   ];
   for (const version of HUB_VERSIONS) {
     for (const c of cases) {

@@ -21,13 +21,26 @@ const cases: Case[] = [
     isDefault: false,
     result: {
       interfaces: [{ name: "net1", mac: "aa:bb:cc:dd:ee:ff", mtu: 1400, sandbox: "/var/run/netns/p" }],
-      ips: [{ address: "10.1.1.2/24", gateway: "10.1.1.1", interface: 0 }, { address: "2001:DB8:0:0::2/64", interface: 0 }],
-      routes: [{ dst: "0.0.0.0/0", gw: "10.1.1.1" }, { dst: "10.2.0.0/16", gw: "10.1.1.254" }],
+      ips: [
+        { address: "10.1.1.2/24", gateway: "10.1.1.1", interface: 0 },
+        { address: "2001:DB8:0:0::2/64", interface: 0 },
+      ],
+      routes: [
+        { dst: "0.0.0.0/0", gw: "10.1.1.1" },
+        { dst: "10.2.0.0/16", gw: "10.1.1.254" },
+      ],
     },
-    want: [{
-      name: "ns1/net-a", interface: "net1", ips: ["10.1.1.2", "2001:db8::2"], mac: "aa:bb:cc:dd:ee:ff", mtu: 1400,
-      dns: {}, gateway: ["10.1.1.1"],
-    }],
+    want: [
+      {
+        name: "ns1/net-a",
+        interface: "net1",
+        ips: ["10.1.1.2", "2001:db8::2"],
+        mac: "aa:bb:cc:dd:ee:ff",
+        mtu: 1400,
+        dns: {},
+        gateway: ["10.1.1.1"],
+      },
+    ],
   },
   {
     title: "one host-side interface (calico style master): no interface fields, default true",
@@ -45,7 +58,13 @@ const cases: Case[] = [
       interfaces: [{ name: "eth0", sandbox: "/ns" }],
       dns: { nameservers: ["10.0.0.10"], domain: "cluster.local", search: [], options: ["ndots:5"] },
     },
-    want: [{ name: "ns1/net-a", interface: "eth0", dns: { nameservers: ["10.0.0.10"], domain: "cluster.local", options: ["ndots:5"] } }],
+    want: [
+      {
+        name: "ns1/net-a",
+        interface: "eth0",
+        dns: { nameservers: ["10.0.0.10"], domain: "cluster.local", options: ["ndots:5"] },
+      },
+    ],
   },
   {
     title: "dual-stack default-route gateways: 0.0.0.0/0, ::/0, ::0/0 and a missing dst",
@@ -62,10 +81,15 @@ const cases: Case[] = [
         { dst: "10.0.0.0/8", gw: "10.1.1.4" },
       ],
     },
-    want: [{
-      name: "ns1/net-a", interface: "net1", ips: ["10.1.1.2"], dns: {},
-      gateway: ["10.1.1.1", "2001:db8::1", "2001:db8::2", "10.1.1.3"],
-    }],
+    want: [
+      {
+        name: "ns1/net-a",
+        interface: "net1",
+        ips: ["10.1.1.2"],
+        dns: {},
+        gateway: ["10.1.1.1", "2001:db8::1", "2001:db8::2", "10.1.1.3"],
+      },
+    ],
   },
   {
     title: "several interfaces: IPs placed by index, host interfaces skipped, every entry gets gateways",
@@ -85,8 +109,23 @@ const cases: Case[] = [
       dns: { nameservers: ["1.1.1.1"] },
     },
     want: [
-      { name: "ns1/net-a", interface: "eth1", ips: ["10.1.1.5"], mac: "00:00:00:00:00:02", mtu: 9000, dns: { nameservers: ["1.1.1.1"] }, gateway: ["10.1.1.1"] },
-      { name: "ns1/net-a", interface: "eth2", ips: ["fd00::5"], mac: "00:00:00:00:00:03", dns: { nameservers: ["1.1.1.1"] }, gateway: ["10.1.1.1"] },
+      {
+        name: "ns1/net-a",
+        interface: "eth1",
+        ips: ["10.1.1.5"],
+        mac: "00:00:00:00:00:02",
+        mtu: 9000,
+        dns: { nameservers: ["1.1.1.1"] },
+        gateway: ["10.1.1.1"],
+      },
+      {
+        name: "ns1/net-a",
+        interface: "eth2",
+        ips: ["fd00::5"],
+        mac: "00:00:00:00:00:03",
+        dns: { nameservers: ["1.1.1.1"] },
+        gateway: ["10.1.1.1"],
+      },
     ],
   },
   {
@@ -105,8 +144,15 @@ const cases: Case[] = [
     title: "master, several interfaces: default on the interface of the first IP with a gateway",
     isDefault: true,
     result: {
-      interfaces: [{ name: "eth0", sandbox: "/ns" }, { name: "eth1", sandbox: "/ns" }],
-      ips: [{ address: "10.1.1.5/24", interface: 0 }, { address: "10.2.2.5/24", interface: 1, gateway: "10.2.2.1" }, { address: "10.1.1.6/24", interface: 0, gateway: "10.1.1.1" }],
+      interfaces: [
+        { name: "eth0", sandbox: "/ns" },
+        { name: "eth1", sandbox: "/ns" },
+      ],
+      ips: [
+        { address: "10.1.1.5/24", interface: 0 },
+        { address: "10.2.2.5/24", interface: 1, gateway: "10.2.2.1" },
+        { address: "10.1.1.6/24", interface: 0, gateway: "10.1.1.1" },
+      ],
     },
     want: [
       { name: "ns1/net-a", interface: "eth0", ips: ["10.1.1.5", "10.1.1.6"], dns: {} },
@@ -118,7 +164,10 @@ const cases: Case[] = [
     isDefault: true,
     result: {
       interfaces: [{ name: "host" }, { name: "eth0", sandbox: "/ns" }, { name: "eth1", sandbox: "/ns" }],
-      ips: [{ address: "10.1.1.5/24", interface: 1 }, { address: "10.2.2.5/24", interface: 2 }],
+      ips: [
+        { address: "10.1.1.5/24", interface: 1 },
+        { address: "10.2.2.5/24", interface: 2 },
+      ],
     },
     want: [
       { name: "ns1/net-a", interface: "eth0", ips: ["10.1.1.5"], default: true, dns: {} },
@@ -130,7 +179,10 @@ const cases: Case[] = [
     isDefault: true,
     result: {
       interfaces: [{ name: "host" }, { name: "eth0", sandbox: "/ns" }, { name: "eth1", sandbox: "/ns" }],
-      ips: [{ address: "10.9.9.9/24", interface: 0, gateway: "10.9.9.1" }, { address: "10.1.1.5/24", interface: 2 }],
+      ips: [
+        { address: "10.9.9.9/24", interface: 0, gateway: "10.9.9.1" },
+        { address: "10.1.1.5/24", interface: 2 },
+      ],
     },
     want: [
       { name: "ns1/net-a", interface: "eth0", default: true, dns: {} },
@@ -141,10 +193,25 @@ const cases: Case[] = [
     title: "several interfaces, device-info on every entry",
     isDefault: false,
     deviceInfo: { type: "pci", version: "1.1.0", pci: { "pci-address": "0000:03:00.1" } },
-    result: { interfaces: [{ name: "a", sandbox: "/ns" }, { name: "b", sandbox: "/ns" }] },
+    result: {
+      interfaces: [
+        { name: "a", sandbox: "/ns" },
+        { name: "b", sandbox: "/ns" },
+      ],
+    },
     want: [
-      { name: "ns1/net-a", interface: "a", dns: {}, "device-info": { type: "pci", version: "1.1.0", pci: { "pci-address": "0000:03:00.1" } } },
-      { name: "ns1/net-a", interface: "b", dns: {}, "device-info": { type: "pci", version: "1.1.0", pci: { "pci-address": "0000:03:00.1" } } },
+      {
+        name: "ns1/net-a",
+        interface: "a",
+        dns: {},
+        "device-info": { type: "pci", version: "1.1.0", pci: { "pci-address": "0000:03:00.1" } },
+      },
+      {
+        name: "ns1/net-a",
+        interface: "b",
+        dns: {},
+        "device-info": { type: "pci", version: "1.1.0", pci: { "pci-address": "0000:03:00.1" } },
+      },
     ],
   },
   {
@@ -179,7 +246,12 @@ describe("buildNetworkStatus", () => {
       test(`${version}: ${c.title}`, () => {
         const result: Result100 = { cniVersion: version, ...structuredClone(c.result) };
         const before = structuredClone(result);
-        const got = buildNetworkStatus({ name: c.name ?? "ns1/net-a", result, isDefault: c.isDefault, deviceInfo: c.deviceInfo });
+        const got = buildNetworkStatus({
+          name: c.name ?? "ns1/net-a",
+          result,
+          isDefault: c.isDefault,
+          deviceInfo: c.deviceInfo,
+        });
         expect(got).toEqual(c.want);
         expect(result).toEqual(before);
       });
@@ -193,7 +265,11 @@ describe("formatNetworkStatus: Go's exact text", () => {
       ...buildNetworkStatus({
         name: "k8s-pod-network",
         isDefault: true,
-        result: { cniVersion: "1.0.0", interfaces: [{ name: "cali1" }], ips: [{ address: "10.244.1.5/32" }, { address: "fd00:10:244:1::5/128" }] },
+        result: {
+          cniVersion: "1.0.0",
+          interfaces: [{ name: "cali1" }],
+          ips: [{ address: "10.244.1.5/32" }, { address: "fd00:10:244:1::5/128" }],
+        },
       }),
       ...buildNetworkStatus({
         name: "ns1/net-a",
@@ -251,12 +327,30 @@ describe("formatNetworkStatus: Go's exact text", () => {
   });
 
   test("field order and omitempty do not depend on the input object", () => {
-    const scrambled = { gateway: [], dns: {}, default: false, mtu: 0, mac: "", ips: [], interface: "", name: "x" } as NetworkStatus;
+    const scrambled = {
+      gateway: [],
+      dns: {},
+      default: false,
+      mtu: 0,
+      mac: "",
+      ips: [],
+      interface: "",
+      name: "x",
+    } as NetworkStatus;
     expect(formatNetworkStatus([scrambled])).toBe(`[{
     "name": "x",
     "dns": {}
 }]`);
-    const full = { gateway: ["1.1.1.1"], dns: { options: ["a"], domain: "d" }, default: true, mtu: 1, mac: "m", ips: ["i"], interface: "e", name: "x" } as NetworkStatus;
+    const full = {
+      gateway: ["1.1.1.1"],
+      dns: { options: ["a"], domain: "d" },
+      default: true,
+      mtu: 1,
+      mac: "m",
+      ips: ["i"],
+      interface: "e",
+      name: "x",
+    } as NetworkStatus;
     expect(formatNetworkStatus([full])).toBe(`[{
     "name": "x",
     "interface": "e",
@@ -305,18 +399,37 @@ describe("parseNetworkStatus", () => {
   test("round trip", () => {
     const list: NetworkStatus[] = [
       { name: "a", ips: ["10.1.1.2"], default: true, dns: {} },
-      { name: "b", interface: "net1", mac: "m", mtu: 1500, dns: { nameservers: ["1.1.1.1"] }, "device-info": { type: "pci" }, gateway: ["10.1.1.1"] },
+      {
+        name: "b",
+        interface: "net1",
+        mac: "m",
+        mtu: 1500,
+        dns: { nameservers: ["1.1.1.1"] },
+        "device-info": { type: "pci" },
+        gateway: ["10.1.1.1"],
+      },
     ];
     expect(parseNetworkStatus(formatNetworkStatus(list))).toEqual(list);
   });
   test("reads compact JSON written by other tools; missing dns becomes {}", () => {
-    expect(parseNetworkStatus('[{"name":"a","interface":"eth0","default":false}]')).toEqual([{ name: "a", interface: "eth0", dns: {} }]);
+    expect(parseNetworkStatus('[{"name":"a","interface":"eth0","default":false}]')).toEqual([
+      { name: "a", interface: "eth0", dns: {} },
+    ]);
   });
   const bad: Array<[string, string]> = [
     ["not json", "network-status annotation is not valid JSON"],
-    ['{"name":"a"}', "invalid network-status annotation at top level: Invalid type: Expected Array but received Object"],
-    ['[{"interface":"eth0"}]', 'invalid network-status annotation at [0].name: Invalid key: Expected "name" but received undefined'],
-    ['[{"name":"a","ips":"x"}]', "invalid network-status annotation at [0].ips: Invalid type: Expected Array but received \"x\""],
+    [
+      '{"name":"a"}',
+      "invalid network-status annotation at top level: Invalid type: Expected Array but received Object",
+    ],
+    [
+      '[{"interface":"eth0"}]',
+      'invalid network-status annotation at [0].name: Invalid key: Expected "name" but received undefined',
+    ],
+    [
+      '[{"name":"a","ips":"x"}]',
+      'invalid network-status annotation at [0].ips: Invalid type: Expected Array but received "x"',
+    ],
   ];
   for (const [value, msg] of bad) {
     test(`rejects ${value}`, () => {

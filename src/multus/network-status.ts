@@ -243,8 +243,13 @@ export function parseNetworkStatus(value: string): NetworkStatus[] {
   const parsed = v.safeParse(NetworkStatusSchema, raw);
   if (!parsed.success) {
     const issue = parsed.issues[0];
-    const path = (issue.path ?? []).map((p) => (typeof p.key === "number" ? `[${p.key}]` : `.${String(p.key)}`)).join("");
-    throw new CniError(ErrorCode.DecodeFailure, `invalid network-status annotation at ${path || "top level"}: ${issue.message}`);
+    const path = (issue.path ?? [])
+      .map((p) => (typeof p.key === "number" ? `[${p.key}]` : `.${String(p.key)}`))
+      .join("");
+    throw new CniError(
+      ErrorCode.DecodeFailure,
+      `invalid network-status annotation at ${path || "top level"}: ${issue.message}`,
+    );
   }
   return parsed.output.map((s) => {
     const out = entry({ ...s, deviceInfo: s["device-info"] });

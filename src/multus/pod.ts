@@ -15,8 +15,11 @@ export async function lookupPod(req: MultusRequest, deps: MultusDeps): Promise<P
   try {
     pod = await deps.kube.getPod({ ...ref, uid: req.pod.uid }, { timeoutMs });
   } catch (err) {
-    throw new CniError(ErrorCode.TryAgainLater, `cannot get pod ${ref.namespace}/${ref.name} from the Kubernetes API`,
-      `${(err as Error).message} (deadline ${timeoutMs} ms)`);
+    throw new CniError(
+      ErrorCode.TryAgainLater,
+      `cannot get pod ${ref.namespace}/${ref.name} from the Kubernetes API`,
+      `${(err as Error).message} (deadline ${timeoutMs} ms)`,
+    );
   }
   return pod;
 }

@@ -10,28 +10,50 @@ import type { Attached } from "./commands/add.ts";
 
 export const NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status";
 
-export async function reportAttachments(req: MultusRequest, deps: MultusDeps, pod: PodInfo, attached: Attached[]): Promise<void> {
+export async function reportAttachments(
+  req: MultusRequest,
+  deps: MultusDeps,
+  pod: PodInfo,
+  attached: Attached[],
+): Promise<void> {
   const kube = deps.kube;
   if (!kube) return;
   const ref = { namespace: pod.namespace, name: pod.name };
-  const statuses = attached.flatMap((a) => buildNetworkStatus({ name: a.delegate.name, result: a.result, isDefault: a.delegate.isMaster, deviceInfo: a.deviceInfo }));
+  const statuses = attached.flatMap((a) =>
+    buildNetworkStatus({
+      name: a.delegate.name,
+      result: a.result,
+      isDefault: a.delegate.isMaster,
+      deviceInfo: a.deviceInfo,
+    }),
+  );
   if (statuses.length > 0 && !isSystemNamespace(pod.namespace, req.conf.systemNamespaces)) {
     try {
-      await kube.writeNetworkStatus(ref, formatNetworkStatus(statuses), { timeoutMs: req.conf.apiTimeoutSeconds * 1000 });
+      await kube.writeNetworkStatus(ref, formatNetworkStatus(statuses), {
+        timeoutMs: req.conf.apiTimeoutSeconds * 1000,
+      });
     } catch (err) {
-      throw new CniError(ErrorCode.TryAgainLater, `failed to write ${NETWORK_STATUS_ANNOTATION} of pod ${pod.namespace}/${pod.name}`,
-        toCniError(err).message);
+      throw new CniError(
+        ErrorCode.TryAgainLater,
+        `failed to write ${NETWORK_STATUS_ANNOTATION} of pod ${pod.namespace}/${pod.name}`,
+        toCniError(err).message,
+      );
     }
   }
   for (const { delegate, result } of attached) {
     if (!result.interfaces?.length && !result.ips?.length) continue;
     const ips = (result.ips ?? []).map((ip) => ip.address).join(",");
     const from = delegate.name ? ` from ${delegate.name}` : "";
-    kube.recordEvent({ ...ref, uid: pod.uid }, { type: "Normal", reason: "AddedInterface", message: `Add ${delegate.ifname} [${ips}]${from}` });
+    kube.recordEvent(
+      { ...ref, uid: pod.uid },
+      { type: "Normal", reason: "AddedInterface", message: `Add ${delegate.ifname} [${ips}]${from}` },
+    );
   }
 }
 
 export function reportNoNetwork(deps: MultusDeps, pod: PodInfo, err: unknown): void {
-  deps.kube?.recordEvent({ namespace: pod.namespace, name: pod.name, uid: pod.uid },
-    { type: "Warning", reason: "NoNetworkFound", message: toCniError(err).message });
+  deps.kube?.recordEvent(
+    { namespace: pod.namespace, name: pod.name, uid: pod.uid },
+    { type: "Warning", reason: "NoNetworkFound", message: toCniError(err).message },
+  );
 }

@@ -67,7 +67,10 @@ export function delegateCniArgs(req: MultusRequest, delegate: Delegate, forAdd: 
 }
 
 export function runtimeConfFor(
-  req: MultusRequest, delegate: Delegate, capabilityArgs: Record<string, unknown>, forAdd: boolean,
+  req: MultusRequest,
+  delegate: Delegate,
+  capabilityArgs: Record<string, unknown>,
+  forAdd: boolean,
 ): RuntimeConf {
   return {
     containerId: req.args.containerId,

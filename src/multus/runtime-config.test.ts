@@ -26,10 +26,22 @@ const BASE = {
 const INFO = "/var/run/k8s.cni.cncf.io/devinfo/cni/ns1-net-a-cid_net1-device-info.json";
 
 describe("composeRuntimeConfig", () => {
-  const cases: Array<{ title: string; opts: Parameters<typeof composeRuntimeConfig>[0]; want: Record<string, unknown> }> = [
+  const cases: Array<{
+    title: string;
+    opts: Parameters<typeof composeRuntimeConfig>[0];
+    want: Record<string, unknown>;
+  }> = [
     { title: "nothing", opts: { isMaster: false }, want: {} },
-    { title: "master: runtime values only, other keys kept", opts: { base: BASE, selection: FULL, isMaster: true }, want: BASE },
-    { title: "master: selection values never applied", opts: { selection: FULL, isMaster: true, deviceId: "0000:03:00.1" }, want: {} },
+    {
+      title: "master: runtime values only, other keys kept",
+      opts: { base: BASE, selection: FULL, isMaster: true },
+      want: BASE,
+    },
+    {
+      title: "master: selection values never applied",
+      opts: { selection: FULL, isMaster: true, deviceId: "0000:03:00.1" },
+      want: {},
+    },
     {
       title: "non-master: per-network values override the runtime's",
       opts: { base: BASE, selection: FULL, isMaster: false, deviceInfoFile: INFO },
@@ -45,7 +57,11 @@ describe("composeRuntimeConfig", () => {
         CNIDeviceInfoFile: INFO,
       },
     },
-    { title: "non-master without per-network values: the runtime's", opts: { base: BASE, selection: { name: "a", namespace: "b" }, isMaster: false }, want: BASE },
+    {
+      title: "non-master without per-network values: the runtime's",
+      opts: { base: BASE, selection: { name: "a", namespace: "b" }, isMaster: false },
+      want: BASE,
+    },
     {
       title: "non-master: resource-map device wins over the selection's deviceID",
       opts: { selection: FULL, isMaster: false, deviceId: "0000:03:00.1", deviceInfoFile: INFO },
@@ -59,13 +75,37 @@ describe("composeRuntimeConfig", () => {
         CNIDeviceInfoFile: INFO,
       },
     },
-    { title: "non-master without selection: resource-map device", opts: { isMaster: false, deviceId: "0000:03:00.1", deviceInfoFile: INFO }, want: { deviceID: "0000:03:00.1", CNIDeviceInfoFile: INFO } },
-    { title: "deviceID without a device-info path: no CNIDeviceInfoFile", opts: { isMaster: false, deviceId: "0000:03:00.1" }, want: { deviceID: "0000:03:00.1" } },
+    {
+      title: "non-master without selection: resource-map device",
+      opts: { isMaster: false, deviceId: "0000:03:00.1", deviceInfoFile: INFO },
+      want: { deviceID: "0000:03:00.1", CNIDeviceInfoFile: INFO },
+    },
+    {
+      title: "deviceID without a device-info path: no CNIDeviceInfoFile",
+      opts: { isMaster: false, deviceId: "0000:03:00.1" },
+      want: { deviceID: "0000:03:00.1" },
+    },
     { title: "no deviceID: device-info path unused", opts: { isMaster: false, deviceInfoFile: INFO }, want: {} },
-    { title: "master: runtime deviceID gets the device-info file", opts: { base: { deviceID: "0000:01:00.0" }, isMaster: true, deviceInfoFile: INFO }, want: { deviceID: "0000:01:00.0", CNIDeviceInfoFile: INFO } },
-    { title: "non-master: empty per-network lists clear the runtime's", opts: { base: BASE, selection: { name: "a", namespace: "b", ips: [], portMappings: [] }, isMaster: false },
-      want: { bandwidth: BASE.bandwidth, mac: BASE.mac, dns: BASE.dns, "io.kubernetes.cri.pod-annotations": BASE["io.kubernetes.cri.pod-annotations"] } },
-    { title: "empty runtime values are left out", opts: { base: { portMappings: [], ips: [], mac: "", bandwidth: null, deviceID: "", other: [] }, isMaster: true }, want: { other: [] } },
+    {
+      title: "master: runtime deviceID gets the device-info file",
+      opts: { base: { deviceID: "0000:01:00.0" }, isMaster: true, deviceInfoFile: INFO },
+      want: { deviceID: "0000:01:00.0", CNIDeviceInfoFile: INFO },
+    },
+    {
+      title: "non-master: empty per-network lists clear the runtime's",
+      opts: { base: BASE, selection: { name: "a", namespace: "b", ips: [], portMappings: [] }, isMaster: false },
+      want: {
+        bandwidth: BASE.bandwidth,
+        mac: BASE.mac,
+        dns: BASE.dns,
+        "io.kubernetes.cri.pod-annotations": BASE["io.kubernetes.cri.pod-annotations"],
+      },
+    },
+    {
+      title: "empty runtime values are left out",
+      opts: { base: { portMappings: [], ips: [], mac: "", bandwidth: null, deviceID: "", other: [] }, isMaster: true },
+      want: { other: [] },
+    },
   ];
   for (const c of cases) {
     test(c.title, () => {
@@ -98,12 +138,42 @@ describe("composeRuntimeConfig", () => {
 });
 
 describe("mergeCniArgsIntoConfig", () => {
-  const cases: Array<{ title: string; plugin: Record<string, unknown>; args: Record<string, unknown>; want: Record<string, unknown> }> = [
-    { title: "no args yet", plugin: { type: "macvlan" }, args: { a: 1 }, want: { type: "macvlan", args: { cni: { a: 1 } } } },
-    { title: "args without cni", plugin: { type: "macvlan", args: { other: { x: 1 } } }, args: { a: 1 }, want: { type: "macvlan", args: { other: { x: 1 }, cni: { a: 1 } } } },
-    { title: "merged, same keys overridden", plugin: { type: "macvlan", args: { cni: { a: 0, b: 2 } } }, args: { a: 1, c: [3] }, want: { type: "macvlan", args: { cni: { a: 1, b: 2, c: [3] } } } },
-    { title: "empty cni-args still creates args.cni", plugin: { type: "x" }, args: {}, want: { type: "x", args: { cni: {} } } },
-    { title: "null args treated as absent", plugin: { type: "x", args: null }, args: { a: 1 }, want: { type: "x", args: { cni: { a: 1 } } } },
+  const cases: Array<{
+    title: string;
+    plugin: Record<string, unknown>;
+    args: Record<string, unknown>;
+    want: Record<string, unknown>;
+  }> = [
+    {
+      title: "no args yet",
+      plugin: { type: "macvlan" },
+      args: { a: 1 },
+      want: { type: "macvlan", args: { cni: { a: 1 } } },
+    },
+    {
+      title: "args without cni",
+      plugin: { type: "macvlan", args: { other: { x: 1 } } },
+      args: { a: 1 },
+      want: { type: "macvlan", args: { other: { x: 1 }, cni: { a: 1 } } },
+    },
+    {
+      title: "merged, same keys overridden",
+      plugin: { type: "macvlan", args: { cni: { a: 0, b: 2 } } },
+      args: { a: 1, c: [3] },
+      want: { type: "macvlan", args: { cni: { a: 1, b: 2, c: [3] } } },
+    },
+    {
+      title: "empty cni-args still creates args.cni",
+      plugin: { type: "x" },
+      args: {},
+      want: { type: "x", args: { cni: {} } },
+    },
+    {
+      title: "null args treated as absent",
+      plugin: { type: "x", args: null },
+      args: { a: 1 },
+      want: { type: "x", args: { cni: { a: 1 } } },
+    },
   ];
   for (const c of cases) {
     test(c.title, () => {
@@ -112,7 +182,10 @@ describe("mergeCniArgsIntoConfig", () => {
       expect(c.plugin).toEqual(before);
     });
   }
-  for (const plugin of [{ type: "x", args: "k=v" }, { type: "x", args: { cni: [1] } }]) {
+  for (const plugin of [
+    { type: "x", args: "k=v" },
+    { type: "x", args: { cni: [1] } },
+  ]) {
     test(`refuses ${JSON.stringify(plugin)}`, () => {
       let err: unknown;
       try {
@@ -129,21 +202,36 @@ describe("mergeCniArgsIntoConfig", () => {
 describe("injectDeviceId and editEachPlugin", () => {
   test("single config", () => {
     const conf = { cniVersion: "1.0.0", name: "sriov", type: "sriov", vlan: 5 };
-    expect(injectDeviceId(conf, "0000:03:00.1")).toEqual({ ...conf, deviceID: "0000:03:00.1", pciBusID: "0000:03:00.1" });
+    expect(injectDeviceId(conf, "0000:03:00.1")).toEqual({
+      ...conf,
+      deviceID: "0000:03:00.1",
+      pciBusID: "0000:03:00.1",
+    });
     expect(conf).not.toHaveProperty("deviceID");
   });
   test("every plugin of a conflist, list keys kept", () => {
-    const list = { cniVersion: "1.0.0", name: "l", disableCheck: true, plugins: [{ type: "sriov" }, { type: "tuning", sysctl: {} }] };
+    const list = {
+      cniVersion: "1.0.0",
+      name: "l",
+      disableCheck: true,
+      plugins: [{ type: "sriov" }, { type: "tuning", sysctl: {} }],
+    };
     const before = structuredClone(list);
     expect(editEachPlugin(list, (p) => injectDeviceId(p, "d"))).toEqual({
       cniVersion: "1.0.0",
       name: "l",
       disableCheck: true,
-      plugins: [{ type: "sriov", deviceID: "d", pciBusID: "d" }, { type: "tuning", sysctl: {}, deviceID: "d", pciBusID: "d" }],
+      plugins: [
+        { type: "sriov", deviceID: "d", pciBusID: "d" },
+        { type: "tuning", sysctl: {}, deviceID: "d", pciBusID: "d" },
+      ],
     });
     expect(editEachPlugin(list, (p) => mergeCniArgsIntoConfig(p, { k: "v" }))).toEqual({
       ...before,
-      plugins: [{ type: "sriov", args: { cni: { k: "v" } } }, { type: "tuning", sysctl: {}, args: { cni: { k: "v" } } }],
+      plugins: [
+        { type: "sriov", args: { cni: { k: "v" } } },
+        { type: "tuning", sysctl: {}, args: { cni: { k: "v" } } },
+      ],
     });
     expect(list).toEqual(before);
   });

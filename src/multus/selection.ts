@@ -155,18 +155,37 @@ function checkNames(label: Label, index: number, raw: Raw): void {
       : undefined;
   if (raw.name === "") throw elementError(label, index, "name", "must not be empty");
   if (!DNS1123_LABEL.test(raw.name)) {
-    throw elementError(label, index, "name", `${JSON.stringify(raw.name)} is not a valid network name: must be lower-case alphanumerics and '-', starting and ending with an alphanumeric`, goMismatch(raw.name));
+    throw elementError(
+      label,
+      index,
+      "name",
+      `${JSON.stringify(raw.name)} is not a valid network name: must be lower-case alphanumerics and '-', starting and ending with an alphanumeric`,
+      goMismatch(raw.name),
+    );
   }
   if (raw.namespace !== "" && !DNS1123_LABEL.test(raw.namespace)) {
-    throw elementError(label, index, "namespace", `${JSON.stringify(raw.namespace)} is not a valid namespace: must be lower-case alphanumerics and '-', starting and ending with an alphanumeric`, goMismatch(raw.namespace));
+    throw elementError(
+      label,
+      index,
+      "namespace",
+      `${JSON.stringify(raw.namespace)} is not a valid namespace: must be lower-case alphanumerics and '-', starting and ending with an alphanumeric`,
+      goMismatch(raw.namespace),
+    );
   }
   if (raw.ifname !== "") {
     const problem = ifnameProblem(raw.ifname);
     if (problem) {
-      const go = raw.goChecksNames && (new TextEncoder().encode(raw.ifname).length > 15 || /[ \t\n\v\f\r/]/.test(raw.ifname))
-        ? `${GO_PREFIX}: parsePodNetworkObjectName: Failed to parse interface name: must be less than 15 chars and not contain '/' or spaces. interface name '${raw.ifname}'`
-        : undefined;
-      throw elementError(label, index, "interface", `invalid interface name ${JSON.stringify(raw.ifname)}: ${problem}`, go);
+      const go =
+        raw.goChecksNames && (new TextEncoder().encode(raw.ifname).length > 15 || /[ \t\n\v\f\r/]/.test(raw.ifname))
+          ? `${GO_PREFIX}: parsePodNetworkObjectName: Failed to parse interface name: must be less than 15 chars and not contain '/' or spaces. interface name '${raw.ifname}'`
+          : undefined;
+      throw elementError(
+        label,
+        index,
+        "interface",
+        `invalid interface name ${JSON.stringify(raw.ifname)}: ${problem}`,
+        go,
+      );
     }
   }
 }
@@ -176,10 +195,22 @@ function checkIps(label: Label, index: number, ips: readonly string[]): void {
     const field = `ips[${i}]`;
     if (ip.includes("/")) {
       if (!parseCidr(ip)) {
-        throw elementError(label, index, field, `${JSON.stringify(ip)} is not a valid CIDR`, `failed to parse CIDR ${JSON.stringify(ip)}: invalid CIDR address: ${ip}`);
+        throw elementError(
+          label,
+          index,
+          field,
+          `${JSON.stringify(ip)} is not a valid CIDR`,
+          `failed to parse CIDR ${JSON.stringify(ip)}: invalid CIDR address: ${ip}`,
+        );
       }
     } else if (!parseIp(ip)) {
-      throw elementError(label, index, field, `${JSON.stringify(ip)} is not an IP address`, `failed to parse IP address ${JSON.stringify(ip)}`);
+      throw elementError(
+        label,
+        index,
+        field,
+        `${JSON.stringify(ip)} is not an IP address`,
+        `failed to parse IP address ${JSON.stringify(ip)}`,
+      );
     }
   });
 }
@@ -187,7 +218,13 @@ function checkIps(label: Label, index: number, ips: readonly string[]): void {
 function checkDefaultRoute(label: Label, index: number, gateways: readonly string[]): void {
   gateways.forEach((gw, i) => {
     if (!parseIp(gw)) {
-      throw elementError(label, index, `default-route[${i}]`, `${JSON.stringify(gw)} is not an IP address`, `${GO_PREFIX}: failed to parse pod Network Attachment Selection Annotation JSON format: invalid IP address: ${gw}`);
+      throw elementError(
+        label,
+        index,
+        `default-route[${i}]`,
+        `${JSON.stringify(gw)} is not an IP address`,
+        `${GO_PREFIX}: failed to parse pod Network Attachment Selection Annotation JSON format: invalid IP address: ${gw}`,
+      );
     }
   });
 }
@@ -199,12 +236,24 @@ function parseCommaItem(label: Label, index: number, item: string, defaultNamesp
   if (item === "") throw elementError(label, index, undefined, "empty item (a doubled or trailing comma?)");
   const slash = item.split("/");
   if (slash.length > 2) {
-    throw elementError(label, index, undefined, `${JSON.stringify(item)} has more than one '/'`, `${GO_PREFIX}: parsePodNetworkObjectName: Invalid network object (failed at '/')`);
+    throw elementError(
+      label,
+      index,
+      undefined,
+      `${JSON.stringify(item)} has more than one '/'`,
+      `${GO_PREFIX}: parsePodNetworkObjectName: Invalid network object (failed at '/')`,
+    );
   }
   const namespace = slash.length === 2 ? slash[0]!.trim() : "";
   const at = slash[slash.length - 1]!.split("@");
   if (at.length > 2) {
-    throw elementError(label, index, undefined, `${JSON.stringify(item)} has more than one '@'`, `${GO_PREFIX}: parsePodNetworkObjectName: Invalid network object (failed at '@')`);
+    throw elementError(
+      label,
+      index,
+      undefined,
+      `${JSON.stringify(item)} has more than one '@'`,
+      `${GO_PREFIX}: parsePodNetworkObjectName: Invalid network object (failed at '@')`,
+    );
   }
   const name = at[0]!.trim();
   const ifname = at.length === 2 ? at[1]!.trim() : "";
@@ -229,11 +278,23 @@ function parseJsonElement(label: Label, index: number, raw: unknown, defaultName
   checkNames(label, index, { name, namespace, ifname, goChecksNames: false });
   if (e.ips) checkIps(label, index, e.ips);
   if (e.mac && !isMacAddress(e.mac)) {
-    throw elementError(label, index, "mac", `${JSON.stringify(e.mac)} is not a MAC address`, `${GO_PREFIX}: failed to mac: address ${e.mac}: invalid MAC address`);
+    throw elementError(
+      label,
+      index,
+      "mac",
+      `${JSON.stringify(e.mac)} is not a MAC address`,
+      `${GO_PREFIX}: failed to mac: address ${e.mac}: invalid MAC address`,
+    );
   }
   const guid = e["infiniband-guid"];
   if (guid && !isMacAddress(guid)) {
-    throw elementError(label, index, "infiniband-guid", `${JSON.stringify(guid)} is not an InfiniBand GUID`, `${GO_PREFIX}: failed to validate infiniband GUID: address ${guid}: invalid MAC address`);
+    throw elementError(
+      label,
+      index,
+      "infiniband-guid",
+      `${JSON.stringify(guid)} is not an InfiniBand GUID`,
+      `${GO_PREFIX}: failed to validate infiniband GUID: address ${guid}: invalid MAC address`,
+    );
   }
   if (e["default-route"]) checkDefaultRoute(label, index, e["default-route"]);
 
@@ -264,10 +325,20 @@ function parseAnnotation(label: Label, annotation: string | undefined, defaultNa
     try {
       raw = JSON.parse(annotation);
     } catch (err) {
-      throw invalid(label, "", `not valid JSON: ${(err as Error).message}`, `${GO_PREFIX}: failed to parse pod Network Attachment Selection Annotation JSON format`);
+      throw invalid(
+        label,
+        "",
+        `not valid JSON: ${(err as Error).message}`,
+        `${GO_PREFIX}: failed to parse pod Network Attachment Selection Annotation JSON format`,
+      );
     }
     if (!Array.isArray(raw)) {
-      throw invalid(label, "", "the JSON form must be a list of network selection objects", `${GO_PREFIX}: failed to parse pod Network Attachment Selection Annotation JSON format`);
+      throw invalid(
+        label,
+        "",
+        "the JSON form must be a list of network selection objects",
+        `${GO_PREFIX}: failed to parse pod Network Attachment Selection Annotation JSON format`,
+      );
     }
     return raw.map((element, i) => parseJsonElement(label, i, element, defaultNamespace));
   }
@@ -289,7 +360,10 @@ export function parseNetworkSelections(annotation: string | undefined, defaultNa
  * defaulting to `multusNamespace`, at most one element. Undefined when absent,
  * blank or empty (no override).
  */
-export function parseDefaultNetworkAnnotation(annotation: string | undefined, multusNamespace: string): NetworkSelection | undefined {
+export function parseDefaultNetworkAnnotation(
+  annotation: string | undefined,
+  multusNamespace: string,
+): NetworkSelection | undefined {
   const selections = parseAnnotation("default-network", annotation, multusNamespace);
   if (selections.length > 1) {
     throw new CniError(

@@ -10,10 +10,19 @@ async function run(env: Record<string, string | undefined>, stdin: string | obje
 }
 
 const env = (command: string) => ({
-  CNI_COMMAND: command, CNI_CONTAINERID: "ctr1", CNI_NETNS: "/var/run/netns/passthru-none", CNI_IFNAME: "net1",
-  CNI_PATH: "/opt/cni/bin", CNI_ARGS: "IgnoreUnknown=true;K8S_POD_NAME=p",
+  CNI_COMMAND: command,
+  CNI_CONTAINERID: "ctr1",
+  CNI_NETNS: "/var/run/netns/passthru-none",
+  CNI_IFNAME: "net1",
+  CNI_PATH: "/opt/cni/bin",
+  CNI_ARGS: "IgnoreUnknown=true;K8S_POD_NAME=p",
 });
-const conf = (cniVersion: string, extra: object = {}) => ({ cniVersion, name: "aux-chain", type: "passthru", ...extra });
+const conf = (cniVersion: string, extra: object = {}) => ({
+  cniVersion,
+  name: "aux-chain",
+  type: "passthru",
+  ...extra,
+});
 
 const VERSIONS = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"];
 
@@ -26,7 +35,11 @@ describe("passthru", () => {
 
   test("no CNI_COMMAND: about text and versions on stderr", async () => {
     const r = await run({});
-    expect(r).toEqual({ code: 0, stdout: "", stderr: `${PASSTHRU_ABOUT}\nCNI protocol versions supported: ${VERSIONS.join(", ")}\n` });
+    expect(r).toEqual({
+      code: 0,
+      stdout: "",
+      stderr: `${PASSTHRU_ABOUT}\nCNI protocol versions supported: ${VERSIONS.join(", ")}\n`,
+    });
   });
 
   test.each(VERSIONS)("ADD %s: an empty result in the config's version", async (v) => {
@@ -40,7 +53,10 @@ describe("passthru", () => {
   });
 
   test.each(VERSIONS)("ADD %s with a prevResult: still the empty result (Go does not pass it on)", async (v) => {
-    const prevResult = { cniVersion: v, ips: [{ address: "10.1.0.5/24", ...(v.startsWith("0.") ? { version: "4" } : {}) }] };
+    const prevResult = {
+      cniVersion: v,
+      ips: [{ address: "10.1.0.5/24", ...(v.startsWith("0.") ? { version: "4" } : {}) }],
+    };
     const r = await run(env("ADD"), conf(v, { prevResult }));
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).ips ?? []).toEqual([]);
@@ -52,8 +68,16 @@ describe("passthru", () => {
 
   test("DEL of a 0.3.1 config, GC and STATUS of a 1.1.0 one: no-ops", async () => {
     expect((await run(env("DEL"), conf("0.3.1"))).code).toBe(0);
-    expect(await run({ CNI_COMMAND: "GC", CNI_PATH: "/opt/cni/bin" }, conf("1.1.0"))).toEqual({ code: 0, stdout: "", stderr: "" });
-    expect(await run({ CNI_COMMAND: "STATUS", CNI_PATH: "/opt/cni/bin" }, conf("1.1.0"))).toEqual({ code: 0, stdout: "", stderr: "" });
+    expect(await run({ CNI_COMMAND: "GC", CNI_PATH: "/opt/cni/bin" }, conf("1.1.0"))).toEqual({
+      code: 0,
+      stdout: "",
+      stderr: "",
+    });
+    expect(await run({ CNI_COMMAND: "STATUS", CNI_PATH: "/opt/cni/bin" }, conf("1.1.0"))).toEqual({
+      code: 0,
+      stdout: "",
+      stderr: "",
+    });
   });
 
   test("a config version it does not support is code 1", async () => {

@@ -18,7 +18,9 @@ export async function waitForDaemon(opts: DaemonClientOptions): Promise<void> {
     const left = deadline - Date.now();
     try {
       const res = await fetch(DAEMON_URL + Endpoint.READYZ, {
-        unix: opts.socketPath, method: "POST", body: "null",
+        unix: opts.socketPath,
+        method: "POST",
+        body: "null",
         signal: AbortSignal.timeout(Math.max(50, Math.min(left, 2000))),
       });
       await res.arrayBuffer();
@@ -28,9 +30,11 @@ export async function waitForDaemon(opts: DaemonClientOptions): Promise<void> {
       last = describeTransportError(err);
     }
     if (Date.now() + READY_POLL_MS > deadline) {
-      throw new CniError(ErrorCode.TryAgainLater,
+      throw new CniError(
+        ErrorCode.TryAgainLater,
         `multus daemon is not ready at ${opts.socketPath}`,
-        `${last} (waited ${opts.readyTimeoutMs} ms)`);
+        `${last} (waited ${opts.readyTimeoutMs} ms)`,
+      );
     }
     await Bun.sleep(READY_POLL_MS);
   }
@@ -42,15 +46,19 @@ export async function callDaemon(opts: DaemonClientOptions, path: string, body: 
   let text: string;
   try {
     res = await fetch(DAEMON_URL + path, {
-      unix: opts.socketPath, method: "POST",
+      unix: opts.socketPath,
+      method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(opts.requestTimeoutMs),
     });
     text = await res.text();
   } catch (err) {
-    throw new CniError(ErrorCode.TryAgainLater,
-      `failed to send CNI request to multus daemon at ${opts.socketPath}`, describeTransportError(err));
+    throw new CniError(
+      ErrorCode.TryAgainLater,
+      `failed to send CNI request to multus daemon at ${opts.socketPath}`,
+      describeTransportError(err),
+    );
   }
   if (res.status !== 200) throw errorFromResponse(res.status, text);
   if (text.trim() === "") return undefined;

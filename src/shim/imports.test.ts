@@ -79,7 +79,8 @@ async function dynamicImportsOf(file: string, fn: string): Promise<string[]> {
     else if (text[end] === "}" && --depth === 0) break;
   }
   const body = text.slice(open, end + 1);
-  return transpiler.scanImports(body)
+  return transpiler
+    .scanImports(body)
     .filter((i) => i.kind === "dynamic-import")
     .map((i) => resolve(dirname(file), i.path));
 }
@@ -110,16 +111,26 @@ describe("the walker", () => {
       await mkdir(join(root, "shim"));
       await mkdir(join(root, "daemon"));
       await mkdir(join(root, "cni"));
-      await writeFile(join(root, "shim", "run.ts"),
-        `import { x } from "../cni/x.ts";\nexport const lazy = () => import("../daemon/heavy.ts");\nvoid x;\n`);
+      await writeFile(
+        join(root, "shim", "run.ts"),
+        `import { x } from "../cni/x.ts";\nexport const lazy = () => import("../daemon/heavy.ts");\nvoid x;\n`,
+      );
       // The package name is spliced in so that a grep for shim imports of it does not match this fixture.
       const prom = ["prom", "client"].join("-");
-      await writeFile(join(root, "cni", "x.ts"), `import { Registry } from "${prom}";\nimport "../daemon/side.ts";\nexport const x = Registry;\n`);
+      await writeFile(
+        join(root, "cni", "x.ts"),
+        `import { Registry } from "${prom}";\nimport "../daemon/side.ts";\nexport const x = Registry;\n`,
+      );
       await writeFile(join(root, "daemon", "side.ts"), `export {};\n`);
       await writeFile(join(root, "daemon", "heavy.ts"), `import "@kubernetes/client-node";\n`);
-      const walk = await walkStaticImports([join(root, "shim", "run.ts")], {
-        packages: SHIM_RULES.packages, dirs: [join(root, "daemon")],
-      }, root);
+      const walk = await walkStaticImports(
+        [join(root, "shim", "run.ts")],
+        {
+          packages: SHIM_RULES.packages,
+          dirs: [join(root, "daemon")],
+        },
+        root,
+      );
       expect(walk.violations.sort()).toEqual([
         "shim/run.ts -> cni/x.ts -> daemon/side.ts",
         "shim/run.ts -> cni/x.ts -> prom-client",
@@ -143,7 +154,7 @@ describe("the shim's static import graph", () => {
 
   test("Node built-ins: only node:fs and node:path (each other one is start time: zlib, net, http ~1-2 ms)", async () => {
     const main = join(SRC, "main.ts");
-    const walk = await walkStaticImports([main, ...await dynamicImportsOf(main, "runShimRole")], SHIM_RULES, SRC);
+    const walk = await walkStaticImports([main, ...(await dynamicImportsOf(main, "runShimRole"))], SHIM_RULES, SRC);
     const builtins = [...walk.packages].filter((p) => p.startsWith("node:") || builtinModules.includes(p));
     expect(builtins.filter((p) => !["node:fs", "node:path"].includes(p))).toEqual([]);
   });

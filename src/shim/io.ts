@@ -4,7 +4,7 @@
 // a process.std* stream sets up Node's stream layer, ~2 ms of every start.
 
 export async function readStdinIfCni(env: Record<string, string | undefined>): Promise<Uint8Array> {
-  if (!env.CNI_COMMAND || env.CNI_COMMAND === "VERSION" && isTerminal(0)) return new Uint8Array();
+  if (!env.CNI_COMMAND || (env.CNI_COMMAND === "VERSION" && isTerminal(0))) return new Uint8Array();
   return new Uint8Array(await Bun.stdin.arrayBuffer());
 }
 

@@ -22,8 +22,11 @@ export async function runShim(io: SkelIO): Promise<number> {
 function createShimHandlers(env: SkelIO["env"]): SkelHandlers {
   const send = async (args: CmdArgs, conf: Record<string, unknown>): Promise<unknown> => {
     const shim = validate(ShimConfigSchema, conf, ErrorCode.InvalidConfig, "multus-shim configuration");
-    const log = createLogger({ level: shim.logLevel, file: shim.logFile, toStderr: shim.logToStderr })
-      .with({ command: args.command, containerID: args.containerId, ifname: args.ifname });
+    const log = createLogger({ level: shim.logLevel, file: shim.logFile, toStderr: shim.logToStderr }).with({
+      command: args.command,
+      containerID: args.containerId,
+      ifname: args.ifname,
+    });
     const opts: DaemonClientOptions = {
       socketPath: socketPathIn(shim.daemonSocketDir),
       readyTimeoutMs: shim.daemonReadyTimeoutSeconds * 1000,

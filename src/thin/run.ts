@@ -23,7 +23,12 @@ export async function runThin(io: SkelIO): Promise<number> {
     kube ??= await connect(conf);
     const deps: MultusDeps = {
       // The core's default for logToStderr is true in the thin plugin (REFERENCE c.10).
-      log: createLogger({ level: conf.logLevel, file: conf.logFile, toStderr: conf.logToStderr ?? true, options: conf.logOptions }),
+      log: createLogger({
+        level: conf.logLevel,
+        file: conf.logFile,
+        toStderr: conf.logToStderr ?? true,
+        options: conf.logOptions,
+      }),
       kube,
       delegateBaseEnv: { PATH: io.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" },
       extraBinDirs: (io.env.CNI_PATH ?? "").split(":").filter(Boolean),

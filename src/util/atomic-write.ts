@@ -19,7 +19,12 @@ export interface AtomicWriteOptions {
  * false (best effort), rename over `path`. A missing parent directory is
  * created with mode 0700.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600, opts: AtomicWriteOptions = {}): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  mode = 0o600,
+  opts: AtomicWriteOptions = {},
+): Promise<void> {
   const durable = opts.durable ?? true;
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, mode: 0o700 });

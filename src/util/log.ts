@@ -39,7 +39,13 @@ export interface Logger {
 const RANK: Record<LogLevelName, number> = { panic: 0, error: 1, verbose: 2, debug: 3 };
 // consola type -> our level
 const TYPE_LEVEL: Record<string, LogLevelName> = {
-  fatal: "panic", error: "error", warn: "error", info: "verbose", log: "verbose", debug: "debug", trace: "debug",
+  fatal: "panic",
+  error: "error",
+  warn: "error",
+  info: "verbose",
+  log: "verbose",
+  debug: "debug",
+  trace: "debug",
 };
 
 /** Parses a level name (case-insensitive); unknown names are reported and ignored, as Go does. */
@@ -67,15 +73,17 @@ export function createLogger(settings: LogSettings = {}): Logger {
 
   const consola = createConsola({
     level: 5,
-    reporters: [{
-      log(obj: LogObject) {
-        const lvl = TYPE_LEVEL[obj.type] ?? "verbose";
-        if (RANK[lvl] > RANK[level] || sinks.length === 0) return;
-        const [msg, ctx] = obj.args as [string, LogContext | undefined];
-        const line = formatLine(lvl, String(msg), ctx, obj.date);
-        for (const sink of sinks) sink(line);
+    reporters: [
+      {
+        log(obj: LogObject) {
+          const lvl = TYPE_LEVEL[obj.type] ?? "verbose";
+          if (RANK[lvl] > RANK[level] || sinks.length === 0) return;
+          const [msg, ctx] = obj.args as [string, LogContext | undefined];
+          const line = formatLine(lvl, String(msg), ctx, obj.date);
+          for (const sink of sinks) sink(line);
+        },
       },
-    }],
+    ],
   });
 
   const make = (base: LogContext | undefined): Logger => {
@@ -105,7 +113,11 @@ function createFileSink(file: string, opts: LogOptions): (line: string) => void 
     try {
       if (size < 0) {
         mkdirSync(dirname(file), { recursive: true });
-        try { size = statSync(file).size; } catch { size = 0; }
+        try {
+          size = statSync(file).size;
+        } catch {
+          size = 0;
+        }
       }
       if (size + line.length > maxBytes && size > 0) {
         rotate(file, maxBackups, compress);
@@ -120,7 +132,8 @@ function createFileSink(file: string, opts: LogOptions): (line: string) => void 
 }
 
 function rotate(file: string, maxBackups: number, compress: boolean): void {
-  const { readdirSync, renameSync, unlinkSync, writeFileSync, readFileSync } = require("node:fs") as typeof import("node:fs");
+  const { readdirSync, renameSync, unlinkSync, writeFileSync, readFileSync } =
+    require("node:fs") as typeof import("node:fs");
   const { basename, dirname, join } = require("node:path") as typeof import("node:path");
   const stamp = new Date().toISOString().replace(/[:]/g, "-");
   const backup = `${file}-${stamp}`;
@@ -131,7 +144,9 @@ function rotate(file: string, maxBackups: number, compress: boolean): void {
   }
   const prefix = `${basename(file)}-`;
   const dir = dirname(file);
-  const backups = readdirSync(dir).filter((n) => n.startsWith(prefix)).sort();
+  const backups = readdirSync(dir)
+    .filter((n) => n.startsWith(prefix))
+    .sort();
   for (const old of backups.slice(0, Math.max(0, backups.length - maxBackups))) unlinkSync(join(dir, old));
 }
 

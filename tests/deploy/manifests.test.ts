@@ -56,7 +56,10 @@ function only(objects: Obj[], kind: string): Obj {
 
 /** apiVersion/kind -> the kubernetes-models class and client-node's model name. */
 const MODELS: Record<string, { model: { new (data: any): { validate(): void } }; clientType: string }> = {
-  "apiextensions.k8s.io/v1/CustomResourceDefinition": { model: CustomResourceDefinition, clientType: "V1CustomResourceDefinition" },
+  "apiextensions.k8s.io/v1/CustomResourceDefinition": {
+    model: CustomResourceDefinition,
+    clientType: "V1CustomResourceDefinition",
+  },
   "v1/ServiceAccount": { model: ServiceAccount, clientType: "V1ServiceAccount" },
   "v1/ConfigMap": { model: ConfigMap, clientType: "V1ConfigMap" },
   "rbac.authorization.k8s.io/v1/ClusterRole": { model: ClusterRole, clientType: "V1ClusterRole" },
@@ -99,7 +102,8 @@ function unknownFields(value: unknown, type: string, path: string, out: string[]
 // ---------------------------------------------------------------- paths through mounts
 
 const norm = (p: string) => (p === "/" ? "/" : posix.normalize(p).replace(/\/+$/, ""));
-const isUnder = (p: string, dir: string) => norm(dir) === "/" || norm(p) === norm(dir) || norm(p).startsWith(norm(dir) + "/");
+const isUnder = (p: string, dir: string) =>
+  norm(dir) === "/" || norm(p) === norm(dir) || norm(p).startsWith(norm(dir) + "/");
 
 function volumeOf(podSpec: Obj, name: string): Obj {
   const volume = (podSpec.volumes as Obj[]).find((vol) => vol.name === name);
@@ -125,7 +129,11 @@ function hostPathOf(podSpec: Obj, container: Obj, path: string): string | undefi
 }
 
 /** ConfigMap name and key behind a file path in the container. */
-function configMapFileOf(podSpec: Obj, container: Obj, path: string): { name: string; key: string; readOnly: boolean } | undefined {
+function configMapFileOf(
+  podSpec: Obj,
+  container: Obj,
+  path: string,
+): { name: string; key: string; readOnly: boolean } | undefined {
   const found = mountFor(podSpec, container, path);
   if (!found?.volume.configMap) return undefined;
   const rel = norm(path).slice(norm(found.mount.mountPath).length + 1);
@@ -148,27 +156,33 @@ function grants(role: Obj): string[] {
   for (const rule of role.rules as Obj[]) {
     expect(rule.nonResourceURLs).toBeUndefined();
     expect(rule.resourceNames).toBeUndefined();
-    for (const group of rule.apiGroups) for (const resource of rule.resources) for (const verb of rule.verbs) {
-      out.push(`${group === "" ? "core" : group}/${resource}:${verb}`);
-    }
+    for (const group of rule.apiGroups)
+      for (const resource of rule.resources)
+        for (const verb of rule.verbs) {
+          out.push(`${group === "" ? "core" : group}/${resource}:${verb}`);
+        }
   }
   return out.sort();
 }
 
 const THICK_GRANTS = [
-  "core/pods:get", "core/pods:list", "core/pods:watch",
+  "core/pods:get",
+  "core/pods:list",
+  "core/pods:watch",
   "core/pods/status:patch",
   "k8s.cni.cncf.io/network-attachment-definitions:get",
   "k8s.cni.cncf.io/network-attachment-definitions:list",
   "k8s.cni.cncf.io/network-attachment-definitions:watch",
-  "core/events:create", "events.k8s.io/events:create",
+  "core/events:create",
+  "events.k8s.io/events:create",
 ].sort();
 
 const THIN_GRANTS = [
   "core/pods:get",
   "core/pods/status:patch",
   "k8s.cni.cncf.io/network-attachment-definitions:get",
-  "core/events:create", "events.k8s.io/events:create",
+  "core/events:create",
+  "events.k8s.io/events:create",
 ].sort();
 
 /** Kubernetes quantity to a number (bytes, or cores for cpu). */
@@ -190,11 +204,36 @@ const IMAGE_VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8
 
 /** Keys the daemon and the core read from daemon-config.json (src/config/daemon-config.ts, src/multus/netconf.ts). */
 const HONOURED_KEYS = new Set([
-  "chrootDir", "socketDir", "logFile", "logLevel", "logToStderr", "logOptions", "metricsPort", "connectionLimit",
-  "cniVersion", "multusConfigFile", "cniConfigDir", "multusAutoconfigDir", "multusMasterCNI", "forceCNIVersion",
-  "overrideNetworkName", "readinessindicatorfile", "kubeconfig", "gracePeriodSeconds", "confDir", "cniDir", "binDir",
-  "clusterNetwork", "defaultNetworks", "systemNamespaces", "multusNamespace", "namespaceIsolation", "globalNamespaces",
-  "delegateTimeoutSeconds", "podLookupTimeoutSeconds", "apiTimeoutSeconds",
+  "chrootDir",
+  "socketDir",
+  "logFile",
+  "logLevel",
+  "logToStderr",
+  "logOptions",
+  "metricsPort",
+  "connectionLimit",
+  "cniVersion",
+  "multusConfigFile",
+  "cniConfigDir",
+  "multusAutoconfigDir",
+  "multusMasterCNI",
+  "forceCNIVersion",
+  "overrideNetworkName",
+  "readinessindicatorfile",
+  "kubeconfig",
+  "gracePeriodSeconds",
+  "confDir",
+  "cniDir",
+  "binDir",
+  "clusterNetwork",
+  "defaultNetworks",
+  "systemNamespaces",
+  "multusNamespace",
+  "namespaceIsolation",
+  "globalNamespaces",
+  "delegateTimeoutSeconds",
+  "podLookupTimeoutSeconds",
+  "apiTimeoutSeconds",
 ]);
 
 // ================================================================ every manifest
@@ -237,8 +276,10 @@ describe.each(MANIFESTS)("%s", (file) => {
     expect(crd.spec.group).toBe("k8s.cni.cncf.io");
     expect(crd.spec.scope).toBe("Namespaced");
     expect(crd.spec.names).toEqual({
-      plural: "network-attachment-definitions", singular: "network-attachment-definition",
-      kind: "NetworkAttachmentDefinition", shortNames: ["nad", "net-attach-def"],
+      plural: "network-attachment-definitions",
+      singular: "network-attachment-definition",
+      kind: "NetworkAttachmentDefinition",
+      shortNames: ["nad", "net-attach-def"],
     });
     expect(crd.spec.versions).toHaveLength(1);
     const [version] = crd.spec.versions;
@@ -253,14 +294,24 @@ describe.each(MANIFESTS)("%s", (file) => {
     const role = only(objects, "ClusterRole");
     const binding = only(objects, "ClusterRoleBinding");
     const ds = only(objects, "DaemonSet");
-    expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name });
-    expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: sa.metadata.name, namespace: sa.metadata.namespace }]);
+    expect(binding.roleRef).toEqual({
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "ClusterRole",
+      name: role.metadata.name,
+    });
+    expect(binding.subjects).toEqual([
+      { kind: "ServiceAccount", name: sa.metadata.name, namespace: sa.metadata.namespace },
+    ]);
     expect(ds.metadata.namespace).toBe(sa.metadata.namespace);
     expect(ds.spec.template.spec.serviceAccountName).toBe(sa.metadata.name);
     expect(ds.spec.template.metadata.labels).toMatchObject(ds.spec.selector.matchLabels);
     // The Go manifests' names, so an upgrade replaces objects instead of adding a second DaemonSet.
-    expect([ds.metadata.namespace, ds.metadata.name, sa.metadata.name, role.metadata.name])
-      .toEqual(["kube-system", "kube-multus-ds", "multus", "multus"]);
+    expect([ds.metadata.namespace, ds.metadata.name, sa.metadata.name, role.metadata.name]).toEqual([
+      "kube-system",
+      "kube-multus-ds",
+      "multus",
+      "multus",
+    ]);
     // A DaemonSet's selector is immutable: applying over the Go DaemonSet needs the Go selector.
     expect(ds.spec.selector).toEqual({ matchLabels: { name: "multus" } });
   });
@@ -282,12 +333,17 @@ describe.each(MANIFESTS)("%s", (file) => {
     const spec = only(objects, "DaemonSet").spec.template.spec;
     expect(spec.priorityClassName).toBe("system-node-critical");
     expect(spec.hostNetwork).toBe(true);
-    expect(spec.tolerations).toEqual([{ operator: "Exists", effect: "NoSchedule" }, { operator: "Exists", effect: "NoExecute" }]);
+    expect(spec.tolerations).toEqual([
+      { operator: "Exists", effect: "NoSchedule" },
+      { operator: "Exists", effect: "NoExecute" },
+    ]);
   });
 });
 
 test("both manifests carry the same CRD", () => {
-  expect(only(loadManifest(THIN), "CustomResourceDefinition")).toEqual(only(loadManifest(THICK), "CustomResourceDefinition"));
+  expect(only(loadManifest(THIN), "CustomResourceDefinition")).toEqual(
+    only(loadManifest(THICK), "CustomResourceDefinition"),
+  );
 });
 
 // ================================================================ the image
@@ -336,16 +392,23 @@ describe(THICK, () => {
   test("daemon-config.json is valid for the daemon and the core, and uses only keys we honour", () => {
     expect(Object.keys(loaded.raw).filter((k) => !HONOURED_KEYS.has(k))).toEqual([]);
     expect(loaded.raw).toMatchObject({
-      chrootDir: "/hostroot", cniVersion: "0.3.1", logLevel: "verbose", logToStderr: true,
-      cniConfigDir: "/host/etc/cni/net.d", multusAutoconfigDir: "/host/etc/cni/net.d",
-      multusConfigFile: "auto", socketDir: "/host/run/multus/",
+      chrootDir: "/hostroot",
+      cniVersion: "0.3.1",
+      logLevel: "verbose",
+      logToStderr: true,
+      cniConfigDir: "/host/etc/cni/net.d",
+      multusAutoconfigDir: "/host/etc/cni/net.d",
+      multusConfigFile: "auto",
+      socketDir: "/host/run/multus/",
     });
   });
 
   test("the container runs `multus daemon -config=<file>` and the file is the ConfigMap's key", () => {
     expect(daemon.command).toEqual([IMAGE_BINARY, "daemon", `-config=${configPath}`]);
     expect(configMapFileOf(podSpec, daemon, configPath)).toEqual({
-      name: configMap.metadata.name, key: "daemon-config.json", readOnly: true,
+      name: configMap.metadata.name,
+      key: "daemon-config.json",
+      readOnly: true,
     });
     expect(configMap.metadata.namespace).toBe(ds.metadata.namespace);
   });
@@ -369,8 +432,13 @@ describe(THICK, () => {
   });
 
   test("binDir, cniDir and confDir have the same path in the container and on the host (chroot)", () => {
-    for (const dir of [core.binDir, core.cniDir, core.confDir]) expect(hostPathOf(podSpec, daemon, dir)).toBe(norm(dir));
-    expect([core.binDir, core.cniDir, core.confDir]).toEqual(["/opt/cni/bin", "/var/lib/cni/multus", "/etc/cni/multus/net.d"]);
+    for (const dir of [core.binDir, core.cniDir, core.confDir])
+      expect(hostPathOf(podSpec, daemon, dir)).toBe(norm(dir));
+    expect([core.binDir, core.cniDir, core.confDir]).toEqual([
+      "/opt/cni/bin",
+      "/var/lib/cni/multus",
+      "/etc/cni/multus/net.d",
+    ]);
   });
 
   test("the host mounts of the Go manifest are all there (netns, kubelet, device info)", () => {
@@ -411,12 +479,21 @@ describe(THICK, () => {
   });
 
   test("probes ask the daemon's socket: liveness and startup /healthz, readiness /readyz", () => {
-    const probe = (endpoint: string) => [IMAGE_BINARY, "probe", "--socket", socketPathIn(config.socketDir), "--endpoint", endpoint];
+    const probe = (endpoint: string) => [
+      IMAGE_BINARY,
+      "probe",
+      "--socket",
+      socketPathIn(config.socketDir),
+      "--endpoint",
+      endpoint,
+    ];
     expect(daemon.livenessProbe.exec.command).toEqual(probe("healthz"));
     expect(daemon.startupProbe.exec.command).toEqual(probe("healthz"));
     expect(daemon.readinessProbe.exec.command).toEqual(probe("readyz"));
     // Start-up may wait 45 s for the readiness indicator and 120 s for the primary conf.
-    expect(daemon.startupProbe.periodSeconds * daemon.startupProbe.failureThreshold).toBeGreaterThanOrEqual(45 + 120 + 40);
+    expect(daemon.startupProbe.periodSeconds * daemon.startupProbe.failureThreshold).toBeGreaterThanOrEqual(
+      45 + 120 + 40,
+    );
   });
 
   test("the kubelet waits longer than the daemon's own grace period before SIGKILL", () => {
@@ -446,12 +523,20 @@ describe(THICK, () => {
       const dir = await mkdtemp(join(tmpdir(), "multus-deploy-probe-"));
       try {
         const socketDir = join(dir, "run") + "/";
-        await writeFile(join(dir, "dc.json"), JSON.stringify({ socketDir, multusConfigFile: "", gracePeriodSeconds: 1 }));
+        await writeFile(
+          join(dir, "dc.json"),
+          JSON.stringify({ socketDir, multusConfigFile: "", gracePeriodSeconds: 1 }),
+        );
         const proc = Bun.spawn([join(ROOT, "dist/multus"), "daemon", `-config=${join(dir, "dc.json")}`], {
-          stdout: "ignore", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+          stdout: "ignore",
+          stderr: "pipe",
+          env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
         });
         const probe = (endpoint: string) => {
-          const argv = [join(ROOT, "dist/multus"), ...(endpoint === "readyz" ? daemon.readinessProbe : daemon.livenessProbe).exec.command.slice(1)];
+          const argv = [
+            join(ROOT, "dist/multus"),
+            ...(endpoint === "readyz" ? daemon.readinessProbe : daemon.livenessProbe).exec.command.slice(1),
+          ];
           argv[argv.indexOf("--socket") + 1] = socketPathIn(socketDir);
           return Bun.spawnSync(argv).exitCode;
         };
@@ -506,9 +591,15 @@ describe(THIN, () => {
     const run = (env: Record<string, string> = {}) => {
       const proc = Bun.spawnSync(["/bin/sh", join(root, "entrypoint.sh")], {
         env: {
-          PATH: "/usr/bin:/bin", ONESHOT: "1", CNI_CONF_DIR: netd, HOST_CNI_CONF_DIR: "/etc/cni/net.d",
-          TEMPLATE: join(root, "template"), SA_DIR: sa,
-          KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443", ...env,
+          PATH: "/usr/bin:/bin",
+          ONESHOT: "1",
+          CNI_CONF_DIR: netd,
+          HOST_CNI_CONF_DIR: "/etc/cni/net.d",
+          TEMPLATE: join(root, "template"),
+          SA_DIR: sa,
+          KUBERNETES_SERVICE_HOST: "10.96.0.1",
+          KUBERNETES_SERVICE_PORT: "443",
+          ...env,
         },
       });
       return { code: proc.exitCode, stderr: proc.stderr.toString() };
@@ -516,14 +607,19 @@ describe(THIN, () => {
     return { root, netd, sa, run };
   }
 
-  const CONFLIST = JSON.stringify({
-    cniVersion: "0.4.0", name: "k8s-pod-network",
-    plugins: [
-      { type: "calico", ipam: { type: "calico-ipam" } },
-      { type: "bandwidth", capabilities: { bandwidth: true } },
-      { type: "portmap", snat: true, capabilities: { portMappings: true } },
-    ],
-  }, null, 2);
+  const CONFLIST = JSON.stringify(
+    {
+      cniVersion: "0.4.0",
+      name: "k8s-pod-network",
+      plugins: [
+        { type: "calico", ipam: { type: "calico-ipam" } },
+        { type: "bandwidth", capabilities: { bandwidth: true } },
+        { type: "portmap", snat: true, capabilities: { portMappings: true } },
+      ],
+    },
+    null,
+    2,
+  );
 
   test("the template is JSON with only keys the multus core reads", () => {
     const parsed = JSON.parse(template) as Obj;
@@ -537,7 +633,9 @@ describe(THIN, () => {
     expect(hostPathOf(podSpec, main, netd)).toBe(scriptDefault("HOST_CNI_CONF_DIR"));
     expect(scriptDefault("HOST_CNI_CONF_DIR")).toBe("/etc/cni/net.d");
     expect(configMapFileOf(podSpec, main, scriptDefault("TEMPLATE")!)).toEqual({
-      name: configMap.metadata.name, key: "00-multus.conf.template", readOnly: true,
+      name: configMap.metadata.name,
+      key: "00-multus.conf.template",
+      readOnly: true,
     });
     expect(scriptDefault("SA_DIR")).toBe("/var/run/secrets/kubernetes.io/serviceaccount");
     expect(main.command).toEqual(["/bin/sh", "/etc/multus-thin/thin-entrypoint.sh"]);
@@ -566,7 +664,9 @@ describe(THIN, () => {
     expect(code).toBe(0);
     const conf = JSON.parse(await readFile(join(h.netd, "00-multus.conf"), "utf8")) as Obj;
     expect(conf).toEqual({
-      cniVersion: "0.4.0", name: "multus-cni-network", type: "multus",
+      cniVersion: "0.4.0",
+      name: "multus-cni-network",
+      type: "multus",
       capabilities: { bandwidth: true, portMappings: true },
       kubeconfig: "/etc/cni/net.d/multus.d/multus.kubeconfig",
       clusterNetwork: "/etc/cni/net.d/10-calico.conflist",
@@ -575,7 +675,8 @@ describe(THIN, () => {
     // the conf names the kubeconfig by its host path; the script wrote it there (through the mount)
     const kubeconfigFile = join(h.netd, "multus.d", "multus.kubeconfig");
     expect(posix.join("/etc/cni/net.d", kubeconfigFile.slice(h.netd.length))).toBe(conf.kubeconfig);
-    for (const file of [kubeconfigFile, join(h.netd, "00-multus.conf")]) expect((await stat(file)).mode & 0o777).toBe(0o600);
+    for (const file of [kubeconfigFile, join(h.netd, "00-multus.conf")])
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
 
     const kc = new clientNode.KubeConfig();
     kc.loadFromString(await readFile(kubeconfigFile, "utf8"));
@@ -585,7 +686,9 @@ describe(THIN, () => {
   });
 
   test("a rotated token rewrites the kubeconfig only; a conf with no capabilities gets {}", async () => {
-    const h = await host("rotate", { "10-bridge.conf": JSON.stringify({ cniVersion: "1.0.0", name: "b", type: "bridge" }) });
+    const h = await host("rotate", {
+      "10-bridge.conf": JSON.stringify({ cniVersion: "1.0.0", name: "b", type: "bridge" }),
+    });
     expect(h.run().code).toBe(0);
     await writeFile(join(h.sa, "token"), "header.payload.sig-2");
     const second = h.run();
@@ -603,11 +706,20 @@ describe(THIN, () => {
 
   test("the primary conf is the first by byte order, skipping 00-multus*; MULTUS_MASTER_CNI overrides", async () => {
     const one = (name: string) => JSON.stringify({ cniVersion: "0.3.1", name, type: "bridge" });
-    const h = await host("order", { "00-multus.conflist": one("m"), "10-b.conf": one("b"), "9-a.conf": one("a"), "10-a.conflist": one("c") });
+    const h = await host("order", {
+      "00-multus.conflist": one("m"),
+      "10-b.conf": one("b"),
+      "9-a.conf": one("a"),
+      "10-a.conflist": one("c"),
+    });
     expect(h.run().code).toBe(0);
-    expect(JSON.parse(await readFile(join(h.netd, "00-multus.conf"), "utf8")).clusterNetwork).toBe("/etc/cni/net.d/10-a.conflist");
+    expect(JSON.parse(await readFile(join(h.netd, "00-multus.conf"), "utf8")).clusterNetwork).toBe(
+      "/etc/cni/net.d/10-a.conflist",
+    );
     expect(h.run({ MULTUS_MASTER_CNI: "9-a.conf" }).code).toBe(0);
-    expect(JSON.parse(await readFile(join(h.netd, "00-multus.conf"), "utf8")).clusterNetwork).toBe("/etc/cni/net.d/9-a.conf");
+    expect(JSON.parse(await readFile(join(h.netd, "00-multus.conf"), "utf8")).clusterNetwork).toBe(
+      "/etc/cni/net.d/9-a.conf",
+    );
   });
 
   test("without a primary conf the pass fails, writes no 00-multus.conf, and says why", async () => {
@@ -619,7 +731,9 @@ describe(THIN, () => {
   });
 
   test("an IPv6 API server address is bracketed", async () => {
-    const h = await host("ipv6", { "10-bridge.conf": JSON.stringify({ cniVersion: "0.3.1", name: "b", type: "bridge" }) });
+    const h = await host("ipv6", {
+      "10-bridge.conf": JSON.stringify({ cniVersion: "0.3.1", name: "b", type: "bridge" }),
+    });
     expect(h.run({ KUBERNETES_SERVICE_HOST: "fd00:10:96::1" }).code).toBe(0);
     const kc = new clientNode.KubeConfig();
     kc.loadFromFile(join(h.netd, "multus.d", "multus.kubeconfig"));
@@ -627,11 +741,18 @@ describe(THIN, () => {
   });
 
   test("the loop stops at once on SIGTERM and leaves the files in place", async () => {
-    const h = await host("loop", { "10-bridge.conf": JSON.stringify({ cniVersion: "0.3.1", name: "b", type: "bridge" }) });
+    const h = await host("loop", {
+      "10-bridge.conf": JSON.stringify({ cniVersion: "0.3.1", name: "b", type: "bridge" }),
+    });
     const proc = Bun.spawn(["/bin/sh", join(h.root, "entrypoint.sh")], {
       env: {
-        PATH: "/usr/bin:/bin", CNI_CONF_DIR: h.netd, TEMPLATE: join(h.root, "template"), SA_DIR: h.sa,
-        KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443", INTERVAL: "30",
+        PATH: "/usr/bin:/bin",
+        CNI_CONF_DIR: h.netd,
+        TEMPLATE: join(h.root, "template"),
+        SA_DIR: h.sa,
+        KUBERNETES_SERVICE_HOST: "10.96.0.1",
+        KUBERNETES_SERVICE_PORT: "443",
+        INTERVAL: "30",
       },
       stderr: "pipe",
     });

@@ -9,7 +9,13 @@ import { mkdir, rm, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { BINARY, runCni } from "../helpers/multus.ts";
 import {
-  canRunE2e, containerId, exists, readDelegateCacheFile, resultCacheEntries, storeIps, writeJson,
+  canRunE2e,
+  containerId,
+  exists,
+  readDelegateCacheFile,
+  resultCacheEntries,
+  storeIps,
+  writeJson,
 } from "../helpers/e2e.ts";
 import { readRecords, type PluginRecord } from "../helpers/build-fixtures.ts";
 import { describeRun, startK8sEnv, type K8sEnv, type PodHandle } from "../helpers/k8s-e2e.ts";
@@ -33,10 +39,17 @@ beforeAll(async () => {
   // The chain dir sits next to the clusterNetwork file (confDir/10-cluster.conflist).
   await mkdir(join(env.confDir, CHAIN));
   await writeJson(join(env.confDir, CHAIN, "10-tuning.conf"), { type: "tuning", sysctl: { [SYSCTL]: "1" } });
-  await writeJson(join(env.confDir, CHAIN, "20-recorder.conf"), { type: "recorder", recordFile: record, echoPrevResult: true });
+  await writeJson(join(env.confDir, CHAIN, "20-recorder.conf"), {
+    type: "recorder",
+    recordFile: record,
+    echoPrevResult: true,
+  });
   await mkdir(join(env.confDir, FAILING_CHAIN));
   await writeJson(join(env.confDir, FAILING_CHAIN, "10-recorder.conf"), {
-    type: "recorder", recordFile: record, failOn: ["ADD"], error: { code: 11, msg: "chain plugin says no" },
+    type: "recorder",
+    recordFile: record,
+    failOn: ["ADD"],
+    error: { code: 11, msg: "chain plugin says no" },
   });
 });
 afterAll(() => env?.stop());
@@ -71,58 +84,72 @@ async function expectReleased(id: string): Promise<void> {
 }
 
 describe.skipIf(!canRunE2e)("auxiliaryCNIChainName", () => {
-  test.each(["0.3.1", "0.4.0", "1.0.0"])("%s: the chain tunes eth0 after the cluster network, is cached, not in network-status, not CHECKed, deleted", async (version) => {
-    const pod = env.createPod({});
-    const id = containerId("aux");
-    expect(await sysctlInNetns("net.ipv4.conf.default.arp_filter")).toBe("0"); // what a new eth0 would get untuned
+  test.each(["0.3.1", "0.4.0", "1.0.0"])(
+    "%s: the chain tunes eth0 after the cluster network, is cached, not in network-status, not CHECKed, deleted",
+    async (version) => {
+      const pod = env.createPod({});
+      const id = containerId("aux");
+      expect(await sysctlInNetns("net.ipv4.conf.default.arp_filter")).toBe("0"); // what a new eth0 would get untuned
 
-    const add = await cni("ADD", pod, id, version);
-    expect(add.code, describeRun(add)).toBe(0);
-    // The runtime gets the cluster network's result; the chain creates no interface.
-    const result = add.json();
-    expect(result.cniVersion).toBe(version);
-    expect(result.ips.map((ip: { address: string }) => ip.address.split(".").slice(0, 3).join("."))).toEqual([env.cluster.prefix]);
-    expect((await ns.links()).sort()).toEqual(["eth0", "lo"]);
-    expect(await sysctlInNetns(SYSCTL)).toBe("1"); // tuning, from the chain dir
+      const add = await cni("ADD", pod, id, version);
+      expect(add.code, describeRun(add)).toBe(0);
+      // The runtime gets the cluster network's result; the chain creates no interface.
+      const result = add.json();
+      expect(result.cniVersion).toBe(version);
+      expect(result.ips.map((ip: { address: string }) => ip.address.split(".").slice(0, 3).join("."))).toEqual([
+        env.cluster.prefix,
+      ]);
+      expect((await ns.links()).sort()).toEqual(["eth0", "lo"]);
+      expect(await sysctlInNetns(SYSCTL)).toBe("1"); // tuning, from the chain dir
 
-    // The chain ran once, last, on net1 (the next index, as Go names it), with passthru's empty result before it.
-    const calls = await chainCalls(id);
-    expect(calls.map((c) => c.command)).toEqual(["ADD"]);
-    const [call] = calls;
-    expect(call!.env).toMatchObject({ CNI_IFNAME: "net1", CNI_NETNS: ns.path, CNI_CONTAINERID: id });
-    expect(call!.env.CNI_ARGS).toContain(`K8S_POD_NAME=${pod.name}`);
-    expect(call!.conf).toMatchObject({ name: CHAIN, cniVersion: version, type: "recorder" });
-    const prev = call!.conf.prevResult as Record<string, unknown>;
-    expect(prev.cniVersion).toBe(version);
-    expect(prev.interfaces ?? []).toEqual([]);
-    expect(prev.ips ?? []).toEqual([]);
+      // The chain ran once, last, on net1 (the next index, as Go names it), with passthru's empty result before it.
+      const calls = await chainCalls(id);
+      expect(calls.map((c) => c.command)).toEqual(["ADD"]);
+      const [call] = calls;
+      expect(call!.env).toMatchObject({ CNI_IFNAME: "net1", CNI_NETNS: ns.path, CNI_CONTAINERID: id });
+      expect(call!.env.CNI_ARGS).toContain(`K8S_POD_NAME=${pod.name}`);
+      expect(call!.conf).toMatchObject({ name: CHAIN, cniVersion: version, type: "recorder" });
+      const prev = call!.conf.prevResult as Record<string, unknown>;
+      expect(prev.cniVersion).toBe(version);
+      expect(prev.interfaces ?? []).toEqual([]);
+      expect(prev.ips ?? []).toEqual([]);
 
-    // Cached for DEL: the whole chain under its name, with its interface.
-    const cache = await readDelegateCacheFile(env.cniDir, id);
-    expect(cache?.map((c) => [c.Name, c.ifname, c.auxiliary])).toEqual([[env.cluster.name, "eth0", undefined], [CHAIN, "net1", true]]);
-    const chainConf = JSON.parse(Buffer.from(cache![1]!.Bytes as string, "base64").toString());
-    expect(chainConf.plugins.map((p: { type: string }) => p.type)).toEqual(["passthru", "tuning", "recorder"]);
-    expect(chainConf.plugins[0]).toEqual({ type: "passthru", name: "passthru-cni" });
-    expect((await resultCacheEntries(env.cniDir, id)).sort()).toEqual([`${env.cluster.name}-${id}-eth0`, `${CHAIN}-${id}-net1`].sort());
+      // Cached for DEL: the whole chain under its name, with its interface.
+      const cache = await readDelegateCacheFile(env.cniDir, id);
+      expect(cache?.map((c) => [c.Name, c.ifname, c.auxiliary])).toEqual([
+        [env.cluster.name, "eth0", undefined],
+        [CHAIN, "net1", true],
+      ]);
+      const chainConf = JSON.parse(Buffer.from(cache![1]!.Bytes as string, "base64").toString());
+      expect(chainConf.plugins.map((p: { type: string }) => p.type)).toEqual(["passthru", "tuning", "recorder"]);
+      expect(chainConf.plugins[0]).toEqual({ type: "passthru", name: "passthru-cni" });
+      expect((await resultCacheEntries(env.cniDir, id)).sort()).toEqual(
+        [`${env.cluster.name}-${id}-eth0`, `${CHAIN}-${id}-net1`].sort(),
+      );
 
-    // An empty result makes no network-status entry and no event (as in Go): only the cluster network shows.
-    const status = JSON.parse(env.networkStatus(pod) ?? "[]") as Array<{ name: string; interface?: string; default?: boolean }>;
-    expect(status.map((s) => [s.name, s.interface, s.default])).toEqual([[env.cluster.name, "eth0", true]]);
-    const events = await env.events(pod, 1);
-    expect(events.map((e) => e.message)).toEqual([expect.stringMatching(/^Add eth0 \[/)]);
+      // An empty result makes no network-status entry and no event (as in Go): only the cluster network shows.
+      const status = JSON.parse(env.networkStatus(pod) ?? "[]") as Array<{
+        name: string;
+        interface?: string;
+        default?: boolean;
+      }>;
+      expect(status.map((s) => [s.name, s.interface, s.default])).toEqual([[env.cluster.name, "eth0", true]]);
+      const events = await env.events(pod, 1);
+      expect(events.map((e) => e.message)).toEqual([expect.stringMatching(/^Add eth0 \[/)]);
 
-    if (version !== "0.3.1") {
-      const check = await cni("CHECK", pod, id, version);
-      expect(check.code, describeRun(check)).toBe(0);
-      expect((await chainCalls(id)).map((c) => c.command)).toEqual(["ADD"]);
-    }
+      if (version !== "0.3.1") {
+        const check = await cni("CHECK", pod, id, version);
+        expect(check.code, describeRun(check)).toBe(0);
+        expect((await chainCalls(id)).map((c) => c.command)).toEqual(["ADD"]);
+      }
 
-    const del = await cni("DEL", pod, id, version);
-    expect(del.code, describeRun(del)).toBe(0);
-    const delCall = (await chainCalls(id)).find((c) => c.command === "DEL");
-    expect(delCall?.env.CNI_IFNAME).toBe("net1");
-    await expectReleased(id);
-  });
+      const del = await cni("DEL", pod, id, version);
+      expect(del.code, describeRun(del)).toBe(0);
+      const delCall = (await chainCalls(id)).find((c) => c.command === "DEL");
+      expect(delCall?.env.CNI_IFNAME).toBe("net1");
+      await expectReleased(id);
+    },
+  );
 
   test("DEL without the delegate cache (rebuilt from the pod and the config) reaches the chain too", async () => {
     const pod = env.createPod({});
@@ -133,7 +160,10 @@ describe.skipIf(!canRunE2e)("auxiliaryCNIChainName", () => {
 
     const del = await cni("DEL", pod, id, "1.0.0");
     expect(del.code, describeRun(del)).toBe(0);
-    expect((await chainCalls(id)).map((c) => [c.command, c.env.CNI_IFNAME])).toEqual([["ADD", "net1"], ["DEL", "net1"]]);
+    expect((await chainCalls(id)).map((c) => [c.command, c.env.CNI_IFNAME])).toEqual([
+      ["ADD", "net1"],
+      ["DEL", "net1"],
+    ]);
     await expectReleased(id);
   });
 
@@ -186,23 +216,43 @@ describe.skipIf(!canRunE2e)("the binary invoked as passthru", () => {
   test("VERSION, ADD (an empty result in the config's version), DEL (nothing)", async () => {
     const version = await runCni(passthru, { command: "VERSION", stdin: "{}" });
     expect(version.code).toBe(0);
-    expect(version.json()).toEqual({ cniVersion: "1.1.0", supportedVersions: ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"] });
+    expect(version.json()).toEqual({
+      cniVersion: "1.1.0",
+      supportedVersions: ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"],
+    });
 
     const id = containerId("pt");
     for (const cniVersion of ["0.3.0", "0.4.0", "1.1.0"]) {
       const conf = { cniVersion, name: "aux", type: "passthru" };
-      const add = await runCni(passthru, { command: "ADD", containerId: id, netns: ns.path, ifname: "net1", stdin: conf });
+      const add = await runCni(passthru, {
+        command: "ADD",
+        containerId: id,
+        netns: ns.path,
+        ifname: "net1",
+        stdin: conf,
+      });
       expect(add.code, describeRun(add)).toBe(0);
       expect(add.stderr).toBe("");
       const result = add.json();
       expect(result.cniVersion).toBe(cniVersion);
       expect([result.interfaces ?? [], result.ips ?? [], result.routes ?? []]).toEqual([[], [], []]);
-      const del = await runCni(passthru, { command: "DEL", containerId: id, netns: ns.path, ifname: "net1", stdin: conf });
+      const del = await runCni(passthru, {
+        command: "DEL",
+        containerId: id,
+        netns: ns.path,
+        ifname: "net1",
+        stdin: conf,
+      });
       expect([del.code, del.stdout]).toEqual([0, ""]);
     }
     expect(await ns.links()).toEqual(["lo"]);
 
-    const old = await runCni(passthru, { command: "ADD", containerId: id, netns: ns.path, stdin: { cniVersion: "0.2.0", name: "aux", type: "passthru" } });
+    const old = await runCni(passthru, {
+      command: "ADD",
+      containerId: id,
+      netns: ns.path,
+      stdin: { cniVersion: "0.2.0", name: "aux", type: "passthru" },
+    });
     expect(old.code).toBe(1);
     expect(old.json()).toMatchObject({ code: 1, msg: "incompatible CNI versions" });
   });

@@ -23,15 +23,33 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  PLUGIN_DIR, bridgeConflist, canRunE2e, containerId, deleteBridge, exists, macvlanConf, randomPrefix,
-  readDelegateCacheFile, resultCacheEntries, storeIps, writeJson, type BridgeNet, type MacvlanNet,
+  PLUGIN_DIR,
+  bridgeConflist,
+  canRunE2e,
+  containerId,
+  deleteBridge,
+  exists,
+  macvlanConf,
+  randomPrefix,
+  readDelegateCacheFile,
+  resultCacheEntries,
+  storeIps,
+  writeJson,
+  type BridgeNet,
+  type MacvlanNet,
 } from "../helpers/e2e.ts";
 import { startFakeKube, type FakeKube, type RecordedEvent } from "../helpers/fake-kube.ts";
 import { allInvokers, type Invoker, type InvokerCall, type InvokerName } from "../helpers/invokers.ts";
 import { bridgeNet, describeRun, linkMac, withGateway } from "../helpers/k8s-e2e.ts";
 import { runCni, type ShimRun } from "../helpers/multus.ts";
 import {
-  createCleanup, createNetns, createVethPair, deleteLink, deleteNetns, randomSuffix, type NetnsFixture,
+  createCleanup,
+  createNetns,
+  createVethPair,
+  deleteLink,
+  deleteNetns,
+  randomSuffix,
+  type NetnsFixture,
 } from "../helpers/netns.ts";
 
 const NODE = "node-behaviour";
@@ -87,14 +105,21 @@ function behaviourSuite(inv: Invoker): void {
     await mkdir(confDir);
     cluster = bridgeNet("beh", dataDir);
     cleanup.add(() => deleteBridge(cluster.bridge));
-    const clusterFile = await writeJson(join(confDir, "10-cluster.conflist"), withGateway(bridgeConflist(cluster), cluster));
+    const clusterFile = await writeJson(
+      join(confDir, "10-cluster.conflist"),
+      withGateway(bridgeConflist(cluster), cluster),
+    );
     veth = await createVethPair("mtb");
     cleanup.add(() => deleteLink(veth.a));
     await inv.setup({
       config: {
-        cniDir, confDir, binDir: PLUGIN_DIR, clusterNetwork: clusterFile,
+        cniDir,
+        confDir,
+        binDir: PLUGIN_DIR,
+        clusterNetwork: clusterFile,
         kubeconfig: fake.writeKubeconfig(join(dir, "kubeconfig")),
-        logToStderr: true, logLevel: "verbose",
+        logToStderr: true,
+        logLevel: "verbose",
       },
       nodeName: NODE,
     });
@@ -126,7 +151,12 @@ function behaviourSuite(inv: Invoker): void {
   const cni = (command: string, pod: Pod | undefined, id: string, extra: Partial<InvokerCall> = {}) =>
     inv.cni({ command, containerId: id, netns: ns.path, args: pod ? podArgs(pod, id) : undefined, ...extra });
 
-  const ok = async (command: string, pod: Pod | undefined, id: string, extra: Partial<InvokerCall> = {}): Promise<ShimRun> => {
+  const ok = async (
+    command: string,
+    pod: Pod | undefined,
+    id: string,
+    extra: Partial<InvokerCall> = {},
+  ): Promise<ShimRun> => {
     const r = await cni(command, pod, id, extra);
     expect(r.code, `${inv.name} ${command}: ${describeRun(r)}\n${inv.logs()}`).toBe(0);
     return r;
@@ -136,7 +166,8 @@ function behaviourSuite(inv: Invoker): void {
 
   /** Events about the pod, once at least `min` have arrived. */
   const events = async (pod: Pod, min: number): Promise<RecordedEvent[]> => {
-    const about = () => fake.events().filter((e) => e.involved?.name === pod.name && e.involved?.namespace === pod.namespace);
+    const about = () =>
+      fake.events().filter((e) => e.involved?.name === pod.name && e.involved?.namespace === pod.namespace);
     const deadline = Date.now() + 5_000;
     while (about().length < min && Date.now() < deadline) await Bun.sleep(20);
     return about();
@@ -182,9 +213,14 @@ function behaviourSuite(inv: Invoker): void {
 
       const hostVeth = ifaces.find((i) => i.name !== "eth0" && i.name !== cluster.bridge)!;
       record(inv, `static cluster ADD ${cniVersion}`, add, {
-        [ns.path]: "<netns>", [eth0!]: "<eth0-cidr>", [gw]: "<gw>", [cluster.bridge]: "<bridge>", [mac]: "<mac>",
+        [ns.path]: "<netns>",
+        [eth0!]: "<eth0-cidr>",
+        [gw]: "<gw>",
+        [cluster.bridge]: "<bridge>",
+        [mac]: "<mac>",
         [ifaces.find((i) => i.name === cluster.bridge)!.mac!]: "<bridge-mac>",
-        [hostVeth.name]: "<host-veth>", [hostVeth.mac!]: "<host-veth-mac>",
+        [hostVeth.name]: "<host-veth>",
+        [hostVeth.mac!]: "<host-veth-mac>",
       });
 
       expect(networkStatus(pod)).toBe(`[{
@@ -201,7 +237,11 @@ function behaviourSuite(inv: Invoker): void {
     ]
 }]`);
       const [event] = await events(pod, 1);
-      expect(event).toMatchObject({ type: "Normal", reason: "AddedInterface", message: `Add eth0 [${eth0}] from ${cluster.name}` });
+      expect(event).toMatchObject({
+        type: "Normal",
+        reason: "AddedInterface",
+        message: `Add eth0 [${eth0}] from ${cluster.name}`,
+      });
       expect(event!.involved).toMatchObject({ kind: "Pod", namespace: "default", name: pod.name, uid: pod.uid });
 
       const check = await cni("CHECK", pod, id, { cniVersion });
@@ -290,7 +330,9 @@ function behaviourSuite(inv: Invoker): void {
 
     const [event] = await events(pod, 1);
     expect(event).toMatchObject({ type: "Warning", reason: "NoNetworkFound" });
-    expect(event!.message).toContain(`cannot find a network-attachment-definition (${MISSING_NAD}) in namespace (default)`);
+    expect(event!.message).toContain(
+      `cannot find a network-attachment-definition (${MISSING_NAD}) in namespace (default)`,
+    );
 
     const del = await ok("DEL", pod, id);
     expect(del.stdout).toBe("");
@@ -362,7 +404,12 @@ function behaviourSuite(inv: Invoker): void {
     const id = containerId();
     const runtimeUid = crypto.randomUUID();
     const r = await cni("ADD", pod, id, { args: podArgs(pod, id, runtimeUid) });
-    record(inv, "UID mismatch", r, { [pod.uid]: "<api-uid>", [runtimeUid]: "<runtime-uid>", [pod.name]: "<pod>", [id]: "<id>" });
+    record(inv, "UID mismatch", r, {
+      [pod.uid]: "<api-uid>",
+      [runtimeUid]: "<runtime-uid>",
+      [pod.name]: "<pod>",
+      [id]: "<id>",
+    });
     expect(r.code, describeRun(r)).toBe(1);
     expect(r.json().msg).toBe(`expected pod UID "${runtimeUid}" but got "${pod.uid}" from Kube API`);
     await expectNothingAttached(id);
@@ -426,12 +473,21 @@ function behaviourSuite(inv: Invoker): void {
     const id = containerId();
     const r = await cni("ADD", pod, id);
     record(inv, "delegate error", r, {
-      [pod.name]: "<pod>", [pod.uid]: "<uid>", [id]: "<id>", [ns.path]: "<netns>", [net.name]: "<nad>", [net.master]: "<master>",
+      [pod.name]: "<pod>",
+      [pod.uid]: "<uid>",
+      [id]: "<id>",
+      [ns.path]: "<netns>",
+      [net.name]: "<nad>",
+      [net.master]: "<master>",
     });
     expect(r.code, describeRun(r)).toBe(1);
     // What macvlan itself says, run directly as a runtime would (it fails before touching anything).
     const direct = await runCni(join(PLUGIN_DIR, "macvlan"), {
-      command: "ADD", containerId: "direct", netns: ns.path, ifname: "net1", stdin: macvlanConf(net),
+      command: "ADD",
+      containerId: "direct",
+      netns: ns.path,
+      ifname: "net1",
+      stdin: macvlanConf(net),
     });
     const own = direct.json();
     const err = r.json();
@@ -443,7 +499,12 @@ function behaviourSuite(inv: Invoker): void {
     // DEL fails on the missing master again, but nothing was cached as attached: DEL succeeds,
     // so the runtime is not left retrying a sandbox with nothing on it.
     const del = await cni("DEL", pod, id);
-    record(inv, "DEL after a delegate error", del, { [pod.name]: "<pod>", [pod.uid]: "<uid>", [id]: "<id>", [net.name]: "<nad>" });
+    record(inv, "DEL after a delegate error", del, {
+      [pod.name]: "<pod>",
+      [pod.uid]: "<uid>",
+      [id]: "<id>",
+      [net.name]: "<nad>",
+    });
     expect(del.code, describeRun(del)).toBe(0);
     expect(await exists(join(cniDir, id))).toBe(false);
     expect(await ns.links()).toEqual(["lo"]);
@@ -484,7 +545,8 @@ function behaviourSuite(inv: Invoker): void {
     const r = await ok("VERSION", undefined, "", { stdin: "{}" });
     record(inv, "VERSION", r, {});
     expect(JSON.parse(r.stdout)).toEqual({
-      cniVersion: "1.1.0", supportedVersions: ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"],
+      cniVersion: "1.1.0",
+      supportedVersions: ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"],
     });
   });
 }

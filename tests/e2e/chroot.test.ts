@@ -9,13 +9,19 @@ import { join } from "node:path";
 import { createWorkdir, runCni, shimConf, startDaemon } from "../helpers/multus.ts";
 import { createCleanup, createNetns, deleteNetns, randomSuffix, type NetnsFixture } from "../helpers/netns.ts";
 import {
-  bridgeConflist, canRunE2e, containerId, deleteBridge, ensureBinary, exists, PLUGIN_DIR, randomPrefix, storeIps,
+  bridgeConflist,
+  canRunE2e,
+  containerId,
+  deleteBridge,
+  ensureBinary,
+  exists,
+  PLUGIN_DIR,
+  randomPrefix,
+  storeIps,
   writeJson,
 } from "../helpers/e2e.ts";
 
 const canChroot = canRunE2e && Bun.which("ldd") !== null && Bun.which("mount") !== null;
-
-
 
 let work: Awaited<ReturnType<typeof createWorkdir>>;
 let ns: NetnsFixture;
@@ -43,7 +49,8 @@ afterEach(async () => {
   await deleteNetns(ns.name);
   // never remove a tree that still has something mounted in it
   const table = await readFile("/proc/self/mounts", "utf8");
-  if (table.split("\n").some((l) => l.split(" ")[1]?.startsWith(work.dir + "/"))) problems.push(`mounts left under ${work.dir}`);
+  if (table.split("\n").some((l) => l.split(" ")[1]?.startsWith(work.dir + "/")))
+    problems.push(`mounts left under ${work.dir}`);
   else await work.remove();
   if (problems.length) throw new Error(problems.join("; "));
 });
@@ -71,10 +78,15 @@ describe.skipIf(!canChroot)("a daemon with chrootDir", () => {
     cleanup.add(() => deleteBridge(bridge));
     const list = bridgeConflist({ name, bridge, prefix: randomPrefix(), dataDir: "" });
     // host-local's default dataDir, /var/lib/cni/networks, as seen from inside the chroot
-    delete ((list.plugins as Array<{ ipam: Record<string, unknown> }>)[0]!.ipam).dataDir;
+    delete (list.plugins as Array<{ ipam: Record<string, unknown> }>)[0]!.ipam.dataDir;
     const clusterFile = await writeJson(join(work.dir, "cluster.conflist"), list);
     const cniDir = join(work.dir, "cache");
-    const daemon = await startDaemon(work.dir, { cniDir, binDir: PLUGIN_DIR, clusterNetwork: clusterFile, chrootDir: root });
+    const daemon = await startDaemon(work.dir, {
+      cniDir,
+      binDir: PLUGIN_DIR,
+      clusterNetwork: clusterFile,
+      chrootDir: root,
+    });
     cleanup.add(() => daemon.stop());
 
     const id = containerId();

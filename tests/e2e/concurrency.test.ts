@@ -12,8 +12,19 @@ import { createWorkdir, runCni, shimConf, startDaemon, type DaemonHandle, type S
 import { createCleanup, createNetns, deleteNetns, randomSuffix, type NetnsFixture } from "../helpers/netns.ts";
 import { buildRecordingPlugin, readRecords } from "../helpers/build-fixtures.ts";
 import {
-  bridgeConflist, canRunE2e, containerId, createBinDir, deleteBridge, ensureBinary, exists, randomPrefix,
-  resultCacheEntries, storeIps, waitFor, writeJson, type BridgeNet,
+  bridgeConflist,
+  canRunE2e,
+  containerId,
+  createBinDir,
+  deleteBridge,
+  ensureBinary,
+  exists,
+  randomPrefix,
+  resultCacheEntries,
+  storeIps,
+  waitFor,
+  writeJson,
+  type BridgeNet,
 } from "../helpers/e2e.ts";
 
 const SLEEP_MS = 500;
@@ -38,10 +49,18 @@ beforeAll(async () => {
   fileCleanup.add(() => deleteBridge(bridgeNet.bridge));
   await writeJson(join(confDir, "20-bridge.conflist"), bridgeConflist(bridgeNet));
   const slow = await writeJson(join(work.dir, "slow.conflist"), {
-    cniVersion: "1.0.0", name: `slow-${s}`, plugins: [{ type: "recorder", recordFile: record, sleepMs: SLEEP_MS }],
+    cniVersion: "1.0.0",
+    name: `slow-${s}`,
+    plugins: [{ type: "recorder", recordFile: record, sleepMs: SLEEP_MS }],
   });
   const binDir = await createBinDir(join(work.dir, "plugins"), { extra: { recorder } });
-  daemon = await startDaemon(work.dir, { cniDir, confDir, binDir, clusterNetwork: slow, defaultNetworks: [bridgeNet.name] });
+  daemon = await startDaemon(work.dir, {
+    cniDir,
+    confDir,
+    binDir,
+    clusterNetwork: slow,
+    defaultNetworks: [bridgeNet.name],
+  });
   fileCleanup.add(() => daemon.stop());
 });
 afterAll(() => fileCleanup.run());
@@ -61,10 +80,20 @@ async function netns(): Promise<NetnsFixture> {
 }
 
 /** Starts a shim call; `done` says whether it has returned yet, `at` when. */
-function start(command: string, id: string, ns: NetnsFixture): { run: Promise<ShimRun>; done: () => boolean; at: () => number } {
+function start(
+  command: string,
+  id: string,
+  ns: NetnsFixture,
+): { run: Promise<ShimRun>; done: () => boolean; at: () => number } {
   let finished = 0;
-  const run = runCni(work.shim, { command, containerId: id, netns: ns.path, stdin: shimConf(daemon.socketDir) })
-    .finally(() => { finished = performance.now(); });
+  const run = runCni(work.shim, {
+    command,
+    containerId: id,
+    netns: ns.path,
+    stdin: shimConf(daemon.socketDir),
+  }).finally(() => {
+    finished = performance.now();
+  });
   return { run, done: () => finished !== 0, at: () => finished };
 }
 

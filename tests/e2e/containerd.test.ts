@@ -20,16 +20,30 @@ import { $ } from "bun";
 import { createWorkdir, startDaemon, type DaemonHandle } from "../helpers/multus.ts";
 import { createCleanup, createVethPair, deleteLink, randomSuffix } from "../helpers/netns.ts";
 import {
-  REPO, bridgeConflist, canRunE2e, deleteBridge, ensureBinary, macvlanConf, randomPrefix,
-  readDelegateCacheFile, resultCacheEntries, storeIps, waitFor, writeJson, type BridgeNet, type MacvlanNet,
+  REPO,
+  bridgeConflist,
+  canRunE2e,
+  deleteBridge,
+  ensureBinary,
+  macvlanConf,
+  randomPrefix,
+  readDelegateCacheFile,
+  resultCacheEntries,
+  storeIps,
+  waitFor,
+  writeJson,
+  type BridgeNet,
+  type MacvlanNet,
 } from "../helpers/e2e.ts";
 import { buildRecordingPlugin, readRecords } from "../helpers/build-fixtures.ts";
 import { CONTAINERD_CNI_CACHE, startContainerd, type ContainerdHandle } from "../helpers/containerd.ts";
 import { buildSandboxImage } from "../helpers/sandbox-image.ts";
 import { startFakeKube, type FakeKube } from "../helpers/fake-kube.ts";
 
-const canRun = canRunE2e && ["containerd", "containerd-shim-runc-v2", "runc", "ctr"].every((b) => Bun.which(b) !== null)
-  && existsSync("/bin/busybox");
+const canRun =
+  canRunE2e &&
+  ["containerd", "containerd-shim-runc-v2", "runc", "ctr"].every((b) => Bun.which(b) !== null) &&
+  existsSync("/bin/busybox");
 /** Does this checkout's daemon write 00-multus.conf itself (multusConfigFile "auto")? */
 const DAEMON_GENERATES_CONF = existsSync(join(REPO, "src/config/generate.ts"));
 
@@ -72,28 +86,44 @@ async function setUp(cleanup: ReturnType<typeof createCleanup>, opts: { kube?: F
 
   const containerd = await startContainerd({ installShimFrom: binary, cniBins: { recorder } });
   cleanup.add(() => containerd.stop());
-  const clusterFile = await writeJson(join(containerd.cniConfDir, "10-cluster.conflist"), bridgeConflist(cluster, CNI_VERSION));
+  const clusterFile = await writeJson(
+    join(containerd.cniConfDir, "10-cluster.conflist"),
+    bridgeConflist(cluster, CNI_VERSION),
+  );
 
   // Multus' own conf dir: the default networks, by name.
   const confDir = join(work.dir, "multus.d");
   await mkdir(confDir);
   await writeJson(join(confDir, "20-macvlan.conf"), macvlanConf(macvlan, CNI_VERSION));
-  await writeJson(join(confDir, "30-recorder.conf"), { cniVersion: CNI_VERSION, name: `recorder-${s}`, type: "recorder", recordFile });
+  await writeJson(join(confDir, "30-recorder.conf"), {
+    cniVersion: CNI_VERSION,
+    name: `recorder-${s}`,
+    type: "recorder",
+    recordFile,
+  });
 
   const socketDir = join(work.dir, "run");
   const config: Record<string, unknown> = {
-    cniVersion: CNI_VERSION, socketDir, cniDir, confDir, binDir: containerd.cniBinDir,
+    cniVersion: CNI_VERSION,
+    socketDir,
+    cniDir,
+    confDir,
+    binDir: containerd.cniBinDir,
     // With a cluster the pod's annotation brings the second network (default networks would come first).
     defaultNetworks: opts.kube ? [] : [macvlan.name, `recorder-${s}`],
     // 00-multus.conf carries logFile to the shim: its "<command> done" lines show what containerd asked.
-    logFile, logToStderr: true, logLevel: "verbose",
+    logFile,
+    logToStderr: true,
+    logLevel: "verbose",
   };
   if (opts.kube) {
     config.kubeconfig = opts.kube.writeKubeconfig(join(work.dir, "kubeconfig"));
   }
   if (DAEMON_GENERATES_CONF) {
     Object.assign(config, {
-      multusConfigFile: "auto", cniConfigDir: containerd.cniConfDir, multusAutoconfigDir: containerd.cniConfDir,
+      multusConfigFile: "auto",
+      cniConfigDir: containerd.cniConfDir,
+      multusAutoconfigDir: containerd.cniConfDir,
       // The shim finds the daemon through the generated file (REFERENCE g.4).
       daemonSocketDir: socketDir,
     });
@@ -110,9 +140,17 @@ async function setUp(cleanup: ReturnType<typeof createCleanup>, opts: { kube?: F
   if (DAEMON_GENERATES_CONF) {
     await waitFor("the daemon to write 00-multus.conf", () => existsSync(multusConf), 10_000);
   } else {
-    await writeFile(multusConf, JSON.stringify({
-      cniVersion: CNI_VERSION, name: MULTUS_NETWORK, type: "multus-shim", daemonSocketDir: socketDir, logFile, logLevel: "verbose",
-    }));
+    await writeFile(
+      multusConf,
+      JSON.stringify({
+        cniVersion: CNI_VERSION,
+        name: MULTUS_NETWORK,
+        type: "multus-shim",
+        daemonSocketDir: socketDir,
+        logFile,
+        logLevel: "verbose",
+      }),
+    );
   }
   await containerd.waitForNetwork(MULTUS_NETWORK);
   return { containerd, daemon, cluster, macvlan, cniDir, recordFile, logFile, kube: opts.kube };
@@ -121,11 +159,20 @@ async function setUp(cleanup: ReturnType<typeof createCleanup>, opts: { kube?: F
 /** `ip -j addr` in a netns given by path (containerd's /var/run/netns/cni-...). */
 async function interfaces(netnsPath: string): Promise<Map<string, { kind?: string; addrs: string[] }>> {
   const out = await $`nsenter --net=${netnsPath} ip -d -j addr show`.quiet().text();
-  const parsed = JSON.parse(out) as Array<{ ifname: string; linkinfo?: { info_kind?: string }; addr_info: Array<{ local: string; prefixlen: number; scope: string; family: string }> }>;
-  return new Map(parsed.map((l) => [l.ifname, {
-    kind: l.linkinfo?.info_kind,
-    addrs: l.addr_info.filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`),
-  }]));
+  const parsed = JSON.parse(out) as Array<{
+    ifname: string;
+    linkinfo?: { info_kind?: string };
+    addr_info: Array<{ local: string; prefixlen: number; scope: string; family: string }>;
+  }>;
+  return new Map(
+    parsed.map((l) => [
+      l.ifname,
+      {
+        kind: l.linkinfo?.info_kind,
+        addrs: l.addr_info.filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`),
+      },
+    ]),
+  );
 }
 
 /** Ports still enslaved to a bridge on the host. */
@@ -140,7 +187,9 @@ async function containerdCacheEntries(id: string): Promise<string[]> {
 
 /** The shim's and the daemon's log lines about one container (the shim's say "<command> done in N ms"). */
 async function shimLog(env: Setup, containerId: string): Promise<string[]> {
-  const text = await Bun.file(env.logFile).text().catch(() => "");
+  const text = await Bun.file(env.logFile)
+    .text()
+    .catch(() => "");
   return text.split("\n").filter((l) => l.includes(`containerID=${containerId}`));
 }
 
@@ -155,92 +204,116 @@ async function expectNothingLeft(env: Setup, id: string, netns: string, networks
   expect((await env.containerd.cri.listPodSandbox()).map((p) => p.id)).not.toContain(id);
 }
 
-describe.skipIf(!canRun)(`containerd CRI -> multus-shim -> daemon (${DAEMON_GENERATES_CONF ? "generated" : "hand-written"} 00-multus.conf, static networks)`, () => {
-  const cleanup = createCleanup();
-  let env: Setup;
-  beforeAll(async () => {
-    env = await setUp(cleanup);
-  }, 60_000);
-  afterAll(() => cleanup.run(), 60_000);
+describe.skipIf(!canRun)(
+  `containerd CRI -> multus-shim -> daemon (${DAEMON_GENERATES_CONF ? "generated" : "hand-written"} 00-multus.conf, static networks)`,
+  () => {
+    const cleanup = createCleanup();
+    let env: Setup;
+    beforeAll(async () => {
+      env = await setUp(cleanup);
+    }, 60_000);
+    afterAll(() => cleanup.run(), 60_000);
 
-  let sandbox: { id: string; netns: string; uid: string };
+    let sandbox: { id: string; netns: string; uid: string };
 
-  test("RunPodSandbox: containerd calls our shim; the pod has eth0 (cluster) and net1 (macvlan)", async () => {
-    if (DAEMON_GENERATES_CONF) {
-      const conf = JSON.parse(await Bun.file(join(env.containerd.cniConfDir, "00-multus.conf")).text()) as Record<string, unknown>;
-      expect(conf).toMatchObject({ name: MULTUS_NETWORK, type: "multus-shim", cniVersion: CNI_VERSION, daemonSocketDir: env.daemon.socketDir });
-      expect(conf.clusterNetwork).toBe(join(env.containerd.cniConfDir, "10-cluster.conflist"));
-    }
-    const uid = crypto.randomUUID();
-    const t0 = performance.now();
-    const { id, netns } = await env.containerd.runPodSandbox({ name: "web", namespace: "default", uid });
-    const ms = performance.now() - t0;
-    sandbox = { id, netns, uid };
-    expect(ms).toBeLessThan(5_000);
+    test("RunPodSandbox: containerd calls our shim; the pod has eth0 (cluster) and net1 (macvlan)", async () => {
+      if (DAEMON_GENERATES_CONF) {
+        const conf = JSON.parse(await Bun.file(join(env.containerd.cniConfDir, "00-multus.conf")).text()) as Record<
+          string,
+          unknown
+        >;
+        expect(conf).toMatchObject({
+          name: MULTUS_NETWORK,
+          type: "multus-shim",
+          cniVersion: CNI_VERSION,
+          daemonSocketDir: env.daemon.socketDir,
+        });
+        expect(conf.clusterNetwork).toBe(join(env.containerd.cniConfDir, "10-cluster.conflist"));
+      }
+      const uid = crypto.randomUUID();
+      const t0 = performance.now();
+      const { id, netns } = await env.containerd.runPodSandbox({ name: "web", namespace: "default", uid });
+      const ms = performance.now() - t0;
+      sandbox = { id, netns, uid };
+      expect(ms).toBeLessThan(5_000);
 
-    const ifs = await interfaces(netns);
-    expect([...ifs.keys()].sort()).toEqual(["eth0", "lo", "net1"]);
-    expect(ifs.get("eth0")!.kind).toBe("veth");
-    expect(ifs.get("eth0")!.addrs).toEqual([expect.stringMatching(new RegExp(`^${env.cluster.prefix.replaceAll(".", "\\.")}\\.\\d+/24$`))]);
-    expect(ifs.get("net1")!.kind).toBe("macvlan");
-    expect(ifs.get("net1")!.addrs).toEqual([expect.stringMatching(new RegExp(`^${env.macvlan.prefix.replaceAll(".", "\\.")}\\.\\d+/24$`))]);
+      const ifs = await interfaces(netns);
+      expect([...ifs.keys()].sort()).toEqual(["eth0", "lo", "net1"]);
+      expect(ifs.get("eth0")!.kind).toBe("veth");
+      expect(ifs.get("eth0")!.addrs).toEqual([
+        expect.stringMatching(new RegExp(`^${env.cluster.prefix.replaceAll(".", "\\.")}\\.\\d+/24$`)),
+      ]);
+      expect(ifs.get("net1")!.kind).toBe("macvlan");
+      expect(ifs.get("net1")!.addrs).toEqual([
+        expect.stringMatching(new RegExp(`^${env.macvlan.prefix.replaceAll(".", "\\.")}\\.\\d+/24$`)),
+      ]);
 
-    // containerd took the pod IP from our result: the cluster network's address.
-    const status = await env.containerd.cri.podSandboxStatus(id);
-    expect(status.state).toBe("SANDBOX_READY");
-    expect(`${status.network?.ip}/24`).toBe(ifs.get("eth0")!.addrs[0]!);
+      // containerd took the pod IP from our result: the cluster network's address.
+      const status = await env.containerd.cri.podSandboxStatus(id);
+      expect(status.state).toBe("SANDBOX_READY");
+      expect(`${status.network?.ip}/24`).toBe(ifs.get("eth0")!.addrs[0]!);
 
-    // What containerd passed reached the delegates: pod identity, netns, the CNI bin dir.
-    const adds = (await readRecords(env.recordFile)).filter((r) => r.command === "ADD" && r.env.CNI_CONTAINERID === id);
-    expect(adds).toHaveLength(1);
-    expect(adds[0]!.env).toMatchObject({ CNI_NETNS: netns, CNI_IFNAME: "net2" });
-    expect(adds[0]!.env.CNI_ARGS).toContain(`K8S_POD_UID=${uid}`);
-    expect(adds[0]!.env.CNI_ARGS).toContain("K8S_POD_NAME=web");
-    expect(adds[0]!.env.CNI_ARGS).toContain("K8S_POD_NAMESPACE=default");
+      // What containerd passed reached the delegates: pod identity, netns, the CNI bin dir.
+      const adds = (await readRecords(env.recordFile)).filter(
+        (r) => r.command === "ADD" && r.env.CNI_CONTAINERID === id,
+      );
+      expect(adds).toHaveLength(1);
+      expect(adds[0]!.env).toMatchObject({ CNI_NETNS: netns, CNI_IFNAME: "net2" });
+      expect(adds[0]!.env.CNI_ARGS).toContain(`K8S_POD_UID=${uid}`);
+      expect(adds[0]!.env.CNI_ARGS).toContain("K8S_POD_NAME=web");
+      expect(adds[0]!.env.CNI_ARGS).toContain("K8S_POD_NAMESPACE=default");
 
-    // State while attached: host-local leases, our delegate cache, result caches.
-    expect(await storeIps(env.cluster.dataDir, env.cluster.name)).toHaveLength(1);
-    expect(await storeIps(env.cluster.dataDir, env.macvlan.name)).toHaveLength(1);
-    expect(await readDelegateCacheFile(env.cniDir, id)).toBeDefined();
-    expect(await bridgePorts(env.cluster.bridge)).toHaveLength(1);
-    expect(await containerdCacheEntries(id)).not.toEqual([]);
-  });
+      // State while attached: host-local leases, our delegate cache, result caches.
+      expect(await storeIps(env.cluster.dataDir, env.cluster.name)).toHaveLength(1);
+      expect(await storeIps(env.cluster.dataDir, env.macvlan.name)).toHaveLength(1);
+      expect(await readDelegateCacheFile(env.cniDir, id)).toBeDefined();
+      expect(await bridgePorts(env.cluster.bridge)).toHaveLength(1);
+      expect(await containerdCacheEntries(id)).not.toEqual([]);
+    });
 
-  test("StopPodSandbox + RemovePodSandbox: both DELs succeed (the second without a netns) and nothing is left", async () => {
-    const { id, netns } = sandbox;
-    await env.containerd.cri.stopPodSandbox(id);
-    expect(existsSync(netns)).toBe(false);
-    await env.containerd.cri.removePodSandbox(id);
+    test("StopPodSandbox + RemovePodSandbox: both DELs succeed (the second without a netns) and nothing is left", async () => {
+      const { id, netns } = sandbox;
+      await env.containerd.cri.stopPodSandbox(id);
+      expect(existsSync(netns)).toBe(false);
+      await env.containerd.cri.removePodSandbox(id);
 
-    // containerd called our shim for DEL twice: at StopPodSandbox and at RemovePodSandbox (CNI_NETNS="").
-    // Both succeeded: each shim call logged "DEL done", none "request failed", and Remove did not fail.
-    const shimLines = (await shimLog(env, id)).filter((l) => l.includes("command=DEL"));
-    expect(shimLines.filter((l) => /DEL done in/.test(l))).toHaveLength(2);
-    expect(shimLines.filter((l) => /request failed/.test(l))).toEqual([]);
-    // The first DEL reached every delegate with the netns. The second found no cache; with static
-    // networks the configuration says what ADD attached, so the delegates get DEL again, without a
-    // netns (the spec lets a runtime repeat DEL; plugins treat what is already gone as success).
-    const dels = (await readRecords(env.recordFile)).filter((r) => r.command === "DEL" && r.env.CNI_CONTAINERID === id);
-    expect(dels.map((d) => d.env.CNI_NETNS)).toEqual([netns, ""]);
-    expect(env.daemon.stderr()).not.toMatch(/DEL of network .* failed/);
+      // containerd called our shim for DEL twice: at StopPodSandbox and at RemovePodSandbox (CNI_NETNS="").
+      // Both succeeded: each shim call logged "DEL done", none "request failed", and Remove did not fail.
+      const shimLines = (await shimLog(env, id)).filter((l) => l.includes("command=DEL"));
+      expect(shimLines.filter((l) => /DEL done in/.test(l))).toHaveLength(2);
+      expect(shimLines.filter((l) => /request failed/.test(l))).toEqual([]);
+      // The first DEL reached every delegate with the netns. The second found no cache; with static
+      // networks the configuration says what ADD attached, so the delegates get DEL again, without a
+      // netns (the spec lets a runtime repeat DEL; plugins treat what is already gone as success).
+      const dels = (await readRecords(env.recordFile)).filter(
+        (r) => r.command === "DEL" && r.env.CNI_CONTAINERID === id,
+      );
+      expect(dels.map((d) => d.env.CNI_NETNS)).toEqual([netns, ""]);
+      expect(env.daemon.stderr()).not.toMatch(/DEL of network .* failed/);
 
-    await expectNothingLeft(env, id, netns, [env.cluster, env.macvlan]);
-  });
+      await expectNothingLeft(env, id, netns, [env.cluster, env.macvlan]);
+    });
 
-  test("two pods started at once get distinct addresses and both tear down cleanly", async () => {
-    const pods = await Promise.all(["a", "b"].map((n) =>
-      env.containerd.runPodSandbox({ name: `pod-${n}`, namespace: "default", uid: crypto.randomUUID() })));
-    const eth0 = await Promise.all(pods.map(async (p) => (await interfaces(p.netns)).get("eth0")!.addrs[0]));
-    const net1 = await Promise.all(pods.map(async (p) => (await interfaces(p.netns)).get("net1")!.addrs[0]));
-    expect(new Set(eth0).size).toBe(2);
-    expect(new Set(net1).size).toBe(2);
-    await Promise.all(pods.map(async (p) => {
-      await env.containerd.cri.stopPodSandbox(p.id);
-      await env.containerd.cri.removePodSandbox(p.id);
-    }));
-    for (const p of pods) await expectNothingLeft(env, p.id, p.netns, [env.cluster, env.macvlan]);
-  });
-});
+    test("two pods started at once get distinct addresses and both tear down cleanly", async () => {
+      const pods = await Promise.all(
+        ["a", "b"].map((n) =>
+          env.containerd.runPodSandbox({ name: `pod-${n}`, namespace: "default", uid: crypto.randomUUID() }),
+        ),
+      );
+      const eth0 = await Promise.all(pods.map(async (p) => (await interfaces(p.netns)).get("eth0")!.addrs[0]));
+      const net1 = await Promise.all(pods.map(async (p) => (await interfaces(p.netns)).get("net1")!.addrs[0]));
+      expect(new Set(eth0).size).toBe(2);
+      expect(new Set(net1).size).toBe(2);
+      await Promise.all(
+        pods.map(async (p) => {
+          await env.containerd.cri.stopPodSandbox(p.id);
+          await env.containerd.cri.removePodSandbox(p.id);
+        }),
+      );
+      for (const p of pods) await expectNothingLeft(env, p.id, p.netns, [env.cluster, env.macvlan]);
+    });
+  },
+);
 
 describe.skipIf(!canRun)("containerd CRI -> multus-shim -> daemon with a Kubernetes API (fake server)", () => {
   const cleanup = createCleanup();
@@ -261,18 +334,43 @@ describe.skipIf(!canRun)("containerd CRI -> multus-shim -> daemon with a Kuberne
     const pod = kube.createPod({ namespace, name, annotations: { [NETWORKS]: nadName } });
     const uid = pod.metadata.uid!;
 
-    const { id, netns } = await env.containerd.runPodSandbox({ name, namespace, uid, annotations: { [NETWORKS]: nadName } });
+    const { id, netns } = await env.containerd.runPodSandbox({
+      name,
+      namespace,
+      uid,
+      annotations: { [NETWORKS]: nadName },
+    });
     const ifs = await interfaces(netns);
     expect(ifs.get("eth0")?.addrs).toHaveLength(1);
     expect(ifs.get("net1")?.kind).toBe("macvlan");
     expect(ifs.get("net1")?.addrs).toHaveLength(1);
 
-    const statusText = await waitFor("network-status on the pod", () => kube.getPod(namespace, name)?.metadata.annotations?.[NETWORK_STATUS], 5_000);
-    const status = JSON.parse(statusText) as Array<{ name: string; interface?: string; ips?: string[]; default?: boolean }>;
-    expect(status).toEqual(expect.arrayContaining([
-      expect.objectContaining({ name: env.cluster.name, interface: "eth0", ips: [ifs.get("eth0")!.addrs[0]!.split("/")[0]], default: true }),
-      expect.objectContaining({ name: `${namespace}/${nadName}`, interface: "net1", ips: [ifs.get("net1")!.addrs[0]!.split("/")[0]] }),
-    ]));
+    const statusText = await waitFor(
+      "network-status on the pod",
+      () => kube.getPod(namespace, name)?.metadata.annotations?.[NETWORK_STATUS],
+      5_000,
+    );
+    const status = JSON.parse(statusText) as Array<{
+      name: string;
+      interface?: string;
+      ips?: string[];
+      default?: boolean;
+    }>;
+    expect(status).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          name: env.cluster.name,
+          interface: "eth0",
+          ips: [ifs.get("eth0")!.addrs[0]!.split("/")[0]],
+          default: true,
+        }),
+        expect.objectContaining({
+          name: `${namespace}/${nadName}`,
+          interface: "net1",
+          ips: [ifs.get("net1")!.addrs[0]!.split("/")[0]],
+        }),
+      ]),
+    );
 
     await env.containerd.cri.stopPodSandbox(id);
     await env.containerd.cri.removePodSandbox(id);

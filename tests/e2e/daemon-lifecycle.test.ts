@@ -31,7 +31,9 @@ const socketOf = (dir: string) => join(dir, "multus.sock");
 /** The daemon serves CNI: a DEL of a container it never saw is a success. */
 async function expectServing(socketDir: string): Promise<void> {
   const del = await runCni(work.shim, {
-    command: "DEL", containerId: containerId("probe"), stdin: shimConf(socketDir, { daemonReadyTimeoutSeconds: 2 }),
+    command: "DEL",
+    containerId: containerId("probe"),
+    stdin: shimConf(socketDir, { daemonReadyTimeoutSeconds: 2 }),
   });
   expect([del.code, del.stdout]).toEqual([0, ""]);
 }
@@ -97,7 +99,10 @@ describe.skipIf(!canRunE2e)("a hostile daemon configuration", () => {
     const { writeFile } = await import("node:fs/promises");
     const configPath = join(work.dir, "daemon-config.json");
     const socketDir = join(work.dir, "run");
-    await writeFile(configPath, typeof config === "string" ? config : JSON.stringify({ socketDir, multusConfigFile: "", ...config }));
+    await writeFile(
+      configPath,
+      typeof config === "string" ? config : JSON.stringify({ socketDir, multusConfigFile: "", ...config }),
+    );
     const proc = Bun.spawn([BINARY, "daemon", `-config=${configPath}`], { stdout: "pipe", stderr: "pipe" });
     cleanup.add(() => proc.exitCode === null && proc.kill("SIGKILL"));
     const code = await proc.exited;
@@ -120,27 +125,40 @@ describe.skipIf(!canRunE2e)("the daemon's Kubernetes environment", () => {
   test("in a pod without its service-account token (KUBERNETES_SERVICE_HOST set) the daemon exits 3 instead of running without Kubernetes", async () => {
     const { writeFile } = await import("node:fs/promises");
     const configPath = join(work.dir, "daemon-config.json");
-    await writeFile(configPath, JSON.stringify({ ...daemonConfig(), socketDir: join(work.dir, "run"), multusConfigFile: "" }));
+    await writeFile(
+      configPath,
+      JSON.stringify({ ...daemonConfig(), socketDir: join(work.dir, "run"), multusConfigFile: "" }),
+    );
     const proc = Bun.spawn([BINARY, "daemon", `-config=${configPath}`], {
-      stdout: "pipe", stderr: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
       // A host name nothing resolves: the token check must fail first, with no request sent.
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", KUBERNETES_SERVICE_HOST: "kube.invalid", KUBERNETES_SERVICE_PORT: "443" },
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        KUBERNETES_SERVICE_HOST: "kube.invalid",
+        KUBERNETES_SERVICE_PORT: "443",
+      },
     });
     cleanup.add(() => proc.exitCode === null && proc.kill("SIGKILL"));
     const code = await proc.exited;
     const stderr = await new Response(proc.stderr).text();
     expect(code).toBe(3);
-    expect(stderr).toContain("KUBERNETES_SERVICE_HOST is set but /var/run/secrets/kubernetes.io/serviceaccount/token is missing");
+    expect(stderr).toContain(
+      "KUBERNETES_SERVICE_HOST is set but /var/run/secrets/kubernetes.io/serviceaccount/token is missing",
+    );
   });
 });
 
 describe.skipIf(!canRunE2e)("the shim while the daemon is down", () => {
   const cases = [
     ["no socket file", async (_socketDir: string) => undefined],
-    ["a stale socket file", async (socketDir: string) => {
-      await mkdir(socketDir, { mode: 0o700 });
-      await makeStaleSocket(socketOf(socketDir));
-    }],
+    [
+      "a stale socket file",
+      async (socketDir: string) => {
+        await mkdir(socketDir, { mode: 0o700 });
+        await makeStaleSocket(socketOf(socketDir));
+      },
+    ],
   ] as const;
 
   for (const [label, prepare] of cases) {
@@ -148,10 +166,16 @@ describe.skipIf(!canRunE2e)("the shim while the daemon is down", () => {
       const socketDir = join(work.dir, "run");
       await prepare(socketDir);
       // the three wait side by side: one deadline's worth of test time
-      const runs = await Promise.all(["ADD", "CHECK", "DEL"].map((command) => runCni(work.shim, {
-        command, containerId: containerId(), netns: "/var/run/netns/not-reached",
-        stdin: shimConf(socketDir, { daemonReadyTimeoutSeconds: 1 }),
-      })));
+      const runs = await Promise.all(
+        ["ADD", "CHECK", "DEL"].map((command) =>
+          runCni(work.shim, {
+            command,
+            containerId: containerId(),
+            netns: "/var/run/netns/not-reached",
+            stdin: shimConf(socketDir, { daemonReadyTimeoutSeconds: 1 }),
+          }),
+        ),
+      );
       for (const run of runs) {
         expect(run.code).toBe(1);
         const err = run.json();
@@ -167,7 +191,9 @@ describe.skipIf(!canRunE2e)("the shim while the daemon is down", () => {
   test("a shim started before the daemon waits for it within its deadline", async () => {
     const socketDir = join(work.dir, "run");
     const shim = runCni(work.shim, {
-      command: "DEL", containerId: containerId(), stdin: shimConf(socketDir, { daemonReadyTimeoutSeconds: 10 }),
+      command: "DEL",
+      containerId: containerId(),
+      stdin: shimConf(socketDir, { daemonReadyTimeoutSeconds: 10 }),
     });
     const daemon = await startDaemon(work.dir, { ...daemonConfig(), socketDir });
     cleanup.add(() => daemon.stop());

@@ -7,12 +7,35 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { createWorkdir, runCni, shimConf, startDaemon, type CniCall, type DaemonHandle, type ShimRun } from "../helpers/multus.ts";
+import {
+  createWorkdir,
+  runCni,
+  shimConf,
+  startDaemon,
+  type CniCall,
+  type DaemonHandle,
+  type ShimRun,
+} from "../helpers/multus.ts";
 import { createCleanup, createNetns, deleteNetns, randomSuffix, type NetnsFixture } from "../helpers/netns.ts";
 import { buildRecordingPlugin, readRecords } from "../helpers/build-fixtures.ts";
 import {
-  bridgeConflist, canRunE2e, containerId, createBinDir, deleteBridge, ensureBinary, exists, isAlive, listDir,
-  macvlanConf, PLUGIN_DIR, randomPrefix, resultCacheEntries, storeIps, waitFor, writeJson, type BridgeNet,
+  bridgeConflist,
+  canRunE2e,
+  containerId,
+  createBinDir,
+  deleteBridge,
+  ensureBinary,
+  exists,
+  isAlive,
+  listDir,
+  macvlanConf,
+  PLUGIN_DIR,
+  randomPrefix,
+  resultCacheEntries,
+  storeIps,
+  waitFor,
+  writeJson,
+  type BridgeNet,
 } from "../helpers/e2e.ts";
 
 const DELEGATE_TIMEOUT_S = 2;
@@ -50,7 +73,11 @@ exit 0
   // a recorder outside the bin dir, one "../" away: reaching it would be the bug
   await createBinDir(join(work.dir, "plugins", "evil"), { extra: { recorder } });
   daemon = await startDaemon(work.dir, {
-    cniDir, confDir, binDir, delegateTimeoutSeconds: DELEGATE_TIMEOUT_S, logToStderr: true,
+    cniDir,
+    confDir,
+    binDir,
+    delegateTimeoutSeconds: DELEGATE_TIMEOUT_S,
+    logToStderr: true,
   });
   fileCleanup.add(() => daemon.stop());
 });
@@ -80,8 +107,14 @@ async function confNamed(conf: Record<string, unknown> & { name: string }): Prom
   return conf.name;
 }
 
-function shim(command: string, id: string, opts: { defaultNetworks?: string[]; call?: Partial<CniCall>; stdin?: CniCall["stdin"] } = {}): Promise<ShimRun> {
-  const stdin = opts.stdin ?? shimConf(daemon.socketDir, { clusterNetwork: clusterFile, defaultNetworks: opts.defaultNetworks ?? [] });
+function shim(
+  command: string,
+  id: string,
+  opts: { defaultNetworks?: string[]; call?: Partial<CniCall>; stdin?: CniCall["stdin"] } = {},
+): Promise<ShimRun> {
+  const stdin =
+    opts.stdin ??
+    shimConf(daemon.socketDir, { clusterNetwork: clusterFile, defaultNetworks: opts.defaultNetworks ?? [] });
   return runCni(work.shim, { command, containerId: id, netns: ns.path, stdin, ...opts.call });
 }
 
@@ -116,10 +149,21 @@ async function expectGoodAddWorks(): Promise<void> {
 describe.skipIf(!canRunE2e)("rollback when the second delegate fails", () => {
   test("macvlan on a master that does not exist: its own code and msg, the network named in details", async () => {
     const master = `nosuch${randomSuffix(5)}`;
-    const conf = macvlanConf({ name: `mv-${randomSuffix(5)}`, master, prefix: randomPrefix(), dataDir: join(work.dir, "ipam") });
+    const conf = macvlanConf({
+      name: `mv-${randomSuffix(5)}`,
+      master,
+      prefix: randomPrefix(),
+      dataDir: join(work.dir, "ipam"),
+    });
     const net = await confNamed(conf as Record<string, unknown> & { name: string });
     // What macvlan itself says, run directly as a runtime would (it fails before touching anything).
-    const direct = await runCni(join(PLUGIN_DIR, "macvlan"), { command: "ADD", containerId: "direct", netns: ns.path, ifname: "net1", stdin: conf });
+    const direct = await runCni(join(PLUGIN_DIR, "macvlan"), {
+      command: "ADD",
+      containerId: "direct",
+      netns: ns.path,
+      ifname: "net1",
+      stdin: conf,
+    });
     const own = cniError(direct);
 
     const id = containerId();
@@ -135,8 +179,12 @@ describe.skipIf(!canRunE2e)("rollback when the second delegate fails", () => {
   test("the recording plugin told to fail: code, msg and details unchanged; it and the bridge get DEL", async () => {
     const record = join(work.dir, `rec-${randomSuffix(5)}.record`);
     const net = await confNamed({
-      cniVersion: "1.0.0", name: `rec-${randomSuffix(5)}`, type: "recorder", recordFile: record,
-      error: { code: 117, msg: "recorder says no", details: "because the test said so" }, failOn: ["ADD"],
+      cniVersion: "1.0.0",
+      name: `rec-${randomSuffix(5)}`,
+      type: "recorder",
+      recordFile: record,
+      error: { code: 117, msg: "recorder says no", details: "because the test said so" },
+      failOn: ["ADD"],
     });
     const id = containerId();
     const err = cniError(await shim("ADD", id, { defaultNetworks: [net] }));
@@ -148,7 +196,8 @@ describe.skipIf(!canRunE2e)("rollback when the second delegate fails", () => {
     // rollback: DEL for the failed delegate too (idx..0), with the same container and ifname
     const records = await readRecords(record);
     expect(records.map((r) => [r.command, r.env.CNI_CONTAINERID, r.env.CNI_IFNAME])).toEqual([
-      ["ADD", id, "net1"], ["DEL", id, "net1"],
+      ["ADD", id, "net1"],
+      ["DEL", id, "net1"],
     ]);
     await expectNothingLeft(id);
     await expectGoodAddWorks();
@@ -167,7 +216,10 @@ describe.skipIf(!canRunE2e)("a delegate that hangs", () => {
     expect(run.ms).toBeGreaterThanOrEqual(DELEGATE_TIMEOUT_S * 1000);
     expect(run.ms).toBeLessThan(DELEGATE_TIMEOUT_S * 1000 + 4000);
 
-    const log = (await Bun.file(hangLog).text()).trim().split("\n").map((l) => l.split(" "));
+    const log = (await Bun.file(hangLog).text())
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" "));
     const pids = log.filter(([what]) => what === "ADD" || what === "child").map(([, pid]) => Number(pid));
     expect(pids).toHaveLength(2);
     for (const pid of pids) await waitFor(`process ${pid} to be gone`, async () => !(await isAlive(pid)), 3000);
@@ -204,7 +256,12 @@ describe.skipIf(!canRunE2e)("bad input from the runtime: a CNI error on stdout, 
   });
 
   test("a delegate whose type has ../ in it: code 7 invalid plugin type, nothing run, rolled back", async () => {
-    const net = await confNamed({ cniVersion: "1.0.0", name: `evil-${randomSuffix(5)}`, type: "../evil/recorder", recordFile: evilRecord });
+    const net = await confNamed({
+      cniVersion: "1.0.0",
+      name: `evil-${randomSuffix(5)}`,
+      type: "../evil/recorder",
+      recordFile: evilRecord,
+    });
     const id = containerId();
     const err = cniError(await shim("ADD", id, { defaultNetworks: [net] }));
     expect(err.code).toBe(7);
@@ -215,7 +272,12 @@ describe.skipIf(!canRunE2e)("bad input from the runtime: a CNI error on stdout, 
   });
 
   test("a shim config without a name: code 7", async () => {
-    const stdin = { cniVersion: "1.0.0", type: "multus-shim", daemonSocketDir: daemon.socketDir, clusterNetwork: clusterFile };
+    const stdin = {
+      cniVersion: "1.0.0",
+      type: "multus-shim",
+      daemonSocketDir: daemon.socketDir,
+      clusterNetwork: clusterFile,
+    };
     const err = cniError(await shim("ADD", containerId(), { stdin }));
     expect(err).toEqual({ cniVersion: "1.0.0", code: 7, msg: "missing network name" });
     expect(await ns.links()).toEqual(["lo"]);

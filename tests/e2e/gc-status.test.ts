@@ -19,12 +19,20 @@ const fileCleanup = createCleanup();
 /** The recorder as a 1.1.0 cluster network (a conflist file). */
 function recorderList(name: string, recordFile: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    cniVersion: "1.1.0", name,
-    plugins: [{
-      type: "recorder", recordFile,
-      result: { cniVersion: "1.1.0", interfaces: [{ name: "eth0" }], ips: [{ address: "10.55.0.2/24", interface: 0 }] },
-      ...extra,
-    }],
+    cniVersion: "1.1.0",
+    name,
+    plugins: [
+      {
+        type: "recorder",
+        recordFile,
+        result: {
+          cniVersion: "1.1.0",
+          interfaces: [{ name: "eth0" }],
+          ips: [{ address: "10.55.0.2/24", interface: 0 }],
+        },
+        ...extra,
+      },
+    ],
   };
 }
 
@@ -50,9 +58,17 @@ afterEach(async () => {
   if (canRunE2e) await deleteNetns(ns.name);
 });
 
-function shim(command: string, id: string, extra: Record<string, unknown> = {}, socketDir = daemon.socketDir): Promise<ShimRun> {
+function shim(
+  command: string,
+  id: string,
+  extra: Record<string, unknown> = {},
+  socketDir = daemon.socketDir,
+): Promise<ShimRun> {
   return runCni(work.shim, {
-    command, containerId: id, netns: id ? ns.path : "", stdin: shimConf(socketDir, { cniVersion: "1.1.0", ...extra }),
+    command,
+    containerId: id,
+    netns: id ? ns.path : "",
+    stdin: shimConf(socketDir, { cniVersion: "1.1.0", ...extra }),
   });
 }
 
@@ -66,7 +82,9 @@ describe.skipIf(!canRunE2e)("GC with cniVersion 1.1.0", () => {
       const add = await shim("ADD", id);
       expect(add.code).toBe(0);
       expect(add.json()).toEqual({
-        cniVersion: "1.1.0", interfaces: [{ name: "eth0" }], ips: [{ address: "10.55.0.2/24", interface: 0 }],
+        cniVersion: "1.1.0",
+        interfaces: [{ name: "eth0" }],
+        ips: [{ address: "10.55.0.2/24", interface: 0 }],
       });
       expect(await exists(join(cniDir, id))).toBe(true);
       expect(await resultCacheEntries(cniDir, id)).toEqual([`${network}-${id}-eth0`]);
@@ -109,7 +127,11 @@ describe.skipIf(!canRunE2e)("GC with cniVersion 1.1.0", () => {
     for (const command of ["GC", "STATUS"]) {
       const run = await shim(command, "", { cniVersion: "1.0.0" });
       expect(run.code).toBe(1);
-      expect(run.json()).toMatchObject({ cniVersion: "1.0.0", code: 1, msg: `config version does not allow ${command}` });
+      expect(run.json()).toMatchObject({
+        cniVersion: "1.0.0",
+        code: 1,
+        msg: `config version does not allow ${command}`,
+      });
     }
     expect((await readRecords(record)).length).toBe(before);
   });
@@ -131,15 +153,23 @@ describe.skipIf(!canRunE2e)("STATUS with cniVersion 1.1.0", () => {
     await mkdir(dir);
     const failRecord = join(dir, "record");
     const list = recorderList(`down-${randomSuffix(5)}`, failRecord, {
-      error: { code: 50, msg: "plugin not available", details: "the test network is down" }, failOn: ["STATUS"],
+      error: { code: 50, msg: "plugin not available", details: "the test network is down" },
+      failOn: ["STATUS"],
     });
     const clusterFile = await writeJson(join(dir, "cluster.conflist"), list);
-    const failing = await startDaemon(dir, { cniDir: join(dir, "cache"), binDir: recorderBin, clusterNetwork: clusterFile });
+    const failing = await startDaemon(dir, {
+      cniDir: join(dir, "cache"),
+      binDir: recorderBin,
+      clusterNetwork: clusterFile,
+    });
     try {
       const run = await shim("STATUS", "", {}, failing.socketDir);
       expect(run.code).toBe(1);
       expect(run.json()).toEqual({
-        cniVersion: "1.1.0", code: 50, msg: "plugin not available", details: "the test network is down",
+        cniVersion: "1.1.0",
+        code: 50,
+        msg: "plugin not available",
+        details: "the test network is down",
       });
       expect((await readRecords(failRecord)).map((c) => c.command)).toEqual(["STATUS"]);
     } finally {

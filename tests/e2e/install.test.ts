@@ -24,8 +24,16 @@ afterEach(async () => {
 });
 
 async function multus(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const proc = Bun.spawn([BINARY, ...args], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const proc = Bun.spawn([BINARY, ...args], {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   return { code, stdout, stderr };
 }
 
@@ -42,7 +50,9 @@ describe.skipIf(!canRunE2e)("multus install", () => {
     expect(run.code).toBe(0);
     const target = join(dest, "multus-shim");
     const passthru = join(dest, "passthru");
-    expect(run.stdout).toBe(`multus multus-shim copy succeeded! (${target})\npassthru cni ${passthru} copy succeeded!\n`);
+    expect(run.stdout).toBe(
+      `multus multus-shim copy succeeded! (${target})\npassthru cni ${passthru} copy succeeded!\n`,
+    );
     for (const file of [target, passthru]) {
       expect(sameBytes(BINARY, file)).toBe(true);
       expect((await stat(file)).mode & 0o7777).toBe((await stat(BINARY)).mode & 0o7777);
@@ -58,7 +68,10 @@ describe.skipIf(!canRunE2e)("multus install", () => {
     };
     expect(version(target).cniVersion).toBe("1.1.0");
     expect(version(target).supportedVersions).toContain("0.1.0");
-    expect(version(passthru)).toEqual({ cniVersion: "1.1.0", supportedVersions: ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"] });
+    expect(version(passthru)).toEqual({
+      cniVersion: "1.1.0",
+      supportedVersions: ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"],
+    });
   });
 
   test("replaces a multus-shim that is executing right now (no text file busy), leaving no temp file", async () => {
@@ -78,7 +91,9 @@ describe.skipIf(!canRunE2e)("multus install", () => {
   test("--type thin installs <dir>/multus; Go-style -d/-t work too; a bad type fails", async () => {
     const thin = await multus("install", "--dest", dir, "--type", "thin");
     expect(thin.code).toBe(0);
-    expect(thin.stdout).toBe(`multus multus copy succeeded! (${join(dir, "multus")})\npassthru cni ${join(dir, "passthru")} copy succeeded!\n`);
+    expect(thin.stdout).toBe(
+      `multus multus copy succeeded! (${join(dir, "multus")})\npassthru cni ${join(dir, "passthru")} copy succeeded!\n`,
+    );
     expect(sameBytes(BINARY, join(dir, "multus"))).toBe(true);
     expect((await readdir(dir)).sort()).toEqual(["multus", "passthru"]); // Go's install_multus copies passthru for thin too
 

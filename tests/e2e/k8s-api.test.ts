@@ -8,11 +8,27 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { DownMode } from "../helpers/fake-kube.ts";
 import {
-  bridgeConflist, canRunE2e, containerId, deleteBridge, exists, macvlanConf, randomPrefix, resultCacheEntries, storeIps,
-  waitFor, type BridgeNet,
+  bridgeConflist,
+  canRunE2e,
+  containerId,
+  deleteBridge,
+  exists,
+  macvlanConf,
+  randomPrefix,
+  resultCacheEntries,
+  storeIps,
+  waitFor,
+  type BridgeNet,
 } from "../helpers/e2e.ts";
 import { NODE, bridgeNet, describeRun, startK8sEnv, type K8sEnv, type PodHandle } from "../helpers/k8s-e2e.ts";
-import { createNetns, createVethPair, deleteLink, deleteNetns, randomSuffix, type NetnsFixture } from "../helpers/netns.ts";
+import {
+  createNetns,
+  createVethPair,
+  deleteLink,
+  deleteNetns,
+  randomSuffix,
+  type NetnsFixture,
+} from "../helpers/netns.ts";
 
 const NETWORKS = "k8s.v1.cni.cncf.io/networks";
 
@@ -62,8 +78,12 @@ async function expectNothingAttached(id: string, nets: BridgeNet[]): Promise<voi
 
 /** Both informers have a watch open again (after a cut, an expiry or an outage). */
 async function informersWatching(timeoutMs = 40_000): Promise<void> {
-  await waitFor("the daemon's pod and NAD watches", () =>
-    env.fake.openWatches("pods") >= 1 && env.fake.openWatches("nads") >= 1, timeoutMs, 50);
+  await waitFor(
+    "the daemon's pod and NAD watches",
+    () => env.fake.openWatches("pods") >= 1 && env.fake.openWatches("nads") >= 1,
+    timeoutMs,
+    50,
+  );
 }
 
 async function addOk(pod: PodHandle, id: string, conf?: Record<string, unknown>): Promise<void> {
@@ -88,7 +108,9 @@ describe.skipIf(!canRunE2e)("requests the daemon makes", () => {
     expect(counts["GET pods"] ?? 0).toBe(0);
     expect(counts["GET nads"] ?? 0).toBe(0);
     expect(counts["PATCH pods/status"] ?? 0).toBe(1);
-    const writes = env.fake.requests().filter((r) => !["GET", "LIST", "WATCH"].includes(r.verb) && r.resource !== "events");
+    const writes = env.fake
+      .requests()
+      .filter((r) => !["GET", "LIST", "WATCH"].includes(r.verb) && r.resource !== "events");
     expect(writes.map((w) => `${w.verb} ${w.resource}`)).toEqual(["PATCH pods/status"]);
     expect(writes[0]!.contentType).toBe("application/merge-patch+json");
     expect(env.networkStatus(pod)).toContain(`"default/${nets[1]!.name}"`);
@@ -110,8 +132,11 @@ describe.skipIf(!canRunE2e)("requests the daemon makes", () => {
       (p.spec as Record<string, unknown>).nodeName = NODE;
     });
     const pod: PodHandle = {
-      namespace: "default", name, uid,
-      args: (id) => `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${name};K8S_POD_INFRA_CONTAINER_ID=${id};K8S_POD_UID=${uid}`,
+      namespace: "default",
+      name,
+      uid,
+      args: (id) =>
+        `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${name};K8S_POD_INFRA_CONTAINER_ID=${id};K8S_POD_UID=${uid}`,
     };
     const id = containerId();
     env.fake.resetCounts();
@@ -187,7 +212,12 @@ describe.skipIf(!canRunE2e)("DEL without the delegate cache", () => {
   test("neither the cache nor the pod: nothing to do, success without waiting for the API", async () => {
     await env.fake.setDown(true, "hang");
     const pod = env.createPod({});
-    const r = await env.cni("DEL", { pod, containerId: containerId(), netns: ns.path, conf: { podLookupTimeoutSeconds: 1 } });
+    const r = await env.cni("DEL", {
+      pod,
+      containerId: containerId(),
+      netns: ns.path,
+      conf: { podLookupTimeoutSeconds: 1 },
+    });
     expect(r.code, describeRun(r)).toBe(0);
     expect(r.ms).toBeLessThan(1_000 + 1_500);
   });
@@ -223,7 +253,12 @@ describe.skipIf(!canRunE2e)("informer recovery", () => {
     const { pod, nets } = podWithTwoNetworks();
     env.fake.compact();
     env.fake.clearFailures();
-    await waitFor("a relist of both informers", () => env.fake.count("LIST pods") >= 1 && env.fake.count("LIST nads") >= 1, 40_000, 50);
+    await waitFor(
+      "a relist of both informers",
+      () => env.fake.count("LIST pods") >= 1 && env.fake.count("LIST nads") >= 1,
+      40_000,
+      50,
+    );
     await informersWatching();
 
     const id = containerId();
@@ -272,7 +307,8 @@ describe.skipIf(!canRunE2e)("the API server down", () => {
     const name = `late-${randomSuffix(5)}`;
     const pod = env.createPod({ annotations: { [NETWORKS]: name } });
     // The NAD informer loses its watch and every NAD read fails from now on.
-    for (const verb of ["WATCH", "LIST", "GET"]) env.fake.failNext({ verb, path: "nads", status: 503, times: 1_000_000 });
+    for (const verb of ["WATCH", "LIST", "GET"])
+      env.fake.failNext({ verb, path: "nads", status: 503, times: 1_000_000 });
     env.fake.cutWatches();
     const br = bridgeNet("late", env.dataDir);
     env.cleanup.add(() => deleteBridge(br.bridge));

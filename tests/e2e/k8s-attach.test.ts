@@ -8,14 +8,36 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { join } from "node:path";
 import { readCachedResult } from "../../src/cni/cache.ts";
 import {
-  canRunE2e, containerId, deleteBridge, exists, macvlanConf, randomPrefix, readDelegateCacheFile,
-  resultCacheEntries, storeIps, bridgeConflist, type BridgeNet,
+  canRunE2e,
+  containerId,
+  deleteBridge,
+  exists,
+  macvlanConf,
+  randomPrefix,
+  readDelegateCacheFile,
+  resultCacheEntries,
+  storeIps,
+  bridgeConflist,
+  type BridgeNet,
 } from "../helpers/e2e.ts";
 import { readRecords } from "../helpers/build-fixtures.ts";
 import {
-  bridgeNet, defaultRoutes, describeRun, linkMac, startK8sEnv, type K8sEnv, type PodHandle,
+  bridgeNet,
+  defaultRoutes,
+  describeRun,
+  linkMac,
+  startK8sEnv,
+  type K8sEnv,
+  type PodHandle,
 } from "../helpers/k8s-e2e.ts";
-import { createNetns, createVethPair, deleteLink, deleteNetns, randomSuffix, type NetnsFixture } from "../helpers/netns.ts";
+import {
+  createNetns,
+  createVethPair,
+  deleteLink,
+  deleteNetns,
+  randomSuffix,
+  type NetnsFixture,
+} from "../helpers/netns.ts";
 
 const NETWORKS = "k8s.v1.cni.cncf.io/networks";
 const DEFAULT_NETWORK = "v1.multus-cni.io/default-network";
@@ -76,8 +98,12 @@ describe.skipIf(!canRunE2e)("a pod with networks from NetworkAttachmentDefinitio
     env.createNad({
       name: mvName,
       config: {
-        cniVersion: "1.0.0", type: "macvlan", master: veth.a, mode: "bridge",
-        capabilities: { ips: true, mac: true }, ipam: { type: "static" },
+        cniVersion: "1.0.0",
+        type: "macvlan",
+        master: veth.a,
+        mode: "bridge",
+        capabilities: { ips: true, mac: true },
+        ipam: { type: "static" },
       },
     });
     const br = bridgeNad("nad");
@@ -205,42 +231,48 @@ describe.skipIf(!canRunE2e)("a pod with networks from NetworkAttachmentDefinitio
     ["a plugin type with a path", { cniVersion: "1.0.0", type: "../../../bin/sh" }, 7, "invalid plugin type"],
     ["a conflist whose plugins is not a list", { cniVersion: "1.0.0", plugins: "bridge" }, 7, ""],
     ["a conf with neither type nor plugins", { cniVersion: "1.0.0" }, 7, ""],
-  ] as const)("a hostile NAD (%s): a CNI error with code %d, nothing attached, the daemon still serving", async (_what, config, code, msg) => {
-    const name = `hostile-${randomSuffix(5)}`;
-    env.createNad({ name, config: config as string | Record<string, unknown> });
-    const pod = env.createPod({ annotations: { [NETWORKS]: name } });
-    const id = containerId();
-    const r = await env.cni("ADD", { pod, containerId: id, netns: ns.path });
-    expect(r.code, describeRun(r)).toBe(1);
-    const err = r.json();
-    expect(err.code, describeRun(r)).toBe(code);
-    expect(err.msg).toContain(msg);
-    expect(`${err.msg} ${err.details ?? ""}`).toContain(name);
-    await expectNothingAttached(id, []);
-    await del(pod, id);
-    // The next pod is served as usual.
-    const ok = env.createPod({});
-    const okId = containerId();
-    await add(ok, okId);
-    await del(ok, okId);
-  });
+  ] as const)(
+    "a hostile NAD (%s): a CNI error with code %d, nothing attached, the daemon still serving",
+    async (_what, config, code, msg) => {
+      const name = `hostile-${randomSuffix(5)}`;
+      env.createNad({ name, config: config as string | Record<string, unknown> });
+      const pod = env.createPod({ annotations: { [NETWORKS]: name } });
+      const id = containerId();
+      const r = await env.cni("ADD", { pod, containerId: id, netns: ns.path });
+      expect(r.code, describeRun(r)).toBe(1);
+      const err = r.json();
+      expect(err.code, describeRun(r)).toBe(code);
+      expect(err.msg).toContain(msg);
+      expect(`${err.msg} ${err.details ?? ""}`).toContain(name);
+      await expectNothingAttached(id, []);
+      await del(pod, id);
+      // The next pod is served as usual.
+      const ok = env.createPod({});
+      const okId = containerId();
+      await add(ok, okId);
+      await del(ok, okId);
+    },
+  );
 
   test.each([
     ['[{"name": 5}]', 'element 0: field "name"'],
     ['[{"name": "net", "ips": ["not-an-ip"]}]', 'element 0: field "ips[0]"'],
     ["net@this-name-is-far-too-long", "interface"],
     ["a,,b", "element 1"],
-  ])("a hostile networks annotation %s: code 7 naming the element and field, nothing attached", async (annotation, where) => {
-    const pod = env.createPod({ annotations: { [NETWORKS]: annotation } });
-    const id = containerId();
-    const r = await env.cni("ADD", { pod, containerId: id, netns: ns.path });
-    expect(r.code, describeRun(r)).toBe(1);
-    const err = r.json();
-    expect(err.code).toBe(7);
-    expect(`${err.msg} ${err.details ?? ""}`).toContain(where);
-    await expectNothingAttached(id, []);
-    await del(pod, id);
-  });
+  ])(
+    "a hostile networks annotation %s: code 7 naming the element and field, nothing attached",
+    async (annotation, where) => {
+      const pod = env.createPod({ annotations: { [NETWORKS]: annotation } });
+      const id = containerId();
+      const r = await env.cni("ADD", { pod, containerId: id, netns: ns.path });
+      expect(r.code, describeRun(r)).toBe(1);
+      const err = r.json();
+      expect(err.code).toBe(7);
+      expect(`${err.msg} ${err.details ?? ""}`).toContain(where);
+      await expectNothingAttached(id, []);
+      await del(pod, id);
+    },
+  );
 
   test("a missing NAD: code 7 naming it and its namespace, a NoNetworkFound warning, and nothing attached at all", async () => {
     const missing = `missing-${randomSuffix(5)}`;
@@ -268,7 +300,9 @@ describe.skipIf(!canRunE2e)("a pod with networks from NetworkAttachmentDefinitio
     const br = bridgeNad("gw");
     const gw = `${br.prefix}.1`;
     env.createNad({ name: br.name, config: bridgeConflist(br) });
-    const pod = env.createPod({ annotations: { [NETWORKS]: JSON.stringify([{ name: br.name, "default-route": [gw] }]) } });
+    const pod = env.createPod({
+      annotations: { [NETWORKS]: JSON.stringify([{ name: br.name, "default-route": [gw] }]) },
+    });
     const id = containerId();
 
     const result = await add(pod, id);
@@ -282,7 +316,11 @@ describe.skipIf(!canRunE2e)("a pod with networks from NetworkAttachmentDefinitio
       [env.cluster.name, "eth0", true, undefined],
       [`default/${br.name}`, "net1", false, [gw]],
     ]);
-    const eth0Cache = await readCachedResult(env.cniDir, { networkName: env.cluster.name, containerId: id, ifName: "eth0" });
+    const eth0Cache = await readCachedResult(env.cniDir, {
+      networkName: env.cluster.name,
+      containerId: id,
+      ifName: "eth0",
+    });
     expect(eth0Cache?.result?.routes ?? []).toEqual([]);
     const net1Cache = await readCachedResult(env.cniDir, { networkName: br.name, containerId: id, ifName: "net1" });
     expect(net1Cache?.result?.routes).toEqual([{ dst: "0.0.0.0/0", gw }]);
@@ -320,7 +358,9 @@ describe.skipIf(!canRunE2e)("annotation forms and NAD shapes", () => {
     expect(await storeIps(br.dataDir, br.name)).toHaveLength(2);
     const status = JSON.parse(env.networkStatus(pod)!);
     expect(status.map((x: any) => [x.name, x.interface])).toEqual([
-      [env.cluster.name, "eth0"], [`default/${br.name}`, "net1"], [`default/${br.name}`, "net2"],
+      [env.cluster.name, "eth0"],
+      [`default/${br.name}`, "net1"],
+      [`default/${br.name}`, "net2"],
     ]);
     await del(pod, id);
     await expectNothingAttached(id, [br]);
@@ -334,7 +374,8 @@ describe.skipIf(!canRunE2e)("annotation forms and NAD shapes", () => {
     const pod = env.createPod({
       annotations: {
         [NETWORKS]: JSON.stringify([
-          { name: a.name, "default-route": [`${a.prefix}.1`] }, { name: b.name, "default-route": [`${b.prefix}.1`] },
+          { name: a.name, "default-route": [`${a.prefix}.1`] },
+          { name: b.name, "default-route": [`${b.prefix}.1`] },
         ]),
       },
     });
@@ -374,10 +415,16 @@ describe.skipIf(!canRunE2e)("cluster and default networks from the API", () => {
     expect(eth0Ip).toStartWith(`${alt.prefix}.`);
     expect(result.ips[0].address).toBe(eth0Ip);
     const status = JSON.parse(env.networkStatus(pod)!);
-    expect(status).toEqual([{
-      name: `kube-system/${alt.name}`, interface: "eth0", ips: [ipOf(eth0Ip!)], mac: await linkMac(ns.name, "eth0"),
-      default: true, dns: {},
-    }]);
+    expect(status).toEqual([
+      {
+        name: `kube-system/${alt.name}`,
+        interface: "eth0",
+        ips: [ipOf(eth0Ip!)],
+        mac: await linkMac(ns.name, "eth0"),
+        default: true,
+        dns: {},
+      },
+    ]);
     expect(await storeIps(env.cluster.dataDir, env.cluster.name)).toEqual([]);
 
     await del(pod, id);
@@ -392,7 +439,10 @@ describe.skipIf(!canRunE2e)("cluster and default networks from the API", () => {
     const dn: BridgeNet = { name: `dflt-${s}`, bridge: "", prefix: randomPrefix(), dataDir: env.dataDir };
     env.createNad({ namespace: multusNamespace, name: dn.name, config: macvlanConf({ ...dn, master: veth.a }) });
     const conf = {
-      clusterNetwork: `cluster-${s}`, defaultNetworks: [dn.name], multusNamespace, systemNamespaces: ["kube-system", "infra"],
+      clusterNetwork: `cluster-${s}`,
+      defaultNetworks: [dn.name],
+      multusNamespace,
+      systemNamespaces: ["kube-system", "infra"],
     };
 
     const pod = env.createPod({});
@@ -427,15 +477,23 @@ describe.skipIf(!canRunE2e)("what a NAD delegate receives", () => {
     const s = randomSuffix(5);
     const recordFile = join(env.dir, `rec-${s}.jsonl`);
     const nadConfig = {
-      cniVersion: "1.0.0", type: "recorder", recordFile,
+      cniVersion: "1.0.0",
+      type: "recorder",
+      recordFile,
       capabilities: { ips: true, portMappings: true },
       args: { cni: { keep: "me", over: "old" } },
-      result: { cniVersion: "1.0.0", interfaces: [{ name: "net1", sandbox: "/x" }], ips: [{ address: "192.0.2.10/24", interface: 0 }] },
+      result: {
+        cniVersion: "1.0.0",
+        interfaces: [{ name: "net1", sandbox: "/x" }],
+        ips: [{ address: "192.0.2.10/24", interface: 0 }],
+      },
     };
     env.createNad({ name: `rec-${s}`, config: nadConfig });
     const selection = {
-      name: `rec-${s}`, "cni-args": { over: "new", n: 1, nested: { a: [1, 2] } },
-      ips: ["192.0.2.10/24"], mac: "02:aa:bb:cc:dd:ee",
+      name: `rec-${s}`,
+      "cni-args": { over: "new", n: 1, nested: { a: [1, 2] } },
+      ips: ["192.0.2.10/24"],
+      mac: "02:aa:bb:cc:dd:ee",
       portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }],
       bandwidth: { ingressRate: 1000, ingressBurst: 2000 },
     };
@@ -447,15 +505,19 @@ describe.skipIf(!canRunE2e)("what a NAD delegate receives", () => {
 
     const records = await readRecords(recordFile);
     expect(records.map((r) => r.command)).toEqual(["ADD", "DEL"]);
-    const [addRec, delRec] = records as [typeof records[0], typeof records[0]];
+    const [addRec, delRec] = records as [(typeof records)[0], (typeof records)[0]];
     expect(addRec.conf.name).toBe(`rec-${s}`);
     expect(addRec.conf.args).toEqual({ cni: { keep: "me", over: "new", n: 1, nested: { a: [1, 2] } } });
     expect(addRec.conf.runtimeConfig).toEqual({
-      ips: ["192.0.2.10/24"], portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }],
+      ips: ["192.0.2.10/24"],
+      portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }],
     });
     const podArgs = `IgnoreUnknown=true;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod.name};K8S_POD_INFRA_CONTAINER_ID=${id};K8S_POD_UID=${pod.uid}`;
     expect(addRec.env).toMatchObject({
-      CNI_COMMAND: "ADD", CNI_CONTAINERID: id, CNI_NETNS: ns.path, CNI_IFNAME: "net1",
+      CNI_COMMAND: "ADD",
+      CNI_CONTAINERID: id,
+      CNI_NETNS: ns.path,
+      CNI_IFNAME: "net1",
       CNI_ARGS: `${podArgs};MAC=02:aa:bb:cc:dd:ee;IP=192.0.2.10/24`,
     });
     expect(addRec.env.CNI_PATH?.split(":")[0]).toBe(env.binDir);

@@ -13,7 +13,17 @@ import type { Subprocess } from "bun";
 import { startFakeKube, type FakeKube } from "../helpers/fake-kube.ts";
 import { BINARY, createWorkdir, runCni, shimConf, waitForReady } from "../helpers/multus.ts";
 import { createCleanup, createNetns, deleteNetns, type NetnsFixture } from "../helpers/netns.ts";
-import { bridgeConflist, canRunE2e, containerId, deleteBridge, ensureBinary, exists, storeIps, waitFor, writeJson } from "../helpers/e2e.ts";
+import {
+  bridgeConflist,
+  canRunE2e,
+  containerId,
+  deleteBridge,
+  ensureBinary,
+  exists,
+  storeIps,
+  waitFor,
+  writeJson,
+} from "../helpers/e2e.ts";
 import { NODE, bridgeNet, describeRun, withGateway } from "../helpers/k8s-e2e.ts";
 
 const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -36,10 +46,18 @@ beforeAll(async () => {
   const files = fake.inClusterEnv(join(work.dir, "serviceaccount"));
   socketDir = join(work.dir, "run");
   const configPath = join(work.dir, "daemon-config.json");
-  await writeFile(configPath, JSON.stringify({
-    socketDir, multusConfigFile: "", cniDir: join(work.dir, "cache"), binDir: "/usr/lib/cni",
-    confDir: join(work.dir, "net.d"), logToStderr: true, logLevel: "verbose",
-  }));
+  await writeFile(
+    configPath,
+    JSON.stringify({
+      socketDir,
+      multusConfigFile: "",
+      cniDir: join(work.dir, "cache"),
+      binDir: "/usr/lib/cni",
+      confDir: join(work.dir, "net.d"),
+      logToStderr: true,
+      logLevel: "verbose",
+    }),
+  );
   const script = [
     "set -e",
     "mount -t tmpfs tmpfs /run",
@@ -48,11 +66,15 @@ beforeAll(async () => {
     `exec "$MULTUS" daemon -config="$CONFIG"`,
   ].join("\n");
   daemon = Bun.spawn(["unshare", "--mount", "--propagation", "private", "sh", "-c", script], {
-    stdout: "ignore", stderr: "pipe",
+    stdout: "ignore",
+    stderr: "pipe",
     env: {
       PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
-      ...files.env, MULTUS_NODE_NAME: NODE,
-      SA_DIR: join(work.dir, "serviceaccount"), MULTUS: BINARY, CONFIG: configPath,
+      ...files.env,
+      MULTUS_NODE_NAME: NODE,
+      SA_DIR: join(work.dir, "serviceaccount"),
+      MULTUS: BINARY,
+      CONFIG: configPath,
     },
   });
   const reader = (async () => {
@@ -77,11 +99,20 @@ describe.skipIf(!canUnshare)("a daemon configured by the in-cluster environment"
     const nad = bridgeNet("icn", dataDir);
     cleanup.add(() => deleteBridge(cluster.bridge));
     cleanup.add(() => deleteBridge(nad.bridge));
-    const clusterFile = await writeJson(join(work.dir, "cluster.conflist"), withGateway(bridgeConflist(cluster), cluster));
+    const clusterFile = await writeJson(
+      join(work.dir, "cluster.conflist"),
+      withGateway(bridgeConflist(cluster), cluster),
+    );
     fake.createNad({ namespace: "default", name: nad.name, config: JSON.stringify(bridgeConflist(nad)) });
     const uid = crypto.randomUUID();
     const name = `incluster-${uid.slice(0, 6)}`;
-    fake.createPod({ namespace: "default", name, uid, nodeName: NODE, annotations: { "k8s.v1.cni.cncf.io/networks": nad.name } });
+    fake.createPod({
+      namespace: "default",
+      name,
+      uid,
+      nodeName: NODE,
+      annotations: { "k8s.v1.cni.cncf.io/networks": nad.name },
+    });
 
     ns = await createNetns("mti");
     cleanup.add(() => deleteNetns(ns.name));
@@ -95,10 +126,14 @@ describe.skipIf(!canUnshare)("a daemon configured by the in-cluster environment"
     const netns = `/proc/${holder.pid}/ns/net`;
     // Only once the holder is inside: before that the path names the host's namespace.
     const target = (await stat(ns.path)).ino;
-    await waitFor("the holder process to enter the namespace", async () => (await stat(netns).catch(() => undefined))?.ino === target);
+    await waitFor(
+      "the holder process to enter the namespace",
+      async () => (await stat(netns).catch(() => undefined))?.ino === target,
+    );
     const id = containerId();
     const call = {
-      containerId: id, netns,
+      containerId: id,
+      netns,
       args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${name};K8S_POD_INFRA_CONTAINER_ID=${id};K8S_POD_UID=${uid}`,
       stdin: shimConf(socketDir, { clusterNetwork: clusterFile }),
     };
@@ -107,8 +142,13 @@ describe.skipIf(!canUnshare)("a daemon configured by the in-cluster environment"
     const r = await runCni(work.shim, { command: "ADD", ...call });
     expect(r.code, `${describeRun(r)}\ndaemon: ${daemonErr}`).toBe(0);
     expect((await ns.links()).sort()).toEqual(["eth0", "lo", "net1"]);
-    const status = JSON.parse(fake.getPod("default", name)!.metadata.annotations!["k8s.v1.cni.cncf.io/network-status"]!);
-    expect(status.map((s: any) => [s.name, s.interface])).toEqual([[cluster.name, "eth0"], [`default/${nad.name}`, "net1"]]);
+    const status = JSON.parse(
+      fake.getPod("default", name)!.metadata.annotations!["k8s.v1.cni.cncf.io/network-status"]!,
+    );
+    expect(status.map((s: any) => [s.name, s.interface])).toEqual([
+      [cluster.name, "eth0"],
+      [`default/${nad.name}`, "net1"],
+    ]);
     // Every request carried the service-account token (the fake answers 401 otherwise).
     expect(fake.requests().every((q) => q.status !== 401)).toBe(true);
     expect(fake.count("PATCH pods/status")).toBe(1);

@@ -37,8 +37,13 @@ beforeEach(async () => {
   const w = await createWorkdir();
   removeWorkdir = w.remove;
   env = {
-    dir: w.dir, netd: join(w.dir, "net.d"), socketDir: join(w.dir, "run"), records: join(w.dir, "records.jsonl"),
-    shim: w.shim, daemons: [], procs: [],
+    dir: w.dir,
+    netd: join(w.dir, "net.d"),
+    socketDir: join(w.dir, "run"),
+    records: join(w.dir, "records.jsonl"),
+    shim: w.shim,
+    daemons: [],
+    procs: [],
   };
   await mkdir(env.netd);
 });
@@ -57,9 +62,16 @@ function primary(extra: Record<string, unknown> = {}): Record<string, unknown> {
 /** An auto-mode daemon config whose generated file the test's shims can use. */
 function autoConfig(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    socketDir: env.socketDir, daemonSocketDir: env.socketDir, multusConfigFile: "auto", cniVersion: "1.0.0",
-    cniConfigDir: env.netd, multusAutoconfigDir: env.netd, binDir: recorderDir, cniDir: join(env.dir, "cache"),
-    primaryConfTimeoutSeconds: 3, ...extra,
+    socketDir: env.socketDir,
+    daemonSocketDir: env.socketDir,
+    multusConfigFile: "auto",
+    cniVersion: "1.0.0",
+    cniConfigDir: env.netd,
+    multusAutoconfigDir: env.netd,
+    binDir: recorderDir,
+    cniDir: join(env.dir, "cache"),
+    primaryConfTimeoutSeconds: 3,
+    ...extra,
   };
 }
 
@@ -81,7 +93,9 @@ async function spawnDaemon(config: Record<string, unknown>, args: string[] = [])
   const configPath = join(env.dir, "daemon-config.json");
   await writeFile(configPath, JSON.stringify(config));
   const proc = Bun.spawn([BINARY, "daemon", `-config=${configPath}`, ...args], {
-    stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
   });
   env.procs.push(proc);
   let err = "";
@@ -103,26 +117,41 @@ describe.skipIf(!canRunE2e)("00-multus.conf (auto)", () => {
   test("written once the daemon serves, Go's keys and order, 0600; an ADD through it reaches the primary", async () => {
     await writeJson(join(env.netd, "20-other.conf"), primary({ name: "other" }));
     await writeJson(join(env.netd, "10-rec.conflist"), {
-      cniVersion: "1.0.0", name: "rec-net",
+      cniVersion: "1.0.0",
+      name: "rec-net",
       plugins: [{ type: "recorder", recordFile: env.records, capabilities: { portMappings: true } }],
     });
     await writeJson(join(env.netd, "05-ignored.json"), primary({ name: "json" }));
     await start(autoConfig({ logLevel: "verbose", logFile: join(env.dir, "multus.log") }));
     await waitForConf();
     const text = await readFile(confPath(), "utf8");
-    expect(text).toBe(JSON.stringify({
-      binDir: recorderDir, capabilities: { portMappings: true }, cniVersion: "1.0.0", logFile: join(env.dir, "multus.log"),
-      logLevel: "verbose", name: "multus-cni-network", clusterNetwork: join(env.netd, "10-rec.conflist"), type: "multus-shim",
-      cniDir: join(env.dir, "cache"), daemonSocketDir: env.socketDir,
-    }));
+    expect(text).toBe(
+      JSON.stringify({
+        binDir: recorderDir,
+        capabilities: { portMappings: true },
+        cniVersion: "1.0.0",
+        logFile: join(env.dir, "multus.log"),
+        logLevel: "verbose",
+        name: "multus-cni-network",
+        clusterNetwork: join(env.netd, "10-rec.conflist"),
+        type: "multus-shim",
+        cniDir: join(env.dir, "cache"),
+        daemonSocketDir: env.socketDir,
+      }),
+    );
     expect((await stat(confPath())).mode & 0o777).toBe(0o600);
 
-    const r = await add({ ...JSON.parse(text), runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }] } });
+    const r = await add({
+      ...JSON.parse(text),
+      runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }] },
+    });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const recs = await readRecords(env.records);
     expect(recs.map((x) => x.command)).toEqual(["ADD"]);
-    expect(recs[0]!.conf.runtimeConfig).toEqual({ portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }] });
+    expect(recs[0]!.conf.runtimeConfig).toEqual({
+      portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }],
+    });
   });
 
   test("a change of the primary's capabilities regenerates it", async () => {
@@ -209,7 +238,9 @@ describe.skipIf(!canRunE2e)("readiness indicator file", () => {
   });
 
   test("not there in time: exit 1", async () => {
-    const d = await spawnDaemon(autoConfig({ readinessindicatorfile: join(env.dir, "never"), readinessIndicatorTimeoutSeconds: 0.5 }));
+    const d = await spawnDaemon(
+      autoConfig({ readinessindicatorfile: join(env.dir, "never"), readinessIndicatorTimeoutSeconds: 0.5 }),
+    );
     expect(await d.exited).toBe(1);
     expect(d.stderr()).toContain(`still waiting for readinessindicatorfile @ ${join(env.dir, "never")}`);
   });
@@ -258,7 +289,11 @@ describe.skipIf(!canRunE2e)("graceful stop", () => {
     const inFlight = add(shimConf);
     await waitFor("the slow ADD to reach the recorder", async () => (await readRecords(env.records)).length === 1);
     d.proc.kill("SIGTERM");
-    await waitFor("readyz 500", async () => (await socketRequest(socket, "/readyz", { method: "GET" })).status === 500, 1000);
+    await waitFor(
+      "readyz 500",
+      async () => (await socketRequest(socket, "/readyz", { method: "GET" })).status === 500,
+      1000,
+    );
     expect((await socketRequest(socket, "/healthz", { method: "GET" })).status).toBe(200);
     expect(d.proc.exitCode).toBeNull();
 
@@ -290,7 +325,9 @@ describe.skipIf(!canRunE2e)("graceful stop", () => {
   });
 
   test("SIGTERM during a start-up wait ends it with exit 0", async () => {
-    const d = await spawnDaemon(autoConfig({ readinessindicatorfile: join(env.dir, "never"), readinessIndicatorTimeoutSeconds: 30 }));
+    const d = await spawnDaemon(
+      autoConfig({ readinessindicatorfile: join(env.dir, "never"), readinessIndicatorTimeoutSeconds: 30 }),
+    );
     await Bun.sleep(500);
     d.proc.kill("SIGTERM");
     expect(await d.exited).toBe(0);
@@ -307,28 +344,52 @@ describe.skipIf(!canRunE2e)("command-line flags reach their config keys", () => 
     await writeFile(ready, "");
     const logFile = join(env.dir, "flags.log");
     // The file says other things; every one of them is overridden.
-    const d = await start({
-      socketDir: env.socketDir, daemonSocketDir: env.socketDir, multusConfigFile: "", cniVersion: "0.3.1",
-      cniConfigDir: join(env.dir, "elsewhere"), multusAutoconfigDir: join(env.dir, "elsewhere"), logLevel: "error",
-    }, [
-      "-multus-conf-file=auto",
-      "--cni-conf-dir", env.netd,
-      "-multus-autoconfig-dir", auto,
-      "-multus-master-cni-file-name=20-chosen.conf",
-      "-cni-version", "1.0.0",
-      "-namespace-isolation",
-      "--global-namespaces=default,infra",
-      "-override-network-name", "true",
-      "-multus-log-level", "debug",
-      "-multus-log-file=" + logFile,
-      "--readiness-indicator-file", ready,
-    ]);
+    const d = await start(
+      {
+        socketDir: env.socketDir,
+        daemonSocketDir: env.socketDir,
+        multusConfigFile: "",
+        cniVersion: "0.3.1",
+        cniConfigDir: join(env.dir, "elsewhere"),
+        multusAutoconfigDir: join(env.dir, "elsewhere"),
+        logLevel: "error",
+      },
+      [
+        "-multus-conf-file=auto",
+        "--cni-conf-dir",
+        env.netd,
+        "-multus-autoconfig-dir",
+        auto,
+        "-multus-master-cni-file-name=20-chosen.conf",
+        "-cni-version",
+        "1.0.0",
+        "-namespace-isolation",
+        "--global-namespaces=default,infra",
+        "-override-network-name",
+        "true",
+        "-multus-log-level",
+        "debug",
+        "-multus-log-file=" + logFile,
+        "--readiness-indicator-file",
+        ready,
+      ],
+    );
     await waitForConf();
-    expect(await readFile(confPath(), "utf8")).toBe(JSON.stringify({
-      capabilities: { ips: true }, cniVersion: "1.0.0", logFile, logLevel: "debug", name: "chosen",
-      clusterNetwork: join(auto, "20-chosen.conf"), namespaceIsolation: true, globalNamespaces: "default,infra",
-      type: "multus-shim", daemonSocketDir: env.socketDir, overrideNetworkName: true,
-    }));
+    expect(await readFile(confPath(), "utf8")).toBe(
+      JSON.stringify({
+        capabilities: { ips: true },
+        cniVersion: "1.0.0",
+        logFile,
+        logLevel: "debug",
+        name: "chosen",
+        clusterNetwork: join(auto, "20-chosen.conf"),
+        namespaceIsolation: true,
+        globalNamespaces: "default,infra",
+        type: "multus-shim",
+        daemonSocketDir: env.socketDir,
+        overrideNetworkName: true,
+      }),
+    );
     expect(await exists(logFile)).toBe(true);
     await rm(ready);
     expect(await d.proc.exited).toBe(2);
@@ -365,7 +426,13 @@ describe.skipIf(!canRunE2e)("command-line flags reach their config keys", () => 
   });
 
   test("misuse is refused with exit 2 and the usage", async () => {
-    for (const args of [["-no-such-flag"], ["-cni-version"], ["-metrics-port=abc"], ["stray"], ["-namespace-isolation=maybe"]]) {
+    for (const args of [
+      ["-no-such-flag"],
+      ["-cni-version"],
+      ["-metrics-port=abc"],
+      ["stray"],
+      ["-namespace-isolation=maybe"],
+    ]) {
       const proc = Bun.spawn([BINARY, "daemon", ...args], { stdout: "pipe", stderr: "pipe" });
       const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
       expect({ args, code }).toEqual({ args, code: 2 });
@@ -377,9 +444,21 @@ describe.skipIf(!canRunE2e)("command-line flags reach their config keys", () => 
     const proc = Bun.spawn([BINARY, "daemon", "-help"], { stdout: "pipe", stderr: "pipe" });
     const [code, out] = await Promise.all([proc.exited, new Response(proc.stdout).text()]);
     expect(code).toBe(0);
-    for (const flag of ["-config", "-metrics-port", "-metricsPort", "-additional-bin-dir", "-multus-log-level", "-multus-log-file",
-      "-cni-version", "-namespace-isolation", "-global-namespaces", "-readiness-indicator-file", "-multus-autoconfig-dir",
-      "-multus-master-cni-file-name", "-override-network-name"]) {
+    for (const flag of [
+      "-config",
+      "-metrics-port",
+      "-metricsPort",
+      "-additional-bin-dir",
+      "-multus-log-level",
+      "-multus-log-file",
+      "-cni-version",
+      "-namespace-isolation",
+      "-global-namespaces",
+      "-readiness-indicator-file",
+      "-multus-autoconfig-dir",
+      "-multus-master-cni-file-name",
+      "-override-network-name",
+    ]) {
       expect(out).toContain(flag);
     }
     expect(out).toContain("(default /etc/cni/net.d/multus.d/daemon-config.json)");

@@ -12,14 +12,25 @@ import { basename, join } from "node:path";
 import { createWorkdir, startDaemon, type DaemonHandle } from "../helpers/multus.ts";
 import { createCleanup, createVethPair, deleteLink, randomSuffix } from "../helpers/netns.ts";
 import {
-  bridgeConflist, canRunE2e, deleteBridge, ensureBinary, macvlanConf, randomPrefix,
-  readDelegateCacheFile, resultCacheEntries, storeIps, writeJson, type BridgeNet, type MacvlanNet,
+  bridgeConflist,
+  canRunE2e,
+  deleteBridge,
+  ensureBinary,
+  macvlanConf,
+  randomPrefix,
+  readDelegateCacheFile,
+  resultCacheEntries,
+  storeIps,
+  writeJson,
+  type BridgeNet,
+  type MacvlanNet,
 } from "../helpers/e2e.ts";
 import { buildRecordingPlugin, readRecords } from "../helpers/build-fixtures.ts";
 import { removeCgroups, SYSTEM_CNI_DIR, unmountUnder } from "../helpers/containerd.ts";
 import { buildSandboxImage } from "../helpers/sandbox-image.ts";
 
-const canRun = canRunE2e && ["podman", "runc", "conmon"].every((b) => Bun.which(b) !== null) && existsSync("/bin/busybox");
+const canRun =
+  canRunE2e && ["podman", "runc", "conmon"].every((b) => Bun.which(b) !== null) && existsSync("/bin/busybox");
 const CNI_VERSION = "1.0.0";
 const IMAGE = "localhost/multus-test-busybox:latest";
 
@@ -33,7 +44,9 @@ interface Podman {
 async function createPodman(dir: string, cniBinDir: string, cniConfDir: string): Promise<Podman> {
   const conf = join(dir, "containers.conf");
   await mkdir(join(dir, "tmp"), { recursive: true });
-  await writeFile(conf, `[containers]
+  await writeFile(
+    conf,
+    `[containers]
 default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 
 [network]
@@ -47,18 +60,33 @@ cgroup_manager = "cgroupfs"
 events_logger = "file"
 events_logfile_path = "${dir}/events.log"
 tmp_dir = "${dir}/tmp"
-`);
-  const base = ["podman", "--root", join(dir, "storage"), "--runroot", join(dir, "runroot"), "--storage-driver", "overlay"];
+`,
+  );
+  const base = [
+    "podman",
+    "--root",
+    join(dir, "storage"),
+    "--runroot",
+    join(dir, "runroot"),
+    "--storage-driver",
+    "overlay",
+  ];
   return {
     dir,
     cgroupParent: `/${basename(dir)}`,
     async run(args, timeoutMs = 30_000) {
       const proc = Bun.spawn([...base, ...args], {
-        stdout: "pipe", stderr: "pipe", stdin: "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+        stdin: "ignore",
         env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", CONTAINERS_CONF: conf, HOME: dir },
       });
       const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
-      const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+      const [stdout, stderr, code] = await Promise.all([
+        new Response(proc.stdout).text(),
+        new Response(proc.stderr).text(),
+        proc.exited,
+      ]);
       clearTimeout(timer);
       return { code, stdout, stderr };
     },
@@ -119,25 +147,62 @@ describe.skipIf(!canRun)("podman run (CNI backend) -> multus-shim -> daemon", ()
     await mkdir(confDir);
     const clusterFile = await writeJson(join(confDir, "10-cluster.conflist"), bridgeConflist(cluster, CNI_VERSION));
     await writeJson(join(confDir, "20-macvlan.conf"), macvlanConf(macvlan, CNI_VERSION));
-    await writeJson(join(confDir, "30-recorder.conf"), { cniVersion: CNI_VERSION, name: `recorder-${s}`, type: "recorder", recordFile });
+    await writeJson(join(confDir, "30-recorder.conf"), {
+      cniVersion: CNI_VERSION,
+      name: `recorder-${s}`,
+      type: "recorder",
+      recordFile,
+    });
     const refusingFile = await writeJson(join(work.dir, "refusing.conflist"), {
-      cniVersion: CNI_VERSION, name: `refusing-${s}`, plugins: [{ type: "recorder", recordFile, error: refusal, failOn: ["ADD"] }],
+      cniVersion: CNI_VERSION,
+      name: `refusing-${s}`,
+      plugins: [{ type: "recorder", recordFile, error: refusal, failOn: ["ADD"] }],
     });
 
-    const common = { cniVersion: CNI_VERSION, cniDir, confDir, binDir: cniBinDir, logFile, logToStderr: true, logLevel: "verbose" };
-    daemon = await startDaemon(work.dir, { ...common, socketDir: join(work.dir, "run"), clusterNetwork: clusterFile, defaultNetworks: [macvlan.name, `recorder-${s}`] });
+    const common = {
+      cniVersion: CNI_VERSION,
+      cniDir,
+      confDir,
+      binDir: cniBinDir,
+      logFile,
+      logToStderr: true,
+      logLevel: "verbose",
+    };
+    daemon = await startDaemon(work.dir, {
+      ...common,
+      socketDir: join(work.dir, "run"),
+      clusterNetwork: clusterFile,
+      defaultNetworks: [macvlan.name, `recorder-${s}`],
+    });
     cleanup.add(() => daemon.stop());
     const refusingDir = join(work.dir, "refusing");
     await mkdir(refusingDir);
-    const refusingDaemon = await startDaemon(refusingDir, { ...common, socketDir: join(refusingDir, "run"), clusterNetwork: refusingFile });
+    const refusingDaemon = await startDaemon(refusingDir, {
+      ...common,
+      socketDir: join(refusingDir, "run"),
+      clusterNetwork: refusingFile,
+    });
     cleanup.add(() => refusingDaemon.stop());
 
     // podman's networks: one conflist each, multus-shim the only plugin (00-multus.conf's shape).
     const netDir = join(work.dir, "net.d");
     await mkdir(netDir);
-    const shimPlugin = (socketDir: string) => ({ type: "multus-shim", daemonSocketDir: socketDir, logFile, logLevel: "verbose" });
-    await writeJson(join(netDir, "multus.conflist"), { cniVersion: CNI_VERSION, name: "multus", plugins: [shimPlugin(daemon.socketDir)] });
-    await writeJson(join(netDir, "multus-refusing.conflist"), { cniVersion: CNI_VERSION, name: "multus-refusing", plugins: [shimPlugin(refusingDaemon.socketDir)] });
+    const shimPlugin = (socketDir: string) => ({
+      type: "multus-shim",
+      daemonSocketDir: socketDir,
+      logFile,
+      logLevel: "verbose",
+    });
+    await writeJson(join(netDir, "multus.conflist"), {
+      cniVersion: CNI_VERSION,
+      name: "multus",
+      plugins: [shimPlugin(daemon.socketDir)],
+    });
+    await writeJson(join(netDir, "multus-refusing.conflist"), {
+      cniVersion: CNI_VERSION,
+      name: "multus-refusing",
+      plugins: [shimPlugin(refusingDaemon.socketDir)],
+    });
 
     podman = await createPodman(join(work.dir, "podman"), cniBinDir, netDir);
     // Runs before the daemons stop (cleanup is reverse order): containers left get their DEL.
@@ -154,8 +219,22 @@ describe.skipIf(!canRun)("podman run (CNI backend) -> multus-shim -> daemon", ()
   test("a container gets eth0 (cluster) and net1 (macvlan); --rm releases everything", async () => {
     const name = `c-${randomSuffix(6)}`;
     const cidFile = join(podman.dir, `${name}.cid`);
-    const r = await podman.run(["run", "--rm", "--name", name, "--cidfile", cidFile, "--network", "multus",
-      "--cgroup-parent", podman.cgroupParent, IMAGE, "/bin/ip", "-4", "addr"]);
+    const r = await podman.run([
+      "run",
+      "--rm",
+      "--name",
+      name,
+      "--cidfile",
+      cidFile,
+      "--network",
+      "multus",
+      "--cgroup-parent",
+      podman.cgroupParent,
+      IMAGE,
+      "/bin/ip",
+      "-4",
+      "addr",
+    ]);
     expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 0 }); // stderr shown on failure
     const ifs = parseIpAddr(r.stdout);
     expect([...ifs.keys()].sort()).toEqual(["eth0", "lo", "net1"]);
@@ -182,8 +261,20 @@ describe.skipIf(!canRun)("podman run (CNI backend) -> multus-shim -> daemon", ()
 
   test("a delegate's CNI error reaches podman's message with its msg and details", async () => {
     const name = `c-${randomSuffix(6)}`;
-    const r = await podman.run(["run", "--rm", "--name", name, "--network", "multus-refusing",
-      "--cgroup-parent", podman.cgroupParent, IMAGE, "/bin/sh", "-c", "true"]);
+    const r = await podman.run([
+      "run",
+      "--rm",
+      "--name",
+      name,
+      "--network",
+      "multus-refusing",
+      "--cgroup-parent",
+      podman.cgroupParent,
+      IMAGE,
+      "/bin/sh",
+      "-c",
+      "true",
+    ]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(refusal.msg);
     expect(r.stderr).toContain(refusal.details);

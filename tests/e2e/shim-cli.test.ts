@@ -22,7 +22,8 @@ async function run(cmd: string[], env: Record<string, string>, stdin?: string) {
     env: { PATH: "/usr/bin:/bin", ...env },
     // without stdin text the pipe is left open: a shim that read it would hang
     stdin: stdin === undefined ? "pipe" : new TextEncoder().encode(stdin),
-    stdout: "pipe", stderr: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
   });
   const out = Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
   try {
@@ -38,7 +39,8 @@ describe.skipIf(!canRunE2e)("the shim outside a CNI call", () => {
   test("no CNI_COMMAND: the about text on stderr, nothing on stdout, exit 0, stdin not read", async () => {
     const r = await run([work.shim], {});
     expect(r).toEqual({
-      code: 0, stdout: "",
+      code: 0,
+      stdout: "",
       stderr: `meta-plugin that delegates to other CNI plugins\nCNI protocol versions supported: ${VERSIONS.join(", ")}\n`,
     });
   });

@@ -6,8 +6,19 @@ import { join } from "node:path";
 import { createWorkdir, shimConf, startDaemon, type DaemonHandle } from "../helpers/multus.ts";
 import { createCleanup, createNetns, deleteNetns, randomSuffix, type NetnsFixture } from "../helpers/netns.ts";
 import {
-  bridgeConflist, canRunE2e, containerId, deleteBridge, ensureBinary, exists, goShimBody, randomPrefix,
-  resultCacheEntries, socketRequest, storeIps, writeJson, type BridgeNet,
+  bridgeConflist,
+  canRunE2e,
+  containerId,
+  deleteBridge,
+  ensureBinary,
+  exists,
+  goShimBody,
+  randomPrefix,
+  resultCacheEntries,
+  socketRequest,
+  storeIps,
+  writeJson,
+  type BridgeNet,
 } from "../helpers/e2e.ts";
 
 const s = randomSuffix(5);
@@ -65,7 +76,7 @@ const stdin = () => shimConf(daemon.socketDir, { cniVersion: "0.3.1" });
 const post = (body: string) => socketRequest(socket, "/cni", { body, headers: { "content-type": "application/json" } });
 
 describe.skipIf(!canRunE2e)("the /cni endpoint with Go multus-shim request bodies", () => {
-  test("ADD answers 200 {\"Result\": <CNI 1.1.0 result>}; CHECK and DEL answer 200 with an empty body", async () => {
+  test('ADD answers 200 {"Result": <CNI 1.1.0 result>}; CHECK and DEL answer 200 with an empty body', async () => {
     const id = containerId("go");
     const add = await post(goShimBody(goShimEnv("ADD", id), stdin()));
     expect(add.status).toBe(200);
@@ -77,8 +88,9 @@ describe.skipIf(!canRunE2e)("the /cni endpoint with Go multus-shim request bodie
     expect(result.cniVersion).toBe("1.1.0");
     const [eth0] = await ns.addrs("eth0");
     expect(eth0).toStartWith(`${cluster.prefix}.`);
-    const eth0Index = (result.interfaces as Array<{ name: string; sandbox?: string }>)
-      .findIndex((i) => i.name === "eth0" && i.sandbox === ns.path);
+    const eth0Index = (result.interfaces as Array<{ name: string; sandbox?: string }>).findIndex(
+      (i) => i.name === "eth0" && i.sandbox === ns.path,
+    );
     expect(eth0Index).toBeGreaterThanOrEqual(0);
     expect(result.ips).toEqual([{ address: eth0, gateway: `${cluster.prefix}.1`, interface: eth0Index }]);
     expect(result.ips[0].version).toBeUndefined();
@@ -110,13 +122,21 @@ describe.skipIf(!canRunE2e)("the /cni endpoint with Go multus-shim request bodie
     delete (env as Record<string, string | undefined>).CNI_NETNS;
     const missing = await expectError(goShimBody(env, stdin()), 4, "required env variables [CNI_NETNS] missing");
     expect(missing.msg).toBe("required env variables [CNI_NETNS] missing");
-    await expectError(goShimBody(goShimEnv("ADD", id, { CNI_IFNAME: "this-name-is-too-long" }), stdin()), 4, "invalid CNI_IFNAME");
+    await expectError(
+      goShimBody(goShimEnv("ADD", id, { CNI_IFNAME: "this-name-is-too-long" }), stdin()),
+      4,
+      "invalid CNI_IFNAME",
+    );
     await expectError(goShimBody(goShimEnv("ADD", id), "{not json"), 6, "failed to decode CNI configuration");
     await expectError("this is not a request", 6, "could not decode the CNI request body");
     await expectError("{}", 4, "unexpected or missing CNI_COMMAND");
     // the delegate's own error object passes through: bridge cannot open a netns that does not exist
     const gone = `/var/run/netns/${ns.name}-gone`;
-    const err = await expectError(goShimBody(goShimEnv("ADD", id, { CNI_NETNS: gone }), stdin()), 999, `failed to open netns "${gone}"`);
+    const err = await expectError(
+      goShimBody(goShimEnv("ADD", id, { CNI_NETNS: gone }), stdin()),
+      999,
+      `failed to open netns "${gone}"`,
+    );
     expect(err.details).toContain(`error adding container to network "${cluster.name}"`);
     expect(await storeIps(cluster.dataDir, cluster.name)).toEqual([]);
     expect(await exists(join(cniDir, id))).toBe(false);

@@ -39,9 +39,18 @@ async function buildOnce(): Promise<string> {
   await mkdir(binDir, { recursive: true, mode: 0o755 });
   const tmpOut = join(binDir, `.recorder.${process.pid}.${Date.now()}`);
   const proc = Bun.spawn({
-    cmd: [process.execPath, "build", "--compile", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
-      SOURCE, "--outfile", tmpOut],
-    stdout: "pipe", stderr: "pipe",
+    cmd: [
+      process.execPath,
+      "build",
+      "--compile",
+      "--no-compile-autoload-dotenv",
+      "--no-compile-autoload-bunfig",
+      SOURCE,
+      "--outfile",
+      tmpOut,
+    ],
+    stdout: "pipe",
+    stderr: "pipe",
   });
   const [code, errText] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
   if (code !== 0) {
@@ -71,14 +80,17 @@ async function isFile(p: string): Promise<boolean> {
 /** Every invocation the recorder wrote to `file`, in order; [] when it does not exist. */
 export async function readRecords(file: string): Promise<PluginRecord[]> {
   const text = await readFile(file, "utf8").catch(() => "");
-  return text.split("\n").filter((l) => l !== "").map((l) => {
-    const r = JSON.parse(l) as RawRecord;
-    let conf: Record<string, unknown> = {};
-    try {
-      conf = JSON.parse(r.stdin) as Record<string, unknown>;
-    } catch {
-      // keep {}
-    }
-    return { ...r, conf };
-  });
+  return text
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => {
+      const r = JSON.parse(l) as RawRecord;
+      let conf: Record<string, unknown> = {};
+      try {
+        conf = JSON.parse(r.stdin) as Record<string, unknown>;
+      } catch {
+        // keep {}
+      }
+      return { ...r, conf };
+    });
 }

@@ -108,14 +108,19 @@ export async function startContainerd(opts: ContainerdOptions = {}): Promise<Con
   let output = "";
   const proc = Bun.spawn(["containerd", "--config", configPath, "--log-level", "info"], {
     cwd: dir,
-    stdin: "ignore", stdout: "pipe", stderr: "pipe",
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
     env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" },
   });
   const drain = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder();
     for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
   };
-  const readers = Promise.all([drain(proc.stdout as ReadableStream<Uint8Array>), drain(proc.stderr as ReadableStream<Uint8Array>)]).catch(() => undefined);
+  const readers = Promise.all([
+    drain(proc.stdout as ReadableStream<Uint8Array>),
+    drain(proc.stderr as ReadableStream<Uint8Array>),
+  ]).catch(() => undefined);
   const cri = createCriClient(address, { defaultTimeoutMs: 30_000 });
   /** Every sandbox goes below this cgroup, so stop() can remove what runc leaves (the parent). */
   const cgroupParent = `/${basename(dir)}`;
@@ -125,7 +130,12 @@ export async function startContainerd(opts: ContainerdOptions = {}): Promise<Con
 
   let stopped = false;
   const handle: ContainerdHandle = {
-    dir, address, cniBinDir, cniConfDir, proc, cri,
+    dir,
+    address,
+    cniBinDir,
+    cniConfDir,
+    proc,
+    cri,
     log: () => output,
     async runPodSandbox(pod, o) {
       const id = await cri.runPodSandbox({ cgroupParent, ...pod }, o);
@@ -138,7 +148,9 @@ export async function startContainerd(opts: ContainerdOptions = {}): Promise<Con
       await poll(timeoutMs, `containerd to load CNI network "${name}"`, async () => {
         const { conditions, info } = await cri.status(true);
         const ready = conditions.find((c) => c.type === "NetworkReady")?.status === true;
-        const cniconfig = info.cniconfig ? (JSON.parse(info.cniconfig) as { Networks?: Array<{ Config?: { Name?: string } }> }) : {};
+        const cniconfig = info.cniconfig
+          ? (JSON.parse(info.cniconfig) as { Networks?: Array<{ Config?: { Name?: string } }> })
+          : {};
         return ready && (cniconfig.Networks ?? []).some((n) => n.Config?.Name === name);
       });
     },
@@ -150,7 +162,10 @@ export async function startContainerd(opts: ContainerdOptions = {}): Promise<Con
         try {
           for (const sb of await cri.listPodSandbox()) {
             sandboxesSeen.add(sb.id);
-            await cri.sandboxNetns(sb.id).then((p) => netnsSeen.add(p), () => undefined);
+            await cri.sandboxNetns(sb.id).then(
+              (p) => netnsSeen.add(p),
+              () => undefined,
+            );
             // Bounded: a shim whose daemon is gone waits for it, then fails DEL (code 11).
             await cri.stopPodSandbox(sb.id, { timeoutMs: 10_000 }).catch(() => undefined);
             await cri.removePodSandbox(sb.id, { timeoutMs: 10_000 }).catch(() => undefined);
@@ -197,7 +212,10 @@ export async function startContainerd(opts: ContainerdOptions = {}): Promise<Con
     await poll(opts.timeoutMs ?? 15_000, "containerd's CRI socket", async () => {
       if (proc.exitCode !== null) throw new Error(`containerd exited with ${proc.exitCode}:\n${output}`);
       if (!existsSync(address)) return false;
-      return cri.version().then(() => true, () => false);
+      return cri.version().then(
+        () => true,
+        () => false,
+      );
     });
     await importSandboxImage(address);
   } catch (err) {
@@ -239,7 +257,8 @@ async function killLeftovers(stateDir: string, address: string): Promise<void> {
 
 /** Removes `parent` (and sandbox cgroups left inside) from every cgroup hierarchy; only empty ones go. */
 export async function removeCgroups(parent: string): Promise<void> {
-  const mounts = (await readFile("/proc/self/mountinfo", "utf8").catch(() => "")).split("\n")
+  const mounts = (await readFile("/proc/self/mountinfo", "utf8").catch(() => ""))
+    .split("\n")
     .filter((line) => / - cgroup2? /.test(line))
     .map((line) => line.split(" ")[4]!)
     .filter(Boolean);
@@ -255,7 +274,8 @@ export async function removeCgroups(parent: string): Promise<void> {
 /** Unmounts every mount point below `dir`, deepest first (lazily if busy). */
 export async function unmountUnder(dir: string): Promise<void> {
   const text = await readFile("/proc/self/mountinfo", "utf8").catch(() => "");
-  const points = text.split("\n")
+  const points = text
+    .split("\n")
     .map((line) => line.split(" ")[4])
     .filter((p): p is string => !!p && (p === dir || p.startsWith(`${dir}/`)))
     .map((p) => p.replace(/\\040/g, " "))

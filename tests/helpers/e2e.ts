@@ -12,7 +12,9 @@ export const REPO = resolve(import.meta.dir, "../..");
 export const PLUGIN_DIR = "/usr/lib/cni";
 
 /** Root, `ip`, and Debian's plugins: what every e2e test needs. */
-export const canRunE2e = process.getuid?.() === 0 && Bun.which("ip") !== null &&
+export const canRunE2e =
+  process.getuid?.() === 0 &&
+  Bun.which("ip") !== null &&
   (await stat(join(PLUGIN_DIR, "bridge")).catch(() => undefined)) !== undefined;
 
 let building: Promise<string> | undefined;
@@ -72,14 +74,21 @@ export interface BridgeNet {
 /** bridge + host-local as a conflist (the usual cluster network). */
 export function bridgeConflist(net: BridgeNet, cniVersion = "1.0.0"): Record<string, unknown> {
   return {
-    cniVersion, name: net.name,
-    plugins: [{
-      type: "bridge", bridge: net.bridge, isGateway: true,
-      ipam: {
-        type: "host-local", dataDir: net.dataDir, ranges: [[{ subnet: `${net.prefix}.0/24` }]],
-        routes: [{ dst: "0.0.0.0/0" }],
+    cniVersion,
+    name: net.name,
+    plugins: [
+      {
+        type: "bridge",
+        bridge: net.bridge,
+        isGateway: true,
+        ipam: {
+          type: "host-local",
+          dataDir: net.dataDir,
+          ranges: [[{ subnet: `${net.prefix}.0/24` }]],
+          routes: [{ dst: "0.0.0.0/0" }],
+        },
       },
-    }],
+    ],
   };
 }
 
@@ -93,7 +102,11 @@ export interface MacvlanNet {
 /** macvlan + host-local as a single conf. */
 export function macvlanConf(net: MacvlanNet, cniVersion = "1.0.0"): Record<string, unknown> {
   return {
-    cniVersion, name: net.name, type: "macvlan", master: net.master, mode: "bridge",
+    cniVersion,
+    name: net.name,
+    type: "macvlan",
+    master: net.master,
+    mode: "bridge",
     ipam: { type: "host-local", dataDir: net.dataDir, ranges: [[{ subnet: `${net.prefix}.0/24` }]] },
   };
 }
@@ -107,7 +120,10 @@ export async function writeJson(path: string, value: unknown): Promise<string> {
  * A bin dir holding links to every plugin in /usr/lib/cni plus `extra`
  * (name -> target path, linked) and `scripts` (name -> shell script text).
  */
-export async function createBinDir(dir: string, opts: { extra?: Record<string, string>; scripts?: Record<string, string> } = {}): Promise<string> {
+export async function createBinDir(
+  dir: string,
+  opts: { extra?: Record<string, string>; scripts?: Record<string, string> } = {},
+): Promise<string> {
   await mkdir(dir, { recursive: true });
   for (const p of await readdir(PLUGIN_DIR)) await symlink(join(PLUGIN_DIR, p), join(dir, p));
   for (const [name, target] of Object.entries(opts.extra ?? {})) await symlink(target, join(dir, name));
@@ -142,9 +158,12 @@ export async function resultCacheEntries(cniDir: string, id: string): Promise<st
 }
 
 /** The delegate cache <cniDir>/<id> as written (Go field names), or undefined. */
-export async function readDelegateCacheFile(cniDir: string, id: string): Promise<Array<Record<string, unknown>> | undefined> {
+export async function readDelegateCacheFile(
+  cniDir: string,
+  id: string,
+): Promise<Array<Record<string, unknown>> | undefined> {
   const text = await readFile(join(cniDir, id), "utf8").catch(() => undefined);
-  return text === undefined ? undefined : JSON.parse(text) as Array<Record<string, unknown>>;
+  return text === undefined ? undefined : (JSON.parse(text) as Array<Record<string, unknown>>);
 }
 
 export async function deleteBridge(name: string): Promise<void> {
@@ -163,7 +182,12 @@ export async function isAlive(pid: number): Promise<boolean> {
 // Waiting and the socket
 
 /** Polls `check` until it returns a truthy value, or throws at the deadline naming `what`. */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 5000, intervalMs = 20): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T> | T,
+  timeoutMs = 5000,
+  intervalMs = 20,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -181,9 +205,16 @@ export interface SocketReply {
 }
 
 /** One HTTP request to the daemon over its unix socket, as any client would send it. */
-export async function socketRequest(socketPath: string, path: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}): Promise<SocketReply> {
+export async function socketRequest(
+  socketPath: string,
+  path: string,
+  init: { method?: string; body?: string; headers?: Record<string, string> } = {},
+): Promise<SocketReply> {
   const res = await fetch(`http://dummy${path}`, {
-    unix: socketPath, method: init.method ?? "POST", body: init.body, headers: init.headers,
+    unix: socketPath,
+    method: init.method ?? "POST",
+    body: init.body,
+    headers: init.headers,
     signal: AbortSignal.timeout(20_000),
   });
   const text = await res.text();

@@ -323,7 +323,7 @@ function parseSelectors(fieldSelector: string | null, labelSelector: string | nu
     const [, not, label, op, value] = m as unknown as [string, string, string, string | undefined, string];
     tests.push((o) => {
       const labels = o.metadata.labels ?? {};
-      if (op === undefined) return (label in labels) !== (not === "!");
+      if (op === undefined) return label in labels !== (not === "!");
       return (labels[label] === value) === (op !== "!=");
     });
   }
@@ -451,10 +451,21 @@ function generateCertificates(dir: string): { caFile: string; certFile: string; 
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
   openssl(
     [
-      "req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
-      "-subj", "/CN=fake-kube-ca",
-      "-addext", "basicConstraints=critical,CA:TRUE",
-      "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+      "req",
+      "-x509",
+      ...ec,
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.crt",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=fake-kube-ca",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
     ],
     dir,
   );
@@ -465,8 +476,21 @@ function generateCertificates(dir: string): { caFile: string; certFile: string; 
   );
   openssl(
     [
-      "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-      "-out", "server.crt", "-days", "2", "-extfile", "server.ext",
+      "x509",
+      "-req",
+      "-in",
+      "server.csr",
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      "server.crt",
+      "-days",
+      "2",
+      "-extfile",
+      "server.ext",
     ],
     dir,
   );
@@ -544,7 +568,10 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     if (!meta.name) throw new HttpError(422, `${info.kind} "": name or generateName is required`);
     if (info.namespaced) {
       if (meta.namespace !== undefined && namespace !== undefined && meta.namespace !== namespace)
-        throw new HttpError(400, "the namespace of the provided object does not match the namespace sent on the request");
+        throw new HttpError(
+          400,
+          "the namespace of the provided object does not match the namespace sent on the request",
+        );
       meta.namespace = namespace ?? meta.namespace ?? "default";
     } else delete meta.namespace;
     const key = keyOf(info.namespaced ? meta.namespace : undefined, meta.name);
@@ -590,7 +617,10 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
       );
     const wantUid = next.metadata?.uid;
     if (wantUid !== undefined && wantUid !== old.metadata.uid)
-      throw new HttpError(409, `Precondition failed: UID in precondition: ${wantUid}, UID in object meta: ${old.metadata.uid}`);
+      throw new HttpError(
+        409,
+        `Precondition failed: UID in precondition: ${wantUid}, UID in object meta: ${old.metadata.uid}`,
+      );
     const obj = clone(next);
     obj.metadata = { ...(obj.metadata ?? {}) };
     for (const k of ["name", "namespace", "uid", "creationTimestamp"] as const) {
@@ -624,7 +654,10 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
   // --- routing ---
 
   function route(pathname: string): Route | undefined {
-    const parts = pathname.split("/").filter((p) => p !== "").map(decodeURIComponent);
+    const parts = pathname
+      .split("/")
+      .filter((p) => p !== "")
+      .map(decodeURIComponent);
     let group: string;
     let rest: string[];
     if (parts[0] === "api" && parts[1] === "v1") {
@@ -886,12 +919,16 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     if (rule) {
       rule.remaining--;
       failRules = failRules.filter((f) => f.remaining > 0);
-      const headers = rule.retryAfterSeconds !== undefined ? { "retry-after": String(rule.retryAfterSeconds) } : undefined;
+      const headers =
+        rule.retryAfterSeconds !== undefined ? { "retry-after": String(rule.retryAfterSeconds) } : undefined;
       return reply(statusReply(rule.status, `injected failure ${rule.status}`, undefined, headers));
     }
 
     if (url.pathname === "/version" && method === "GET")
-      return reply({ status: 200, body: { major: "1", minor: "33", gitVersion: "v1.33.0-fake", platform: "linux/amd64" } });
+      return reply({
+        status: 200,
+        body: { major: "1", minor: "33", gitVersion: "v1.33.0-fake", platform: "linux/amd64" },
+      });
     if (!r) return reply(statusReply(404, "the server could not find the requested resource"));
     try {
       if (verb === "WATCH") {
@@ -1073,7 +1110,10 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
 
     events() {
       const out: RecordedEvent[] = [];
-      for (const [store, api] of [["events", "v1"], ["events.k8s.io", "events.k8s.io/v1"]] as const) {
+      for (const [store, api] of [
+        ["events", "v1"],
+        ["events.k8s.io", "events.k8s.io/v1"],
+      ] as const) {
         for (const o of stores[store].values()) {
           const e = o as KubeObject & Record<string, any>;
           const involved = api === "v1" ? e.involvedObject : e.regarding;

@@ -55,13 +55,23 @@ export interface Invoker {
 
 const CONF_NAME = "multus-cni-network";
 
-function run(binary: string, binDir: string, stdin: (v?: string) => Record<string, unknown>, call: InvokerCall): Promise<ShimRun> {
+function run(
+  binary: string,
+  binDir: string,
+  stdin: (v?: string) => Record<string, unknown>,
+  call: InvokerCall,
+): Promise<ShimRun> {
   return runCni(binary, {
-    command: call.command, containerId: call.containerId, netns: call.netns, ifname: call.ifname, args: call.args,
+    command: call.command,
+    containerId: call.containerId,
+    netns: call.netns,
+    ifname: call.ifname,
+    args: call.args,
     // A runtime's CNI_PATH holds the plugin it runs (and, here, nothing else).
     path: binDir,
     stdin: call.stdin ?? stdin(call.cniVersion),
-    omit: call.omit, extraEnv: call.extraEnv,
+    omit: call.omit,
+    extraEnv: call.extraEnv,
   });
 }
 
@@ -98,7 +108,9 @@ export function thinInvoker(): Invoker {
       await ensureBinary();
       dir = await mkdtemp(join(tmpdir(), "multus-thin-"));
       const install = Bun.spawn([BINARY, "install", "--dest", join(dir, "bin"), "--type", "thin"], {
-        stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+        stdout: "pipe",
+        stderr: "pipe",
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
       });
       const [code, err] = await Promise.all([install.exited, new Response(install.stderr).text()]);
       if (code !== 0) throw new Error(`multus install --type thin failed (exit ${code}): ${err}`);

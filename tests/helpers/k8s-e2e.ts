@@ -13,7 +13,15 @@ import { createWorkdir, runCni, shimConf, startDaemon, type DaemonHandle, type S
 import { createCleanup, randomSuffix } from "./netns.ts";
 import { buildRecordingPlugin } from "./build-fixtures.ts";
 import {
-  PLUGIN_DIR, bridgeConflist, createBinDir, deleteBridge, ensureBinary, randomPrefix, waitFor, writeJson, type BridgeNet,
+  PLUGIN_DIR,
+  bridgeConflist,
+  createBinDir,
+  deleteBridge,
+  ensureBinary,
+  randomPrefix,
+  waitFor,
+  writeJson,
+  type BridgeNet,
 } from "./e2e.ts";
 
 export const NODE = "node-e2e";
@@ -52,7 +60,18 @@ export interface K8sEnv {
   createPod(opts: { namespace?: string; name?: string; uid?: string; annotations?: Record<string, string> }): PodHandle;
   /** A NAD whose spec.config is `config` (JSON-encoded when an object). */
   createNad(opts: { namespace?: string; name: string; config: string | Record<string, unknown> }): void;
-  cni(command: string, call: { pod?: PodHandle; containerId: string; netns: string; ifname?: string; args?: string; cniVersion?: string; conf?: Record<string, unknown> }): Promise<ShimRun>;
+  cni(
+    command: string,
+    call: {
+      pod?: PodHandle;
+      containerId: string;
+      netns: string;
+      ifname?: string;
+      args?: string;
+      cniVersion?: string;
+      conf?: Record<string, unknown>;
+    },
+  ): Promise<ShimRun>;
   /** The pod's network-status annotation as the API holds it. */
   networkStatus(pod: PodHandle): string | undefined;
   /** Events about the pod, waiting until at least `min` have arrived (events are sent after the reply). */
@@ -80,23 +99,47 @@ export async function startK8sEnv(opts: K8sEnvOptions = {}): Promise<K8sEnv> {
     await mkdir(confDir);
     const cluster = bridgeNet("clu", dataDir);
     cleanup.add(() => deleteBridge(cluster.bridge));
-    const clusterFile = await writeJson(join(confDir, "10-cluster.conflist"), withGateway(bridgeConflist(cluster), cluster));
+    const clusterFile = await writeJson(
+      join(confDir, "10-cluster.conflist"),
+      withGateway(bridgeConflist(cluster), cluster),
+    );
     const binDir = opts.withRecorder
       ? await createBinDir(join(work.dir, "cni-bin"), { extra: { recorder: await buildRecordingPlugin() } })
       : PLUGIN_DIR;
 
     const kubeconfig = fake.writeKubeconfig(join(work.dir, "kubeconfig"));
-    const daemon = await startDaemon(work.dir, {
-      cniDir, binDir, confDir, kubeconfig,
-      logToStderr: true, logLevel: "verbose", ...opts.daemonConfig,
-    }, { env: { MULTUS_NODE_NAME: NODE, ...opts.env } });
+    const daemon = await startDaemon(
+      work.dir,
+      {
+        cniDir,
+        binDir,
+        confDir,
+        kubeconfig,
+        logToStderr: true,
+        logLevel: "verbose",
+        ...opts.daemonConfig,
+      },
+      { env: { MULTUS_NODE_NAME: NODE, ...opts.env } },
+    );
     cleanup.add(() => daemon.stop());
 
-    const podArgs = (p: { namespace: string; name: string; uid: string }) => (containerId: string, uid = p.uid) =>
-      `IgnoreUnknown=1;K8S_POD_NAMESPACE=${p.namespace};K8S_POD_NAME=${p.name};K8S_POD_INFRA_CONTAINER_ID=${containerId};K8S_POD_UID=${uid}`;
+    const podArgs =
+      (p: { namespace: string; name: string; uid: string }) =>
+      (containerId: string, uid = p.uid) =>
+        `IgnoreUnknown=1;K8S_POD_NAMESPACE=${p.namespace};K8S_POD_NAME=${p.name};K8S_POD_INFRA_CONTAINER_ID=${containerId};K8S_POD_UID=${uid}`;
 
     return {
-      fake, daemon, dir: work.dir, shim: work.shim, binDir, cniDir, confDir, dataDir, cluster, clusterFile, cleanup,
+      fake,
+      daemon,
+      dir: work.dir,
+      shim: work.shim,
+      binDir,
+      cniDir,
+      confDir,
+      dataDir,
+      cluster,
+      clusterFile,
+      cleanup,
 
       createPod({ namespace = "default", name = `pod-${randomSuffix(6)}`, uid = crypto.randomUUID(), annotations }) {
         fake.createPod({ namespace, name, uid, nodeName: NODE, annotations });
@@ -110,9 +153,16 @@ export async function startK8sEnv(opts: K8sEnvOptions = {}): Promise<K8sEnv> {
 
       cni(command, call) {
         return runCni(work.shim, {
-          command, containerId: call.containerId, netns: call.netns, ifname: call.ifname ?? "eth0",
+          command,
+          containerId: call.containerId,
+          netns: call.netns,
+          ifname: call.ifname ?? "eth0",
           args: call.args ?? call.pod?.args(call.containerId),
-          stdin: shimConf(daemon.socketDir, { cniVersion: call.cniVersion ?? "1.0.0", clusterNetwork: clusterFile, ...call.conf }),
+          stdin: shimConf(daemon.socketDir, {
+            cniVersion: call.cniVersion ?? "1.0.0",
+            clusterNetwork: clusterFile,
+            ...call.conf,
+          }),
         });
       },
 
@@ -121,7 +171,8 @@ export async function startK8sEnv(opts: K8sEnvOptions = {}): Promise<K8sEnv> {
       },
 
       async events(pod, min) {
-        const about = () => fake.events().filter((e) => e.involved?.name === pod.name && e.involved?.namespace === pod.namespace);
+        const about = () =>
+          fake.events().filter((e) => e.involved?.name === pod.name && e.involved?.namespace === pod.namespace);
         if (min === 0) return about();
         return waitFor(`${min} event(s) about ${pod.namespace}/${pod.name}`, () => {
           const list = about();
@@ -158,5 +209,8 @@ export async function linkMac(netnsName: string, ifname: string): Promise<string
 /** `ip route show default` lines of one family inside the namespace. */
 export async function defaultRoutes(netnsName: string, family: 4 | 6 = 4): Promise<string[]> {
   const out = await $`ip -n ${netnsName} -${family} route show default`.nothrow().quiet().text();
-  return out.split("\n").map((l) => l.trim()).filter(Boolean);
+  return out
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
 }

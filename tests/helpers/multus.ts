@@ -34,12 +34,17 @@ export async function createWorkdir(): Promise<{ dir: string; shim: string; remo
 }
 
 /** Starts `multus daemon -config=<dir>/daemon-config.json` and waits until /readyz answers 200. */
-export async function startDaemon(dir: string, config: Record<string, unknown>, opts: { env?: Record<string, string>; args?: string[] } = {}): Promise<DaemonHandle> {
+export async function startDaemon(
+  dir: string,
+  config: Record<string, unknown>,
+  opts: { env?: Record<string, string>; args?: string[] } = {},
+): Promise<DaemonHandle> {
   const socketDir = (config.socketDir as string | undefined) ?? join(dir, "run");
   const configPath = join(dir, "daemon-config.json");
   await writeFile(configPath, JSON.stringify({ socketDir, multusConfigFile: "", ...config }));
   const proc = Bun.spawn([BINARY, "daemon", `-config=${configPath}`, ...(opts.args ?? [])], {
-    stdout: "pipe", stderr: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
     env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", ...opts.env },
   });
   let err = "";
@@ -47,7 +52,10 @@ export async function startDaemon(dir: string, config: Record<string, unknown>, 
     for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) err += new TextDecoder().decode(chunk);
   })();
   const handle: DaemonHandle = {
-    dir, socketDir, configPath, proc,
+    dir,
+    socketDir,
+    configPath,
+    proc,
     stderr: () => err,
     async stop(signal = "SIGTERM") {
       if (proc.exitCode === null) proc.kill(signal);
@@ -60,7 +68,12 @@ export async function startDaemon(dir: string, config: Record<string, unknown>, 
   return handle;
 }
 
-export async function waitForReady(socket: string, timeoutMs: number, proc?: Subprocess, stderr?: () => string): Promise<void> {
+export async function waitForReady(
+  socket: string,
+  timeoutMs: number,
+  proc?: Subprocess,
+  stderr?: () => string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (proc && proc.exitCode !== null) throw new Error(`daemon exited with ${proc.exitCode}: ${stderr?.()}`);
@@ -105,7 +118,9 @@ export async function runCni(binary: string, call: CniCall): Promise<ShimRun> {
   const t0 = performance.now();
   const proc = Bun.spawn([binary], { env, stdin: new TextEncoder().encode(stdin), stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited,
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
   ]);
   const ms = performance.now() - t0;
   return { code, stdout, stderr, ms, json: () => JSON.parse(stdout) };

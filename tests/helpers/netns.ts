@@ -13,7 +13,10 @@ export interface NetnsFixture {
 }
 
 export function randomSuffix(len = 6): string {
-  return Math.random().toString(36).slice(2, 2 + len).padEnd(len, "0");
+  return Math.random()
+    .toString(36)
+    .slice(2, 2 + len)
+    .padEnd(len, "0");
 }
 
 export async function createNetns(prefix = "mt"): Promise<NetnsFixture> {
@@ -24,13 +27,20 @@ export async function createNetns(prefix = "mt"): Promise<NetnsFixture> {
     path: `/var/run/netns/${name}`,
     async links() {
       const out = await $`ip -n ${name} -o link show`.nothrow().quiet().text();
-      return out.split("\n").filter(Boolean).map((l) => l.split(":")[1]!.trim().split("@")[0]!);
+      return out
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => l.split(":")[1]!.trim().split("@")[0]!);
     },
     async addrs(ifname: string) {
       const out = await $`ip -n ${name} -j addr show dev ${ifname}`.nothrow().quiet().text();
       if (!out.trim()) return [];
-      const parsed = JSON.parse(out) as Array<{ addr_info: Array<{ local: string; prefixlen: number; scope: string }> }>;
-      return parsed.flatMap((l) => l.addr_info.filter((a) => a.scope !== "link").map((a) => `${a.local}/${a.prefixlen}`));
+      const parsed = JSON.parse(out) as Array<{
+        addr_info: Array<{ local: string; prefixlen: number; scope: string }>;
+      }>;
+      return parsed.flatMap((l) =>
+        l.addr_info.filter((a) => a.scope !== "link").map((a) => `${a.local}/${a.prefixlen}`),
+      );
     },
     async routes(family: 4 | 6) {
       return $`ip -n ${name} -${family} route show`.nothrow().quiet().text();
@@ -57,7 +67,9 @@ export async function deleteLink(name: string): Promise<void> {
 }
 
 export async function linkExists(name: string, netns?: string): Promise<boolean> {
-  const r = netns ? await $`ip -n ${netns} link show ${name}`.nothrow().quiet() : await $`ip link show ${name}`.nothrow().quiet();
+  const r = netns
+    ? await $`ip -n ${netns} link show ${name}`.nothrow().quiet()
+    : await $`ip link show ${name}`.nothrow().quiet();
   return r.exitCode === 0;
 }
 

@@ -73,7 +73,12 @@ if (conf.stdout !== undefined) {
   process.exit(conf.exitCode ?? 0);
 }
 if (command === "VERSION") {
-  process.stdout.write(JSON.stringify({ cniVersion: conf.cniVersion ?? "1.1.0", supportedVersions: conf.supportedVersions ?? ALL_VERSIONS }));
+  process.stdout.write(
+    JSON.stringify({
+      cniVersion: conf.cniVersion ?? "1.1.0",
+      supportedVersions: conf.supportedVersions ?? ALL_VERSIONS,
+    }),
+  );
 } else if (command === "ADD") {
   const result = conf.echoPrevResult ? conf.prevResult : (conf.result ?? { cniVersion: conf.cniVersion });
   process.stdout.write(JSON.stringify(result ?? {}));

@@ -40,7 +40,8 @@ export function buildSandboxImage(): Promise<SandboxImageFiles> {
 export async function importSandboxImage(address: string): Promise<string> {
   const files = await buildSandboxImage();
   const r = await $`ctr -a ${address} -n k8s.io images import ${files.archive}`.nothrow().quiet();
-  if (r.exitCode !== 0) throw new Error(`ctr images import failed (${r.exitCode}): ${r.stderr.toString()}${r.stdout.toString()}`);
+  if (r.exitCode !== 0)
+    throw new Error(`ctr images import failed (${r.exitCode}): ${r.stderr.toString()}${r.stdout.toString()}`);
   return files.ref;
 }
 
@@ -50,7 +51,12 @@ async function buildOnce(): Promise<SandboxImageFiles> {
   });
   const key = createHash("sha256").update(busybox).update(RECIPE).update(SANDBOX_IMAGE).digest("hex").slice(0, 16);
   const dir = join(tmpdir(), `multus-test-sandbox-image-${key}`);
-  const files: SandboxImageFiles = { ref: SANDBOX_IMAGE, archive: join(dir, "image.tar"), layer: join(dir, "layer.tar"), entrypoint: ENTRYPOINT };
+  const files: SandboxImageFiles = {
+    ref: SANDBOX_IMAGE,
+    archive: join(dir, "image.tar"),
+    layer: join(dir, "layer.tar"),
+    entrypoint: ENTRYPOINT,
+  };
   if (await isFile(files.archive)) return files;
 
   const work = `${dir}.${process.pid}.${Date.now()}`;
@@ -65,7 +71,9 @@ async function buildOnce(): Promise<SandboxImageFiles> {
     const layer = join(archiveDir, "layer.tar");
     // Reproducible: fixed owner, mtime and order, so the digest only follows busybox.
     await $`tar --numeric-owner --owner=0 --group=0 --mtime=@0 --sort=name -C ${rootfs} -cf ${layer} .`.quiet();
-    const diffId = `sha256:${createHash("sha256").update(await readFile(layer)).digest("hex")}`;
+    const diffId = `sha256:${createHash("sha256")
+      .update(await readFile(layer))
+      .digest("hex")}`;
     const config = {
       architecture: process.arch === "x64" ? "amd64" : process.arch,
       os: "linux",
@@ -77,7 +85,10 @@ async function buildOnce(): Promise<SandboxImageFiles> {
     const configText = JSON.stringify(config);
     const configName = `${createHash("sha256").update(configText).digest("hex")}.json`;
     await writeFile(join(archiveDir, configName), configText);
-    await writeFile(join(archiveDir, "manifest.json"), JSON.stringify([{ Config: configName, RepoTags: [SANDBOX_IMAGE], Layers: ["layer.tar"] }]));
+    await writeFile(
+      join(archiveDir, "manifest.json"),
+      JSON.stringify([{ Config: configName, RepoTags: [SANDBOX_IMAGE], Layers: ["layer.tar"] }]),
+    );
     await $`tar --numeric-owner --owner=0 --group=0 --mtime=@0 --sort=name -C ${archiveDir} -cf ${join(work, "image.tar")} manifest.json ${configName} layer.tar`.quiet();
     await rename(layer, join(work, "layer.tar"));
     await rm(rootfs, { recursive: true, force: true });
@@ -94,5 +105,8 @@ async function buildOnce(): Promise<SandboxImageFiles> {
 }
 
 async function isFile(path: string): Promise<boolean> {
-  return stat(path).then((s) => s.isFile(), () => false);
+  return stat(path).then(
+    (s) => s.isFile(),
+    () => false,
+  );
 }

@@ -76,16 +76,33 @@ for (const mode of modes) {
       fake = await startFakeKube();
       dir = mkdtempSync(join(tmpdir(), "k8s-client-test-"));
       connection = mode.connect(fake, dir);
-      fake.createPod({ namespace: "ns1", name: "web", nodeName: NODE, uid: "uid-web", annotations: { "k8s.v1.cni.cncf.io/networks": "net1" } });
+      fake.createPod({
+        namespace: "ns1",
+        name: "web",
+        nodeName: NODE,
+        uid: "uid-web",
+        annotations: { "k8s.v1.cni.cncf.io/networks": "net1" },
+      });
       fake.createPod({
         namespace: "kube-system",
         name: "static-node-a",
         nodeName: NODE,
-        annotations: { "kubernetes.io/config.source": "file", "kubectl.kubernetes.io/last-applied-configuration": "{}" },
-        status: { phase: "Running", resourceClaimStatuses: [{ name: "gpu", resourceClaimName: "web-gpu" }, { name: "none" }] },
+        annotations: {
+          "kubernetes.io/config.source": "file",
+          "kubectl.kubernetes.io/last-applied-configuration": "{}",
+        },
+        status: {
+          phase: "Running",
+          resourceClaimStatuses: [{ name: "gpu", resourceClaimName: "web-gpu" }, { name: "none" }],
+        },
       });
       fake.createPod({ namespace: "ns1", name: "elsewhere", nodeName: "node-b", uid: "uid-elsewhere" });
-      fake.createNad({ namespace: "ns1", name: "net1", config: '{"cniVersion":"1.0.0","type":"bridge"}', resourceName: "example.com/sriov" });
+      fake.createNad({
+        namespace: "ns1",
+        name: "net1",
+        config: '{"cniVersion":"1.0.0","type":"bridge"}',
+        resourceName: "example.com/sriov",
+      });
       fake.createNad({ namespace: "ns1", name: "noconfig" });
       client = await newClient({ nodeName: NODE });
       await client.start();
@@ -99,7 +116,9 @@ for (const mode of modes) {
 
     test("start() lists this node's pods (never cluster-wide) and all NADs, then watches", async () => {
       expect(client.isSynced()).toBe(true);
-      const podReads = fake.requests().filter((r) => r.resource === "pods" && (r.verb === "LIST" || r.verb === "WATCH"));
+      const podReads = fake
+        .requests()
+        .filter((r) => r.resource === "pods" && (r.verb === "LIST" || r.verb === "WATCH"));
       expect(podReads.length).toBeGreaterThanOrEqual(1);
       for (const r of podReads) {
         expect(r.path).toBe("/api/v1/pods");
@@ -156,7 +175,10 @@ for (const mode of modes) {
       await cached((p) => p?.annotations.a === "b");
       fake.deletePod("ns2", "new");
       // gone from the cache: the lookup falls through to a GET, which says NotFound
-      await until(async () => (await client.getPod({ namespace: "ns2", name: "new" }, { timeoutMs: 1_000 })) === null, "pod gone");
+      await until(
+        async () => (await client.getPod({ namespace: "ns2", name: "new" }, { timeoutMs: 1_000 })) === null,
+        "pod gone",
+      );
     });
 
     test("getNad: cache hit with zero GETs; config and resourceName trimmed; NotFound is null", async () => {
@@ -186,7 +208,10 @@ for (const mode of modes) {
         return nad.config === '{"v":2}';
       }, "NAD update");
       fake.deleteNad("ns3", "later");
-      await until(async () => (await client.getNad({ namespace: "ns3", name: "later" }, { timeoutMs: 1_000 })) === null, "NAD gone");
+      await until(
+        async () => (await client.getNad({ namespace: "ns3", name: "later" }, { timeoutMs: 1_000 })) === null,
+        "NAD gone",
+      );
     });
 
     test("a watch stream cut mid-run (clean end, then reset) is resumed; later NADs are seen", async () => {
@@ -268,11 +293,15 @@ for (const mode of modes) {
       expect(fake.counts()).toEqual({ "PATCH pods/status": 1 });
 
       fake.failNext({ verb: "PATCH", path: "pods/status", status: 403 });
-      const forbidden = await elapsed(client.writeNetworkStatus({ namespace: "ns1", name: "web" }, "[]", { timeoutMs: 1_000 }));
+      const forbidden = await elapsed(
+        client.writeNetworkStatus({ namespace: "ns1", name: "web" }, "[]", { timeoutMs: 1_000 }),
+      );
       expect(kubeStatusOf(forbidden.error)).toBe(403);
 
       fake.failNext({ verb: "PATCH", path: "pods/status", status: 500, times: 1_000 });
-      const failing = await elapsed(client.writeNetworkStatus({ namespace: "ns1", name: "web" }, "[]", { timeoutMs: 400 }));
+      const failing = await elapsed(
+        client.writeNetworkStatus({ namespace: "ns1", name: "web" }, "[]", { timeoutMs: 400 }),
+      );
       expect(kubeStatusOf(failing.error)).toBe(500);
       expect(failing.ms).toBeLessThan(1_000);
       expect(fake.count("PATCH pods/status")).toBeGreaterThan(3);
@@ -370,7 +399,9 @@ for (const mode of modes) {
       await fake.setDown(true, "hang");
       try {
         const ac = new AbortController();
-        const p = elapsed(client.getPod({ namespace: "ns1", name: "elsewhere" }, { timeoutMs: 5_000, signal: ac.signal }));
+        const p = elapsed(
+          client.getPod({ namespace: "ns1", name: "elsewhere" }, { timeoutMs: 5_000, signal: ac.signal }),
+        );
         setTimeout(() => ac.abort(new Error("cancelled by test")), 50);
         const r = await p;
         expect((r.error as Error).message).toBe("cancelled by test");
@@ -407,7 +438,9 @@ async function writeBadKubeconfig(fake: FakeKube, dir: string): Promise<string> 
 describe("k8s client configuration errors", () => {
   test("a missing CA file fails createKubeClient", async () => {
     await expect(
-      createKubeClient({ inCluster: { host: "127.0.0.1", port: "1", tokenFile: "/nonexistent/token", caFile: "/nonexistent/ca.crt" } }),
+      createKubeClient({
+        inCluster: { host: "127.0.0.1", port: "1", tokenFile: "/nonexistent/token", caFile: "/nonexistent/ca.crt" },
+      }),
     ).rejects.toThrow();
   });
 

@@ -48,7 +48,13 @@ describe("fake-kube protocol", () => {
   test("rejects requests without the bearer token with a 401 Status", async () => {
     const res = await api("/api/v1/pods", { token: null });
     expect(res.status).toBe(401);
-    expect(await res.json()).toMatchObject({ kind: "Status", apiVersion: "v1", status: "Failure", reason: "Unauthorized", code: 401 });
+    expect(await res.json()).toMatchObject({
+      kind: "Status",
+      apiVersion: "v1",
+      status: "Failure",
+      reason: "Unauthorized",
+      code: 401,
+    });
     const bad = await api("/api/v1/pods", { token: "wrong" });
     expect(bad.status).toBe(401);
   });
@@ -94,7 +100,9 @@ describe("fake-kube protocol", () => {
     let pages = 0;
     do {
       const page = (await (
-        await api(`/apis/k8s.cni.cncf.io/v1/namespaces/paged/network-attachment-definitions?limit=2${cont ? `&continue=${cont}` : ""}`)
+        await api(
+          `/apis/k8s.cni.cncf.io/v1/namespaces/paged/network-attachment-definitions?limit=2${cont ? `&continue=${cont}` : ""}`,
+        )
       ).json()) as any;
       names.push(...page.items.map((n: any) => n.metadata.name));
       cont = page.metadata.continue ?? "";
@@ -119,7 +127,9 @@ describe("fake-kube protocol", () => {
 
   test("watch without resourceVersion starts with ADDED for existing objects, then live events and bookmarks", async () => {
     fake.createNad({ namespace: "live", name: "first", config: "{}" });
-    const res = await api("/apis/k8s.cni.cncf.io/v1/namespaces/live/network-attachment-definitions?watch=true&allowWatchBookmarks=true");
+    const res = await api(
+      "/apis/k8s.cni.cncf.io/v1/namespaces/live/network-attachment-definitions?watch=true&allowWatchBookmarks=true",
+    );
     const reading = readEvents(res, 3);
     await until(() => fake.openWatches("nads") > 0, "watch registered");
     fake.createNad({ namespace: "live", name: "second", config: "{}" });
@@ -224,7 +234,14 @@ describe("fake-kube protocol", () => {
     const v1 = await api("/apis/events.k8s.io/v1/namespaces/ev/events", {
       method: "POST",
       contentType: "application/json",
-      body: JSON.stringify({ metadata: { name: "p.2" }, regarding: { kind: "Pod", name: "p" }, type: "Warning", reason: "R2", note: "n", reportingController: "c2" }),
+      body: JSON.stringify({
+        metadata: { name: "p.2" },
+        regarding: { kind: "Pod", name: "p" },
+        type: "Warning",
+        reason: "R2",
+        note: "n",
+        reportingController: "c2",
+      }),
     });
     expect(v1.status).toBe(201);
     const evs = fake.events().filter((e) => e.namespace === "ev");

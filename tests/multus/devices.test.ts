@@ -19,7 +19,10 @@ import { buildRecordingPlugin, type RawRecord } from "../helpers/build-fixtures.
 
 const SRIOV = "intel.com/sriov_netdevice";
 const POD: PodInfo = {
-  namespace: "ns1", name: "pod1", uid: "uid-1", isStatic: false,
+  namespace: "ns1",
+  name: "pod1",
+  uid: "uid-1",
+  isStatic: false,
   annotations: { "k8s.v1.cni.cncf.io/networks": "sriov-a,plain,sriov-b@vf2" },
 };
 
@@ -38,17 +41,39 @@ afterEach(() => rm(dir, { recursive: true, force: true }));
 
 function recorder(name: string, ifname: string): Record<string, unknown> {
   return {
-    cniVersion: "1.0.0", name, type: "recorder", recordFile: records,
+    cniVersion: "1.0.0",
+    name,
+    type: "recorder",
+    recordFile: records,
     capabilities: { deviceID: true, CNIDeviceInfoFile: true },
-    result: { cniVersion: "1.0.0", interfaces: [{ name: ifname, sandbox: "/var/run/netns/x" }], ips: [{ address: "10.1.0.2/24", interface: 0 }] },
+    result: {
+      cniVersion: "1.0.0",
+      interfaces: [{ name: ifname, sandbox: "/var/run/netns/x" }],
+      ips: [{ address: "10.1.0.2/24", interface: 0 }],
+    },
   };
 }
 
 function env(devices: DevicePort) {
   const nads = new Map<string, Nad>([
-    ["sriov-a", { namespace: "ns1", name: "sriov-a", config: JSON.stringify(recorder("sriov-a", "net1")), resourceName: SRIOV }],
+    [
+      "sriov-a",
+      { namespace: "ns1", name: "sriov-a", config: JSON.stringify(recorder("sriov-a", "net1")), resourceName: SRIOV },
+    ],
     ["plain", { namespace: "ns1", name: "plain", config: JSON.stringify(recorder("plain", "net2")) }],
-    ["sriov-b", { namespace: "ns1", name: "sriov-b", config: JSON.stringify({ cniVersion: "1.0.0", name: "sriov-b", plugins: [recorder("", "vf2"), { ...recorder("", "vf2"), result: undefined, echoPrevResult: true }] }), resourceName: SRIOV }],
+    [
+      "sriov-b",
+      {
+        namespace: "ns1",
+        name: "sriov-b",
+        config: JSON.stringify({
+          cniVersion: "1.0.0",
+          name: "sriov-b",
+          plugins: [recorder("", "vf2"), { ...recorder("", "vf2"), result: undefined, echoPrevResult: true }],
+        }),
+        resourceName: SRIOV,
+      },
+    ],
   ]);
   const statuses: string[] = [];
   const kube: KubePort = {
@@ -59,16 +84,36 @@ function env(devices: DevicePort) {
     },
     recordEvent: () => undefined,
   };
-  const deps: MultusDeps = { log: createLogger({}), kube, devices, deviceInfoDir: join(dir, "devinfo"), delegateBaseEnv: { PATH: "/usr/bin:/bin" } };
+  const deps: MultusDeps = {
+    log: createLogger({}),
+    kube,
+    devices,
+    deviceInfoDir: join(dir, "devinfo"),
+    delegateBaseEnv: { PATH: "/usr/bin:/bin" },
+  };
   const conf = v.parse(MultusConfSchema, {
-    cniVersion: "1.0.0", name: "multus", type: "multus-shim", binDir, cniDir: join(dir, "cni"), confDir: join(dir, "net.d"),
+    cniVersion: "1.0.0",
+    name: "multus",
+    type: "multus-shim",
+    binDir,
+    cniDir: join(dir, "cni"),
+    confDir: join(dir, "net.d"),
     delegates: [recorder("cluster", "eth0")],
   });
   const req = (command: "ADD" | "DEL"): MultusRequest => {
     const args = `IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=pod1;K8S_POD_UID=uid-1`;
     return {
-      args: { command, containerId: "cid1", netns: "/var/run/netns/x", ifname: "eth0", args, path: binDir, stdin: new Uint8Array() },
-      conf, pod: podArgsFrom(args),
+      args: {
+        command,
+        containerId: "cid1",
+        netns: "/var/run/netns/x",
+        ifname: "eth0",
+        args,
+        path: binDir,
+        stdin: new Uint8Array(),
+      },
+      conf,
+      pod: podArgsFrom(args),
     };
   };
   return { deps, req, statuses };
@@ -76,10 +121,13 @@ function env(devices: DevicePort) {
 
 async function readRecords(): Promise<Array<RawRecord & { conf: Record<string, any> }>> {
   const text = await readFile(records, "utf8").catch(() => "");
-  return text.split("\n").filter(Boolean).map((l) => {
-    const r = JSON.parse(l) as RawRecord;
-    return { ...r, conf: JSON.parse(r.stdin) };
-  });
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => {
+      const r = JSON.parse(l) as RawRecord;
+      return { ...r, conf: JSON.parse(r.stdin) };
+    });
 }
 
 test("ADD assigns the pod's devices in NAD order, DEL removes the device-info file", async () => {
@@ -90,7 +138,10 @@ test("ADD assigns the pod's devices in NAD order, DEL removes the device-info fi
   const { deps, req, statuses } = env(devices);
   const info = { type: "pci", version: "1.1.0", pci: { "pci-address": "0000:03:02.1" } };
   await mkdir(join(dir, "devinfo", "dp"), { recursive: true });
-  await writeFile(join(dir, "devinfo", "dp", "intel.com-sriov_netdevice-0000:03:02.1-device.json"), JSON.stringify(info));
+  await writeFile(
+    join(dir, "devinfo", "dp", "intel.com-sriov_netdevice-0000:03:02.1-device.json"),
+    JSON.stringify(info),
+  );
 
   await cmdAdd(req("ADD"), deps);
   expect(asked).toEqual([{ uid: "uid-1", namespace: "ns1", name: "pod1" }]);
@@ -101,7 +152,11 @@ test("ADD assigns the pod's devices in NAD order, DEL removes the device-info fi
   const infoA = join(dir, "devinfo", "cni", "ns1-sriov-a-cid1_net1");
   const infoB = join(dir, "devinfo", "cni", "ns1-sriov-b-cid1_vf2");
   // sriov-a: the first device, in the config and in runtimeConfig with the CNI device-info path.
-  expect(byIf("net1")[0]!.conf).toMatchObject({ deviceID: "0000:03:02.1", pciBusID: "0000:03:02.1", runtimeConfig: { deviceID: "0000:03:02.1", CNIDeviceInfoFile: infoA } });
+  expect(byIf("net1")[0]!.conf).toMatchObject({
+    deviceID: "0000:03:02.1",
+    pciBusID: "0000:03:02.1",
+    runtimeConfig: { deviceID: "0000:03:02.1", CNIDeviceInfoFile: infoA },
+  });
   // plain and the cluster network: nothing.
   for (const r of [...byIf("eth0"), ...byIf("net2")]) {
     expect(r.conf.deviceID).toBeUndefined();
@@ -109,7 +164,11 @@ test("ADD assigns the pod's devices in NAD order, DEL removes the device-info fi
   }
   // sriov-b, a conflist: the second device in every plugin.
   for (const r of byIf("vf2")) {
-    expect(r.conf).toMatchObject({ deviceID: "0000:03:02.2", pciBusID: "0000:03:02.2", runtimeConfig: { deviceID: "0000:03:02.2", CNIDeviceInfoFile: infoB } });
+    expect(r.conf).toMatchObject({
+      deviceID: "0000:03:02.2",
+      pciBusID: "0000:03:02.2",
+      runtimeConfig: { deviceID: "0000:03:02.2", CNIDeviceInfoFile: infoB },
+    });
   }
   // The device plugin's file was copied for sriov-a (sriov-b's device has none) and reached network-status.
   expect(JSON.parse(await readFile(infoA, "utf8"))).toEqual(info);
@@ -118,15 +177,26 @@ test("ADD assigns the pod's devices in NAD order, DEL removes the device-info fi
   expect(statuses).toHaveLength(1);
   const status = JSON.parse(statuses[0]!) as Array<Record<string, unknown>>;
   expect(status.map((s) => [s.name, s["device-info"]])).toEqual([
-    ["cluster", undefined], ["ns1/sriov-a", info], ["ns1/plain", undefined], ["ns1/sriov-b", undefined],
+    ["cluster", undefined],
+    ["ns1/sriov-a", info],
+    ["ns1/plain", undefined],
+    ["ns1/sriov-b", undefined],
   ]);
   // The delegate cache keeps the device for DEL.
   const cache = JSON.parse(await readFile(join(dir, "cni", "cid1"), "utf8")) as Array<Record<string, unknown>>;
-  expect(cache.map((c) => [c.deviceID, c.resourceName])).toEqual([[undefined, undefined], ["0000:03:02.1", SRIOV], [undefined, undefined], ["0000:03:02.2", SRIOV]]);
+  expect(cache.map((c) => [c.deviceID, c.resourceName])).toEqual([
+    [undefined, undefined],
+    ["0000:03:02.1", SRIOV],
+    [undefined, undefined],
+    ["0000:03:02.2", SRIOV],
+  ]);
 
   await cmdDel(req("DEL"), deps);
   const dels = (await readRecords()).filter((r) => r.command === "DEL");
-  expect(dels.find((r) => r.env.CNI_IFNAME === "net1")!.conf).toMatchObject({ deviceID: "0000:03:02.1", runtimeConfig: { deviceID: "0000:03:02.1" } });
+  expect(dels.find((r) => r.env.CNI_IFNAME === "net1")!.conf).toMatchObject({
+    deviceID: "0000:03:02.1",
+    runtimeConfig: { deviceID: "0000:03:02.1" },
+  });
   await expect(stat(infoA)).rejects.toThrow();
   expect(asked).toHaveLength(1); // DEL from the cache does not ask the kubelet
 });

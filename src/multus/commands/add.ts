@@ -10,7 +10,13 @@ import { checkEcmp } from "../gateway.ts";
 import { checkPodUid, lookupPod } from "../pod.ts";
 import { applyDefaultRoutes } from "../default-route.ts";
 import { reportAttachments, reportNoNetwork } from "../report.ts";
-import { assignPodDevices, copyDeviceInfoFiles, deviceInfoFileFor, readDeviceInfo, removeDeviceInfo } from "../devices.ts";
+import {
+  assignPodDevices,
+  copyDeviceInfoFiles,
+  deviceInfoFileFor,
+  readDeviceInfo,
+  removeDeviceInfo,
+} from "../devices.ts";
 import { cniRuntimeFor, podRefOf, requestContext, runtimeConfFor, type MultusRequest } from "../request.ts";
 import type { MultusDeps, PodInfo } from "../ports.ts";
 
@@ -30,15 +36,28 @@ export async function cmdAdd(req: MultusRequest, deps: MultusDeps): Promise<Resu
   }
   if (pod) checkPodUid(req, pod);
 
-  const delegates = await assignPodDevices({ delegates: await resolveOrReport(req, deps, pod), pod, devices: deps.devices, log });
+  const delegates = await assignPodDevices({
+    delegates: await resolveOrReport(req, deps, pod),
+    pod,
+    devices: deps.devices,
+    log,
+  });
   checkEcmp(delegates.map((d) => d.selection?.defaultRoute));
-  const capabilityArgs = delegates.map((d) => composeRuntimeConfig({
-    base: req.conf.runtimeConfig, selection: d.selection, isMaster: d.isMaster, deviceId: d.deviceId,
-    deviceInfoFile: deviceInfoFileFor({ dir: deps.deviceInfoDir, delegate: d, containerId: req.args.containerId }),
-  }));
+  const capabilityArgs = delegates.map((d) =>
+    composeRuntimeConfig({
+      base: req.conf.runtimeConfig,
+      selection: d.selection,
+      isMaster: d.isMaster,
+      deviceId: d.deviceId,
+      deviceInfoFile: deviceInfoFileFor({ dir: deps.deviceInfoDir, delegate: d, containerId: req.args.containerId }),
+    }),
+  );
   // Cached before the first delegate runs: a crash mid-ADD still leaves DEL what it needs.
-  await writeDelegateCache(req.conf.cniDir, req.args.containerId,
-    delegates.map((delegate, i) => ({ delegate, runtimeConfig: capabilityArgs[i] })));
+  await writeDelegateCache(
+    req.conf.cniDir,
+    req.args.containerId,
+    delegates.map((delegate, i) => ({ delegate, runtimeConfig: capabilityArgs[i] })),
+  );
   await copyDeviceInfoFiles({ dir: deps.deviceInfoDir, delegates, runtimeConfigs: capabilityArgs, log });
 
   const attached = await attachAll(req, deps, delegates, capabilityArgs);
@@ -56,14 +75,20 @@ export async function cmdAdd(req: MultusRequest, deps: MultusDeps): Promise<Resu
 
 function resolveOrReport(req: MultusRequest, deps: MultusDeps, pod: PodInfo | undefined): Promise<Delegate[]> {
   return resolveDelegates({
-    conf: req.conf, pod, kube: deps.kube, ifname: req.args.ifname,
+    conf: req.conf,
+    pod,
+    kube: deps.kube,
+    ifname: req.args.ifname,
     onNetworkNotFound: pod ? (err) => reportNoNetwork(deps, pod, err) : undefined,
   });
 }
 
 /** ADD each delegate in order; on failure DEL idx..0 (the failed one included) and rethrow. */
 async function attachAll(
-  req: MultusRequest, deps: MultusDeps, delegates: Delegate[], capabilityArgs: Record<string, unknown>[],
+  req: MultusRequest,
+  deps: MultusDeps,
+  delegates: Delegate[],
+  capabilityArgs: Record<string, unknown>[],
 ): Promise<Attached[]> {
   const rt = cniRuntimeFor(req.conf, deps);
   const attached: Attached[] = [];
@@ -87,7 +112,11 @@ async function attachAll(
  * fail every later DEL the same way and the pod could never be torn down.
  */
 async function rollback(
-  req: MultusRequest, deps: MultusDeps, delegates: Delegate[], capabilityArgs: Record<string, unknown>[], idx: number,
+  req: MultusRequest,
+  deps: MultusDeps,
+  delegates: Delegate[],
+  capabilityArgs: Record<string, unknown>[],
+  idx: number,
   failedIdx?: number,
 ): Promise<void> {
   const log = deps.log.with(requestContext(req));
@@ -107,8 +136,11 @@ async function rollback(
     await deleteDelegateCache(req.conf.cniDir, req.args.containerId);
     return;
   }
-  await writeDelegateCache(req.conf.cniDir, req.args.containerId,
-    stillAttached.map((i) => ({ delegate: delegates[i]!, runtimeConfig: capabilityArgs[i] })));
+  await writeDelegateCache(
+    req.conf.cniDir,
+    req.args.containerId,
+    stillAttached.map((i) => ({ delegate: delegates[i]!, runtimeConfig: capabilityArgs[i] })),
+  );
 }
 
 /** The delegate's own code and msg reach the runtime; which network failed goes into details. */
@@ -124,4 +156,3 @@ function placeholder(req: MultusRequest): Result100 {
   const wire = placeholderResult({ cniVersion: "1.1.0", ifname: req.args.ifname, netns: req.args.netns });
   return toCurrentResult(wire, "1.1.0");
 }
-

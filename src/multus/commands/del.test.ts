@@ -21,13 +21,30 @@ afterEach(async () => {
 });
 
 function request(): MultusRequest {
-  const conf = validate(MultusConfSchema, {
-    cniVersion: "1.1.0", name: "multus", type: "multus-shim", cniDir: join(tmp, "cache"), binDir: join(tmp, "bin"),
-    delegates: [{ cniVersion: "1.1.0", name: "net", type: "no-such-plugin" }],
-  }, ErrorCode.InvalidConfig, "test configuration");
+  const conf = validate(
+    MultusConfSchema,
+    {
+      cniVersion: "1.1.0",
+      name: "multus",
+      type: "multus-shim",
+      cniDir: join(tmp, "cache"),
+      binDir: join(tmp, "bin"),
+      delegates: [{ cniVersion: "1.1.0", name: "net", type: "no-such-plugin" }],
+    },
+    ErrorCode.InvalidConfig,
+    "test configuration",
+  );
   const cniArgs = "K8S_POD_NAMESPACE=ns;K8S_POD_NAME=pod";
   return {
-    args: { command: "DEL", containerId: "c1", netns: "", ifname: "eth0", args: cniArgs, path: "/opt/cni/bin", stdin: new Uint8Array() },
+    args: {
+      command: "DEL",
+      containerId: "c1",
+      netns: "",
+      ifname: "eth0",
+      args: cniArgs,
+      path: "/opt/cni/bin",
+      stdin: new Uint8Array(),
+    },
     conf,
     pod: podArgsFrom(cniArgs),
   };
@@ -44,13 +61,22 @@ function deps(getPod: KubePort["getPod"]): MultusDeps {
 }
 
 test("no cache and the pod is gone: nothing to delete, DEL succeeds", async () => {
-  await cmdDel(request(), deps(async () => null));
+  await cmdDel(
+    request(),
+    deps(async () => null),
+  );
 });
 
 test("no cache and the API cannot say whether the pod exists: code 11, for the runtime to retry", async () => {
-  const err = await cmdDel(request(), deps(async () => {
-    throw new Error("connection refused");
-  })).then(() => undefined, (e: unknown) => e);
+  const err = await cmdDel(
+    request(),
+    deps(async () => {
+      throw new Error("connection refused");
+    }),
+  ).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(CniError);
   expect((err as CniError).code).toBe(ErrorCode.TryAgainLater);
   expect((err as CniError).msg).toBe("cannot get pod ns/pod from the Kubernetes API");
@@ -59,12 +85,20 @@ test("no cache and the API cannot say whether the pod exists: code 11, for the r
 test.each([
   ["an entry that is not an object", "[null]"],
   ["Bytes that are not a string", '[{"Name":"net","Bytes":5}]'],
-  ["an ifname that is not a string", `[{"Name":"net","ifname":5,"Bytes":"${btoa('{"cniVersion":"1.1.0","name":"net","type":"x"}')}"}]`],
+  [
+    "an ifname that is not a string",
+    `[{"Name":"net","ifname":5,"Bytes":"${btoa('{"cniVersion":"1.1.0","name":"net","type":"x"}')}"}]`,
+  ],
 ])("a delegate cache with %s is corrupt: removed, DEL goes on without it", async (_, text) => {
   const req = request();
   const path = delegateCachePath(req.conf.cniDir, req.args.containerId);
   await mkdir(req.conf.cniDir, { recursive: true });
   await writeFile(path, text);
   await cmdDel(req, { log: createLogger({}), delegateBaseEnv: { PATH: "/usr/bin:/bin" } });
-  expect(await stat(path).then(() => true, () => false)).toBe(false);
+  expect(
+    await stat(path).then(
+      () => true,
+      () => false,
+    ),
+  ).toBe(false);
 });

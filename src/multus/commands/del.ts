@@ -49,15 +49,20 @@ export async function cmdDel(req: MultusRequest, deps: MultusDeps): Promise<void
     // ADD caches before its first delegate and drops the cache only after a clean
     // rollback, so without a cache nothing is known to be attached: the rebuilt
     // DEL is a safety net, and failing it would leave the runtime retrying forever.
-    log.warn(`DEL rebuilt from the API: ${errors.length} delegate(s) refused DEL; nothing was cached as attached, so DEL succeeds`);
+    log.warn(
+      `DEL rebuilt from the API: ${errors.length} delegate(s) refused DEL; nothing was cached as attached, so DEL succeeds`,
+    );
     await deleteDelegateCache(cniDir, req.args.containerId);
     return;
   }
   // Keep what is still attached for the runtime's retry.
   await writeDelegateCache(cniDir, req.args.containerId, failed);
   const first = errors[0]!;
-  throw new CniError(first.code, first.msg,
-    `DEL failed for ${errors.length} of ${entries.length} network(s): ${errors.map((e) => e.message).join(" / ")}`);
+  throw new CniError(
+    first.code,
+    first.msg,
+    `DEL failed for ${errors.length} of ${entries.length} network(s): ${errors.map((e) => e.message).join(" / ")}`,
+  );
 }
 
 /**
@@ -70,7 +75,10 @@ async function rebuildFromApi(req: MultusRequest, deps: MultusDeps): Promise<Cac
   if (pod === undefined) return rebuildFromConfig(req, deps);
   const log = deps.log.with(requestContext(req));
   const ctx: ResolveContext = {
-    conf: req.conf, pod, kube: deps.kube, ifname: req.args.ifname,
+    conf: req.conf,
+    pod,
+    kube: deps.kube,
+    ifname: req.args.ifname,
     // A network whose NAD or conf is gone cannot be deleted and must not keep the others attached;
     // an API that cannot answer now (code 11) fails DEL so that the runtime's retry releases it.
     skipUnresolvable: (network, err) => {
@@ -84,11 +92,20 @@ async function rebuildFromApi(req: MultusRequest, deps: MultusDeps): Promise<Cac
     if (err instanceof CniError && err.code === ErrorCode.TryAgainLater) throw err;
     return resolveDelegates({ ...ctx, pod: { ...pod, annotations: {} } });
   });
-  const delegates = await assignPodDevices({ delegates: resolved, pod, devices: deps.devices, log: deps.log, forgiving: true });
+  const delegates = await assignPodDevices({
+    delegates: resolved,
+    pod,
+    devices: deps.devices,
+    log: deps.log,
+    forgiving: true,
+  });
   return delegates.map((delegate) => ({
     delegate,
     runtimeConfig: composeRuntimeConfig({
-      base: req.conf.runtimeConfig, selection: delegate.selection, isMaster: delegate.isMaster, deviceId: delegate.deviceId,
+      base: req.conf.runtimeConfig,
+      selection: delegate.selection,
+      isMaster: delegate.isMaster,
+      deviceId: delegate.deviceId,
       deviceInfoFile: deviceInfoFileFor({ dir: deps.deviceInfoDir, delegate, containerId: req.args.containerId }),
     }),
   }));

@@ -11,7 +11,11 @@ import { cmdGc } from "./gc.ts";
 import { cmdStatus } from "./status.ts";
 
 /** Runs the request's command; ADD returns the master's result, the rest undefined. */
-export async function runCommand(req: MultusRequest, deps: MultusDeps, raw: Record<string, unknown>): Promise<Result100 | undefined> {
+export async function runCommand(
+  req: MultusRequest,
+  deps: MultusDeps,
+  raw: Record<string, unknown>,
+): Promise<Result100 | undefined> {
   switch (req.args.command) {
     case "ADD":
       return cmdAdd(req, deps);

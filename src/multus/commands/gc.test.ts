@@ -21,7 +21,11 @@ afterEach(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-const exists = (path: string) => stat(path).then(() => true, () => false);
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 test("a stale container's DEL waits for the request holding that container's lock", async () => {
   const binDir = join(tmp, "bin");
@@ -29,9 +33,19 @@ test("a stale container's DEL waits for the request holding that container's loc
   await writeFile(join(binDir, "ok"), "#!/bin/sh\ncat >/dev/null\nexit 0\n");
   await chmod(join(binDir, "ok"), 0o755);
   const delegateConf = { cniVersion: "1.1.0", name: "net", type: "ok" };
-  const conf = validate(MultusConfSchema, {
-    cniVersion: "1.1.0", name: "multus", type: "multus-shim", cniDir: join(tmp, "cache"), binDir, delegates: [delegateConf],
-  }, ErrorCode.InvalidConfig, "test configuration");
+  const conf = validate(
+    MultusConfSchema,
+    {
+      cniVersion: "1.1.0",
+      name: "multus",
+      type: "multus-shim",
+      cniDir: join(tmp, "cache"),
+      binDir,
+      delegates: [delegateConf],
+    },
+    ErrorCode.InvalidConfig,
+    "test configuration",
+  );
   const spec = delegateFromBytes(delegateConf, JSON.stringify(delegateConf), true);
   await writeDelegateCache(conf.cniDir, "stale1", [{ delegate: { ...spec, ifname: "eth0" } }]);
 
@@ -43,9 +57,13 @@ test("a stale container's DEL waits for the request holding that container's loc
     conf,
     pod: { rest: [] },
   };
-  const gc = cmdGc(req, { log: createLogger({}), delegateBaseEnv: { PATH: "/usr/bin:/bin" }, locks }, {
-    "cni.dev/valid-attachments": [],
-  });
+  const gc = cmdGc(
+    req,
+    { log: createLogger({}), delegateBaseEnv: { PATH: "/usr/bin:/bin" }, locks },
+    {
+      "cni.dev/valid-attachments": [],
+    },
+  );
   await Bun.sleep(300);
   // An ADD or DEL of stale1 is still running: its cache is left alone until it is done.
   expect(await exists(delegateCachePath(conf.cniDir, "stale1"))).toBe(true);

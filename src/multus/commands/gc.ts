@@ -18,7 +18,10 @@ export async function cmdGc(req: MultusRequest, deps: MultusDeps, raw: Record<st
   const valid = validContainerIds(raw[VALID_ATTACHMENTS_KEY]);
   const cached = await cachedContainerIds(req.conf.cniDir);
 
-  const networks = new Map<string, { list: NetworkConfigList; attachments: Array<{ containerID: string; ifname: string }> }>();
+  const networks = new Map<
+    string,
+    { list: NetworkConfigList; attachments: Array<{ containerID: string; ifname: string }> }
+  >();
   const track = (list: NetworkConfigList) => {
     if (!networks.has(list.name)) networks.set(list.name, { list, attachments: [] });
     return networks.get(list.name)!;
@@ -34,15 +37,20 @@ export async function cmdGc(req: MultusRequest, deps: MultusDeps, raw: Record<st
     // No valid-attachments list at all means we cannot tell stale from live: delete nothing.
     if (valid && !valid.has(id)) {
       log.verbose(`GC: deleting stale attachment of container ${id}`);
-      const stale: MultusRequest = { ...req, args: { ...req.args, command: "DEL", containerId: id, netns: "", ifname: req.args.ifname || "eth0" } };
+      const stale: MultusRequest = {
+        ...req,
+        args: { ...req.args, command: "DEL", containerId: id, netns: "", ifname: req.args.ifname || "eth0" },
+      };
       // Under the container's lock: an ADD or DEL of it in flight finishes first.
       const del = () => cmdDel(stale, deps);
-      await (deps.locks ? deps.locks.run(id, del) : del())
-        .catch((err) => log.error(`GC: DEL of ${id} failed: ${toCniError(err).message}`));
+      await (deps.locks ? deps.locks.run(id, del) : del()).catch((err) =>
+        log.error(`GC: DEL of ${id} failed: ${toCniError(err).message}`),
+      );
       continue;
     }
     const entries = await readDelegateCache(req.conf.cniDir, id, "eth0").catch(() => undefined);
-    for (const { delegate } of entries ?? []) track(delegate.list).attachments.push({ containerID: id, ifname: delegate.ifname });
+    for (const { delegate } of entries ?? [])
+      track(delegate.list).attachments.push({ containerID: id, ifname: delegate.ifname });
   }
 
   const rt = cniRuntimeFor(req.conf, deps);
@@ -64,7 +72,9 @@ function validContainerIds(value: unknown): Set<string> | undefined {
 async function cachedContainerIds(cniDir: string): Promise<string[]> {
   try {
     const entries = await readdir(cniDir, { withFileTypes: true });
-    return entries.filter((e) => e.isFile() && CONTAINER_ID.test(e.name) && !e.name.includes(".tmp")).map((e) => e.name);
+    return entries
+      .filter((e) => e.isFile() && CONTAINER_ID.test(e.name) && !e.name.includes(".tmp"))
+      .map((e) => e.name);
   } catch {
     return [];
   }

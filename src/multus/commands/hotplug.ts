@@ -16,14 +16,24 @@ export interface HotplugAttributes {
 }
 
 export async function cmdHotplug(
-  req: MultusRequest, deps: MultusDeps, raw: Record<string, unknown>, attrs: HotplugAttributes | undefined,
+  req: MultusRequest,
+  deps: MultusDeps,
+  raw: Record<string, unknown>,
+  attrs: HotplugAttributes | undefined,
 ): Promise<Result100 | undefined> {
   const selection: NetworkSelection = {
-    name: typeof raw.name === "string" ? raw.name : "", namespace: req.pod.namespace ?? "",
-    ips: attrs?.ips ?? undefined, mac: attrs?.mac ?? undefined, cniArgs: attrs?.["cni-args"] ?? undefined,
+    name: typeof raw.name === "string" ? raw.name : "",
+    namespace: req.pod.namespace ?? "",
+    ips: attrs?.ips ?? undefined,
+    mac: attrs?.mac ?? undefined,
+    cniArgs: attrs?.["cni-args"] ?? undefined,
   };
   const conf = applySelectionToConfig(raw, selection);
-  const spec = delegateFromBytes(conf, conf === raw ? new TextDecoder().decode(req.args.stdin) : JSON.stringify(conf), false);
+  const spec = delegateFromBytes(
+    conf,
+    conf === raw ? new TextDecoder().decode(req.args.stdin) : JSON.stringify(conf),
+    false,
+  );
   const delegate = { ...spec, ifname: req.args.ifname, selection };
   const rt = cniRuntimeFor(req.conf, deps);
   const capabilityArgs = composeRuntimeConfig({ base: req.conf.runtimeConfig, selection, isMaster: false });

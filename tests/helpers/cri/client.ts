@@ -37,7 +37,12 @@ export interface SandboxStatus extends SandboxSummary {
   info: Record<string, string>;
 }
 
-export interface RuntimeCondition { type: string; status: boolean; reason: string; message: string }
+export interface RuntimeCondition {
+  type: string;
+  status: boolean;
+  reason: string;
+  message: string;
+}
 
 export interface CriClient {
   readonly address: string;
@@ -54,16 +59,28 @@ export interface CriClient {
   close(): void;
 }
 
-type Unary = (req: unknown, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: any) => void) => void;
+type Unary = (
+  req: unknown,
+  meta: grpc.Metadata,
+  opts: grpc.CallOptions,
+  cb: (err: grpc.ServiceError | null, res: any) => void,
+) => void;
 
 let definition: protoLoader.PackageDefinition | undefined;
 
 /** Connects to `address` (a unix socket path). Each call has its own deadline. */
 export function createCriClient(address: string, opts: { defaultTimeoutMs?: number } = {}): CriClient {
-  definition ??= protoLoader.loadSync(PROTO, { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true });
+  definition ??= protoLoader.loadSync(PROTO, {
+    keepCase: false,
+    longs: Number,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
   const pkg = grpc.loadPackageDefinition(definition) as any;
   const Service = pkg.runtime.v1.RuntimeService as typeof grpc.Client;
-  const client = new Service(`unix://${address}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Unary>;
+  const client = new Service(`unix://${address}`, grpc.credentials.createInsecure()) as grpc.Client &
+    Record<string, Unary>;
   const defaultTimeoutMs = opts.defaultTimeoutMs ?? 30_000;
 
   const call = <T>(method: string, req: unknown, timeoutMs = defaultTimeoutMs): Promise<T> =>
@@ -71,7 +88,10 @@ export function createCriClient(address: string, opts: { defaultTimeoutMs?: numb
       const fn = client[method];
       if (!fn) return reject(new Error(`CRI client: no method ${method}`));
       fn.call(client, req, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
-        if (err) reject(Object.assign(new Error(`CRI ${method}: ${err.details || err.message}`), { code: err.code, cause: err }));
+        if (err)
+          reject(
+            Object.assign(new Error(`CRI ${method}: ${err.details || err.message}`), { code: err.code, cause: err }),
+          );
         else resolve(res as T);
       });
     });
@@ -80,7 +100,10 @@ export function createCriClient(address: string, opts: { defaultTimeoutMs?: numb
     address,
     version: () => call("Version", { version: "v1" }),
     async status(verbose = false) {
-      const res = await call<{ status: { conditions: RuntimeCondition[] } | null; info: Record<string, string> }>("Status", { verbose });
+      const res = await call<{ status: { conditions: RuntimeCondition[] } | null; info: Record<string, string> }>(
+        "Status",
+        { verbose },
+      );
       return { conditions: res.status?.conditions ?? [], info: res.info ?? {} };
     },
     async runPodSandbox(pod, o = {}) {
@@ -89,19 +112,32 @@ export function createCriClient(address: string, opts: { defaultTimeoutMs?: numb
         hostname: pod.hostname ?? pod.name,
         labels: pod.labels ?? {},
         annotations: pod.annotations ?? {},
-        portMappings: (pod.portMappings ?? []).map((p) => ({ protocol: p.protocol ?? "TCP", containerPort: p.containerPort, hostPort: p.hostPort, hostIp: p.hostIp ?? "" })),
+        portMappings: (pod.portMappings ?? []).map((p) => ({
+          protocol: p.protocol ?? "TCP",
+          containerPort: p.containerPort,
+          hostPort: p.hostPort,
+          hostIp: p.hostIp ?? "",
+        })),
         linux: { cgroupParent: pod.cgroupParent ?? "" },
       };
       const res = await call<{ podSandboxId: string }>("RunPodSandbox", { config, runtimeHandler: "" }, o.timeoutMs);
       return res.podSandboxId;
     },
     async podSandboxStatus(id) {
-      const res = await call<{ status: Omit<SandboxStatus, "info">; info: Record<string, string> }>("PodSandboxStatus", { podSandboxId: id, verbose: true });
+      const res = await call<{ status: Omit<SandboxStatus, "info">; info: Record<string, string> }>(
+        "PodSandboxStatus",
+        { podSandboxId: id, verbose: true },
+      );
       return { ...res.status, info: res.info ?? {} };
     },
     async sandboxNetns(id) {
       const { info } = await api.podSandboxStatus(id);
-      const doc = info.info ? (JSON.parse(info.info) as { pid?: number; runtimeSpec?: { linux?: { namespaces?: Array<{ type: string; path?: string }> } } }) : {};
+      const doc = info.info
+        ? (JSON.parse(info.info) as {
+            pid?: number;
+            runtimeSpec?: { linux?: { namespaces?: Array<{ type: string; path?: string }> } };
+          })
+        : {};
       const path = doc.runtimeSpec?.linux?.namespaces?.find((n) => n.type === "network")?.path;
       if (path) return path;
       if (doc.pid) return `/proc/${doc.pid}/ns/net`;
