@@ -176,7 +176,7 @@ function planHost(pods: number): Host {
 async function ipBatch(lines: string[]): Promise<void> {
   if (lines.length === 0) return;
   // -force: carry on past a line that fails (e.g. a namespace already gone).
-  await $`ip -force -batch - < ${new Response(lines.join("\n") + "\n")}`.nothrow().quiet();
+  await $`ip -force -batch - < ${new Response(`${lines.join("\n")}\n`)}`.nothrow().quiet();
 }
 
 /** Removes namespaces and links a killed bench run left behind (their pid is gone). */

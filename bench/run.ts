@@ -66,7 +66,7 @@ for (const mode of modes) {
   const header = describeRun(started, load0, load1, result.settings);
 
   console.log(`\n== ${title(mode)} ==\n`);
-  for (const t of result.tables) console.log(renderText(t) + "\n");
+  for (const t of result.tables) console.log(`${renderText(t)}\n`);
   console.log(result.targets.join("\n"));
 
   if (!values["no-write"]) {
@@ -102,13 +102,15 @@ async function writeSection(path: string, name: string, body: string): Promise<v
   const text =
     a >= 0 && b > a
       ? old.slice(0, a) + block + old.slice(b + end.length)
-      : (old.includes("<!-- bench:")
-          ? old.trimEnd()
-          : [
-              "# Benchmark results",
-              "",
-              "Produced by `bun run bench` (bench/run.ts): one section per mode; `--mode=NAME` rewrites only that one. Paste into the README as needed.",
-            ].join("\n")) + `\n\n${block}\n`;
+      : `${
+          old.includes("<!-- bench:")
+            ? old.trimEnd()
+            : [
+                "# Benchmark results",
+                "",
+                "Produced by `bun run bench` (bench/run.ts): one section per mode; `--mode=NAME` rewrites only that one. Paste into the README as needed.",
+              ].join("\n")
+        }\n\n${block}\n`;
   await writeFile(path, text);
 }
 

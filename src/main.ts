@@ -32,7 +32,7 @@ async function runPluginRole(load: () => Promise<(io: SkelIO) => Promise<number>
 async function runShimRole(): Promise<number> {
   if (args[0] === "-version" || args[0] === "-v" || args[0] === "--version") {
     const { versionLine } = await import("./version.ts");
-    process.stdout.write(versionLine("multus-shim") + "\n");
+    process.stdout.write(`${versionLine("multus-shim")}\n`);
     return 0;
   }
   return runPluginRole(async () => (await import("./shim/run.ts")).runShim);

@@ -172,7 +172,7 @@ export async function runDaemonCommand(rawArgs: string[]): Promise<number> {
   }
   if (parsed.version) {
     const { versionLine } = await import("../version.ts");
-    process.stdout.write(versionLine("multus-daemon") + "\n");
+    process.stdout.write(`${versionLine("multus-daemon")}\n`);
     return 0;
   }
   const { runDaemon } = await import("../daemon/run.ts");

@@ -1,7 +1,7 @@
 // Go-style single-dash long flags (`-config=x`, `-config x`) become `--config`,
 // so the same command lines work for the Go binaries and ours.
 export function normalizeGoFlags(args: readonly string[]): string[] {
-  return args.map((a) => (/^-[a-zA-Z][\w-]+(=.*)?$/.test(a) ? "-" + a : a));
+  return args.map((a) => (/^-[a-zA-Z][\w-]+(=.*)?$/.test(a) ? `-${a}` : a));
 }
 
 /** "true"/"false"/bare flag to boolean; anything else is an error naming the flag. */

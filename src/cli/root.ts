@@ -7,7 +7,7 @@ const versionCommand = defineCommand({
   meta: { name: "version", description: "Print the version" },
   async run() {
     const { versionLine } = await import("../version.ts");
-    process.stdout.write(versionLine("multus") + "\n");
+    process.stdout.write(`${versionLine("multus")}\n`);
     return 0;
   },
 });
@@ -35,17 +35,17 @@ export async function runCli(rawArgs: string[]): Promise<number> {
   const sub = rawArgs[0] === undefined ? undefined : subCommands[rawArgs[0]];
   const wantsHelp = rawArgs.includes("--help") || rawArgs.includes("-h");
   if (rawArgs.length === 0 || (wantsHelp && !sub)) {
-    process.stdout.write((await renderUsage(rootCommand)) + "\n");
+    process.stdout.write(`${await renderUsage(rootCommand)}\n`);
     return rawArgs.length === 0 ? 1 : 0;
   }
   if (sub && wantsHelp) {
     // citty's runCommand does not handle --help: render it here, never run the command.
     const cmd = typeof sub === "function" ? await sub() : sub;
-    process.stdout.write((await renderUsage(cmd, rootCommand)) + "\n");
+    process.stdout.write(`${await renderUsage(cmd, rootCommand)}\n`);
     return 0;
   }
   if (!sub) {
-    process.stderr.write(`multus: unknown command "${rawArgs[0]}"\n` + (await renderUsage(rootCommand)) + "\n");
+    process.stderr.write(`multus: unknown command "${rawArgs[0]}"\n${await renderUsage(rootCommand)}\n`);
     return 2;
   }
   try {

@@ -1,6 +1,5 @@
 import { describe, expect, test } from "bun:test";
 import { cmdArgsFromEnv, formatCniArgs, getCniArg, ifnameProblem, parseCniArgs } from "./args.ts";
-import { CniError } from "./errors.ts";
 import { thrown } from "../../tests/helpers/thrown.ts";
 
 describe("parseCniArgs", () => {

@@ -43,7 +43,7 @@ export interface CmdArgs {
   stdin: Uint8Array;
 }
 
-const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;
+const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 /** Linux IFNAMSIZ - 1: the longest name the kernel accepts, in bytes. */
 const MAX_IFNAME_BYTES = 15;
 

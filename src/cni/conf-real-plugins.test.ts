@@ -70,7 +70,7 @@ afterEach(async () => {
   sh(["ip", "link", "del", fx.bridge]);
   // Never remove a tree that still has something mounted in it.
   const mounts = await readFile("/proc/self/mounts", "utf8");
-  const stillMounted = mounts.split("\n").some((l) => l.split(" ")[1]?.startsWith(fx.tmp + "/"));
+  const stillMounted = mounts.split("\n").some((l) => l.split(" ")[1]?.startsWith(`${fx.tmp}/`));
   if (stillMounted) problems.push(`mounts left under ${fx.tmp}; not removing it`);
   else await rm(fx.tmp, { recursive: true, force: true });
   if (problems.length) throw new Error(problems.join("; "));
@@ -127,7 +127,7 @@ describe.skipIf(!canRun)("bridge + host-local in a fresh netns", () => {
     const result = await addNetworkList(rt, list, rc);
     expect(result.cniVersion).toBe("1.1.0");
     const address = result.ips?.[0]?.address ?? "";
-    expect(address.startsWith(fx.subnet.split(".").slice(0, 3).join(".") + ".")).toBe(true);
+    expect(address.startsWith(`${fx.subnet.split(".").slice(0, 3).join(".")}.`)).toBe(true);
     expect(result.interfaces?.some((i) => i.name === "eth0" && i.sandbox === rc.netns)).toBe(true);
     expect(addressesIn(fx.netns, "eth0")).toContain(address);
     expect(await readdir(join(ipamDir, fx.network))).toContain(address.split("/")[0]!);
@@ -168,7 +168,7 @@ describe.skipIf(!canRun)("bridge + host-local in a fresh netns", () => {
     );
     expect(err?.msg).toBe(`failed to get network "${fx.network}" cached result`);
     // an ADD into a netns that does not exist fails inside the plugin
-    const bad = { ...runtimeConf(), netns: "/var/run/netns/does-not-exist-" + fx.netns };
+    const bad = { ...runtimeConf(), netns: `/var/run/netns/does-not-exist-${fx.netns}` };
     const addErr = await addNetworkList(rt, list, bad).then(
       () => undefined,
       (e: unknown) => e as CniError,

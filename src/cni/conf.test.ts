@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { buildRecordingPlugin, readRecords } from "../../tests/helpers/build-fixtures.ts";
-import { cachedResultPath, readCachedResult, writeCachedResult } from "./cache.ts";
+import { cachedResultPath, readCachedResult } from "./cache.ts";
 import {
   addNetworkList,
   buildPluginConfig,
@@ -17,7 +17,7 @@ import {
   type CniRuntime,
   type RuntimeConf,
 } from "./conf.ts";
-import { CniError, ErrorCode } from "./errors.ts";
+import { ErrorCode } from "./errors.ts";
 import { convertResult, toCurrentResult, type Result100 } from "./result.ts";
 import { SUPPORTED_VERSIONS } from "./spec.ts";
 import { rejection, thrown } from "../../tests/helpers/thrown.ts";

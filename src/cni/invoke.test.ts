@@ -4,7 +4,7 @@ import { chmod, copyFile, mkdir, mkdtemp, open, rm, writeFile } from "node:fs/pr
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { buildRecordingPlugin, readRecords } from "../../tests/helpers/build-fixtures.ts";
-import { CniError, ErrorCode } from "./errors.ts";
+import { ErrorCode } from "./errors.ts";
 import { buildPluginEnv, execPlugin, findPlugin, type ExecRequest } from "./invoke.ts";
 import { rejection } from "../../tests/helpers/thrown.ts";
 

@@ -37,7 +37,7 @@ function parseIpv6(s: string): Uint8Array | undefined {
   // An embedded IPv4 address may only be the very last group.
   let v4: Uint8Array | undefined;
   const last = all[all.length - 1];
-  if (last !== undefined && last.includes(".")) {
+  if (last?.includes(".")) {
     v4 = parseIpv4(last);
     if (!v4) return undefined;
     if (tail.length > 0) tail.pop();

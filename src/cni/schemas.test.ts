@@ -1,6 +1,5 @@
 import { describe, expect, test } from "bun:test";
 import * as v from "valibot";
-import { CniError } from "./errors.ts";
 import { thrown } from "../../tests/helpers/thrown.ts";
 import {
   CniErrorSchema,

@@ -29,7 +29,7 @@ export interface SkelHandlers {
 /** The config version each command first appeared in (SPEC "Version considerations"). */
 const MIN_CONFIG_VERSION: Partial<Record<CniCommand, string>> = { CHECK: "0.4.0", GC: "1.1.0", STATUS: "1.1.0" };
 
-const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;
+const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 /** Go's validateConfig: `name` must be a non-empty string of safe characters. */
 function checkNetworkName(conf: Record<string, unknown>): void {

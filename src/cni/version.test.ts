@@ -1,5 +1,4 @@
 import { describe, expect, test } from "bun:test";
-import { CniError } from "./errors.ts";
 import { SUPPORTED_VERSIONS } from "./spec.ts";
 import { thrown } from "../../tests/helpers/thrown.ts";
 import {

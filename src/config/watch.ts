@@ -274,7 +274,7 @@ export async function copyUserConfig(source: string, cniConfigDir: string): Prom
   if (realDest === realSource) return undefined;
   const [bytes, st] = await Promise.all([readFile(realSource), stat(realSource)]);
   const current = await readFile(dest).catch(() => undefined);
-  if (current && current.equals(bytes)) return undefined;
+  if (current?.equals(bytes)) return undefined;
   await writeFileAtomic(dest, bytes, st.mode & 0o777);
   return dest;
 }

@@ -1,6 +1,6 @@
 // Request -> Response for the daemon's endpoints, with its dependencies passed
 // in (no socket needed to test it). Unknown throws become 999 here.
-import * as v from "valibot";
+import type * as v from "valibot";
 import { CniError, ErrorCode, toCniError } from "../cni/errors.ts";
 import { cmdArgsFromEnv, type CmdArgs } from "../cni/args.ts";
 import { decodeJsonObject, validate } from "../cni/schemas.ts";

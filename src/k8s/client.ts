@@ -124,9 +124,9 @@ export function createKubeHttp(kc: KubeConfig): KubeHttp {
     // resolves tokens, token files, exec plugins and reads CA/cert/key files or inline data
     const init = await kc.applyToFetchOptions(opts);
     const headers: Record<string, string> = {};
-    (init.headers as unknown as { forEach(cb: (v: string, k: string) => void): void } | undefined)?.forEach(
-      (v, k) => (headers[k] = v),
-    );
+    (init.headers as unknown as { forEach(cb: (v: string, k: string) => void): void } | undefined)?.forEach((v, k) => {
+      headers[k] = v;
+    });
     const tls: Bun.TLSOptions = {};
     if (opts.ca) tls.ca = opts.ca as Buffer;
     if (opts.cert) tls.cert = opts.cert as Buffer;

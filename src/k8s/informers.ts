@@ -201,8 +201,7 @@ export function createInformer<T>(o: InformerOptions<T>): Informer<T> {
           }
           if (chunk.done) break;
           buffered += chunk.value;
-          let nl: number;
-          while ((nl = buffered.indexOf("\n")) >= 0) {
+          for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
             const line = buffered.slice(0, nl).trim();
             buffered = buffered.slice(nl + 1);
             if (line === "") continue;

@@ -2,6 +2,7 @@
 // (REFERENCE d, f.1-f.6, f.16): master first, then default networks, then the
 // pod's networks, then the auxiliary chain. Every delegate keeps the exact
 // bytes it was given.
+import type { Stats } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { CniError, ErrorCode } from "../cni/errors.ts";
@@ -296,7 +297,7 @@ interface ConfFile {
 const CONF_EXTENSIONS = [".conf", ".conflist", ".json"];
 
 async function loadConfPath(path: string): Promise<ConfFile> {
-  let info;
+  let info: Stats;
   try {
     info = await stat(path);
   } catch (err) {

@@ -163,7 +163,12 @@ describe("assignPodDevices", () => {
     const seen: unknown[] = [];
     return {
       seen,
-      port: { getPodDevices: (p: Parameters<DevicePort["getPodDevices"]>[0]) => (seen.push(p), impl(p)) },
+      port: {
+        getPodDevices: (p: Parameters<DevicePort["getPodDevices"]>[0]) => {
+          seen.push(p);
+          return impl(p);
+        },
+      },
     };
   };
 

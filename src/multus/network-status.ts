@@ -160,10 +160,10 @@ function goString(s: string): string {
     else if (c === 0x08) out += "\\b";
     else if (c === 0x0c) out += "\\f";
     else if (c < 0x20 || c === 0x3c || c === 0x3e || c === 0x26 || c === 0x2028 || c === 0x2029) {
-      out += "\\u" + c.toString(16).padStart(4, "0");
+      out += `\\u${c.toString(16).padStart(4, "0")}`;
     } else out += s[i];
   }
-  return out + '"';
+  return `${out}"`;
 }
 
 /** json.MarshalIndent(value, prefix "", indent "    ") for plain JSON data, keys in insertion order. */

@@ -49,7 +49,7 @@ async function walkStaticImports(entries: string[], rules: Rules, root: string):
     if (walk.files.has(file)) continue;
     walk.files.add(file);
     const chain = via.get(file)!;
-    if (rules.dirs.some((d) => file.startsWith(d + "/"))) walk.violations.push(chain);
+    if (rules.dirs.some((d) => file.startsWith(`${d}/`))) walk.violations.push(chain);
     const imports = transpiler.scanImports(await readFile(file, "utf8"));
     for (const imp of imports) {
       if (!STATIC_KINDS.has(imp.kind)) continue;

@@ -62,7 +62,7 @@ export function formatLine(level: LogLevelName, msg: string, ctx: LogContext | u
   if (ctx) {
     for (const [k, v] of Object.entries(ctx)) if (v !== undefined && v !== "") line += ` ${k}=${v}`;
   }
-  return line + "\n";
+  return `${line}\n`;
 }
 
 export function createLogger(settings: LogSettings = {}): Logger {

@@ -76,7 +76,10 @@ function unknownFields(value: unknown, type: string, path: string, out: string[]
   const array = /^Array<(.+)>$/.exec(type);
   if (array) {
     if (!Array.isArray(value)) out.push(`${path}: expected a list`);
-    else value.forEach((item, i) => unknownFields(item, array[1]!, `${path}[${i}]`, out));
+    else
+      value.forEach((item, i) => {
+        unknownFields(item, array[1]!, `${path}[${i}]`, out);
+      });
     return out;
   }
   const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);
@@ -103,7 +106,7 @@ function unknownFields(value: unknown, type: string, path: string, out: string[]
 
 const norm = (p: string) => (p === "/" ? "/" : posix.normalize(p).replace(/\/+$/, ""));
 const isUnder = (p: string, dir: string) =>
-  norm(dir) === "/" || norm(p) === norm(dir) || norm(p).startsWith(norm(dir) + "/");
+  norm(dir) === "/" || norm(p) === norm(dir) || norm(p).startsWith(`${norm(dir)}/`);
 
 function volumeOf(podSpec: Obj, name: string): Obj {
   const volume = (podSpec.volumes as Obj[]).find((vol) => vol.name === name);
@@ -522,7 +525,7 @@ describe(THICK, () => {
     async () => {
       const dir = await mkdtemp(join(tmpdir(), "multus-deploy-probe-"));
       try {
-        const socketDir = join(dir, "run") + "/";
+        const socketDir = `${join(dir, "run")}/`;
         await writeFile(
           join(dir, "dc.json"),
           JSON.stringify({ socketDir, multusConfigFile: "", gracePeriodSeconds: 1 }),

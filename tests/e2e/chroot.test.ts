@@ -49,7 +49,7 @@ afterEach(async () => {
   await deleteNetns(ns.name);
   // never remove a tree that still has something mounted in it
   const table = await readFile("/proc/self/mounts", "utf8");
-  if (table.split("\n").some((l) => l.split(" ")[1]?.startsWith(work.dir + "/")))
+  if (table.split("\n").some((l) => l.split(" ")[1]?.startsWith(`${work.dir}/`)))
     problems.push(`mounts left under ${work.dir}`);
   else await work.remove();
   if (problems.length) throw new Error(problems.join("; "));

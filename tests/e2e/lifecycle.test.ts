@@ -369,7 +369,7 @@ describe.skipIf(!canRunE2e)("command-line flags reach their config keys", () => 
         "true",
         "-multus-log-level",
         "debug",
-        "-multus-log-file=" + logFile,
+        `-multus-log-file=${logFile}`,
         "--readiness-indicator-file",
         ready,
       ],

@@ -99,14 +99,17 @@ function parseIpAddr(text: string): Map<string, string[]> {
   let current: string | undefined;
   for (const line of text.split("\n")) {
     const link = /^\d+: ([^:@]+)[@:]/.exec(line);
-    if (link) out.set((current = link[1]!), []);
+    if (link) {
+      current = link[1]!;
+      out.set(current, []);
+    }
     const inet = /^\s+inet (\S+)/.exec(line);
     if (inet && current) out.get(current)!.push(inet[1]!);
   }
   return out;
 }
 
-const escape = (prefix: string) => prefix.replaceAll(".", "\\.");
+const escapeDots = (prefix: string) => prefix.replaceAll(".", "\\.");
 
 describe.skipIf(!canRun)("podman run (CNI backend) -> multus-shim -> daemon", () => {
   const cleanup = createCleanup();
@@ -238,8 +241,8 @@ describe.skipIf(!canRun)("podman run (CNI backend) -> multus-shim -> daemon", ()
     expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 0 }); // stderr shown on failure
     const ifs = parseIpAddr(r.stdout);
     expect([...ifs.keys()].sort()).toEqual(["eth0", "lo", "net1"]);
-    expect(ifs.get("eth0")).toEqual([expect.stringMatching(new RegExp(`^${escape(cluster.prefix)}\\.\\d+/24$`))]);
-    expect(ifs.get("net1")).toEqual([expect.stringMatching(new RegExp(`^${escape(macvlan.prefix)}\\.\\d+/24$`))]);
+    expect(ifs.get("eth0")).toEqual([expect.stringMatching(new RegExp(`^${escapeDots(cluster.prefix)}\\.\\d+/24$`))]);
+    expect(ifs.get("net1")).toEqual([expect.stringMatching(new RegExp(`^${escapeDots(macvlan.prefix)}\\.\\d+/24$`))]);
 
     const id = (await Bun.file(cidFile).text()).trim();
     const records = (await readRecords(recordFile)).filter((rec) => rec.env.CNI_CONTAINERID === id);

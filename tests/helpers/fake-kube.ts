@@ -526,7 +526,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
   let downMode: DownMode | undefined;
   let releaseHung: (() => void) | undefined;
   let hung: Promise<void> | undefined;
-  const encoder = new TextEncoder();
+  const _encoder = new TextEncoder();
 
   // --- store mutations (shared by the API and the controls) ---
 

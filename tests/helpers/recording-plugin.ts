@@ -53,12 +53,12 @@ if (conf.recordFile) {
     if (k.startsWith("CNI_")) env[k] = v;
   }
   const line = { command, env, fullEnv, stdin: stdinText, pid: process.pid, cwd: process.cwd() };
-  appendFileSync(conf.recordFile, JSON.stringify(line) + "\n");
+  appendFileSync(conf.recordFile, `${JSON.stringify(line)}\n`);
 }
 
 if (conf.spawnChild) {
   const child = Bun.spawn({ cmd: conf.spawnChild, stdin: "ignore", stdout: "inherit", stderr: "inherit" });
-  if (conf.recordFile) appendFileSync(conf.recordFile, JSON.stringify({ command: "child", pid: child.pid }) + "\n");
+  if (conf.recordFile) appendFileSync(conf.recordFile, `${JSON.stringify({ command: "child", pid: child.pid })}\n`);
 }
 if (conf.sleepMs) await Bun.sleep(conf.sleepMs);
 if (conf.stderr !== undefined) process.stderr.write(conf.stderr);

@@ -34,8 +34,7 @@ async function readEvents(res: Response, n: number): Promise<Array<{ type: strin
     const { done, value } = await reader.read();
     if (done) break;
     buf += value;
-    let i: number;
-    while ((i = buf.indexOf("\n")) >= 0) {
+    for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
       out.push(JSON.parse(buf.slice(0, i)));
       buf = buf.slice(i + 1);
     }

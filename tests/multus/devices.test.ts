@@ -133,7 +133,10 @@ async function readRecords(): Promise<Array<RawRecord & { conf: Record<string, a
 test("ADD assigns the pod's devices in NAD order, DEL removes the device-info file", async () => {
   const asked: unknown[] = [];
   const devices: DevicePort = {
-    getPodDevices: async (pod) => (asked.push(pod), new Map([[SRIOV, ["0000:03:02.1", "0000:03:02.2"]]])),
+    getPodDevices: async (pod) => {
+      asked.push(pod);
+      return new Map([[SRIOV, ["0000:03:02.1", "0000:03:02.2"]]]);
+    },
   };
   const { deps, req, statuses } = env(devices);
   const info = { type: "pci", version: "1.1.0", pci: { "pci-address": "0000:03:02.1" } };

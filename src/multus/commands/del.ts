@@ -115,7 +115,7 @@ async function rebuildFromApi(req: MultusRequest, deps: MultusDeps): Promise<Cac
  * No cache and no pod to ask (no Kubernetes, or the runtime named no pod): the
  * configuration alone decided what ADD attached, so it says what to delete.
  */
-async function rebuildFromConfig(req: MultusRequest, deps: MultusDeps): Promise<CacheEntry[] | undefined> {
+async function rebuildFromConfig(req: MultusRequest, _deps: MultusDeps): Promise<CacheEntry[] | undefined> {
   const delegates = await resolveDelegates({ conf: req.conf, ifname: req.args.ifname }).catch(() => undefined);
   return delegates?.map((delegate) => ({
     delegate,

@@ -11,7 +11,7 @@ import { cniRuntimeFor, requestContext, type MultusRequest } from "../request.ts
 import type { MultusDeps } from "../ports.ts";
 import { cmdDel } from "./del.ts";
 
-const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;
+const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 export async function cmdGc(req: MultusRequest, deps: MultusDeps, raw: Record<string, unknown>): Promise<void> {
   const log = deps.log.with(requestContext(req));

@@ -2,12 +2,12 @@
 // network's STATUS (deliberate difference 7).
 import { CniError, ErrorCode, toCniError } from "../../cni/errors.ts";
 import { statusNetworkList } from "../../cni/conf.ts";
-import { resolveDelegates } from "../delegates.ts";
+import { type Delegate, resolveDelegates } from "../delegates.ts";
 import { cniRuntimeFor, type MultusRequest } from "../request.ts";
 import type { MultusDeps } from "../ports.ts";
 
 export async function cmdStatus(req: MultusRequest, deps: MultusDeps): Promise<void> {
-  let master;
+  let master: Delegate | undefined;
   try {
     [master] = await resolveDelegates({ conf: req.conf, kube: deps.kube, ifname: req.args.ifname || "eth0" });
   } catch (err) {
