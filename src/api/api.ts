@@ -1,4 +1,4 @@
-// The shim <-> daemon contract (REFERENCE b): HTTP/1.1 over a unix socket,
+// The shim <-> daemon contract: HTTP/1.1 over a unix socket,
 // wire-compatible with the Go multus-shim and multus-daemon.
 import * as v from "valibot";
 

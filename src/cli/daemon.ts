@@ -1,5 +1,5 @@
-// `multus daemon` / `multus-daemon`: the thick plugin's flags (seeds,
-// REFERENCE c.1), each overriding the matching daemon-config key.
+// `multus daemon` / `multus-daemon`: the thick plugin's flags (the Go
+// daemon's), each overriding the matching daemon-config key.
 //
 // Parsed by hand, as Go's flag package does it, because citty's parser lets a
 // bare boolean flag swallow the next flag as its value

@@ -2,7 +2,7 @@
 // the CNI bin dir, atomically, so a running multus-shim there is never
 // overwritten in place ("text file busy") and a reader never sees half a file.
 // Like Go's install_multus it also puts `passthru` (the head of the auxiliary
-// chain, REFERENCE f.16) there: the same executable, which picks the plugin
+// chain) there: the same executable, which picks the plugin
 // role by that name.
 import { defineCommand } from "citty";
 import { chmod, copyFile, link, mkdir, rename, stat, unlink } from "node:fs/promises";

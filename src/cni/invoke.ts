@@ -21,7 +21,7 @@ export interface ExecRequest {
   baseEnv?: Record<string, string>;
   /** The plugin (and its process group) is killed with SIGKILL at this deadline. */
   timeoutMs: number;
-  /** Run as `chroot <dir> <pluginPath>`; the lookup itself is not chrooted (REFERENCE h). */
+  /** Run as `chroot <dir> <pluginPath>`; the lookup itself is not chrooted. */
   chrootDir?: string;
   /** Receives the plugin's stderr when it printed any. */
   onStderr?: (text: string) => void;
@@ -46,7 +46,7 @@ export function isValidPluginType(t: string): boolean {
 /**
  * Absolute path of `pluginType` in the first of `binDirs` that holds a regular
  * file of that name. A type that could escape the bin dir is refused before any
- * lookup (REFERENCE "differ" 13).
+ * lookup (docs/compatibility.md, difference 13).
  */
 export async function findPlugin(pluginType: string, binDirs: readonly string[]): Promise<string> {
   if (!isValidPluginType(pluginType)) {

@@ -21,7 +21,7 @@ export const Env = {
   NETNS_OVERRIDE: "CNI_NETNS_OVERRIDE",
 } as const;
 
-/** Env vars each command requires (REFERENCE a.4, libcni skel). */
+/** Env vars each command requires. */
 export const REQUIRED_ENV: Record<CniCommand, readonly string[]> = {
   ADD: [Env.COMMAND, Env.CONTAINERID, Env.NETNS, Env.IFNAME, Env.PATH],
   CHECK: [Env.COMMAND, Env.CONTAINERID, Env.NETNS, Env.IFNAME, Env.PATH],

@@ -1,5 +1,5 @@
-// daemon-config.json (REFERENCE c.3, seeds): validated at start; every key,
-// known or not, is also laid over each request's config (c.6).
+// daemon-config.json: validated at start; every key,
+// known or not, is also laid over each request's config.
 import * as v from "valibot";
 import { readFile } from "node:fs/promises";
 import { CniError, ErrorCode } from "../cni/errors.ts";
@@ -78,7 +78,7 @@ export async function loadDaemonConfig(
 
 /**
  * The per-request config: the runtime's config with every daemon key laid over
- * it, top-level replace (REFERENCE c.6). In auto mode the readiness indicator is
+ * it, top-level replace. In auto mode the readiness indicator is
  * the daemon's business, not the request's.
  */
 export function mergeRequestConfig(

@@ -22,7 +22,7 @@ function errorOf(fn: () => unknown): CniError {
   throw new Error("expected a CniError");
 }
 
-describe("pickPrimaryConfName (g.1)", () => {
+describe("pickPrimaryConfName", () => {
   const cases: Array<[string, string[], string | undefined]> = [
     ["first in byte order", ["20-b.conf", "10-a.conflist", "30-c.conf"], "10-a.conflist"],
     ["skips 00-multus*", ["00-multus.conf", "00-multus-old.conflist", "99-x.conf"], "99-x.conf"],
@@ -71,7 +71,7 @@ describe("enabledCapabilities", () => {
   });
 });
 
-describe("checkVersionCompatibility (g.3)", () => {
+describe("checkVersionCompatibility", () => {
   for (const top of VERSIONS) {
     for (const delegate of VERSIONS) {
       const ok = !AT_LEAST_040(top) || AT_LEAST_040(delegate);
@@ -123,7 +123,7 @@ const PRIMARY_LIST: PrimaryConf = {
   },
 };
 
-describe("generateMultusConf (g.4)", () => {
+describe("generateMultusConf", () => {
   for (const v of VERSIONS) {
     test(`minimal daemon config, cniVersion ${v}`, () => {
       const primary = { ...PRIMARY_CONF, raw: { ...PRIMARY_CONF.raw, cniVersion: v } };

@@ -1,4 +1,4 @@
-// The auto-generated 00-multus.conf (REFERENCE g): primary CNI conf + daemon
+// The auto-generated 00-multus.conf: primary CNI conf + daemon
 // config -> the shim's conf, byte for byte what the Go daemon writes for the
 // same inputs (fixed key set and order, Go's compact JSON). Pure: reading,
 // watching and writing files is watch.ts's business.
@@ -100,7 +100,7 @@ export function forcePrimaryVersion(raw: Record<string, unknown>, cniVersion: st
 /**
  * 00-multus.conf for `primary` under the daemon config `daemon` (its raw keys,
  * command-line overrides included). Throws a CniError when the versions do
- * not fit (g.3) or overrideNetworkName finds no name.
+ * not fit or overrideNetworkName finds no name.
  */
 export function generateMultusConf(primary: PrimaryConf, daemon: Record<string, unknown>): string {
   const cniVersion = str(daemon.cniVersion);

@@ -1,4 +1,4 @@
-// What the shim reads from its own stdin config (REFERENCE b.8); everything
+// What the shim reads from its own stdin config; everything
 // else is forwarded to the daemon untouched.
 import * as v from "valibot";
 import { DEFAULT_SOCKET_DIR } from "../api/api.ts";

@@ -1,4 +1,4 @@
-// The daemon's hold on the CNI config dir (REFERENCE g, c.4): wait for the
+// The daemon's hold on the CNI config dir: wait for the
 // readiness indicator file, find the primary conf, keep 00-multus.conf in step
 // with it, and notice when the readiness indicator goes away. Also the one-off
 // copy of a user-provided multusConfigFile.

@@ -26,7 +26,7 @@ export interface HandlerDeps {
 const TEXT = { "content-type": "text/plain; charset=utf-8" };
 const JSON_TYPE = { "content-type": "application/json" };
 
-/** Routes a request (REFERENCE b.2): wrong method 405, unknown path 404. */
+/** Routes a request: wrong method 405, unknown path 404. */
 export async function handleRequest(request: Request, deps: HandlerDeps): Promise<Response> {
   const path = new URL(request.url).pathname;
   const method = request.method;

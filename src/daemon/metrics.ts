@@ -1,4 +1,4 @@
-// Prometheus metrics on metricsPort (REFERENCE c.9), loaded only when a port
+// Prometheus metrics on metricsPort, loaded only when a port
 // is configured: prom-client alone costs ~15 MB of daemon memory.
 import { Counter, Histogram, Registry } from "prom-client";
 import { Endpoint } from "../api/api.ts";

@@ -1,10 +1,10 @@
 // Composition root of the daemon: config, logger, Kubernetes client (when
 // there is a cluster), metrics (when asked for), the socket server, signals.
-// Start-up follows REFERENCE c.4: config (exit 1), readiness indicator
+// Start-up follows the Go daemon's order: config (exit 1), readiness indicator
 // (exit 1), config manager (exit 2), client and server (exit 3), then
 // 00-multus.conf once the server answers, then watching. SIGTERM/SIGINT:
 // /readyz answers 500 at once, in-flight requests get gracePeriodSeconds,
-// exit 0; the generated file stays (deliberate difference 10). The readiness
+// exit 0; the generated file stays (docs/compatibility.md, difference 10). The readiness
 // indicator going away removes it and ends the daemon with exit 2.
 import { existsSync } from "node:fs";
 import { CniError } from "../cni/errors.ts";

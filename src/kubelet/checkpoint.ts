@@ -1,4 +1,4 @@
-// The kubelet device manager's checkpoint file (REFERENCE k), read when the
+// The kubelet device manager's checkpoint file, read when the
 // PodResources socket is absent: JSON `Data.PodDeviceEntries[]`, one entry per
 // (pod, container, resource) with `DeviceIDs` as a map NUMA node -> IDs (older
 // kubelets wrote a plain list). Only the fields Multus uses are checked; the

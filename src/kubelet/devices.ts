@@ -1,4 +1,4 @@
-// Device IDs allocated to a pod, by resource name (REFERENCE k): from the
+// Device IDs allocated to a pod, by resource name: from the
 // kubelet PodResources API when its socket file exists, else from the device
 // manager checkpoint. Structurally a multus/ports.ts DevicePort.
 //

@@ -1,4 +1,4 @@
-// Client of the kubelet PodResources API v1 (REFERENCE k): one unary `List`
+// Client of the kubelet PodResources API v1: one unary `List`
 // over the kubelet's unix socket, 10 s to connect and 10 s for the call, replies
 // up to 16 MiB. gRPC is spoken directly over node:http2 (h2c, length-prefixed
 // messages, status in trailers) and the reply decoded by hand from the field

@@ -1,4 +1,4 @@
-// The `default-route` selection (REFERENCE f.17): once any network asks for
+// The `default-route` selection (Go Multus's gateway filter): once any network asks for
 // it, only the requested gateways stay default routes. The pod's routes are
 // edited in its netns, and the libcni result cache is rewritten to match so
 // CHECK agrees with what is there.

@@ -1,4 +1,4 @@
-// The scratch delegate cache at <cniDir>/<containerID> (REFERENCE f.10): what
+// The scratch delegate cache at <cniDir>/<containerID>: what
 // was attached, so DEL works when the pod or NAD is gone. The file keeps the Go
 // Multus field names (a Go daemon can read ours and we read its) and adds our
 // own: the assigned ifname, the master flag, the runtimeConfig sent on ADD (so

@@ -1,4 +1,4 @@
-// The auxiliary chain (REFERENCE f.16) as resolveDelegates builds it from
+// The auxiliary chain as resolveDelegates builds it from
 // files: passthru plus the chain directory's plugin confs, appended last.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";

@@ -1,5 +1,5 @@
-// Turns configuration and pod annotations into the ordered list of delegates
-// (REFERENCE d, f.1-f.6, f.16): master first, then default networks, then the
+// Turns configuration and pod annotations into the ordered list of delegates,
+// in Go Multus's order: master first, then default networks, then the
 // pod's networks, then the auxiliary chain. Every delegate keeps the exact
 // bytes it was given.
 import type { Stats } from "node:fs";
@@ -37,7 +37,7 @@ export interface Delegate {
   selection?: NetworkSelection;
   resourceName?: string;
   deviceId?: string;
-  /** The auxiliary chain (f.16): attached and deleted like the others, never CHECKed. */
+  /** The auxiliary chain: attached and deleted like the others, never CHECKed. */
   isAuxiliary?: boolean;
 }
 export type DelegateSpec = Omit<Delegate, "ifname">;
@@ -143,7 +143,7 @@ export async function resolveDelegates(ctx: ResolveContext): Promise<Delegate[]>
     }
   }
 
-  // Last, the auxiliary chain (f.16), when its directory has plugins.
+  // Last, the auxiliary chain, when its directory has plugins.
   try {
     const chain = await auxiliaryChain(conf);
     if (chain) specs.push(chain);
@@ -163,7 +163,7 @@ export async function resolveDelegates(ctx: ResolveContext): Promise<Delegate[]>
 export const AUXILIARY_CHAIN_HEAD = { type: "passthru", name: "passthru-cni" } as const;
 
 /**
- * The auxiliary chain (f.16), when `auxiliaryCNIChainName` is set and
+ * The auxiliary chain, when `auxiliaryCNIChainName` is set and
  * clusterNetwork is a path: a conflist named after the chain, in the multus
  * cniVersion, of passthru followed by every plugin conf in `<dir>/<chain
  * name>/` (libcni's subdirectory rule), `<dir>` being the directory of the
@@ -204,7 +204,7 @@ async function delegateFromNad(ctx: ResolveContext, sel: NetworkSelection): Prom
   }
   const nad = await fetchNad(ctx, kube, sel);
   if (!nad) {
-    // Go's text, down to the API's NotFound message it appends (REFERENCE f.1).
+    // Go's text, down to the API's NotFound message it appends.
     throw notFound(
       ctx,
       new CniError(
@@ -217,7 +217,7 @@ async function delegateFromNad(ctx: ResolveContext, sel: NetworkSelection): Prom
   return delegateFromFetchedNad(ctx, nad, sel);
 }
 
-/** The delegate of a NAD in hand: its spec.config, or a conf file of its name when that is empty (f.1). */
+/** The delegate of a NAD in hand: its spec.config, or a conf file of its name when that is empty. */
 async function delegateFromFetchedNad(ctx: ResolveContext, nad: Nad, sel: NetworkSelection): Promise<DelegateSpec> {
   const { conf } = ctx;
   const name = `${nad.namespace}/${nad.name}`;
@@ -240,7 +240,7 @@ async function delegateFromFetchedNad(ctx: ResolveContext, nad: Nad, sel: Networ
 }
 
 /**
- * clusterNetwork / defaultNetworks entries (f.2): a value with `/` is a file or
+ * clusterNetwork / defaultNetworks entries: a value with `/` is a file or
  * directory; otherwise a NAD in multusNamespace, else a conf in confDir by name.
  */
 async function resolveNetworkRef(ctx: ResolveContext, ref: string): Promise<DelegateSpec> {
@@ -310,8 +310,8 @@ async function loadConfPath(path: string): Promise<ConfFile> {
 }
 
 /**
- * A .conflist file also takes the plugin confs in `<dir>/<list name>/` (libcni
- * chaining, REFERENCE f.2), unless it sets loadOnlyInlinedPlugins. The exact
+ * A .conflist file also takes the plugin confs in `<dir>/<list name>/` (libcni's
+ * subdirectory chaining), unless it sets loadOnlyInlinedPlugins. The exact
  * bytes are kept when nothing is added.
  */
 async function withChainedPlugins(file: ConfFile): Promise<ConfFile> {
@@ -362,7 +362,7 @@ function delegateFromObject(raw: Record<string, unknown>, isMaster: boolean, sta
   return delegateFromBytes(raw, JSON.stringify(raw), isMaster, statusName);
 }
 
-/** A delegate from its JSON: no `type` means a conflist (f.3). */
+/** A delegate from its JSON: no `type` means a conflist. */
 export function delegateFromBytes(
   raw: Record<string, unknown>,
   bytes: string,
@@ -381,7 +381,7 @@ export function delegateFromBytes(
   return { name: statusName ?? list.name, list, isConfList, bytes, isMaster };
 }
 
-/** `cni-args` of the selection go into `args.cni` of every plugin (f.8). */
+/** `cni-args` of the selection go into `args.cni` of every plugin. */
 export function applySelectionToConfig(raw: Record<string, unknown>, sel: NetworkSelection): Record<string, unknown> {
   const cniArgs = sel.cniArgs;
   if (!cniArgs || Object.keys(cniArgs).length === 0) return raw;

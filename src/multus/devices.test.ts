@@ -145,7 +145,7 @@ describe.each(VERSIONS)("assignDeviceIds, cniVersion %s", (v) => {
   });
 });
 
-test("the master takes a device into its config, but gets no per-network runtimeConfig (f.7)", () => {
+test("the master takes a device into its config, but gets no per-network runtimeConfig", () => {
   const [m] = assignDeviceIds(
     [delegate(conf("default", "1.0.0"), { name: "kube-system/default", isMaster: true, resourceName: SRIOV })],
     new Map([[SRIOV, ["0000:03:02.1"]]]),

@@ -1,4 +1,4 @@
-// Device IDs from the kubelet's allocation (REFERENCE f.7, f.8, k): each
+// Device IDs from the kubelet's allocation: each
 // delegate whose NAD names a resource (k8s.v1.cni.cncf.io/resourceName) takes
 // the next unused device ID of that resource, in delegate order; the ID goes
 // into the delegate's config as `deviceID` and `pciBusID` (every plugin of a

@@ -1,4 +1,4 @@
-// `default-route` (REFERENCE f.17): at most one default gateway per family
+// `default-route` (Go Multus's gateway filter): at most one default gateway per family
 // across the pod, and the result edits that go with moving the default route.
 // The netns route changes and the libcni cache rewrite are the caller's; this
 // file decides, on plain data.

@@ -1,4 +1,4 @@
-// Interface names inside the pod (REFERENCE f.5): which delegate gets which
+// Interface names inside the pod: which delegate gets which
 // name. What a name may look like is cni/args.ts's ifnameProblem.
 import { CniError, ErrorCode } from "../cni/errors.ts";
 

@@ -1,5 +1,5 @@
-// The Multus network configuration the core reads per request (REFERENCE d):
-// the runtime's stdin config with the daemon config laid over it (c.6).
+// The Multus network configuration the core reads per request:
+// the runtime's stdin config with the daemon config laid over it.
 import * as v from "valibot";
 
 const LogOptionsSchema = v.looseObject({
@@ -36,7 +36,7 @@ export const MultusConfSchema = v.looseObject({
   retryDeleteOnError: v.optional(v.boolean(), false),
   auxiliaryCNIChainName: v.optional(v.string()),
   chrootDir: v.optional(v.string()),
-  // Ours: every hop has a deadline (deliberate difference 11).
+  // Ours: every hop has a deadline (docs/compatibility.md, difference 11).
   delegateTimeoutSeconds: seconds(60),
   podLookupTimeoutSeconds: seconds(5),
   apiTimeoutSeconds: seconds(10),

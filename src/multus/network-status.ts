@@ -1,4 +1,4 @@
-// The `k8s.v1.cni.cncf.io/network-status` annotation (REFERENCE e.3): entries
+// The `k8s.v1.cni.cncf.io/network-status` annotation: entries
 // built from each delegate's 1.x result, and the exact text Go Multus writes
 // (json.MarshalIndent per entry, joined by "," inside "[" "]").
 import * as v from "valibot";

@@ -24,7 +24,7 @@ export async function lookupPod(req: MultusRequest, deps: MultusDeps): Promise<P
   return pod;
 }
 
-/** Runtime UID must match the API's unless the pod is static (REFERENCE f.14). */
+/** Runtime UID must match the API's unless the pod is static. */
 export function checkPodUid(req: MultusRequest, pod: PodInfo): void {
   if (req.pod.uid && !pod.isStatic && pod.uid !== req.pod.uid) {
     throw new CniError(ErrorCode.InvalidConfig, `expected pod UID "${req.pod.uid}" but got "${pod.uid}" from Kube API`);

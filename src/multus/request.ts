@@ -12,7 +12,7 @@ export interface PodArgs {
   name?: string;
   uid?: string;
   infraContainerId?: string;
-  /** Runtime args Multus does not consume: passed on to delegates (deliberate difference 3). */
+  /** Runtime args Multus does not consume: passed on to delegates (docs/compatibility.md, difference 3). */
   rest: Array<[string, string]>;
 }
 
@@ -49,7 +49,7 @@ export function cniRuntimeFor(conf: MultusConf, deps: MultusDeps): CniRuntime {
   };
 }
 
-/** CNI_ARGS handed to a delegate (REFERENCE f.4): pod args, then what the runtime sent, then MAC/IP on ADD. */
+/** CNI_ARGS handed to a delegate: pod args, then what the runtime sent, then MAC/IP on ADD. */
 export function delegateCniArgs(req: MultusRequest, delegate: Delegate, forAdd: boolean): Array<[string, string]> {
   const p = req.pod;
   const out: Array<[string, string]> = [

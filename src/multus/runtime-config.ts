@@ -1,5 +1,5 @@
-// Per-delegate runtimeConfig (capability args, REFERENCE f.7) and the overlays
-// Multus puts into a delegate's own config (f.8). Pure; inputs are never mutated.
+// Per-delegate runtimeConfig (capability args, as libcni injects them) and the overlays
+// Multus puts into a delegate's own config. Pure; inputs are never mutated.
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import type { Bandwidth, NetworkSelection } from "./selection.ts";
 
@@ -80,7 +80,7 @@ function objectField(config: Record<string, unknown>, key: string, where: string
 
 /**
  * `cni-args` of a selection merged into `args.cni` of one plugin config,
- * overriding keys it already has (f.8). Returns a new object; `plugin` is not
+ * overriding keys it already has. Returns a new object; `plugin` is not
  * touched. A non-object `args` or `args.cni` is a config error (Go panics).
  */
 export function mergeCniArgsIntoConfig(
@@ -92,7 +92,7 @@ export function mergeCniArgsIntoConfig(
   return { ...plugin, args: { ...args, cni: { ...cni, ...cniArgs } } };
 }
 
-/** A resource-map device for one plugin config: `deviceID` and `pciBusID` (f.8). */
+/** A resource-map device for one plugin config: `deviceID` and `pciBusID`. */
 export function injectDeviceId(plugin: Record<string, unknown>, deviceId: string): Record<string, unknown> {
   return { ...plugin, deviceID: deviceId, pciBusID: deviceId };
 }

@@ -1,8 +1,8 @@
-// The pod's network selection annotations (REFERENCE e.1, e.2) as a list of
-// selection elements, and the namespace rules that apply to them (f.15, f.20).
+// The pod's network selection annotations as a list of
+// selection elements, and the namespace rules that apply to them.
 // Pure: strings in, plain objects out, CniError (code 7) on anything invalid.
 //
-// Deliberately stricter than Go Multus (REFERENCE "Where we deliberately differ" 4):
+// Deliberately stricter than Go Multus:
 // - an empty comma item (`a,,b`, a trailing comma) is an error naming its position;
 // - names, namespaces and interface names are validated in BOTH forms (Go checks
 //   them only in the comma form), and an interface name follows the kernel's rules
@@ -346,7 +346,7 @@ function parseAnnotation(label: Label, annotation: string | undefined, defaultNa
 }
 
 /**
- * `k8s.v1.cni.cncf.io/networks` (REFERENCE e.1): absent or blank → no networks.
+ * `k8s.v1.cni.cncf.io/networks`: absent or blank → no networks.
  * A value containing `[`, `{` or `"` is the JSON form (a list of objects),
  * otherwise comma-separated `[<namespace>/]<name>[@<ifname>]` items.
  * Elements without a namespace get `defaultNamespace` (the pod's).
@@ -356,7 +356,7 @@ export function parseNetworkSelections(annotation: string | undefined, defaultNa
 }
 
 /**
- * `v1.multus-cni.io/default-network` (REFERENCE e.2): same syntax, namespace
+ * `v1.multus-cni.io/default-network`: same syntax, namespace
  * defaulting to `multusNamespace`, at most one element. Undefined when absent,
  * blank or empty (no override).
  */
@@ -386,7 +386,7 @@ export function allowedGlobalNamespaces(globalNamespaces: string): string[] {
 }
 
 /**
- * Namespace isolation (REFERENCE f.15), for the networks annotation only: with
+ * Namespace isolation, for the networks annotation only: with
  * `enabled`, every selection must target the pod's own namespace or one of the
  * allowed global namespaces.
  */

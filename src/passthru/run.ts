@@ -1,5 +1,5 @@
-// The `passthru` CNI plugin (REFERENCE l): the same binary invoked as
-// `passthru`. It heads the auxiliary chain (REFERENCE f.16) so the chained
+// The `passthru` CNI plugin: the same binary invoked as
+// `passthru`. It heads the auxiliary chain so the chained
 // plugins after it get a prevResult: ADD prints an empty result in the
 // config's version, every other command does nothing. Like Go's
 // cmd/passthru-cni, a prevResult in the config is not passed on.

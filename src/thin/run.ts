@@ -1,6 +1,6 @@
 // Thin mode: the binary installed as `multus` and called by the runtime runs
 // the same core in-process, with a Kubernetes client from the conf's
-// `kubeconfig` and no daemon (REFERENCE l).
+// `kubeconfig` and no daemon.
 import { runSkel, type SkelHandlers, type SkelIO } from "../cni/skel.ts";
 import type { CmdArgs } from "../cni/args.ts";
 import { ErrorCode } from "../cni/errors.ts";
@@ -22,7 +22,7 @@ export async function runThin(io: SkelIO): Promise<number> {
     const conf = validate(MultusConfSchema, raw, ErrorCode.InvalidConfig, "multus configuration");
     kube ??= await connect(conf);
     const deps: MultusDeps = {
-      // The core's default for logToStderr is true in the thin plugin (REFERENCE c.10).
+      // The core's default for logToStderr is true in the thin plugin.
       log: createLogger({
         level: conf.logLevel,
         file: conf.logFile,

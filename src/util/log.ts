@@ -1,4 +1,4 @@
-// Logger factory. Levels and line format follow the Go Multus (REFERENCE c.10):
+// Logger factory. Levels and line format follow the Go Multus:
 // panic < error < verbose < debug, lines `<RFC3339> [<level>] <message>`.
 // consola's small core entry is used with our own reporter: its default entry
 // costs ~16 MB and sends info to stdout, which belongs to CNI in the shim.

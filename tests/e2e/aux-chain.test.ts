@@ -1,4 +1,4 @@
-// The auxiliary chain (REFERENCE f.16, `auxiliaryCNIChainName`) through the
+// The auxiliary chain (`auxiliaryCNIChainName`) through the
 // compiled shim and daemon against the fake API server: the cluster network is
 // a bridge conflist file, and `<its dir>/<chain>/` holds Debian's tuning plugin
 // (a sysctl on the pod's eth0) and the recording plugin. The chain runs last,

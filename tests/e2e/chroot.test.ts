@@ -1,4 +1,4 @@
-// chrootDir (REFERENCE h): the daemon runs each delegate chrooted, the way the
+// chrootDir: the daemon runs each delegate chrooted, the way the
 // reference DaemonSet runs them in /hostroot. The test builds a small root
 // with bridge + host-local (and the libraries they link) at /usr/lib/cni, plus
 // private bind mounts of /proc, /sys and the pod's netns file.

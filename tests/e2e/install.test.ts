@@ -1,5 +1,5 @@
 // `multus install`: the init step that copies this executable into the CNI
-// bin dir (REFERENCE i) — same bytes, executable, atomic (a running old
+// bin dir — same bytes, executable, atomic (a running old
 // multus-shim is not disturbed, no temp file is left) — as multus-shim (or
 // multus) and as passthru, the plugin heading the auxiliary chain.
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";

@@ -1,4 +1,4 @@
-// The daemon's life cycle through the compiled binary (REFERENCE c.4, c.8, g):
+// The daemon's life cycle through the compiled binary:
 // 00-multus.conf generated from the primary once the daemon serves, kept in
 // step with it, kept when the primary breaks, kept over restarts, removed with
 // the readiness indicator; start-up waits and their exit codes; the graceful

@@ -1,6 +1,6 @@
 // The daemon's socket API spoken directly, the way the Go multus-shim speaks
 // it: POST http://dummy/cni with {"env": <its whole environment>, "config":
-// <base64 stdin>}. Our daemon must serve a Go shim unchanged (REFERENCE b).
+// <base64 stdin>}. Our daemon must serve a Go shim unchanged.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { createWorkdir, shimConf, startDaemon, type DaemonHandle } from "../helpers/multus.ts";

@@ -18,7 +18,7 @@ import { ensureBinary } from "./e2e.ts";
 export type InvokerName = "thin" | "thick";
 
 export interface InvokerSetup {
-  /** Multus configuration keys (REFERENCE d: clusterNetwork, defaultNetworks, confDir, cniDir,
+  /** Multus configuration keys (clusterNetwork, defaultNetworks, confDir, cniDir,
    *  binDir, kubeconfig, ...): the daemon config (thick) or the stdin conf (thin). Never
    *  `cniVersion`, `name` or `type`: those belong to the conf the runtime sends. */
   config: Record<string, unknown>;

@@ -1,4 +1,4 @@
-// CHECK every delegate the pod was attached with (deliberate difference 6),
+// CHECK every delegate the pod was attached with (docs/compatibility.md, difference 6),
 // except the auxiliary chain: its plugins act on an interface (`net<i>`) no
 // delegate creates, so theirs would fail; Go never CHECKs it either.
 import { CniError, ErrorCode } from "../../cni/errors.ts";

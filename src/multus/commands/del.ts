@@ -1,4 +1,4 @@
-// DEL never leaks (deliberate difference 2): every cached delegate gets DEL in
+// DEL never leaks (docs/compatibility.md, difference 2): every cached delegate gets DEL in
 // reverse order; one that fails keeps its cache entry and DEL fails, so the
 // runtime's retry reaches exactly the delegates still attached.
 import { CniError, ErrorCode, toCniError } from "../../cni/errors.ts";
@@ -66,7 +66,7 @@ export async function cmdDel(req: MultusRequest, deps: MultusDeps): Promise<void
 }
 
 /**
- * No cache: rebuild from the API only when the pod still exists (REFERENCE f.12).
+ * No cache: rebuild from the API only when the pod still exists.
  * An API that cannot say whether it does fails DEL with code 11, for the runtime to retry.
  */
 async function rebuildFromApi(req: MultusRequest, deps: MultusDeps): Promise<CacheEntry[] | undefined> {

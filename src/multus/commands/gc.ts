@@ -1,4 +1,4 @@
-// GC covers every delegate of every network (deliberate difference 7): cached
+// GC covers every delegate of every network (docs/compatibility.md, difference 7): cached
 // attachments the runtime no longer lists are deleted, then each delegate
 // network gets GC with the attachments that are still valid.
 import { readdir } from "node:fs/promises";

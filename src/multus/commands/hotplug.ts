@@ -1,4 +1,4 @@
-// The /delegate endpoint (REFERENCE f.22): one delegate, given inline, with
+// The /delegate endpoint: one delegate, given inline, with
 // the interface attributes the client posted. No cache, no network-status.
 import { CniError, ErrorCode } from "../../cni/errors.ts";
 import { addNetworkList, checkNetworkList, delNetworkList, statusNetworkList } from "../../cni/conf.ts";

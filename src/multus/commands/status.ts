@@ -1,5 +1,5 @@
 // STATUS: the daemon answering at all is its own readiness; then the cluster
-// network's STATUS (deliberate difference 7).
+// network's STATUS (docs/compatibility.md, difference 7).
 import { CniError, ErrorCode, toCniError } from "../../cni/errors.ts";
 import { statusNetworkList } from "../../cni/conf.ts";
 import { type Delegate, resolveDelegates } from "../delegates.ts";
