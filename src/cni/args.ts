@@ -2,7 +2,7 @@
 // of containernetworking/cni pkg/skel (same required vars, order and codes).
 
 import { CniError, ErrorCode } from "./errors.ts";
-import { type CniCommand, Env, isCniCommand, REQUIRED_ENV } from "./spec.ts";
+import { CNI_IDENTIFIER, type CniCommand, Env, isCniCommand, REQUIRED_ENV } from "./spec.ts";
 
 /**
  * "K1=V1;K2=V2" -> [["K1","V1"],["K2","V2"]]. Deliberately more tolerant than
@@ -43,17 +43,16 @@ export interface CmdArgs {
   stdin: Uint8Array;
 }
 
-const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 /** Linux IFNAMSIZ - 1: the longest name the kernel accepts, in bytes. */
 const MAX_IFNAME_BYTES = 15;
 
 function validateContainerId(id: string): void {
   if (id === "") throw new CniError(ErrorCode.UnknownContainer, "missing containerID", `${Env.CONTAINERID} is empty`);
-  if (!CONTAINER_ID.test(id)) {
+  if (!CNI_IDENTIFIER.test(id)) {
     throw new CniError(
       ErrorCode.InvalidEnv,
       "invalid characters in containerID",
-      `${Env.CONTAINERID} ${JSON.stringify(id)} must match ${CONTAINER_ID.source}`,
+      `${Env.CONTAINERID} ${JSON.stringify(id)} must match ${CNI_IDENTIFIER.source}`,
     );
   }
 }

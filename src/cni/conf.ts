@@ -11,7 +11,7 @@ import { CniError, ErrorCode, toCniError } from "./errors.ts";
 import { execPlugin, type PluginRunner } from "./invoke.ts";
 import { convertResult, toCurrentResult, type Result100 } from "./result.ts";
 import { ConfListSchema, NetConfSchema, decodeJsonObject, validate } from "./schemas.ts";
-import { ATTACHMENTS_KEY, CURRENT_VERSION, VALID_ATTACHMENTS_KEY, type CniCommand } from "./spec.ts";
+import { ATTACHMENTS_KEY, CNI_IDENTIFIER, CURRENT_VERSION, VALID_ATTACHMENTS_KEY, type CniCommand } from "./spec.ts";
 import { compareVersions, configVersion, parseVersion, versionAtLeast } from "./version.ts";
 
 export interface NetworkConfigList {
@@ -56,8 +56,6 @@ export interface GcAttachment {
   containerID: string;
   ifname: string;
 }
-
-const NETWORK_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 // ---------------------------------------------------------------------------
 // Loading
@@ -154,7 +152,7 @@ export async function loadConfFile(path: string): Promise<{ raw: Record<string, 
  * only a valid network name is looked up (another one has no plugins there).
  */
 export async function loadPluginDir(dir: string, networkName: string): Promise<Record<string, unknown>[]> {
-  if (!NETWORK_NAME_RE.test(networkName)) return [];
+  if (!CNI_IDENTIFIER.test(networkName)) return [];
   const pluginDir = join(dir, networkName);
   const names = await readdir(pluginDir).catch((err: NodeJS.ErrnoException) => {
     if (err.code === "ENOENT" || err.code === "ENOTDIR") return [] as string[];

@@ -6,7 +6,7 @@ import { type CmdArgs, cmdArgsFromEnv } from "./args.ts";
 import { CniError, ErrorCode, toCniError } from "./errors.ts";
 import { formatCniJson } from "./result.ts";
 import { decodeJsonObject } from "./schemas.ts";
-import { type CniCommand, CURRENT_VERSION, Env, SUPPORTED_VERSIONS } from "./spec.ts";
+import { CNI_IDENTIFIER, type CniCommand, CURRENT_VERSION, Env, SUPPORTED_VERSIONS } from "./spec.ts";
 import { configVersion, isSupportedVersion, reconcileVersion, versionAtLeast } from "./version.ts";
 
 export interface SkelIO {
@@ -29,8 +29,6 @@ export interface SkelHandlers {
 /** The config version each command first appeared in (SPEC "Version considerations"). */
 const MIN_CONFIG_VERSION: Partial<Record<CniCommand, string>> = { CHECK: "0.4.0", GC: "1.1.0", STATUS: "1.1.0" };
 
-const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-
 /** Go's validateConfig: `name` must be a non-empty string of safe characters. */
 function checkNetworkName(conf: Record<string, unknown>): void {
   const name = conf.name;
@@ -43,7 +41,7 @@ function checkNetworkName(conf: Record<string, unknown>): void {
     );
   }
   if (!name) throw new CniError(ErrorCode.InvalidConfig, "missing network name");
-  if (!NETWORK_NAME.test(name))
+  if (!CNI_IDENTIFIER.test(name))
     throw new CniError(ErrorCode.InvalidConfig, "invalid characters found in network name", name);
 }
 

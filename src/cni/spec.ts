@@ -34,3 +34,11 @@ export const REQUIRED_ENV: Record<CniCommand, readonly string[]> = {
 /** Keys the runtime injects into a GC config (SPEC.md "GC"). */
 export const VALID_ATTACHMENTS_KEY = "cni.dev/valid-attachments";
 export const ATTACHMENTS_KEY = "cni.dev/attachments";
+
+/**
+ * What libcni accepts as a container ID and a network name (pkg/utils
+ * `cniReg`). The source text is libcni's too, escape included, because error
+ * details quote it and users compare them with libcni's.
+ */
+// biome-ignore lint/complexity/noUselessEscapeInRegex: libcni's source text, quoted in error details
+export const CNI_IDENTIFIER = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;

@@ -4,14 +4,12 @@
 import { readdir } from "node:fs/promises";
 import { toCniError } from "../../cni/errors.ts";
 import { gcNetworkList, type NetworkConfigList } from "../../cni/conf.ts";
-import { VALID_ATTACHMENTS_KEY } from "../../cni/spec.ts";
+import { CNI_IDENTIFIER, VALID_ATTACHMENTS_KEY } from "../../cni/spec.ts";
 import { resolveDelegates } from "../delegates.ts";
 import { readDelegateCache } from "../delegate-cache.ts";
 import { cniRuntimeFor, requestContext, type MultusRequest } from "../request.ts";
 import type { MultusDeps } from "../ports.ts";
 import { cmdDel } from "./del.ts";
-
-const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 export async function cmdGc(req: MultusRequest, deps: MultusDeps, raw: Record<string, unknown>): Promise<void> {
   const log = deps.log.with(requestContext(req));
@@ -73,7 +71,7 @@ async function cachedContainerIds(cniDir: string): Promise<string[]> {
   try {
     const entries = await readdir(cniDir, { withFileTypes: true });
     return entries
-      .filter((e) => e.isFile() && CONTAINER_ID.test(e.name) && !e.name.includes(".tmp"))
+      .filter((e) => e.isFile() && CNI_IDENTIFIER.test(e.name) && !e.name.includes(".tmp"))
       .map((e) => e.name);
   } catch {
     return [];
