@@ -21,23 +21,38 @@ export interface DaemonServer {
   readonly inFlight: number;
 }
 
+/** The socket belongs to a live daemon: it answered, or it accepted a connection and is busy. */
+export class SocketInUseError extends Error {
+  override name = "SocketInUseError";
+}
+
 /**
  * A socket file nobody listens on is stale (the last daemon was killed): remove
- * it. One that answers belongs to a live daemon: refuse to take it over.
+ * it. One that answers, or accepts but does not answer in time (a live daemon
+ * that is busy or stopping), belongs to someone else: refuse to take it over.
+ * Only a refused connection (no listener) proves the file stale.
  */
-export async function claimSocket(socketPath: string): Promise<void> {
+export async function claimSocket(socketPath: string, timeoutMs = 1000): Promise<void> {
   await mkdir(dirname(socketPath), { recursive: true, mode: 0o700 });
   await chmod(dirname(socketPath), 0o700);
   try {
-    const res = await fetch(DAEMON_URL + Endpoint.HEALTHZ, { unix: socketPath, signal: AbortSignal.timeout(1000) });
+    const res = await fetch(DAEMON_URL + Endpoint.HEALTHZ, {
+      unix: socketPath,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     await res.arrayBuffer();
-    throw new Error(`another multus daemon is serving ${socketPath}`);
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === "ENOENT") return;
-    if (err instanceof Error && err.message.startsWith("another multus daemon")) throw err;
+    if (code === "ECONNREFUSED") {
+      await unlink(socketPath).catch(() => undefined);
+      return;
+    }
+    throw new SocketInUseError(
+      `another multus daemon holds ${socketPath}: it accepted a connection but did not answer /healthz (${(err as Error).message}); the socket is left in place`,
+    );
   }
-  await unlink(socketPath).catch(() => undefined);
+  throw new SocketInUseError(`another multus daemon is serving ${socketPath}`);
 }
 
 export async function startServer(opts: ServerOptions): Promise<DaemonServer> {

@@ -38,6 +38,12 @@ async function expectServing(socketDir: string): Promise<void> {
   expect([del.code, del.stdout]).toEqual([0, ""]);
 }
 
+async function writeConfig(config: Record<string, unknown>): Promise<string> {
+  const path = join(work.dir, `daemon-config-${Math.random().toString(36).slice(2)}.json`);
+  await Bun.write(path, JSON.stringify(config));
+  return path;
+}
+
 /** A socket file whose owner died without removing it (bound and listening, then SIGKILL). */
 async function makeStaleSocket(path: string): Promise<void> {
   const code = `Bun.listen({ unix: ${JSON.stringify(path)}, socket: { data() {} } }); process.kill(process.pid, "SIGKILL");`;
@@ -66,6 +72,32 @@ describe.skipIf(!canRunE2e)("the daemon's socket", () => {
     const daemon = await startDaemon(work.dir, { ...daemonConfig(), socketDir });
     cleanup.add(() => daemon.stop());
     await expectServing(socketDir);
+  });
+
+  test("a live owner that accepts but does not answer /healthz keeps its socket; the new daemon exits non-zero", async () => {
+    const socketDir = join(work.dir, "run");
+    await mkdir(socketDir, { mode: 0o700 });
+    const path = socketOf(socketDir);
+    // A daemon that is alive but too busy to answer: it accepts connections and never replies.
+    const accepted: unknown[] = [];
+    const hung = Bun.listen({ unix: path, socket: { open: (sock) => void accepted.push(sock), data() {} } });
+    cleanup.add(() => hung.stop(true));
+    const before = await stat(path);
+
+    const proc = Bun.spawn(
+      [BINARY, "daemon", `-config=${await writeConfig({ ...daemonConfig(), socketDir, multusConfigFile: "" })}`],
+      {
+        stdout: "pipe",
+        stderr: "pipe",
+      },
+    );
+    cleanup.add(() => proc.exitCode === null && proc.kill("SIGKILL"));
+    await waitFor("the daemon to give up on the socket", () => proc.exitCode !== null, 10_000);
+    const stderr = await new Response(proc.stderr).text();
+    expect([proc.exitCode, stderr]).toEqual([3, expect.stringContaining(`another multus daemon holds ${path}`)]);
+    expect(accepted.length).toBeGreaterThan(0);
+    const after = await stat(path);
+    expect(after.ino).toBe(before.ino);
   });
 
   test("a second daemon refuses a live daemon's socket and exits non-zero; the first keeps serving", async () => {
