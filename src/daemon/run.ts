@@ -124,7 +124,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     } catch (err) {
       return fail(3, `cannot create the Kubernetes client: ${(err as Error).message}`);
     }
-    const metrics = config.metricsPort ? (await import("./metrics.ts")).startMetrics(config.metricsPort) : undefined;
+    // Optional: a metrics port that cannot be bound is retried in the background, never fatal.
+    const metrics = config.metricsPort
+      ? (await import("./metrics.ts")).startMetrics({ port: config.metricsPort, log, say })
+      : undefined;
     const multus: MultusDeps = {
       log,
       kube,
