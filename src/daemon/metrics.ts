@@ -3,7 +3,7 @@
 // optional, so it fails soft: a port that cannot be bound is said once with the
 // reason, counted, and retried with backoff while CNI requests go on being
 // served (docs/metrics.md).
-import { Counter, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 import { Endpoint } from "../api/api.ts";
 import type { Logger } from "../util/log.ts";
 
@@ -30,6 +30,7 @@ export interface MetricsOptions {
 
 export function startMetrics(opts: MetricsOptions): Metrics {
   const registry = new Registry();
+  registerProcessMetrics(registry);
   const requests = new Counter({
     name: "multus_server_request_total",
     help: "Counter of HTTP requests",
@@ -57,13 +58,28 @@ export function startMetrics(opts: MetricsOptions): Metrics {
       return serving.port;
     },
     observeResponse(path, method, status) {
-      requests.inc({ handler: KNOWN.includes(path) ? path : "NotFound", code: String(status), method });
+      // Go's promhttp writes the method lower-case ("post"); dashboards built on it match on that.
+      const handler = KNOWN.includes(path) ? path : "NotFound";
+      requests.inc({ handler, code: String(status), method: method.toLowerCase() });
     },
     observeCommand(command, seconds, ok) {
       durations.observe({ command, outcome: ok ? "success" : "error" }, seconds);
     },
     stop: serving.stop,
   };
+}
+
+/**
+ * The process_* series (memory, CPU, fds, start time), as Go's process
+ * collector names them. prom-client's nodejs_* series are left out: under Bun
+ * its event-loop and heap-space figures are not meaningful (NaN, zeros).
+ */
+function registerProcessMetrics(registry: Registry): void {
+  const scratch = new Registry();
+  collectDefaultMetrics({ register: scratch });
+  for (const metric of scratch.getMetricsAsArray()) {
+    if (metric.name.startsWith("process_")) registry.registerMetric(metric as never);
+  }
 }
 
 type Scrape = () => Promise<{ body: string; contentType: string }>;

@@ -6,7 +6,7 @@ import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { createWorkdir, runCni, shimConf, startDaemon } from "../helpers/multus.ts";
 import { createCleanup, createNetns, deleteNetns } from "../helpers/netns.ts";
-import { canRunE2e, containerId, ensureBinary, waitFor, writeJson } from "../helpers/e2e.ts";
+import { canRunE2e, containerId, ensureBinary, socketRequest, waitFor, writeJson } from "../helpers/e2e.ts";
 
 let work: Awaited<ReturnType<typeof createWorkdir>>;
 let cleanup: ReturnType<typeof createCleanup>;
@@ -103,9 +103,47 @@ describe.skipIf(!canRunE2e)("the metrics server", () => {
     const text = await waitFor("/metrics to answer", () => scrape(taken.port), 20_000, 200);
     expect(sample(text, "multus_metrics_server_start_failures_total")).toBeGreaterThanOrEqual(1);
     // The ADD made while the server was down was counted all the same.
-    expect(sample(text, "multus_server_request_total", { handler: "/cni", code: "200", method: "POST" })).toBe(1);
+    expect(sample(text, "multus_server_request_total", { handler: "/cni", code: "200", method: "post" })).toBe(1);
     // Said once, not once per retry.
     expect(daemon.stderr().split("metrics server cannot listen").length - 1).toBe(1);
     expect(daemon.stderr()).toContain("metrics server listening on");
+  });
+
+  test("after ADD, DEL, a failed ADD and an unknown path: request counters with Go's labels, durations, process series", async () => {
+    const free = await occupyPort();
+    await new Promise<void>((resolve) => free.server.close(() => resolve()));
+    const daemon = await startWithMetrics(free.port);
+    const ns = await createNetns("mtmet");
+    cleanup.add(() => deleteNetns(ns.name));
+    const id = containerId("met");
+    const call = { containerId: id, netns: ns.path, stdin: shimConf(daemon.socketDir) };
+    expect((await runCni(work.shim, { ...call, command: "ADD" })).code).toBe(0);
+    expect((await runCni(work.shim, { ...call, command: "DEL" })).code).toBe(0);
+    const failed = await runCni(work.shim, { ...call, command: "ADD", netns: "/var/run/netns/mt-none-such" });
+    expect(failed.code).not.toBe(0);
+    const socket = join(daemon.socketDir, "multus.sock");
+    expect((await socketRequest(socket, "/no-such-endpoint", { method: "GET" })).status).toBe(404);
+
+    const text = await waitFor("/metrics to answer", () => scrape(free.port), 10_000, 100);
+    const requests = (labels: Record<string, string>) => sample(text, "multus_server_request_total", labels);
+    expect(requests({ handler: "/cni", code: "200", method: "post" })).toBe(2);
+    expect(requests({ handler: "/cni", code: "400", method: "post" })).toBe(1);
+    expect(requests({ handler: "NotFound", code: "404", method: "get" })).toBe(1);
+    // startDaemon polled /readyz until it answered 200.
+    expect(requests({ handler: "/readyz", code: "200", method: "get" })).toBeGreaterThanOrEqual(1);
+    expect(requests({ handler: "/cni", code: "200", method: "POST" })).toBeUndefined();
+
+    const count = (command: string, outcome: string) =>
+      sample(text, "multus_cni_request_duration_seconds_count", { command, outcome });
+    expect([count("ADD", "success"), count("DEL", "success"), count("ADD", "error")]).toEqual([1, 1, 1]);
+
+    const rss = sample(text, "process_resident_memory_bytes") ?? 0;
+    expect(rss).toBeGreaterThan(1024 * 1024);
+    expect(sample(text, "process_cpu_seconds_total")).toBeGreaterThan(0);
+    expect(sample(text, "process_open_fds")).toBeGreaterThan(2);
+    const started = sample(text, "process_start_time_seconds") ?? 0;
+    const now = Date.now() / 1000;
+    expect(started).toBeGreaterThan(now - 300);
+    expect(started).toBeLessThanOrEqual(now);
   });
 });
