@@ -8,6 +8,7 @@ import {
   isConnectionError,
   isGone,
   isNotFound,
+  isObjectNotFound,
   isRetryable,
   kubeStatusOf,
 } from "./errors.ts";
@@ -75,4 +76,29 @@ test("backoffDelay grows exponentially, is capped, and jitters within [50%, 100%
     expect(d20).toBeGreaterThanOrEqual(500);
     expect(d20).toBeLessThanOrEqual(1_000);
   }
+});
+
+describe("transient or permanent, as the Multus core reads it", () => {
+  test.each([
+    [408, true],
+    [409, true],
+    [429, true],
+    [500, true],
+    [503, true],
+    [400, false],
+    [401, false],
+    [403, false],
+    [404, false],
+    [422, false],
+  ])("%d: transient %p", (status, transient) => {
+    expect(api(status).transient).toBe(transient);
+  });
+  test("no HTTP answer is transient", () => {
+    expect(new KubeTransportError("refused", { cause: new Error("x") }).transient).toBe(true);
+    expect(new KubeTimeoutError("deadline").transient).toBe(true);
+  });
+  test("a 404 with a Status is the object; one without is the URL (a CRD not installed)", () => {
+    expect(isObjectNotFound(new KubeApiError({ status: 404, reason: "NotFound", message: "x" }))).toBe(true);
+    expect(isObjectNotFound(new KubeApiError({ status: 404, message: "404 page not found" }))).toBe(false);
+  });
 });

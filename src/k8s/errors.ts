@@ -19,11 +19,17 @@ export class KubeApiError extends Error {
     this.reason = opts.reason;
     this.retryAfterMs = opts.retryAfterMs;
   }
+
+  /** Whether retrying can help (the KubeFailure shape the Multus core reads). */
+  get transient(): boolean {
+    return isTransientStatus(this.status);
+  }
 }
 
 /** No HTTP answer at all: connection refused or reset, TLS failure, name resolution. */
 export class KubeTransportError extends Error {
   override readonly name = "KubeTransportError";
+  readonly transient = true;
   constructor(message: string, options: { cause: unknown }) {
     super(message, options);
   }
@@ -32,6 +38,7 @@ export class KubeTransportError extends Error {
 /** The caller's deadline passed before the API server answered. */
 export class KubeTimeoutError extends Error {
   override readonly name = "KubeTimeoutError";
+  readonly transient = true;
   constructor(message: string, options?: { cause: unknown }) {
     super(message, options);
   }
@@ -77,6 +84,24 @@ export function isConnectionError(err: unknown): boolean {
   if (typeof err !== "object" || err === null) return false;
   const code = (err as { code?: unknown }).code;
   return typeof code === "string" && CONNECTION_CODES.has(code);
+}
+
+/**
+ * Statuses a later attempt can get past: 408, 409 (a conflict resolves), 429 and 5xx.
+ * The rest (400, 401, 403, 404 of a resource the server does not serve, 422, ...) need a
+ * person to fix credentials, RBAC or the cluster: retrying forever only hides them.
+ */
+export function isTransientStatus(status: number): boolean {
+  return status === 408 || status === 409 || status === 429 || status >= 500;
+}
+
+/**
+ * 404 of the object itself (a Status with reason NotFound), as opposed to a 404 of the
+ * URL: the API server answers a resource it does not serve (a CRD not installed) with a
+ * plain "404 page not found" body and no Status reason.
+ */
+export function isObjectNotFound(err: unknown): boolean {
+  return err instanceof KubeApiError ? err.status === 404 && err.reason !== undefined : isNotFound(err);
 }
 
 /** Worth retrying: 429, any 5xx, or a connection failure. Timeouts are not (the deadline is spent). */

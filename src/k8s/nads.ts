@@ -1,6 +1,6 @@
 /** NetworkAttachmentDefinitions: the trimmed shape we keep and live reads. */
 import type { KubeHttp } from "./client.ts";
-import { isNotFound, isRetryable } from "./errors.ts";
+import { isObjectNotFound, isRetryable } from "./errors.ts";
 import type { PodRef } from "./pods.ts";
 
 export const RESOURCE_NAME_ANNOTATION = "k8s.v1.cni.cncf.io/resourceName";
@@ -54,7 +54,8 @@ export async function readNad(
     if (!nad) throw new Error(`GET ${nadPath(ref)}: the answer is not a NetworkAttachmentDefinition`);
     return nad;
   } catch (err) {
-    if (isNotFound(err)) return null;
+    // A 404 without a Status is the URL: the NetworkAttachmentDefinition CRD is not installed.
+    if (isObjectNotFound(err)) return null;
     throw err;
   }
 }

@@ -2,6 +2,7 @@
 // in Go Multus's order: master first, then default networks, then the
 // pod's networks, then the auxiliary chain. Every delegate keeps the exact
 // bytes it was given.
+import { kubeFailureError } from "./kube-failure.ts";
 import type { Stats } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -274,11 +275,9 @@ async function fetchNad(
   } catch (err) {
     throw notFound(
       ctx,
-      new CniError(
-        ErrorCode.TryAgainLater,
-        `cannot get network-attachment-definition ${ref.namespace}/${ref.name} from the Kubernetes API`,
-        (err as Error).message,
-      ),
+      kubeFailureError(err, {
+        msg: `cannot get network-attachment-definition ${ref.namespace}/${ref.name} from the Kubernetes API`,
+      }),
     );
   }
 }

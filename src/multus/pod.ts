@@ -1,5 +1,6 @@
 // Finding the pod a request is for, with a bounded deadline, and the UID check.
 import { CniError, ErrorCode } from "../cni/errors.ts";
+import { kubeFailureError } from "./kube-failure.ts";
 import type { MultusDeps, PodInfo } from "./ports.ts";
 import { podRefOf, type MultusRequest } from "./request.ts";
 
@@ -15,11 +16,10 @@ export async function lookupPod(req: MultusRequest, deps: MultusDeps): Promise<P
   try {
     pod = await deps.kube.getPod({ ...ref, uid: req.pod.uid }, { timeoutMs });
   } catch (err) {
-    throw new CniError(
-      ErrorCode.TryAgainLater,
-      `cannot get pod ${ref.namespace}/${ref.name} from the Kubernetes API`,
-      `${(err as Error).message} (deadline ${timeoutMs} ms)`,
-    );
+    throw kubeFailureError(err, {
+      msg: `cannot get pod ${ref.namespace}/${ref.name} from the Kubernetes API`,
+      details: `deadline ${timeoutMs} ms`,
+    });
   }
   return pod;
 }

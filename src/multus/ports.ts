@@ -30,6 +30,15 @@ export interface KubeEvent {
   reason: string;
   message: string;
 }
+/**
+ * What a KubePort failure carries besides its message: whether a retry can help, and the
+ * API's HTTP status when there was an answer. src/k8s sets these on what it throws.
+ */
+export interface KubeFailure {
+  readonly transient: boolean;
+  readonly status?: number;
+  readonly reason?: string;
+}
 export interface KubePort {
   /**
    * null: the pod does not exist. With `uid` (the runtime's K8S_POD_UID) a

@@ -1,7 +1,8 @@
 // Telling Kubernetes what was attached: the network-status annotation (one
 // PATCH, awaited: the pod must not start without it) and events (queued by
 // the client, off the request's critical path).
-import { CniError, ErrorCode, toCniError } from "../cni/errors.ts";
+import { kubeFailureError } from "./kube-failure.ts";
+import { toCniError } from "../cni/errors.ts";
 import { buildNetworkStatus, formatNetworkStatus } from "./network-status.ts";
 import { isSystemNamespace } from "./selection.ts";
 import type { MultusDeps, PodInfo } from "./ports.ts";
@@ -33,11 +34,9 @@ export async function reportAttachments(
         timeoutMs: req.conf.apiTimeoutSeconds * 1000,
       });
     } catch (err) {
-      throw new CniError(
-        ErrorCode.TryAgainLater,
-        `failed to write ${NETWORK_STATUS_ANNOTATION} of pod ${pod.namespace}/${pod.name}`,
-        toCniError(err).message,
-      );
+      throw kubeFailureError(err, {
+        msg: `failed to write ${NETWORK_STATUS_ANNOTATION} of pod ${pod.namespace}/${pod.name}`,
+      });
     }
   }
   for (const { delegate, result } of attached) {

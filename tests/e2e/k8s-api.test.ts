@@ -323,6 +323,29 @@ describe.skipIf(!canRunE2e)("the API server down", () => {
     await expectNothingAttached(id, [br]);
   });
 
+  test("ADD whose NAD the API refuses with 403 (RBAC): not code 11, the message names the status, nothing attached", async () => {
+    await informersWatching();
+    const name = `rbac-${randomSuffix(5)}`;
+    const pod = env.createPod({ annotations: { [NETWORKS]: name } });
+    for (const verb of ["WATCH", "LIST", "GET"])
+      env.fake.failNext({ verb, path: "nads", status: 403, times: 1_000_000 });
+    env.fake.cutWatches();
+    const br = bridgeNet("rbac", env.dataDir);
+    env.cleanup.add(() => deleteBridge(br.bridge));
+    env.createNad({ name, config: bridgeConflist(br) });
+    const id = containerId();
+    const getsBefore = env.fake.count("GET nads");
+    const r = await env.cni("ADD", { pod, containerId: id, netns: ns.path, conf: { apiTimeoutSeconds: 2 } });
+    expect(r.code, describeRun(r)).toBe(1);
+    const err = r.json();
+    expect(err.code).not.toBe(11);
+    expect(err.msg).toContain(`network-attachment-definition default/${name}`);
+    expect(err.msg).toContain("the Kubernetes API answered 403 Forbidden");
+    // One GET: a permanent answer is not retried until the deadline.
+    expect(env.fake.count("GET nads") - getsBefore).toBe(1);
+    await expectNothingAttached(id, [br]);
+  });
+
   test("ADD whose network-status write cannot be made: code 11 within apiTimeoutSeconds, every network rolled back", async () => {
     const { pod, nets } = podWithTwoNetworks();
     env.fake.failNext({ verb: "PATCH", path: "pods/status", status: 503, times: 1_000_000 });
