@@ -1,15 +1,17 @@
-// The shim runs once per CNI call, so what it evaluates at start is its cost:
-// its static import graph must stay free of the Kubernetes client, prom-client
-// and the daemon's code (STYLE.md "Who may import whom"). In the compiled
-// binary a module behind import() is not evaluated until that branch runs, so
-// only static imports count; this test walks them with Bun's own parser.
+// Who may import whom in src/ (docs/architecture.md has the table and the why):
+// one table of the folders' allowed static imports, then the shim's whole
+// static graph. The shim runs once per CNI call, so what it evaluates at start
+// is its cost: that graph must stay free of the Kubernetes client, prom-client
+// and the daemon's code. In the compiled binary a module behind import() is not
+// evaluated until that branch runs, so only static imports count; type-only
+// imports vanish from the bundle and are not counted. Bun's own parser reads them.
 import { describe, expect, test } from "bun:test";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { builtinModules } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 
-const SRC = resolve(import.meta.dir, "..");
+const SRC = import.meta.dir;
 const transpiler = new Bun.Transpiler({ loader: "ts" });
 
 /** Import kinds that are evaluated when the importing module is. */
@@ -65,6 +67,97 @@ async function walkStaticImports(entries: string[], rules: Rules, root: string):
   }
   return walk;
 }
+
+/**
+ * What each folder of src/ may import statically: other folders (by name, its own is
+ * always allowed), packages (exact or as a prefix before "/"), and "node:" for the
+ * built-ins. "*" allows anything: the composition root wires the real parts together.
+ */
+const LAYERS: Record<string, { folders: string[]; packages: string[] } | "*"> = {
+  ".": { folders: [], packages: [] },
+  util: { folders: [], packages: ["consola", "node:"] },
+  cni: { folders: ["util"], packages: ["valibot", "node:"] },
+  api: { folders: ["cni"], packages: ["valibot"] },
+  config: { folders: ["cni", "util", "api"], packages: ["valibot", "node:"] },
+  // The Multus core: never k8s/, daemon/, kubelet/ or client-node; it declares what it needs in ports.ts.
+  multus: { folders: ["cni", "config", "util"], packages: ["valibot", "node:"] },
+  // I/O and error classification only: no Multus decisions, so nothing of multus/ (types aside).
+  k8s: { folders: ["util"], packages: ["@kubernetes/client-node", "node:"] },
+  kubelet: { folders: ["util"], packages: ["valibot", "node:"] },
+  shim: { folders: ["api", "cni", "config", "util"], packages: ["node:fs", "node:path"] },
+  passthru: { folders: ["cni", "util"], packages: [] },
+  thin: { folders: ["cni", "config", "multus", "kubelet", "util", "api"], packages: ["node:"] },
+  // citty statically; every role module through import().
+  cli: { folders: ["api", "config", "util"], packages: ["citty", "node:"] },
+  daemon: "*",
+};
+
+function packageAllowed(spec: string, allowed: string[]): boolean {
+  return allowed.some((p) => (p === "node:" ? spec.startsWith("node:") : spec === p || spec.startsWith(`${p}/`)));
+}
+
+/** "k8s/pods.ts imports ../multus/pod.ts" for every static import the table does not allow. */
+async function layeringViolations(root: string, layers: typeof LAYERS): Promise<string[]> {
+  const out: string[] = [];
+  const files = (await readdir(root, { recursive: true })).filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"));
+  for (const file of files.sort()) {
+    const folder = file.includes("/") ? file.split("/")[0]! : ".";
+    const rule = layers[folder];
+    if (rule === "*") continue;
+    if (!rule) {
+      out.push(`${file}: folder ${folder}/ has no row in the layering table`);
+      continue;
+    }
+    for (const imp of transpiler.scanImports(await readFile(join(root, file), "utf8"))) {
+      if (!STATIC_KINDS.has(imp.kind)) continue;
+      if (!imp.path.startsWith(".")) {
+        if (!packageAllowed(imp.path, rule.packages)) out.push(`${file} imports ${imp.path}`);
+        continue;
+      }
+      const target = relative(root, resolve(root, dirname(file), imp.path));
+      const targetFolder = target.includes("/") ? target.split("/")[0]! : ".";
+      if (targetFolder !== folder && !rule.folders.includes(targetFolder)) out.push(`${file} imports ${imp.path}`);
+    }
+  }
+  return out;
+}
+
+describe("the layering table", () => {
+  test("every folder of src/ keeps to its row", async () => {
+    expect(await layeringViolations(SRC, LAYERS)).toEqual([]);
+  });
+
+  test("every folder of src/ has a row (a new folder must say what it may import)", async () => {
+    const folders = (await readdir(SRC, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+    expect(folders.filter((f) => !(f in LAYERS))).toEqual([]);
+    expect(folders.length).toBeGreaterThanOrEqual(12);
+  });
+
+  test("it reports a forbidden folder, a forbidden package and a folder without a row; type imports pass", async () => {
+    const root = await mkdtemp(join(tmpdir(), "layering-"));
+    try {
+      for (const d of ["multus", "k8s", "cni", "extra"]) await mkdir(join(root, d));
+      await writeFile(
+        join(root, "multus", "a.ts"),
+        `import { x } from "../k8s/x.ts";\nimport type { T } from "../k8s/t.ts";\nexport const a: T = x;\n`,
+      );
+      await writeFile(join(root, "k8s", "x.ts"), `import * as v from "valibot";\nexport const x = v;\n`);
+      await writeFile(
+        join(root, "cni", "ok.ts"),
+        `import { y } from "./y.ts";\nimport "node:fs";\nexport const z = y;\n`,
+      );
+      await writeFile(join(root, "extra", "e.ts"), "export {};\n");
+      const layers = { multus: LAYERS.multus!, k8s: LAYERS.k8s!, cni: LAYERS.cni! };
+      expect(await layeringViolations(root, layers)).toEqual([
+        "extra/e.ts: folder extra/ has no row in the layering table",
+        "k8s/x.ts imports valibot",
+        "multus/a.ts imports ../k8s/x.ts",
+      ]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
 
 /** The dynamic imports inside one top-level function of a module (the branch a role takes). */
 async function dynamicImportsOf(file: string, fn: string): Promise<string[]> {
