@@ -33,6 +33,7 @@ test("every CNI command is observed with its duration and outcome", async () => 
   };
   const conf = { cniVersion: "1.1.0", name: "multus", type: "multus-shim", cniDir: tmp };
   // Nothing cached and no pod to ask: DEL succeeds.
+  const started = performance.now();
   const del = await handleRequest(
     cniRequest(
       {
@@ -57,5 +58,10 @@ test("every CNI command is observed with its duration and outcome", async () => 
     { command: "DEL", ok: true },
     { command: "STATUS", ok: false },
   ]);
-  for (const o of observed) expect(o.seconds).toBeGreaterThanOrEqual(0);
+  // Seconds, not milliseconds: each duration is positive and within the wall time of the calls.
+  const wallSeconds = (performance.now() - started) / 1000;
+  for (const o of observed) {
+    expect(o.seconds).toBeGreaterThan(0);
+    expect(o.seconds).toBeLessThanOrEqual(wallSeconds);
+  }
 });

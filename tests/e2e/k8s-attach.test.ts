@@ -6,7 +6,7 @@
 // clusterNetwork/defaultNetworks as NAD names, systemNamespaces, cni-args.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { readCachedResult } from "../../src/cni/cache.ts";
+import { readFile } from "node:fs/promises";
 import {
   canRunE2e,
   containerId,
@@ -316,14 +316,11 @@ describe.skipIf(!canRunE2e)("a pod with networks from NetworkAttachmentDefinitio
       [env.cluster.name, "eth0", true, undefined],
       [`default/${br.name}`, "net1", false, [gw]],
     ]);
-    const eth0Cache = await readCachedResult(env.cniDir, {
-      networkName: env.cluster.name,
-      containerId: id,
-      ifName: "eth0",
-    });
-    expect(eth0Cache?.result?.routes ?? []).toEqual([]);
-    const net1Cache = await readCachedResult(env.cniDir, { networkName: br.name, containerId: id, ifName: "net1" });
-    expect(net1Cache?.result?.routes).toEqual([{ dst: "0.0.0.0/0", gw }]);
+    const eth0Cache = await readLibcniCacheFile({ networkName: env.cluster.name, containerId: id, ifName: "eth0" });
+    expect(eth0Cache.result.routes ?? []).toEqual([]);
+    const net1Cache = await readLibcniCacheFile({ networkName: br.name, containerId: id, ifName: "net1" });
+    expect(net1Cache.result.routes).toEqual([{ dst: "0.0.0.0/0", gw }]);
+    expect(net1Cache.netns).toBe(ns.path);
 
     // CHECK agrees with what is there.
     const check = await env.cni("CHECK", { pod, containerId: id, netns: ns.path });
@@ -333,6 +330,34 @@ describe.skipIf(!canRunE2e)("a pod with networks from NetworkAttachmentDefinitio
     await expectNothingAttached(id, [br]);
   });
 });
+
+/**
+ * A libcni result cache file read as bytes, the way libcni (and so a Go runtime or a Go
+ * daemon after a rollback) reads it: <cniDir>/results/<network>-<containerID>-<ifname>,
+ * libcni's cachedInfo keys in its order, the config as base64 of the network's conf.
+ */
+async function readLibcniCacheFile(key: { networkName: string; containerId: string; ifName: string }) {
+  const path = join(env.cniDir, "results", `${key.networkName}-${key.containerId}-${key.ifName}`);
+  const raw = JSON.parse(await readFile(path, "utf8"));
+  const keys = Object.keys(raw);
+  const order = [
+    "kind",
+    "containerId",
+    "config",
+    "ifName",
+    "networkName",
+    "netns",
+    "cniArgs",
+    "capabilityArgs",
+    "result",
+  ];
+  expect(keys).toEqual(order.filter((k) => keys.includes(k)));
+  expect(raw).toMatchObject({ kind: "cniCacheV1", containerId: key.containerId, ifName: key.ifName });
+  expect(raw.networkName).toBe(key.networkName);
+  expect(JSON.parse(Buffer.from(raw.config, "base64").toString("utf8")).name).toBe(key.networkName);
+  expect(raw.result).toBeObject();
+  return raw as { netns: string; result: { routes?: unknown[] } };
+}
 
 describe.skipIf(!canRunE2e)("annotation forms and NAD shapes", () => {
   test("the text form <namespace>/<name>@<ifname> selects a NAD in another namespace under the asked name", async () => {

@@ -60,11 +60,18 @@ function deps(getPod: KubePort["getPod"]): MultusDeps {
   return { log: createLogger({}), delegateBaseEnv: { PATH: "/usr/bin:/bin" }, kube };
 }
 
-test("no cache and the pod is gone: nothing to delete, DEL succeeds", async () => {
+test("no cache and the pod is gone: nothing to delete, DEL succeeds without running a delegate", async () => {
+  const asked: unknown[] = [];
+  // The configured delegate's plugin does not exist: had DEL tried to run it, it would have failed.
   await cmdDel(
     request(),
-    deps(async () => null),
+    deps(async (ref) => {
+      asked.push(ref);
+      return null;
+    }),
   );
+  expect(asked).toEqual([{ namespace: "ns", name: "pod", uid: undefined }]);
+  expect(await stat(delegateCachePath(join(tmp, "cache"), "c1")).catch(() => null)).toBeNull();
 });
 
 test("no cache and the API cannot say whether the pod exists: code 11, for the runtime to retry", async () => {
