@@ -3,7 +3,7 @@ import { chmod, mkdir, mkdtemp, readFile, rename, rm, stat, symlink, writeFile }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CniError } from "../cni/errors.ts";
-import { createLogger } from "../util/log.ts";
+import { createLogger, type Logger } from "../util/log.ts";
 import {
   copyUserConfig,
   createConfigManager,
@@ -14,6 +14,31 @@ import {
 } from "./watch.ts";
 
 const log = createLogger({});
+
+/** A logger that keeps every line: the manager's log is how a test sees that it re-checked. */
+function captureLog(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const logger: Logger & { lines: string[] } = {
+    lines,
+    level: "debug",
+    panic: (m) => void lines.push(m),
+    error: (m) => void lines.push(m),
+    warn: (m) => void lines.push(m),
+    verbose: (m) => void lines.push(m),
+    debug: (m) => void lines.push(m),
+    with: () => logger,
+  };
+  return logger;
+}
+
+/** Waits until the manager logs a line containing `needle` after `from` lines. */
+async function logged(logger: { lines: string[] }, needle: string, from: number): Promise<number> {
+  const at = await until(async () => {
+    const i = logger.lines.findIndex((l, n) => n >= from && l.includes(needle));
+    return i >= 0 ? i + 1 : false;
+  }, `a log line with "${needle}"`);
+  return at;
+}
 let dir = "";
 let netd = "";
 const managers: ConfigManager[] = [];
@@ -184,20 +209,22 @@ describe("writing and watching", () => {
   test("an unreadable or invalid primary keeps the last good file", async () => {
     const primary = join(netd, "10-x.conf");
     await writeFile(primary, conf({ capabilities: { portMappings: true } }));
-    const m = await manager();
+    const logger = captureLog();
+    const m = await manager({ log: logger });
     await m.start();
     const good = await readFile(m.path, "utf8");
 
+    let seen = logger.lines.length;
     await writeFile(primary, "garbage{");
-    await Bun.sleep(300);
+    seen = await logged(logger, "keeping the last good", seen);
     expect(await readFile(m.path, "utf8")).toBe(good);
 
     await writeFile(primary, "");
-    await Bun.sleep(300);
+    seen = await logged(logger, "keeping the last good", seen);
     expect(await readFile(m.path, "utf8")).toBe(good);
 
     await writeFile(primary, conf({ cniVersion: "0.3.1" })); // fails the version check
-    await Bun.sleep(300);
+    seen = await logged(logger, "keeping the last good", seen);
     expect(await readFile(m.path, "utf8")).toBe(good);
 
     await writeFile(primary, conf({ capabilities: { ips: true } }));
@@ -210,10 +237,12 @@ describe("writing and watching", () => {
 
   test("a deleted, discovered primary gives way to the next candidate; until then the file stays", async () => {
     await writeFile(join(netd, "10-a.conf"), conf({ name: "a" }));
-    const m = await manager({ daemon: { cniVersion: "1.0.0", overrideNetworkName: true } });
+    const logger = captureLog();
+    const m = await manager({ daemon: { cniVersion: "1.0.0", overrideNetworkName: true }, log: logger });
     await m.start();
+    const seen = logger.lines.length;
     await rm(join(netd, "10-a.conf"));
-    await Bun.sleep(300);
+    await logged(logger, "keeping the last good", seen);
     expect((await generated()).name).toBe("a");
     await writeFile(join(netd, "20-b.conf"), conf({ name: "b" }));
     await until(async () => (await generated()).name === "b", "switch to 20-b.conf");
@@ -223,12 +252,15 @@ describe("writing and watching", () => {
 
   test("unrelated files in the dir do not rewrite it", async () => {
     await writeFile(join(netd, "10-x.conf"), conf());
-    const m = await manager();
+    const logger = captureLog();
+    const m = await manager({ log: logger });
     await m.start();
     const st = await stat(m.path);
+    const seen = logger.lines.length;
     await writeFile(join(netd, "README"), "x");
     await writeFile(join(netd, "99-other.conf"), conf({ name: "other" }));
-    await Bun.sleep(300);
+    // The candidate is looked at (README's event came before it): and found to change nothing.
+    await logged(logger, "unchanged", seen);
     const st2 = await stat(m.path);
     expect([st2.ino, st2.mtimeMs]).toEqual([st.ino, st.mtimeMs]);
   });
@@ -240,8 +272,13 @@ describe("writing and watching", () => {
     await m.start();
     const content = await readFile(m.path, "utf8");
     await m.stop();
+    // A manager still running on the same primary shows when the change has been seen.
+    const otherDir = join(dir, "other-net.d");
+    await mkdir(otherDir);
+    const witness = await manager({ autoconfigDir: netd, cniConfigDir: otherDir });
+    await witness.start();
     await writeFile(primary, conf({ capabilities: { ips: true } }));
-    await Bun.sleep(300);
+    await until(async () => (await readFile(witness.path, "utf8")).includes('"ips":true'), "the witness regenerating");
     expect(await readFile(m.path, "utf8")).toBe(content);
   });
 

@@ -126,6 +126,7 @@ export async function createConfigManager(opts: ConfigManagerOptions): Promise<C
         const content = await render();
         if (stopped) return;
         if (await writeIfChanged(outPath, content)) log.verbose(`regenerated ${outPath} (${why}): ${content}`);
+        else log.debug(`${outPath} unchanged (${why})`);
       } catch (err) {
         log.error(`keeping the last good ${outPath}: ${withPrimaryContext(err, primaryPath).message}`);
       }
