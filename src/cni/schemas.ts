@@ -4,6 +4,7 @@
 
 import * as v from "valibot";
 import { CniError, ErrorCode } from "./errors.ts";
+import { locateJsonError } from "../util/json-position.ts";
 
 /** One plugin's config (SPEC "Plugin configuration objects"). */
 export const NetConfSchema = v.looseObject({
@@ -55,7 +56,9 @@ export function decodeJsonObject(bytes: Uint8Array | string, what: string): Reco
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw fail(err instanceof Error ? err.message : String(err));
+    // Say where: JSON.parse's own message names no position.
+    const at = locateJsonError(text);
+    throw fail(at ? `line ${at.line}, column ${at.column}: ${at.reason}` : (err as Error).message);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw fail(

@@ -5,6 +5,9 @@ import { readFile } from "node:fs/promises";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { decodeJsonObject, validate } from "../cni/schemas.ts";
 import { DEFAULT_SOCKET_DIR } from "../api/api.ts";
+import { LOG_LEVELS } from "../util/log.ts";
+import { closestKey } from "../util/closest.ts";
+import { ShimConfigSchema } from "./shim-config.ts";
 
 const PerNodeCertificateSchema = v.looseObject({
   enabled: v.optional(v.boolean(), false),
@@ -17,7 +20,16 @@ export const DaemonConfigSchema = v.looseObject({
   chrootDir: v.optional(v.string()),
   socketDir: v.optional(v.string(), DEFAULT_SOCKET_DIR),
   logFile: v.optional(v.string()),
-  logLevel: v.optional(v.string()),
+  // A misspelt level would silently keep the daemon at panic (nearly silent): refuse it.
+  logLevel: v.optional(
+    v.pipe(
+      v.string(),
+      v.check(
+        (level) => level === "" || (LOG_LEVELS as readonly string[]).includes(level.toLowerCase()),
+        (issue) => `${JSON.stringify(issue.input)} is not a log level; accepted: ${LOG_LEVELS.join(", ")} (any case)`,
+      ),
+    ),
+  ),
   logToStderr: v.optional(v.boolean(), false),
   metricsPort: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535))),
   enablePprof: v.optional(v.boolean(), false),
@@ -53,6 +65,40 @@ export interface LoadedDaemonConfig {
   config: DaemonConfig;
   /** The file as written: what is laid over every request. */
   raw: Record<string, unknown>;
+  /** Keys no part of multus reads (allowed: they still reach every request), with the nearest known key. */
+  unknownKeys: UnknownKey[];
+}
+
+export interface UnknownKey {
+  key: string;
+  closest?: string;
+}
+
+/** Keys read from the raw file although no schema above declares them. */
+const RAW_KEYS = ["nodeName"];
+
+function schemaKeys(schema: v.GenericSchema): string[] {
+  return "entries" in schema ? Object.keys(schema.entries as object) : [];
+}
+
+/** Every top-level key of `raw` that neither the daemon, the per-request config nor the shim reads. */
+export function findUnknownKeys(raw: Record<string, unknown>, extraSchemas: v.GenericSchema[] = []): UnknownKey[] {
+  const known = [
+    ...new Set([
+      ...schemaKeys(DaemonConfigSchema),
+      ...schemaKeys(ShimConfigSchema),
+      ...extraSchemas.flatMap(schemaKeys),
+      ...RAW_KEYS,
+    ]),
+  ];
+  return Object.keys(raw)
+    .filter((key) => !known.includes(key))
+    .map((key) => ({ key, closest: closestKey(key, known) }));
+}
+
+/** `"metricPort": did you mean "metricsPort"?`, or `"foo"` when nothing known is near. */
+export function describeUnknownKey({ key, closest }: UnknownKey): string {
+  return closest ? `${JSON.stringify(key)}: did you mean ${JSON.stringify(closest)}?` : JSON.stringify(key);
 }
 
 /** Parses and validates daemon config text; `extraSchemas` validate the same keys as the core will. */
@@ -60,7 +106,7 @@ export function parseDaemonConfig(text: string, extraSchemas: v.GenericSchema[] 
   const raw = decodeJsonObject(text, "daemon configuration");
   const config = validate(DaemonConfigSchema, raw, ErrorCode.InvalidConfig, "daemon configuration") as DaemonConfig;
   for (const schema of extraSchemas) validate(schema, raw, ErrorCode.InvalidConfig, "daemon configuration");
-  return { config, raw };
+  return { config, raw, unknownKeys: findUnknownKeys(raw, extraSchemas) };
 }
 
 export async function loadDaemonConfig(

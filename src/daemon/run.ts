@@ -9,7 +9,12 @@
 import { existsSync } from "node:fs";
 import { CniError } from "../cni/errors.ts";
 import { DEFAULT_SOCKET_DIR, socketPathIn } from "../api/api.ts";
-import { loadDaemonConfig, parseDaemonConfig, type LoadedDaemonConfig } from "../config/daemon-config.ts";
+import {
+  describeUnknownKey,
+  loadDaemonConfig,
+  parseDaemonConfig,
+  type LoadedDaemonConfig,
+} from "../config/daemon-config.ts";
 import { MULTUS_CONF_FILE } from "../config/generate.ts";
 import { copyUserConfig, createConfigManager, waitForReadinessIndicator, type ConfigManager } from "../config/watch.ts";
 import { MultusConfSchema } from "../multus/netconf.ts";
@@ -51,6 +56,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   });
   // Start-up failures and milestones are said on stderr whatever the log level: an operator must see them.
   const say = (msg: string) => process.stderr.write(`multus-daemon: ${msg}\n`);
+  // Unknown keys stay allowed (they reach every request), but a typo should not pass unseen.
+  for (const unknown of loaded.unknownKeys) {
+    const msg = `warning: unknown key in ${opts.configPath}: ${describeUnknownKey(unknown)} (it is still laid over every request)`;
+    say(msg);
+    log.warn(msg);
+  }
   const fail = (code: number, msg: string) => {
     log.panic(msg);
     say(msg);

@@ -125,7 +125,9 @@ describe.skipIf(!canRunE2e)("a hostile daemon configuration", () => {
     ["a wrong type in a per-request key", { namespaceIsolation: "yes" }, ['"namespaceIsolation"', "boolean"]],
     ["a port out of range", { metricsPort: 70000 }, ['"metricsPort"']],
     ["a list where a string goes", { socketDir: ["/run/multus/"] }, ['"socketDir"', "string"]],
-    ["not JSON", "{ this is not json", ["failed to decode daemon configuration"]],
+    ["a misspelt log level", { logLevel: "verbos" }, ['"logLevel"', '"verbos"', "panic, error, verbose, debug"]],
+    ["not JSON", "{ this is not json", ["failed to decode daemon configuration", "line 1, column 3"]],
+    ["a trailing comma", '{\n  "logLevel": "debug",\n}\n', ["daemon configuration", "line 3, column 1"]],
     ["a JSON list", "[]", ["daemon configuration"]],
   ] as const)("%s: exit 1 with a message naming the key, nothing listening", async (_what, config, needles) => {
     const { writeFile } = await import("node:fs/promises");
@@ -142,6 +144,16 @@ describe.skipIf(!canRunE2e)("a hostile daemon configuration", () => {
     expect(code, stderr).toBe(1);
     for (const needle of needles) expect(stderr).toContain(needle);
     expect(await Bun.file(socketOf(socketDir)).exists()).toBe(false);
+  });
+
+  test("an unknown key is warned about once at start with the closest known key, and the daemon serves", async () => {
+    const daemon = await startDaemon(work.dir, { ...daemonConfig(), metricPort: 9091, myCompanyTag: "x" });
+    cleanup.add(() => daemon.stop());
+    await expectServing(daemon.socketDir);
+    const lines = daemon.stderr().split("\n");
+    expect(lines.filter((l) => l.includes('"metricPort": did you mean "metricsPort"?'))).toHaveLength(1);
+    expect(lines.filter((l) => l.includes("unknown key") && l.includes('"myCompanyTag"'))).toHaveLength(1);
+    expect(daemon.stderr()).not.toContain('"binDir"');
   });
 
   test("a config file that does not exist: exit 1 naming it", async () => {
