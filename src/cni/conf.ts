@@ -44,6 +44,8 @@ export interface CniRuntime {
   cacheDir: string;
   /** Deadline of each plugin invocation. */
   timeoutMs: number;
+  /** Bound on each of a plugin's stdout and stderr (execPlugin's default when unset). */
+  maxOutputBytes?: number;
   chrootDir?: string;
   baseEnv?: Record<string, string>;
   /** Defaults to execPlugin; tests inject their own. */
@@ -363,6 +365,7 @@ function invoke(
     cniEnv: rc ? { containerId: rc.containerId, netns: rc.netns, ifname: rc.ifname, args: formatCniArgs(rc.args) } : {},
     baseEnv: rt.baseEnv,
     timeoutMs: rt.timeoutMs,
+    maxOutputBytes: rt.maxOutputBytes,
     chrootDir: rt.chrootDir,
     onStderr: rt.onStderr,
   });

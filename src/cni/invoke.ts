@@ -21,6 +21,8 @@ export interface ExecRequest {
   baseEnv?: Record<string, string>;
   /** The plugin (and its process group) is killed with SIGKILL at this deadline. */
   timeoutMs: number;
+  /** The plugin is killed when its stdout or stderr exceeds this many bytes (default 1 MiB). */
+  maxOutputBytes?: number;
   /** Run as `chroot <dir> <pluginPath>`; the lookup itself is not chrooted. */
   chrootDir?: string;
   /** Receives the plugin's stderr when it printed any. */
@@ -36,6 +38,7 @@ const TXTBSY_RETRIES = 5;
 const TXTBSY_DELAY_MS = 200;
 /** After SIGKILL, how long we wait for the exit to be reaped before giving up on it. */
 const KILL_GRACE_MS = 1000;
+export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** Is `t` usable as a plugin file name (no separators, no "..", no NUL, not empty)? */
@@ -138,25 +141,28 @@ async function runOnce(o: {
     return { kind: "done", exitCode: null, reason, stdout: new Uint8Array(), stderr: new Uint8Array() };
   }
 
-  const out = readAll(proc.stdout);
-  const errOut = readAll(proc.stderr);
+  const limit = o.req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  const overflow = Promise.withResolvers<"stdout" | "stderr">();
+  const out = readAll(proc.stdout, limit, () => overflow.resolve("stdout"));
+  const errOut = readAll(proc.stderr, limit, () => overflow.resolve("stderr"));
   let timer: Timer | undefined;
   const timedOut = new Promise<"timeout">((resolve) => {
     timer = setTimeout(() => resolve("timeout"), Math.max(0, o.deadline - Date.now()));
   });
   const finished = Promise.all([proc.exited, out.bytes, errOut.bytes]);
-  const first = await Promise.race([finished, timedOut]);
+  const first = await Promise.race([overflow.promise, finished, timedOut]);
   clearTimeout(timer);
 
-  if (first === "timeout") {
+  if (typeof first === "string") {
     killGroup(proc);
     await Promise.race([proc.exited, Bun.sleep(KILL_GRACE_MS)]);
     out.cancel();
     errOut.cancel();
-    throw new CniError(
-      ErrorCode.Internal,
-      `plugin ${quote(o.req.pluginType)} timed out after ${o.req.timeoutMs} ms (killed)`,
-    );
+    const what =
+      first === "timeout"
+        ? `timed out after ${o.req.timeoutMs} ms`
+        : `printed more than ${limit} bytes on ${first} (maxPluginOutputBytes)`;
+    throw new CniError(ErrorCode.Internal, `plugin ${quote(o.req.pluginType)} ${what} (killed)`);
   }
 
   const [exitCode, stdout, stderr] = first;
@@ -182,8 +188,16 @@ function killGroup(proc: Bun.Subprocess): void {
   }
 }
 
-/** Collects a stream to bytes; `cancel` stops waiting (a killed plugin's child may hold the pipe). */
-function readAll(stream: ReadableStream<Uint8Array>): { bytes: Promise<Uint8Array>; cancel: () => void } {
+/**
+ * Collects a stream to bytes, at most `limit` of them: past it the rest is not kept,
+ * reading stops and `onOverflow` is called (the caller kills the plugin). `cancel` stops
+ * waiting (a killed plugin's child may hold the pipe).
+ */
+function readAll(
+  stream: ReadableStream<Uint8Array>,
+  limit: number,
+  onOverflow: () => void,
+): { bytes: Promise<Uint8Array>; cancel: () => void } {
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   const bytes = (async () => {
@@ -191,6 +205,11 @@ function readAll(stream: ReadableStream<Uint8Array>): { bytes: Promise<Uint8Arra
     for (;;) {
       const { done, value } = await reader.read().catch(() => ({ done: true as const, value: undefined }));
       if (done) break;
+      if (total + value.byteLength > limit) {
+        onOverflow();
+        void reader.cancel().catch(() => undefined);
+        break;
+      }
       chunks.push(value);
       total += value.byteLength;
     }

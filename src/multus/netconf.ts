@@ -40,5 +40,8 @@ export const MultusConfSchema = v.looseObject({
   delegateTimeoutSeconds: seconds(60),
   podLookupTimeoutSeconds: seconds(5),
   apiTimeoutSeconds: seconds(10),
+  // Ours: what is read from a delegate's stdout and stderr is bounded (a plugin printing
+  // without end must not take the daemon's memory with it).
+  maxPluginOutputBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(4096)), 1024 * 1024),
 });
 export type MultusConf = v.InferOutput<typeof MultusConfSchema>;

@@ -44,6 +44,7 @@ export function cniRuntimeFor(conf: MultusConf, deps: MultusDeps): CniRuntime {
     binDirs: [conf.binDir, ...(deps.extraBinDirs ?? [])],
     cacheDir: conf.cniDir,
     timeoutMs: conf.delegateTimeoutSeconds * 1000,
+    maxOutputBytes: conf.maxPluginOutputBytes,
     chrootDir: deps.chrootDir,
     baseEnv: deps.delegateBaseEnv,
   };

@@ -45,6 +45,7 @@ let daemon: DaemonHandle;
 let cniDir: string;
 let confDir: string;
 let hangLog: string;
+let floodLog: string;
 let evilRecord: string;
 const fileCleanup = createCleanup();
 
@@ -69,7 +70,18 @@ if [ "$CNI_COMMAND" = ADD ]; then
 fi
 exit 0
 `;
-  const binDir = await createBinDir(join(work.dir, "plugins", "bin"), { extra: { recorder }, scripts: { hang } });
+  floodLog = join(work.dir, "flood.log");
+  // A plugin that prints without end on ADD (50 MB and more); DEL answers at once.
+  const flood = `#!/bin/sh
+cat >/dev/null
+echo "$CNI_COMMAND $$" >> ${floodLog}
+if [ "$CNI_COMMAND" = ADD ]; then exec yes "0123456789abcdef0123456789abcdef"; fi
+exit 0
+`;
+  const binDir = await createBinDir(join(work.dir, "plugins", "bin"), {
+    extra: { recorder },
+    scripts: { hang, flood },
+  });
   // a recorder outside the bin dir, one "../" away: reaching it would be the bug
   await createBinDir(join(work.dir, "plugins", "evil"), { extra: { recorder } });
   daemon = await startDaemon(work.dir, {
@@ -229,6 +241,38 @@ describe.skipIf(!canRunE2e)("a delegate that hangs", () => {
     await expectGoodAddWorks();
   });
 });
+
+describe.skipIf(!canRunE2e)("a delegate that prints without end", () => {
+  test("is killed past maxPluginOutputBytes (1 MiB by default), well before its deadline; rollback; the daemon's memory stays bounded", async () => {
+    const rssBefore = await rssKiB(daemon.proc.pid);
+    const net = await confNamed({ cniVersion: "1.0.0", name: `flood-${randomSuffix(5)}`, type: "flood" });
+    const id = containerId();
+    const run = await shim("ADD", id, { defaultNetworks: [net] });
+    const err = cniError(run);
+    expect(err.code).toBe(999);
+    expect(err.msg).toBe(`plugin "flood" printed more than 1048576 bytes on stdout (maxPluginOutputBytes) (killed)`);
+    expect(err.details).toContain(`error adding container to network "${net}"`);
+    expect(run.ms).toBeLessThan(DELEGATE_TIMEOUT_S * 1000);
+
+    const log = (await Bun.file(floodLog).text())
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" "));
+    const adds = log.filter(([what]) => what === "ADD").map(([, pid]) => Number(pid));
+    expect(adds).toHaveLength(1);
+    await waitFor(`process ${adds[0]} to be gone`, async () => !(await isAlive(adds[0]!)), 3000);
+    expect(log.map(([what]) => what)).toContain("DEL");
+    // Without the bound the daemon buffered everything the plugin printed (hundreds of MB).
+    expect((await rssKiB(daemon.proc.pid)) - rssBefore).toBeLessThan(64 * 1024);
+    await expectNothingLeft(id);
+    await expectGoodAddWorks();
+  });
+});
+
+async function rssKiB(pid: number): Promise<number> {
+  const status = await Bun.file(`/proc/${pid}/status`).text();
+  return Number(/^VmRSS:\s+(\d+)/m.exec(status)![1]);
+}
 
 describe.skipIf(!canRunE2e)("bad input from the runtime: a CNI error on stdout, exit 1, the daemon unaffected", () => {
   test("stdin that is not JSON: code 6", async () => {
