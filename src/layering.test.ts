@@ -275,3 +275,16 @@ describe("the shim's static import graph", () => {
     expect(walk.files.has(join(SRC, "cni", "skel.ts"))).toBe(true);
   });
 });
+
+describe("the daemon's static import graph", () => {
+  test("from src/daemon/run.ts: no prom-client (loaded through import() only when metricsPort is set)", async () => {
+    const walk = await walkStaticImports(
+      [join(SRC, "daemon", "run.ts")],
+      { packages: [/^prom-client(\/|$)/], dirs: [] },
+      SRC,
+    );
+    expect(walk.violations).toEqual([]);
+    expect(walk.files.has(join(SRC, "daemon", "handler.ts"))).toBe(true);
+    expect(walk.files.has(join(SRC, "daemon", "metrics.ts"))).toBe(false);
+  });
+});
