@@ -1,9 +1,10 @@
 // Per-attachment result cache, file-compatible with libcni (libcni/api.go
 // cachedInfo): <cacheDir>/results/<networkName>-<containerId>-<ifName>.
 // Written temp-then-rename; a missing entry reads as undefined.
-import { readFile, unlink } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/atomic-write.ts";
+import { removeIfPresent } from "../util/remove.ts";
 import { CniError, ErrorCode } from "./errors.ts";
 
 export const CACHE_KIND_V1 = "cniCacheV1";
@@ -119,16 +120,14 @@ export async function readCachedResult(cacheDir: string, key: CacheKey): Promise
 /** Removes an entry; a missing one is fine. */
 export async function deleteCachedResult(cacheDir: string, key: CacheKey): Promise<void> {
   try {
-    await unlink(cachedResultPath(cacheDir, key));
+    await removeIfPresent(cachedResultPath(cacheDir, key));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
-      throw new CniError(
-        ErrorCode.IoFailure,
-        `failed to remove cached network ${q(key.networkName)} result`,
-        (err as Error).message,
-        { cause: err },
-      );
-    }
+    throw new CniError(
+      ErrorCode.IoFailure,
+      `failed to remove cached network ${q(key.networkName)} result`,
+      (err as Error).message,
+      { cause: err },
+    );
   }
 }
 

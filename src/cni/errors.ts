@@ -77,5 +77,12 @@ export function isCniErrorObject(x: unknown): x is CniErrorObject {
 export function toCniError(err: unknown): CniError {
   if (err instanceof CniError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  return new CniError(ErrorCode.Internal, message, undefined, { cause: err });
+  // A failed system call (EROFS, ENOSPC, EIO, EACCES, ...) is the spec's I/O failure, code 5.
+  const code = isSystemCallError(err) ? ErrorCode.IoFailure : ErrorCode.Internal;
+  return new CniError(code, message, undefined, { cause: err });
+}
+
+function isSystemCallError(err: unknown): boolean {
+  const e = err as { code?: unknown; syscall?: unknown } | null;
+  return typeof e === "object" && e !== null && typeof e.syscall === "string" && /^E[A-Z0-9]+$/.test(String(e.code));
 }

@@ -4,11 +4,12 @@
 // own: the assigned ifname, the master flag, the runtimeConfig sent on ADD (so
 // DEL gives each delegate exactly what it got: portmap needs its mappings) and
 // which entry is the auxiliary chain.
-import { readFile, rm } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as v from "valibot";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
+import { removeIfPresent } from "../util/remove.ts";
 import { decodeJsonObject, validate } from "../cni/schemas.ts";
 import { delegateFromBytes, type Delegate } from "./delegates.ts";
 
@@ -146,5 +147,8 @@ export async function readDelegateCache(
 }
 
 export async function deleteDelegateCache(cniDir: string, containerId: string): Promise<void> {
-  await rm(delegateCachePath(cniDir, containerId), { force: true });
+  const path = delegateCachePath(cniDir, containerId);
+  await removeIfPresent(path).catch((err: Error) => {
+    throw new CniError(ErrorCode.IoFailure, `failed to remove the delegate cache ${path}`, err.message, { cause: err });
+  });
 }
