@@ -7,6 +7,7 @@
 // exit 0; the generated file stays (docs/compatibility.md, difference 10). The readiness
 // indicator going away removes it and ends the daemon with exit 2.
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { CniError } from "../cni/errors.ts";
 import { DEFAULT_SOCKET_DIR, socketPathIn } from "../api/api.ts";
 import {
@@ -17,10 +18,11 @@ import {
 } from "../config/daemon-config.ts";
 import { MULTUS_CONF_FILE } from "../config/generate.ts";
 import { copyUserConfig, createConfigManager, waitForReadinessIndicator, type ConfigManager } from "../config/watch.ts";
-import { MultusConfSchema } from "../multus/netconf.ts";
+import { DEFAULT_CNI_DIR, MultusConfSchema } from "../multus/netconf.ts";
 import type { KubePort, MultusDeps } from "../multus/ports.ts";
 import { createLogger, type Logger } from "../util/log.ts";
 import { createKeyedLock } from "../util/keyed-lock.ts";
+import { sweepStaleTempFiles } from "../util/atomic-write.ts";
 import { createDevicePort } from "../kubelet/devices.ts";
 import { handleRequest, type HandlerDeps } from "./handler.ts";
 import { startServer, type DaemonServer } from "./server.ts";
@@ -127,6 +129,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       }
       warnIfShimCannotFindSocket(loaded, say);
     }
+
+    await sweepCacheTempFiles(loaded, log);
 
     // 4. Kubernetes, metrics, the socket server (failure: exit 3).
     let kube: (KubePort & { stop(): Promise<void> }) | undefined;
@@ -259,4 +263,16 @@ async function connectKubernetes(
   const client = await createKubeClient({ kubeconfigPath, inCluster, nodeName, logger: log });
   await client.start();
   return client;
+}
+
+/**
+ * A daemon SIGKILLed in the middle of a cache write leaves its temp file in cniDir or
+ * cniDir/results for good: remove those whose writer is gone. Best effort.
+ */
+async function sweepCacheTempFiles(loaded: LoadedDaemonConfig, log: Logger): Promise<void> {
+  const cniDir = typeof loaded.raw.cniDir === "string" && loaded.raw.cniDir ? loaded.raw.cniDir : DEFAULT_CNI_DIR;
+  for (const dir of [cniDir, join(cniDir, "results")]) {
+    const removed = await sweepStaleTempFiles(dir).catch(() => []);
+    if (removed.length > 0) log.verbose(`removed ${removed.length} stale temp file(s) in ${dir}: ${removed.join(" ")}`);
+  }
 }

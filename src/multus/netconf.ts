@@ -11,12 +11,15 @@ const LogOptionsSchema = v.looseObject({
 
 const seconds = (dflt: number) => v.optional(v.pipe(v.number(), v.minValue(0.001)), dflt);
 
+/** Go Multus's cache directory for delegate and result caches. */
+export const DEFAULT_CNI_DIR = "/var/lib/cni/multus";
+
 export const MultusConfSchema = v.looseObject({
   name: v.optional(v.string()),
   type: v.optional(v.string()),
   cniVersion: v.optional(v.string()),
   confDir: v.optional(v.string(), "/etc/cni/multus/net.d"),
-  cniDir: v.optional(v.string(), "/var/lib/cni/multus"),
+  cniDir: v.optional(v.string(), DEFAULT_CNI_DIR),
   binDir: v.optional(v.string(), "/opt/cni/bin"),
   kubeconfig: v.optional(v.string()),
   clusterNetwork: v.optional(v.string()),

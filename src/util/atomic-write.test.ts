@@ -2,7 +2,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeFileAtomic } from "./atomic-write.ts";
+import { sweepStaleTempFiles, writeFileAtomic } from "./atomic-write.ts";
 
 let dir = "";
 beforeEach(async () => {
@@ -53,4 +53,20 @@ test("a failed write leaves no temp file behind", async () => {
   // renaming a file over a directory fails
   await expect(writeFileAtomic(path, "2")).rejects.toThrow();
   expect((await readdir(dir)).sort()).toEqual(["sub"]);
+});
+
+test("the sweep removes temp files whose writer is gone, keeps a live writer's and other files", async () => {
+  const dead = Bun.spawn(["true"]);
+  await dead.exited;
+  const files = [
+    `.c1.${dead.pid}.0123456789ab.tmp`, // writer gone
+    `.c2.${process.pid}.0123456789ab.tmp`, // our own write in progress
+    `.c3.1.0123456789ab.tmp`, // pid 1 is alive
+    "c1",
+    ".hidden",
+  ];
+  for (const f of files) await writeFile(join(dir, f), "x");
+  expect(await sweepStaleTempFiles(dir)).toEqual([files[0]!]);
+  expect((await readdir(dir)).sort()).toEqual(files.slice(1).sort());
+  expect(await sweepStaleTempFiles(join(dir, "missing"))).toEqual([]);
 });

@@ -1,6 +1,6 @@
 // Temp-then-rename writes for files other processes read (caches, generated
 // configs, kubeconfigs): a reader sees the old content or the new, never half.
-import { mkdir, open, rename, unlink } from "node:fs/promises";
+import { mkdir, open, readdir, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 
@@ -28,7 +28,7 @@ export async function writeFileAtomic(
   const durable = opts.durable ?? true;
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  const tmp = join(dir, tempNameFor(basename(path), process.pid));
   const fh = await open(tmp, "wx", mode);
   let renamed = false;
   try {
@@ -45,6 +45,41 @@ export async function writeFileAtomic(
   } finally {
     if (!renamed) await unlink(tmp).catch(() => undefined);
   }
+}
+
+/** `.<name>.<writer pid>.<12 hex>.tmp`: the writer's pid tells a sweep whose file it is. */
+function tempNameFor(name: string, pid: number): string {
+  return `.${name}.${pid}.${randomBytes(6).toString("hex")}.tmp`;
+}
+const TEMP_NAME = /^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$/;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, it is just not ours to signal.
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes the temp files of writeFileAtomic in `dir` whose writer process is gone (a
+ * SIGKILL between open and rename leaves one behind for good). A live writer's file is
+ * left alone: it is about to be renamed. Returns the names removed; a missing dir is empty.
+ */
+export async function sweepStaleTempFiles(dir: string): Promise<string[]> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const removed: string[] = [];
+  for (const name of names) {
+    const pid = Number(TEMP_NAME.exec(name)?.[1]);
+    if (!pid || pid === process.pid || isAlive(pid)) continue;
+    await unlink(join(dir, name)).then(
+      () => removed.push(name),
+      () => undefined,
+    );
+  }
+  return removed;
 }
 
 /** fsync a directory so a rename survives a crash; best effort (not every filesystem allows it). */

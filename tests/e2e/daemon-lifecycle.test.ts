@@ -65,6 +65,24 @@ describe.skipIf(!canRunE2e)("the daemon's socket", () => {
     await expectServing(second.socketDir);
   });
 
+  test("temp files of cache writes cut short by a SIGKILL are swept at start; a live writer's stay", async () => {
+    const cniDir = join(work.dir, "cache");
+    await mkdir(join(cniDir, "results"), { recursive: true });
+    const dead = Bun.spawn(["true"]);
+    await dead.exited;
+    const stale = [
+      join(cniDir, `.c1.${dead.pid}.0123456789ab.tmp`),
+      join(cniDir, "results", `.n-c1-eth0.${dead.pid}.0123456789ab.tmp`),
+    ];
+    const live = join(cniDir, `.c2.${process.pid}.0123456789ab.tmp`);
+    for (const f of [...stale, live]) await Bun.write(f, "{");
+    const daemon = await startDaemon(work.dir, { ...daemonConfig(), cniDir });
+    cleanup.add(() => daemon.stop());
+    await expectServing(daemon.socketDir);
+    for (const f of stale) expect(await Bun.file(f).exists()).toBe(false);
+    expect(await Bun.file(live).exists()).toBe(true);
+  });
+
   test("a socket file nobody listens on is replaced", async () => {
     const socketDir = join(work.dir, "run");
     await mkdir(socketDir, { mode: 0o700 });
