@@ -261,7 +261,10 @@ async function connectKubernetes(
   const { createKubeClient } = await import("../k8s/client.ts");
   const nodeName = env.MULTUS_NODE_NAME || (loaded.raw.nodeName as string | undefined);
   const client = await createKubeClient({ kubeconfigPath, inCluster, nodeName, logger: log });
-  await client.start();
+  // Not awaited: the socket must be served before the informers have listed. A daemon
+  // restarted while the API is unreachable still answers DEL from its cache, and until
+  // the caches fill, pod and NAD reads are live GETs bounded by each request's deadline.
+  void client.start();
   return client;
 }
 

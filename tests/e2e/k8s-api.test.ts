@@ -4,9 +4,10 @@
 // configured deadline and leaves nothing attached, and does not stop DEL.
 // The compiled shim and daemon, the fake API server, real delegates.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { DownMode } from "../helpers/fake-kube.ts";
+import { runCni, shimConf, startDaemon } from "../helpers/multus.ts";
 import {
   bridgeConflist,
   canRunE2e,
@@ -321,6 +322,41 @@ describe.skipIf(!canRunE2e)("the API server down", () => {
     expect(err.msg).toContain(`network-attachment-definition default/${name}`);
     expect(r.ms).toBeLessThan(2_000 + 1_500);
     await expectNothingAttached(id, [br]);
+  });
+
+  test("a daemon restarted while the API is unreachable serves at once: DEL from the cache works, ADD is code 11 within its deadline", async () => {
+    const { pod, nets } = podWithTwoNetworks();
+    const id = containerId();
+    await addOk(pod, id);
+    await env.fake.setDown(true, "refuse");
+    // The same node configuration, a second daemon on its own socket (the first one idles).
+    const config = JSON.parse(await Bun.file(env.daemon.configPath).text());
+    const dir = join(env.dir, `restart-${randomSuffix(4)}`);
+    await mkdir(dir);
+    const restarted = await startDaemon(
+      dir,
+      { ...config, socketDir: join(dir, "run") },
+      { env: { MULTUS_NODE_NAME: NODE } },
+    );
+    env.cleanup.add(() => restarted.stop());
+    const via = (command: string, p: PodHandle, cid: string, conf: Record<string, unknown> = {}) =>
+      runCni(env.shim, {
+        command,
+        containerId: cid,
+        netns: ns.path,
+        args: p.args(cid),
+        stdin: shimConf(restarted.socketDir, { clusterNetwork: env.clusterFile, ...conf }),
+      });
+    const del = await via("DEL", pod, id);
+    expect(del.code, describeRun(del)).toBe(0);
+    await expectNothingAttached(id, nets);
+
+    const other = env.createPod({});
+    const add = await via("ADD", other, containerId(), { podLookupTimeoutSeconds: 1 });
+    expect(add.code, describeRun(add)).toBe(1);
+    expect(add.json().code).toBe(11);
+    expect(add.json().msg).toContain(`cannot get pod default/${other.name} from the Kubernetes API`);
+    expect(add.ms).toBeLessThan(1_000 + 1_500);
   });
 
   test("ADD whose NAD the API refuses with 403 (RBAC): not code 11, the message names the status, nothing attached", async () => {
