@@ -1,4 +1,4 @@
-// Builds ONE executable, dist/multus. Flags (see ../shared/ENVIRONMENT.md):
+// Builds ONE executable, dist/multus. Flags:
 // --bytecode needs --format=esm; --splitting keeps role modules behind import()
 // so the shim never evaluates the daemon's graph; a CNI plugin runs in the
 // runtime's cwd, so .env/bunfig.toml auto-loading is turned off.

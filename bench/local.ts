@@ -17,7 +17,7 @@ import { summarize, type Summary } from "./stats.ts";
 import type { BenchMode } from "./mode.ts";
 import { localTables, localTargets } from "./local-report.ts";
 
-/** Daemon environments to compare (ENVIRONMENT.md, "Memory"). */
+/** Daemon environments to compare (the memory tunables of bench/results.md). */
 export const VARIANTS: Record<string, Record<string, string>> = {
   default: {},
   "useJIT=0": { BUN_JSC_useJIT: "0" },
