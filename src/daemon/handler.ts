@@ -7,7 +7,7 @@ import { decodeJsonObject, validate } from "../cni/schemas.ts";
 import { convertResult, type Result100 } from "../cni/result.ts";
 import { CniRequestSchema, Endpoint, type CniRequest } from "../api/api.ts";
 import { mergeRequestConfig, type LoadedDaemonConfig } from "../config/daemon-config.ts";
-import { MultusConfSchema } from "../multus/netconf.ts";
+import { DEFAULT_BIN_DIR, MultusConfSchema } from "../multus/netconf.ts";
 import { podArgsFrom, type MultusRequest } from "../multus/request.ts";
 import type { MultusDeps } from "../multus/ports.ts";
 import { runCommand } from "../multus/commands/dispatch.ts";
@@ -58,7 +58,10 @@ export async function handleCni(body: string, isDelegate: boolean, deps: Handler
   try {
     const request = decodeRequest(body);
     const stdin = Buffer.from(request.config, "base64");
-    args = cmdArgsFromEnv(request.env, stdin);
+    args = cmdArgsFromEnv(
+      isDelegate ? withDelegateDefaults(request.env, daemonBinDir(deps.daemon)) : request.env,
+      stdin,
+    );
     const raw = decodeJsonObject(stdin, "CNI configuration");
     const merged = mergeRequestConfig(raw, deps.daemon);
     const conf = validate(MultusConfSchema, merged, ErrorCode.InvalidConfig, "multus configuration");
@@ -88,6 +91,21 @@ export async function handleCni(body: string, isDelegate: boolean, deps: Handler
     );
     return new Response(JSON.stringify(e.toJSON()), { status: 400, headers: JSON_TYPE });
   }
+}
+
+/**
+ * Go's `CreateDelegateRequest` (used by multus-dynamic-networks-controller for
+ * hot-plug) sends no CNI_PATH, and its daemon defaults a missing CNI_IFNAME to
+ * eth0: /delegate fills both in as the Go daemon does (delegates are found in
+ * binDir anyway). /cni stays strict, as the CNI spec asks of a runtime.
+ */
+function withDelegateDefaults(env: Record<string, string>, binDir: string): Record<string, string> {
+  return { ...env, CNI_PATH: env.CNI_PATH || binDir, CNI_IFNAME: env.CNI_IFNAME || "eth0" };
+}
+
+function daemonBinDir(daemon: LoadedDaemonConfig): string {
+  const dir = daemon.raw.binDir;
+  return typeof dir === "string" && dir !== "" ? dir : DEFAULT_BIN_DIR;
 }
 
 function decodeRequest(body: string): CniRequest {

@@ -13,6 +13,7 @@ const seconds = (dflt: number) => v.optional(v.pipe(v.number(), v.minValue(0.001
 
 /** Go Multus's cache directory for delegate and result caches. */
 export const DEFAULT_CNI_DIR = "/var/lib/cni/multus";
+export const DEFAULT_BIN_DIR = "/opt/cni/bin";
 
 export const MultusConfSchema = v.looseObject({
   name: v.optional(v.string()),
@@ -20,7 +21,7 @@ export const MultusConfSchema = v.looseObject({
   cniVersion: v.optional(v.string()),
   confDir: v.optional(v.string(), "/etc/cni/multus/net.d"),
   cniDir: v.optional(v.string(), DEFAULT_CNI_DIR),
-  binDir: v.optional(v.string(), "/opt/cni/bin"),
+  binDir: v.optional(v.string(), DEFAULT_BIN_DIR),
   kubeconfig: v.optional(v.string()),
   clusterNetwork: v.optional(v.string()),
   defaultNetworks: v.optional(v.array(v.string()), []),

@@ -188,3 +188,80 @@ describe.skipIf(!canRunE2e)("the /cni endpoint with Go multus-shim request bodie
     }
   });
 });
+
+/**
+ * A body as Go's `CreateDelegateRequest` builds it for hot-plug (the
+ * multus-dynamic-networks-controller): five env keys only (no CNI_PATH),
+ * `config` the NAD's conf as base64, `interfaceAttributes` of the interface.
+ */
+function goDelegateBody(o: {
+  command: string;
+  id: string;
+  ifname?: string;
+  config: Record<string, unknown>;
+  interfaceAttributes?: Record<string, unknown>;
+}): string {
+  const env: Record<string, string> = {
+    CNI_COMMAND: o.command,
+    CNI_CONTAINERID: o.id,
+    CNI_NETNS: ns.path,
+    CNI_ARGS: `IgnoreUnknown=true;K8S_POD_NAMESPACE=default;K8S_POD_NAME=go-${o.id};K8S_POD_UID=uid-${o.id}`,
+  };
+  if (o.ifname !== undefined) env.CNI_IFNAME = o.ifname;
+  return JSON.stringify({
+    env,
+    config: Buffer.from(JSON.stringify(o.config)).toString("base64"),
+    interfaceAttributes: o.interfaceAttributes,
+  });
+}
+
+describe.skipIf(!canRunE2e)("the /delegate endpoint with Go CreateDelegateRequest bodies", () => {
+  const postDelegate = (body: string) =>
+    socketRequest(socket, "/delegate", { body, headers: { "content-type": "application/json" } });
+  const hotplugConf = (bridge: string) => ({
+    cniVersion: "1.0.0",
+    name: `hot-${s}`,
+    type: "bridge",
+    bridge,
+    capabilities: { ips: true },
+    ipam: { type: "static" },
+  });
+
+  test("ADD and DEL of a hot-plugged interface on a running pod, without CNI_PATH", async () => {
+    const id = containerId("hot");
+    const bridge = `mthot${s}`;
+    cleanup.add(() => deleteBridge(bridge));
+    expect((await post(goShimBody(goShimEnv("ADD", id), stdin()))).status).toBe(200);
+    const body = (command: string) =>
+      goDelegateBody({
+        command,
+        id,
+        ifname: "net1",
+        config: hotplugConf(bridge),
+        interfaceAttributes: { ips: ["10.251.7.9/24"] },
+      });
+    const add = await postDelegate(body("ADD"));
+    expect(add.status, add.text).toBe(200);
+    expect(add.json().Result.ips).toEqual([{ address: "10.251.7.9/24", interface: 2 }]);
+    expect(await ns.addrs("net1")).toEqual(["10.251.7.9/24"]);
+    expect((await ns.links()).sort()).toEqual(["eth0", "lo", "net1"]);
+
+    const del = await postDelegate(body("DEL"));
+    expect([del.status, del.text]).toEqual([200, ""]);
+    expect((await ns.links()).sort()).toEqual(["eth0", "lo"]);
+    expect((await post(goShimBody(goShimEnv("DEL", id), stdin()))).status).toBe(200);
+  });
+
+  test("a request without CNI_IFNAME attaches eth0", async () => {
+    const id = containerId("hot");
+    const bridge = `mthoe${s}`;
+    cleanup.add(() => deleteBridge(bridge));
+    const body = (command: string) =>
+      goDelegateBody({ command, id, config: hotplugConf(bridge), interfaceAttributes: { ips: ["10.251.8.3/24"] } });
+    const add = await postDelegate(body("ADD"));
+    expect(add.status, add.text).toBe(200);
+    expect(await ns.addrs("eth0")).toEqual(["10.251.8.3/24"]);
+    expect((await postDelegate(body("DEL"))).status).toBe(200);
+    expect(await ns.links()).toEqual(["lo"]);
+  });
+});
