@@ -219,7 +219,28 @@ describe("toCurrentResult from real plugin output", () => {
   test("an empty 1.x result", () =>
     expect(toCurrentResult({ cniVersion: "1.0.0" }, "")).toEqual({ cniVersion: "1.1.0" }));
 
+  test("a route without dst (libcni accepts it) is kept without one and converts by its gateway's family", () => {
+    const hub = toCurrentResult(
+      {
+        cniVersion: "1.0.0",
+        ips: [{ address: "10.0.0.3/8" }],
+        routes: [{ dst: "10.1.0.0/16" }, { gw: "10.0.0.1" }, { dst: "", gw: "fd00::1" }],
+      },
+      "",
+    );
+    expect(hub.routes).toEqual([{ dst: "10.1.0.0/16" }, { gw: "10.0.0.1" }, { gw: "fd00::1" }]);
+    expect(convertResult(hub, "0.2.0")).toEqual({
+      cniVersion: "0.2.0",
+      ip4: { ip: "10.0.0.3/8", routes: [{ dst: "10.1.0.0/16" }, { gw: "10.0.0.1" }] },
+      dns: {},
+    });
+  });
+
   test.each([
+    [
+      { cniVersion: "1.0.0", routes: [{ dst: "default" }] },
+      'invalid result: field "routes[0].dst": expected an address in CIDR form',
+    ],
     [
       { cniVersion: "1.0.0", ips: [{ address: "10.0.0.300/24" }] },
       'invalid result: field "ips[0].address": expected an address in CIDR form',

@@ -23,8 +23,13 @@ export interface IPConfig {
   address: string;
   gateway?: string;
 }
+/**
+ * `dst` may be missing: plugins print such routes and libcni accepts them
+ * (Go leaves the zero IPNet); Multus reads a missing dst with a gateway as a
+ * default route (src/multus/gateway.ts).
+ */
 export interface Route {
-  dst: string;
+  dst?: string;
   gw?: string;
   mtu?: number;
   advmss?: number;
@@ -87,8 +92,14 @@ const OptStr = v.nullish(v.string());
 const OptStrs = v.nullish(v.array(v.string()));
 
 const DnsSchema = v.looseObject({ nameservers: OptStrs, domain: OptStr, search: OptStrs, options: OptStrs });
+const OptCidr = v.nullish(
+  v.pipe(
+    v.string(),
+    v.check((s) => s === "" || cidrFamily(s) !== 0, "expected an address in CIDR form"),
+  ),
+);
 const RouteSchema = v.looseObject({
-  dst: Cidr,
+  dst: OptCidr,
   gw: OptIp,
   mtu: v.nullish(Int),
   advmss: v.nullish(Int),
@@ -156,8 +167,9 @@ function cleanIp(ip: Loose<IPConfig> & { address: string }): IPConfig {
   return out;
 }
 
-function cleanRoute(r: Loose<Route> & { dst: string }): Route {
-  const out: Route = { dst: r.dst };
+function cleanRoute(r: Loose<Route>): Route {
+  const out: Route = {};
+  if (nonEmpty(r.dst)) out.dst = r.dst;
   if (nonEmpty(r.gw)) out.gw = r.gw;
   if (nonZero(r.mtu)) out.mtu = r.mtu;
   if (nonZero(r.advmss)) out.advmss = r.advmss;
@@ -318,8 +330,11 @@ function wire020(r: Result100, version: string): Record<string, unknown> {
     );
   }
   for (const route of r.routes ?? []) {
-    const ipc = byFamily.get(ipFamily(cidrIp(route.dst)) === 4 ? 4 : 6);
-    ipc?.routes.push(nonEmpty(route.gw) ? { dst: route.dst, gw: route.gw } : { dst: route.dst });
+    // A route without dst (a default route) goes with its gateway's family.
+    const probe = route.dst ? cidrIp(route.dst) : route.gw;
+    if (!probe) continue;
+    const ipc = byFamily.get(ipFamily(probe) === 4 ? 4 : 6);
+    ipc?.routes.push({ ...(route.dst ? { dst: route.dst } : {}), ...(nonEmpty(route.gw) ? { gw: route.gw } : {}) });
   }
   const out: Record<string, unknown> = { cniVersion: version };
   for (const family of [4, 6] as const) {
