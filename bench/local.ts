@@ -9,7 +9,7 @@ import { chmod, copyFile, mkdtemp, mkdir, rename, rm, symlink, writeFile } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import type { Subprocess } from "bun";
+import { $, type Subprocess } from "bun";
 import { waitForReady } from "../tests/helpers/multus.ts";
 import { buildRecordingPlugin } from "../tests/helpers/build-fixtures.ts";
 import { readCpuMs, runPool, sampleMem, settledMem, timeExec, type ExecSpec, type MemStatus } from "./proc.ts";
@@ -83,7 +83,9 @@ export interface LocalReport {
 }
 
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-const NETNS = "/var/run/netns/bench";
+// A real, empty netns: ADD checks that the netns exists before a delegate runs.
+const NETNS_NAME = `mtbench-local-${process.pid}`;
+const NETNS = `/var/run/netns/${NETNS_NAME}`;
 const CNI_ARGS = "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=bench";
 const RESULT = {
   cniVersion: "1.0.0",
@@ -401,6 +403,7 @@ async function startDaemon(w: Workdir, index: number, name: string): Promise<Ben
 export async function runLocal(o: LocalOptions): Promise<LocalReport> {
   const w = await createWorkdir(o.binary, o.delegate);
   const daemons: BenchDaemon[] = [];
+  await $`ip netns add ${NETNS_NAME}`.quiet();
   try {
     o.progress(`workdir ${w.dir}, delegate "${w.delegateType}" (${o.delegate})`);
     o.progress(`start-up: ${o.startupRuns} runs each`);
@@ -479,6 +482,7 @@ export async function runLocal(o: LocalOptions): Promise<LocalReport> {
     return { options, startup, variants };
   } finally {
     await Promise.all(daemons.map((d) => d.stop()));
+    await $`ip netns del ${NETNS_NAME}`.nothrow().quiet();
     await rm(w.dir, { recursive: true, force: true });
   }
 }

@@ -3,21 +3,28 @@
 // step with it, kept when the primary breaks, kept over restarts, removed with
 // the readiness indicator; start-up waits and their exit codes; the graceful
 // stop; and every command-line flag reaching its config key.
-import { afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { chmod, mkdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { BINARY, createWorkdir, runCni, startDaemon, type DaemonHandle, type ShimRun } from "../helpers/multus.ts";
 import { buildRecordingPlugin, readRecords } from "../helpers/build-fixtures.ts";
 import { canRunE2e, containerId, ensureBinary, exists, socketRequest, waitFor, writeJson } from "../helpers/e2e.ts";
+import { createNetns, deleteNetns, type NetnsFixture } from "../helpers/netns.ts";
 
 let recorder = "";
 let recorderDir = "";
+// ADD checks that the netns exists before the recorder runs: one real, empty netns serves every test.
+let ns: NetnsFixture | undefined;
 beforeAll(async () => {
   if (!canRunE2e) return;
   await ensureBinary();
   recorder = await buildRecordingPlugin();
   recorderDir = join(recorder, "..");
+  ns = await createNetns("mtlife");
+});
+afterAll(async () => {
+  if (ns) await deleteNetns(ns.name);
 });
 
 interface Env {
@@ -110,7 +117,7 @@ const readConf = async () => JSON.parse(await readFile(confPath(), "utf8")) as R
 const waitForConf = (what = "00-multus.conf") => waitFor(what, () => exists(confPath()));
 
 function add(stdin: Record<string, unknown>, id = containerId("life")): Promise<ShimRun> {
-  return runCni(env.shim, { command: "ADD", containerId: id, netns: "/var/run/netns/lifecycle-none", stdin });
+  return runCni(env.shim, { command: "ADD", containerId: id, netns: ns!.path, stdin });
 }
 
 describe.skipIf(!canRunE2e)("00-multus.conf (auto)", () => {

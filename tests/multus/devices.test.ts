@@ -106,7 +106,8 @@ function env(devices: DevicePort) {
       args: {
         command,
         containerId: "cid1",
-        netns: "/var/run/netns/x",
+        // a real network namespace: ADD checks it exists before a delegate runs
+        netns: "/proc/self/ns/net",
         ifname: "eth0",
         args,
         path: binDir,

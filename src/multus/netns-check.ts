@@ -1,0 +1,33 @@
+// Before the first delegate of an ADD runs: the pod's netns must be a network
+// namespace we can open. A netns that is gone (the sandbox died) otherwise
+// surfaces as the first plugin's error, after IPAM may already have run, and
+// Go Multus refuses it up front too (ns.GetNS in its cmdAdd).
+import { statfs } from "node:fs/promises";
+import { join } from "node:path";
+import { CniError, ErrorCode } from "../cni/errors.ts";
+
+/** statfs f_type of nsfs (bind-mounted /var/run/netns/x, /proc/<pid>/ns/net) and of procfs (older kernels). */
+const NSFS_MAGIC = 0x6e736673;
+const PROC_SUPER_MAGIC = 0x9fa0;
+
+/**
+ * Throws code 999 `failed to open netns "<path>"` (the words plugins and Go
+ * Multus use) when `netns` does not exist or is not a network namespace. In
+ * chroot mode the path is the host's, as the chrooted delegates see it.
+ */
+export async function checkNetns(netns: string, chrootDir?: string): Promise<void> {
+  const onHost = chrootDir ? join(chrootDir, netns) : netns;
+  let type: number;
+  try {
+    type = Number((await statfs(onHost)).type);
+  } catch (err) {
+    throw new CniError(ErrorCode.Internal, `failed to open netns "${netns}"`, (err as Error).message);
+  }
+  if (type !== NSFS_MAGIC && type !== PROC_SUPER_MAGIC) {
+    throw new CniError(
+      ErrorCode.Internal,
+      `failed to open netns "${netns}"`,
+      `${netns} is not a network namespace (filesystem type 0x${type.toString(16)})`,
+    );
+  }
+}
