@@ -6,6 +6,7 @@
 // /readyz answers 500 at once, in-flight requests get gracePeriodSeconds,
 // exit 0; the generated file stays (docs/compatibility.md, difference 10). The readiness
 // indicator going away removes it and ends the daemon with exit 2.
+import { existingLinks } from "./netns-links.ts";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CniError } from "../cni/errors.ts";
@@ -155,6 +156,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         checkpointFile: config.kubeletCheckpointFile,
       }),
       deviceInfoDir: config.deviceInfoDir,
+      existingLinks,
       locks: createKeyedLock(),
     };
     let ready = true;

@@ -16,7 +16,7 @@ const PROC_SUPER_MAGIC = 0x9fa0;
  * chroot mode the path is the host's, as the chrooted delegates see it.
  */
 export async function checkNetns(netns: string, chrootDir?: string): Promise<void> {
-  const onHost = chrootDir ? join(chrootDir, netns) : netns;
+  const onHost = netnsOnHost(netns, chrootDir);
   let type: number;
   try {
     type = Number((await statfs(onHost)).type);
@@ -28,6 +28,37 @@ export async function checkNetns(netns: string, chrootDir?: string): Promise<voi
       ErrorCode.Internal,
       `failed to open netns "${netns}"`,
       `${netns} is not a network namespace (filesystem type 0x${type.toString(16)})`,
+    );
+  }
+}
+
+function netnsOnHost(netns: string, chrootDir: string | undefined): string {
+  return chrootDir ? join(chrootDir, netns) : netns;
+}
+
+/**
+ * Every interface name the ADD will create must be free in the pod's netns
+ * (Go Multus's validateIfName), so a clash fails before any delegate runs
+ * instead of half-way, after earlier delegates attached and got rolled back.
+ */
+export function checkIfnamesFree(o: {
+  netns: string;
+  chrootDir?: string;
+  ifnames: readonly string[];
+  existingLinks?: (path: string, names: readonly string[]) => string[];
+}): void {
+  if (!o.existingLinks || o.ifnames.length === 0) return;
+  let taken: string[];
+  try {
+    taken = o.existingLinks(netnsOnHost(o.netns, o.chrootDir), o.ifnames);
+  } catch (err) {
+    throw new CniError(ErrorCode.Internal, `failed to open netns "${o.netns}"`, (err as Error).message);
+  }
+  if (taken.length > 0) {
+    throw new CniError(
+      ErrorCode.Internal,
+      `validateIfName: interface name ${taken[0]} already exists`,
+      `in netns ${o.netns}: ${taken.join(", ")}`,
     );
   }
 }

@@ -71,6 +71,8 @@ export interface MultusDeps {
   deviceInfoDir?: string;
   /** Extra plugin dirs after binDir (e.g. the process CNI_PATH in thin mode). */
   extraBinDirs?: readonly string[];
+  /** The names among `names` that exist in the netns at `path` (the daemon asks the kernel; absent: not checked). */
+  existingLinks?(path: string, names: readonly string[]): string[];
   /** Runs one container's work at a time (the daemon); GC takes it for each stale container it deletes. */
   locks?: KeyedLock;
 }

@@ -9,7 +9,7 @@ import { composeRuntimeConfig } from "../runtime-config.ts";
 import { checkEcmp } from "../gateway.ts";
 import { checkPodUid, lookupPod } from "../pod.ts";
 import { applyDefaultRoutes } from "../default-route.ts";
-import { checkNetns } from "../netns-check.ts";
+import { checkIfnamesFree, checkNetns } from "../netns-check.ts";
 import { reportAttachments, reportNoNetwork } from "../report.ts";
 import {
   assignPodDevices,
@@ -55,6 +55,12 @@ export async function cmdAdd(req: MultusRequest, deps: MultusDeps): Promise<Resu
   );
   // Nothing is cached or invoked for a sandbox whose netns is gone.
   await checkNetns(req.args.netns, deps.chrootDir);
+  checkIfnamesFree({
+    netns: req.args.netns,
+    chrootDir: deps.chrootDir,
+    ifnames: delegates.map((d) => d.ifname),
+    existingLinks: deps.existingLinks,
+  });
   // Cached before the first delegate runs: a crash mid-ADD still leaves DEL what it needs.
   await writeDelegateCache(
     req.conf.cniDir,
