@@ -19,6 +19,11 @@ const args = [
   "--format=esm",
   "--no-compile-autoload-dotenv",
   "--no-compile-autoload-bunfig",
+  // The JIT tiers up 1000x later: a daemon's hot path is short and I/O-bound, and the
+  // JIT's code and profiling data were most of its peak. Measured side by side (daemon,
+  // two trivial delegates, 32 in flight): peak RSS 64-67 -> 52-53 MB, RssAnon after the
+  // burst 19-22 -> 13-14 MB, ADD p50 no slower (bench/results.md). No env var needed.
+  "--compile-jit-policy=1000",
   `--define=MULTUS_VERSION=${JSON.stringify(pkg.version)}`,
   `--define=MULTUS_COMMIT=${JSON.stringify(commit)}`,
   `--define=MULTUS_BUILD_DATE=${JSON.stringify(date)}`,
