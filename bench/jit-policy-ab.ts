@@ -31,7 +31,6 @@ async function call(sock: string, cmd: string, id: string, ifname = "eth0") {
   const t = await r.text();
   if (r.status !== 200) throw new Error(t);
 }
-const out: Record<string, any> = {};
 for (const round of [1])
   for (const v of variants) {
     const dir = `/tmp/mv/run/${v.replaceAll("/", "_")}`;
