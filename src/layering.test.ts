@@ -89,6 +89,8 @@ const LAYERS: Record<string, { folders: string[]; packages: string[] } | "*"> = 
   thin: { folders: ["cni", "config", "multus", "kubelet", "util", "api"], packages: ["node:"] },
   // citty statically; every role module through import().
   cli: { folders: ["api", "config", "util"], packages: ["citty", "node:"] },
+  // Types only: the shapes k8s/ and multus/ exchange.
+  ports: { folders: [], packages: [] },
   daemon: "*",
 };
 

@@ -23,10 +23,11 @@ import { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import type { RequestOptions } from "node:https";
 import { isIPv6 } from "node:net";
 import { KubeApiError, KubeTimeoutError, KubeTransportError, backoffDelay, sleep } from "./errors.ts";
-import { createEventRecorder, type KubeEvent } from "./events.ts";
+import { createEventRecorder } from "./events.ts";
 import { createInformer, type Informer } from "./informers.ts";
-import { nadCollectionPath, readNad, toNad, type Nad } from "./nads.ts";
-import { patchNetworkStatus, readPod, toPodInfo, type PodInfo, type PodRef } from "./pods.ts";
+import { nadCollectionPath, readNad, toNad } from "./nads.ts";
+import { patchNetworkStatus, readPod, toPodInfo } from "./pods.ts";
+import type { KubePort, Nad, PodInfo, PodRef } from "../ports/kube.ts";
 
 export interface KubeLogger {
   error(msg: string): void;
@@ -264,19 +265,13 @@ async function apiErrorOf(req: KubeRequest, res: Response): Promise<KubeApiError
 
 // --- the port ----------------------------------------------------------------------------------
 
-export interface KubePort {
-  /** From the node's pod informer when synced (and, if `uid` is given, only when it matches);
-   *  otherwise one live GET (retried on 429/5xx/connection errors within the deadline).
-   *  null = NotFound. */
-  getPod(ref: PodRef & { uid?: string }, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<PodInfo | null>;
-  /** From the NAD informer when synced, a live GET on a miss. null = NotFound. */
-  getNad(ref: PodRef, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<Nad | null>;
-  /** One merge PATCH of pods/<name>/status; retried on 409/429/5xx within the deadline; 404 tolerated. */
-  writeNetworkStatus(ref: PodRef, value: string, opts: { timeoutMs: number }): Promise<void>;
-  /** Queued, sent in the background; never throws, never blocks. */
-  recordEvent(ref: PodRef & { uid?: string }, event: KubeEvent): void;
-}
-
+/**
+ * The KubePort of src/ports/kube.ts, served here: pod and NAD reads come from the informers
+ * once synced (a pod only when its UID matches) and are one live GET otherwise, retried on
+ * 429/5xx/connection errors within the caller's deadline; network-status is one merge PATCH
+ * of pods/<name>/status (409/429/5xx retried, 404 tolerated); events are queued and sent in
+ * the background.
+ */
 export interface KubeClient extends KubePort {
   /** Starts the informers; resolves once they have listed, or after `syncTimeoutMs`. */
   start(): Promise<void>;

@@ -5,13 +5,7 @@
  */
 import type { KubeHttp, KubeLogger } from "./client.ts";
 import { describeKubeError, isRetryable } from "./errors.ts";
-import type { PodRef } from "./pods.ts";
-
-export interface KubeEvent {
-  type: "Normal" | "Warning";
-  reason: string;
-  message: string;
-}
+import type { KubeEvent, PodRef } from "../ports/kube.ts";
 
 export interface EventRecorder {
   /** Queues the event; never throws, never waits. */

@@ -1,18 +1,10 @@
 /** NetworkAttachmentDefinitions: the trimmed shape we keep and live reads. */
 import type { KubeHttp } from "./client.ts";
 import { isObjectNotFound, isRetryable } from "./errors.ts";
-import type { PodRef } from "./pods.ts";
+import type { Nad, PodRef } from "../ports/kube.ts";
 
 export const RESOURCE_NAME_ANNOTATION = "k8s.v1.cni.cncf.io/resourceName";
 const NAD_API = "/apis/k8s.cni.cncf.io/v1";
-
-export interface Nad {
-  namespace: string;
-  name: string;
-  /** spec.config, "" when absent */
-  config: string;
-  resourceName?: string;
-}
 
 /** All namespaces (list/watch). */
 export function nadCollectionPath(): string {

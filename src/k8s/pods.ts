@@ -1,4 +1,5 @@
 /** Pods: the trimmed shape we keep, live reads, and the network-status write. */
+import type { PodInfo, PodRef } from "../ports/kube.ts";
 import type { KubeHttp } from "./client.ts";
 import { isConflict, isNotFound, isRetryable } from "./errors.ts";
 
@@ -7,20 +8,6 @@ export const NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status";
 export const CONFIG_SOURCE_ANNOTATION = "kubernetes.io/config.source";
 /** Annotations never kept in memory: large and of no use to Multus. */
 const DROPPED_ANNOTATIONS = new Set(["kubectl.kubernetes.io/last-applied-configuration"]);
-
-export interface PodRef {
-  namespace: string;
-  name: string;
-}
-
-export interface PodInfo {
-  namespace: string;
-  name: string;
-  uid: string;
-  annotations: Record<string, string>;
-  isStatic: boolean;
-  resourceClaimStatuses?: Array<{ name: string; resourceClaimName?: string }>;
-}
 
 export function podPath(ref: PodRef): string {
   return `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/pods/${encodeURIComponent(ref.name)}`;
