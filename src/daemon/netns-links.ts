@@ -8,7 +8,8 @@ import { closeSync, openSync } from "node:fs";
 
 const CLONE_NEWNET = 0x40000000;
 
-let libc: ReturnType<typeof open> | undefined;
+/** undefined: not loaded yet; null: this system has no glibc to ask (the check is skipped). */
+let libc: ReturnType<typeof open> | null | undefined;
 function open() {
   return dlopen("libc.so.6", {
     setns: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
@@ -22,7 +23,16 @@ function open() {
  * (it would otherwise serve every later request from the pod's netns).
  */
 export function existingLinks(path: string, names: readonly string[]): string[] {
-  libc ??= open();
+  if (libc === undefined) {
+    try {
+      libc = open();
+    } catch (err) {
+      // An optional pre-check must not fail every ADD: without it a taken name fails in the delegate.
+      process.stderr.write(`multus: interface-name pre-check off, cannot load libc: ${(err as Error).message}\n`);
+      libc = null;
+    }
+  }
+  if (libc === null) return [];
   const own = openSync("/proc/thread-self/ns/net", "r");
   const target = openSync(path, "r");
   try {
