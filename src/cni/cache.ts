@@ -4,6 +4,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/atomic-write.ts";
+import { isRecord } from "../util/is-record.ts";
 import { removeIfPresent } from "../util/remove.ts";
 import { CniError, ErrorCode } from "./errors.ts";
 
@@ -104,7 +105,7 @@ export async function readCachedResult(cacheDir: string, key: CacheKey): Promise
       (err as Error).message,
     );
   }
-  if (!isObject(parsed)) {
+  if (!isRecord(parsed)) {
     throw new CniError(
       ErrorCode.DecodeFailure,
       `failed to unmarshal cached network ${q(key.networkName)} result`,
@@ -146,13 +147,9 @@ function fromJson(o: Record<string, unknown>): CachedAttachment {
     netns: str(o.netns),
     config: new Uint8Array(Buffer.from(str(o.config), "base64")),
     cniArgs,
-    capabilityArgs: isObject(o.capabilityArgs) ? o.capabilityArgs : {},
-    result: isObject(o.result) ? o.result : undefined,
+    capabilityArgs: isRecord(o.capabilityArgs) ? o.capabilityArgs : {},
+    result: isRecord(o.result) ? o.result : undefined,
   };
-}
-
-function isObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === "object" && x !== null && !Array.isArray(x);
 }
 
 function q(s: string): string {

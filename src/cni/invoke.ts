@@ -7,6 +7,7 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { CniError, ErrorCode, isCniErrorObject } from "./errors.ts";
 import { Env, type CniCommand } from "./spec.ts";
+import { DEFAULT_PATH } from "../util/default-path.ts";
 
 export interface ExecRequest {
   command: CniCommand;
@@ -39,7 +40,6 @@ const TXTBSY_DELAY_MS = 200;
 /** After SIGKILL, how long we wait for the exit to be reaped before giving up on it. */
 const KILL_GRACE_MS = 1000;
 export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
-const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** Is `t` usable as a plugin file name (no separators, no "..", no NUL, not empty)? */
 export function isValidPluginType(t: string): boolean {

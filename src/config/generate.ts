@@ -12,6 +12,7 @@
 // `daemonSocketDir` to the path as the host sees it.
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { compareVersions, parseVersion } from "../cni/version.ts";
+import { isRecord } from "../util/is-record.ts";
 
 export const MULTUS_CONF_FILE = "00-multus.conf";
 export const MULTUS_NETWORK_NAME = "multus-cni-network";
@@ -180,10 +181,6 @@ function put(out: Record<string, unknown>, key: string, value: unknown): void {
 
 function str(value: unknown): string | undefined {
   return typeof value === "string" && value !== "" ? value : undefined;
-}
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === "object" && x !== null && !Array.isArray(x);
 }
 
 /** json.Marshal: compact, and <, >, &, U+2028, U+2029 escaped (only possible inside strings). */

@@ -24,6 +24,8 @@ import { basename, dirname, join, resolve } from "node:path";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { loadConfFile } from "../cni/conf.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
+import { exists } from "../util/exists.ts";
+import { sleep } from "../util/sleep.ts";
 import type { Logger } from "../util/log.ts";
 import {
   forcePrimaryVersion,
@@ -325,22 +327,6 @@ function watchDir(into: FSWatcher[], dir: string, log: Logger, onEvent: (name: s
 async function stampOf(path: string): Promise<string> {
   const st = await stat(path).catch(() => undefined);
   return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : "";
-}
-
-async function exists(path: string): Promise<boolean> {
-  return (await stat(path).catch(() => undefined)) !== undefined;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((res) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      res();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
 
 function withPrimaryContext(err: unknown, primaryPath: string): CniError {

@@ -23,6 +23,7 @@ import { DEFAULT_CNI_DIR, MultusConfSchema } from "../multus/netconf.ts";
 import type { KubePort, MultusDeps } from "../multus/ports.ts";
 import { createLogger, type Logger } from "../util/log.ts";
 import { createKeyedLock } from "../util/keyed-lock.ts";
+import { DEFAULT_PATH } from "../util/default-path.ts";
 import { sweepStaleTempFiles } from "../util/atomic-write.ts";
 import { createDevicePort } from "../kubelet/devices.ts";
 import { handleRequest, type HandlerDeps } from "./handler.ts";
@@ -148,7 +149,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       log,
       kube,
       chrootDir: config.chrootDir,
-      delegateBaseEnv: { PATH: opts.env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
+      delegateBaseEnv: { PATH: opts.env.PATH ?? DEFAULT_PATH },
       extraBinDirs: config.additionalBinDir ? [config.additionalBinDir] : undefined,
       // No I/O until a NAD with a resourceName asks for devices.
       devices: createDevicePort({

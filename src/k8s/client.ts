@@ -22,7 +22,8 @@
 import { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import type { RequestOptions } from "node:https";
 import { isIPv6 } from "node:net";
-import { KubeApiError, KubeTimeoutError, KubeTransportError, backoffDelay, sleep } from "./errors.ts";
+import { KubeApiError, KubeTimeoutError, KubeTransportError, backoffDelay } from "./errors.ts";
+import { sleep } from "../util/sleep.ts";
 import { createEventRecorder } from "./events.ts";
 import { createInformer, type Informer } from "./informers.ts";
 import { nadCollectionPath, readNad, toNad } from "./nads.ts";

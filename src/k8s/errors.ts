@@ -124,20 +124,6 @@ export function backoffDelay(attempt: number, b: Backoff): number {
   return Math.round(base * (0.5 + Math.random() * 0.5));
 }
 
-/** Resolves after `ms`, or early (without rejecting) when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}
-
 /** A one-line description for logs: class, HTTP status when there is one, message. */
 export function describeKubeError(err: unknown): string {
   const status = kubeStatusOf(err);

@@ -8,15 +8,8 @@
  * - the cache holds only what `toItem` keeps (PodInfo, Nad), keyed by namespace/name.
  */
 import type { KubeHttp, KubeLogger } from "./client.ts";
-import {
-  type Backoff,
-  KubeApiError,
-  KubeTransportError,
-  backoffDelay,
-  describeKubeError,
-  isGone,
-  sleep,
-} from "./errors.ts";
+import { type Backoff, KubeApiError, KubeTransportError, backoffDelay, describeKubeError, isGone } from "./errors.ts";
+import { sleep } from "../util/sleep.ts";
 
 export interface Informer<T> {
   readonly name: string;

@@ -8,7 +8,7 @@
 // from call to call. v4.3.0 sorted the whole pod's list per resource; upstream
 // reverted that (multus-cni#1540) because it breaks the container <-> device
 // pairing of multi-container pods, and sorts per container instead (#1539).
-import { stat } from "node:fs/promises";
+import { exists } from "../util/exists.ts";
 import { DEFAULT_CHECKPOINT_FILE, readCheckpoint, type CheckpointEntry } from "./checkpoint.ts";
 import { DEFAULT_POD_RESOURCES_SOCKET, listPodResources, type PodResources } from "./pod-resources.ts";
 
@@ -48,15 +48,6 @@ export function createDevicePort(opts: DevicePortOptions = {}): KubeletDevicePor
       return podDevicesFromCheckpoint(await readCheckpoint(checkpointFile), pod.uid);
     },
   };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The devices of the pod named namespace/name in a List reply (the API carries no UID). */

@@ -15,6 +15,7 @@
 //   network is no override (Go reads `networks[0]` of an empty list).
 import * as v from "valibot";
 import { CniError, ErrorCode } from "../cni/errors.ts";
+import { isRecord } from "../util/is-record.ts";
 import { ifnameProblem } from "../cni/args.ts";
 import { isMacAddress, parseCidr, parseIp } from "../cni/ip.ts";
 
@@ -55,10 +56,6 @@ const GO_PREFIX = "parsePodNetworkAnnotation";
 // zero value on `null` and ignores unknown keys; `goStruct` does the same
 // before valibot checks the shapes.
 
-function isPlainObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === "object" && x !== null && !Array.isArray(x);
-}
-
 function foldGoKeys(input: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(input)) {
@@ -72,7 +69,7 @@ function foldGoKeys(input: Record<string, unknown>, keys: readonly string[]): Re
 function goStruct<const E extends v.ObjectEntries>(entries: E) {
   const keys = Object.keys(entries);
   return v.pipe(
-    v.custom<Record<string, unknown>>(isPlainObject, "must be an object"),
+    v.custom<Record<string, unknown>>(isRecord, "must be an object"),
     v.transform((o) => foldGoKeys(o, keys)),
     v.object(entries, "must be an object"),
   );
@@ -108,7 +105,7 @@ export const SelectionElementSchema = goStruct({
   portMappings: v.optional(list(PortMappingSchema)),
   bandwidth: v.optional(BandwidthSchema),
   deviceID: v.optional(str()),
-  "cni-args": v.optional(v.custom<Record<string, unknown>>(isPlainObject, "must be an object")),
+  "cni-args": v.optional(v.custom<Record<string, unknown>>(isRecord, "must be an object")),
   "default-route": v.optional(list(str())),
 });
 export type SelectionElement = v.InferOutput<typeof SelectionElementSchema>;
