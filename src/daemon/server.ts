@@ -3,6 +3,8 @@
 import { chmod, mkdir, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { DAEMON_URL, Endpoint } from "../api/api.ts";
+import { CniError, ErrorCode } from "../cni/errors.ts";
+import { Admission, QueueDeadlineError } from "./admission.ts";
 
 export const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
 
@@ -13,6 +15,27 @@ export interface ServerOptions {
   onResponse?(path: string, method: string, status: number): void;
   /** At most this many requests are handled at once; the rest wait (Go's LimitListener). */
   connectionLimit?: number;
+  /** Longest a request waits for a slot before it is refused with CNI code 11 (ms). */
+  queueDeadlineMs?: number;
+}
+
+/** Without a configured deadline a waiter is refused after this long, well inside a kubelet's 4 min CNI timeout. */
+export const DEFAULT_QUEUE_DEADLINE_MS = 60_000;
+
+/** The CNI command of a /cni or /delegate body, read from a clone so the handler still gets the body. */
+async function commandOf(request: Request): Promise<string | undefined> {
+  try {
+    const body = (await request.clone().json()) as { env?: Record<string, unknown> };
+    const command = body.env?.CNI_COMMAND;
+    return typeof command === "string" ? command : undefined;
+  } catch {
+    return undefined; // the handler answers a malformed body with its own error
+  }
+}
+
+function saturated(err: QueueDeadlineError): Response {
+  const e = new CniError(ErrorCode.TryAgainLater, "multus daemon is saturated: try again later", err.message);
+  return new Response(JSON.stringify(e.toJSON()), { status: 400, headers: { "Content-Type": "application/json" } });
 }
 
 export interface DaemonServer {
@@ -58,8 +81,10 @@ export async function claimSocket(socketPath: string, timeoutMs = 1000): Promise
 export async function startServer(opts: ServerOptions): Promise<DaemonServer> {
   await claimSocket(opts.socketPath);
   let inFlight = 0;
-  const waiting: Array<() => void> = [];
-  const limit = opts.connectionLimit ?? Infinity;
+  const admission = new Admission({
+    limit: opts.connectionLimit ?? Infinity,
+    deadlineMs: opts.queueDeadlineMs ?? DEFAULT_QUEUE_DEADLINE_MS,
+  });
 
   const server = Bun.serve({
     unix: opts.socketPath,
@@ -75,7 +100,15 @@ export async function startServer(opts: ServerOptions): Promise<DaemonServer> {
         opts.onResponse?.(path, request.method, response.status);
         return response;
       }
-      if (inFlight >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+      let release: () => void;
+      try {
+        release = await admission.acquire(await commandOf(request));
+      } catch (err) {
+        if (!(err instanceof QueueDeadlineError)) throw err;
+        const response = saturated(err);
+        opts.onResponse?.(path, request.method, response.status);
+        return response;
+      }
       inFlight++;
       try {
         const response = await opts.handle(request);
@@ -83,7 +116,7 @@ export async function startServer(opts: ServerOptions): Promise<DaemonServer> {
         return response;
       } finally {
         inFlight--;
-        waiting.shift()?.();
+        release();
       }
     },
   });
