@@ -1,6 +1,7 @@
 // Result shapes per spec generation and conversion through the 1.x hub.
 // (Types first; the conversion functions follow them.)
 
+import { goJson } from "../util/go-json.ts";
 import * as v from "valibot";
 import { CniError, ErrorCode } from "./errors.ts";
 import { parseIp } from "./ip.ts";
@@ -391,6 +392,5 @@ export function placeholderResult(p: { cniVersion: string; ifname: string; netns
  * replace on the output is safe.
  */
 export function formatCniJson(value: unknown): string {
-  const text = JSON.stringify(value, null, 4) ?? "null";
-  return text.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return goJson(value, 4);
 }

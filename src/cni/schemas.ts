@@ -83,7 +83,7 @@ export function validate<T>(schema: v.GenericSchema<unknown, T>, value: unknown,
 }
 
 /** `plugins[0].type` rather than valibot's dot path `plugins.0.type`. */
-function formatIssuePath(path: v.BaseIssue<unknown>["path"]): string {
+export function formatIssuePath(path: v.BaseIssue<unknown>["path"]): string {
   let out = "";
   for (const item of path ?? []) {
     const key = (item as { key: unknown }).key;

@@ -12,6 +12,7 @@
 // `daemonSocketDir` to the path as the host sees it.
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { compareVersions, parseVersion } from "../cni/version.ts";
+import { goJson } from "../util/go-json.ts";
 import { isRecord } from "../util/is-record.ts";
 
 export const MULTUS_CONF_FILE = "00-multus.conf";
@@ -181,12 +182,4 @@ function put(out: Record<string, unknown>, key: string, value: unknown): void {
 
 function str(value: unknown): string | undefined {
   return typeof value === "string" && value !== "" ? value : undefined;
-}
-
-/** json.Marshal: compact, and <, >, &, U+2028, U+2029 escaped (only possible inside strings). */
-function goJson(value: unknown): string {
-  return JSON.stringify(value).replace(
-    /[<>&\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
 }

@@ -16,6 +16,7 @@
 import * as v from "valibot";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { isRecord } from "../util/is-record.ts";
+import { formatIssuePath } from "../cni/schemas.ts";
 import { ifnameProblem } from "../cni/args.ts";
 import { isMacAddress, parseCidr, parseIp } from "../cni/ip.ts";
 
@@ -123,15 +124,6 @@ function invalid(label: Label, where: string, problem: string, goDetails?: strin
 
 function elementError(label: Label, index: number, field: string | undefined, problem: string, goDetails?: string) {
   return invalid(label, `element ${index}: ${field === undefined ? "" : `field "${field}": `}`, problem, goDetails);
-}
-
-function issuePath(issue: v.BaseIssue<unknown>): string | undefined {
-  let out = "";
-  for (const item of issue.path ?? []) {
-    const key = item.key;
-    out += typeof key === "number" ? `[${key}]` : out === "" ? String(key) : `.${String(key)}`;
-  }
-  return out === "" ? undefined : out;
 }
 
 // ---------------------------------------------------------------------------
@@ -265,7 +257,7 @@ function parseJsonElement(label: Label, index: number, raw: unknown, defaultName
   if (!parsed.success) {
     const issue = parsed.issues[0];
     const problem = issue.received === "undefined" ? "is required" : issue.message;
-    throw elementError(label, index, issuePath(issue), problem);
+    throw elementError(label, index, formatIssuePath(issue.path) || undefined, problem);
   }
   const e = parsed.output;
   const name = e.name ?? "";
