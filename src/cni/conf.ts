@@ -5,6 +5,7 @@
 // overlays (name, cniVersion, prevResult, runtimeConfig), never a stripped view.
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
+import { isRecord } from "../util/is-record.ts";
 import { formatCniArgs } from "./args.ts";
 import { deleteCachedResult, readCachedResult, writeCachedResult, cachedResultPath } from "./cache.ts";
 import { CniError, ErrorCode, toCniError } from "./errors.ts";
@@ -197,7 +198,7 @@ export function buildPluginConfig(
   if (prevResult !== undefined && prevResult !== null) out.prevResult = prevResult;
   const runtimeConfig: Record<string, unknown> = {};
   const caps = plugin.capabilities;
-  if (typeof caps === "object" && caps !== null && !Array.isArray(caps)) {
+  if (isRecord(caps)) {
     for (const [cap, declared] of Object.entries(caps)) {
       if (declared === true && Object.hasOwn(rc.capabilityArgs, cap)) runtimeConfig[cap] = rc.capabilityArgs[cap];
     }

@@ -2,6 +2,7 @@
 import type { KubeHttp } from "./client.ts";
 import { isObjectNotFound, isRetryable } from "./errors.ts";
 import type { Nad, PodRef } from "../ports/kube.ts";
+import { asRecord } from "../util/is-record.ts";
 
 export const RESOURCE_NAME_ANNOTATION = "k8s.v1.cni.cncf.io/resourceName";
 const NAD_API = "/apis/k8s.cni.cncf.io/v1";
@@ -15,9 +16,6 @@ export function nadPath(ref: PodRef): string {
   const ns = encodeURIComponent(ref.namespace);
   return `${NAD_API}/namespaces/${ns}/network-attachment-definitions/${encodeURIComponent(ref.name)}`;
 }
-
-const asRecord = (v: unknown): Record<string, unknown> | undefined =>
-  v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 
 /** Trims a NetworkAttachmentDefinition to Nad (frozen). Never throws. */
 export function toNad(obj: unknown): Nad | undefined {

@@ -1,5 +1,6 @@
 /** Pods: the trimmed shape we keep, live reads, and the network-status write. */
 import type { PodInfo, PodRef } from "../ports/kube.ts";
+import { asRecord } from "../util/is-record.ts";
 import type { KubeHttp } from "./client.ts";
 import { isConflict, isNotFound, isRetryable } from "./errors.ts";
 
@@ -12,9 +13,6 @@ const DROPPED_ANNOTATIONS = new Set(["kubectl.kubernetes.io/last-applied-configu
 export function podPath(ref: PodRef): string {
   return `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/pods/${encodeURIComponent(ref.name)}`;
 }
-
-const asRecord = (v: unknown): Record<string, unknown> | undefined =>
-  v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 
 /** Trims a Pod object to PodInfo (frozen: the cache hands out shared objects). Never throws. */
 export function toPodInfo(obj: unknown): PodInfo | undefined {
