@@ -34,6 +34,7 @@ export const DaemonConfigSchema = v.looseObject({
   metricsPort: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535))),
   enablePprof: v.optional(v.boolean(), false),
   connectionLimit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  queueDeadlineSeconds: v.optional(v.pipe(v.number(), v.gtValue(0))),
   perNodeCertificate: v.optional(PerNodeCertificateSchema),
   cniVersion: v.optional(v.string()),
   multusConfigFile: v.optional(v.string(), "auto"),

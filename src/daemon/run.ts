@@ -175,6 +175,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         handle: (request) => handleRequest(request, deps),
         onResponse: metrics?.observeResponse,
         connectionLimit: config.connectionLimit,
+        queueDeadlineMs: config.queueDeadlineSeconds === undefined ? undefined : config.queueDeadlineSeconds * 1000,
       });
     } catch (err) {
       await metrics?.stop();
