@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { Admission, priorityOf, QueueDeadlineError } from "./admission.ts";
+import { Admission, defaultConnectionLimit, priorityOf, QueueDeadlineError } from "./admission.ts";
 
 describe("Admission", () => {
   test("never admits more than the limit", async () => {
@@ -49,4 +49,9 @@ describe("Admission", () => {
     expect(priorityOf(undefined)).toBe(2);
     expect(priorityOf("STATUS")).toBe(1);
   });
+});
+
+test("the default connectionLimit is 4 per core, at least 16", () => {
+  expect(defaultConnectionLimit(2)).toBe(16);
+  expect(defaultConnectionLimit(32)).toBe(128);
 });

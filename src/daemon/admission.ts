@@ -4,6 +4,8 @@
 // class. A request that waits past its deadline is refused so the runtime can
 // retry instead of hanging (see docs/configuration.md, connectionLimit).
 
+import { availableParallelism } from "node:os";
+
 export type Priority = 0 | 1 | 2;
 
 /** DEL before CHECK/GC/STATUS before ADD (and anything unknown). */
@@ -11,6 +13,15 @@ export function priorityOf(command: string | undefined): Priority {
   if (command === "DEL") return 0;
   if (command === "CHECK" || command === "GC" || command === "STATUS") return 1;
   return 2;
+}
+
+/**
+ * connectionLimit when the config sets none: delegates are mostly waiting on
+ * processes and netlink, so a few per core keep the node busy without letting
+ * a burst of hundreds of pods exhaust the daemon's memory (docs/configuration.md).
+ */
+export function defaultConnectionLimit(cores: number = availableParallelism()): number {
+  return Math.max(16, 4 * cores);
 }
 
 export class QueueDeadlineError extends Error {

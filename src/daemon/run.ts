@@ -26,6 +26,7 @@ import { createKeyedLock } from "../util/keyed-lock.ts";
 import { DEFAULT_PATH } from "../util/default-path.ts";
 import { sweepStaleTempFiles } from "../util/atomic-write.ts";
 import { createDevicePort } from "../kubelet/devices.ts";
+import { defaultConnectionLimit } from "./admission.ts";
 import { handleRequest, type HandlerDeps } from "./handler.ts";
 import { startServer, type DaemonServer } from "./server.ts";
 
@@ -174,7 +175,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         socketPath,
         handle: (request) => handleRequest(request, deps),
         onResponse: metrics?.observeResponse,
-        connectionLimit: config.connectionLimit,
+        connectionLimit: config.connectionLimit ?? defaultConnectionLimit(),
         queueDeadlineMs: config.queueDeadlineSeconds === undefined ? undefined : config.queueDeadlineSeconds * 1000,
       });
     } catch (err) {
