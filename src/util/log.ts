@@ -155,10 +155,11 @@ function rotate(file: string, maxBackups: number, compress: boolean): void {
  * on first use (2-8 ms of a shim call that logs, e.g. with logToStderr from a
  * generated 00-multus.conf); a sync write also keeps lines whole and ordered.
  */
+// Bun's console writes synchronously to fd 2 (nothing is lost at process.exit) and
+// prints a lone string verbatim; node:fs would cost the shim ~2 ms to load per call.
 function writeStderr(line: string): void {
   try {
-    const { writeSync } = require("node:fs") as typeof import("node:fs");
-    writeSync(2, line);
+    console.error(line.endsWith("\n") ? line.slice(0, -1) : line);
   } catch {
     // stderr closed: nothing to tell anyone
   }

@@ -59,3 +59,24 @@ describe.skipIf(!canRunE2e)("the shim outside a CNI call", () => {
     expect(r.stdout).toMatch(/^multus-shim: version:\d+\.\d+\.\d+\S*, commit:\S+, date:\S+\n$/);
   });
 });
+
+describe.skipIf(!canRunE2e)("the shim's own log lines", () => {
+  test("logToStderr: a failed call logs one Go-style line on stderr; stdout holds only the CNI error", async () => {
+    const conf = {
+      cniVersion: "1.1.0",
+      name: "multus-cni-network",
+      type: "multus-shim",
+      daemonSocketDir: `${work.dir}/no-daemon`,
+      daemonReadyTimeoutSeconds: 0.2,
+      logToStderr: true,
+      logLevel: "verbose",
+    };
+    const env = { CNI_COMMAND: "STATUS", CNI_PATH: "/usr/lib/cni" };
+    const r = await run([work.shim], env, JSON.stringify(conf));
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ code: 11, msg: expect.stringContaining("not ready") });
+    const lines = r.stderr.split("\n").filter(Boolean);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT\S+Z \[error\] request failed: code 11: .* command=STATUS$/);
+  });
+});
