@@ -29,6 +29,7 @@ import { createDevicePort } from "../kubelet/devices.ts";
 import { defaultConnectionLimit } from "./admission.ts";
 import { handleRequest, type HandlerDeps } from "./handler.ts";
 import { startServer, type DaemonServer } from "./server.ts";
+import type { Metrics } from "./metrics.ts";
 
 export interface DaemonOptions {
   configPath: string;
@@ -42,16 +43,103 @@ export const IN_CLUSTER_CA = "/var/run/secrets/kubernetes.io/serviceaccount/ca.c
 
 export async function runDaemon(opts: DaemonOptions): Promise<number> {
   // 1. The config file, with the command line laid over it (failure: exit 1).
-  let loaded: LoadedDaemonConfig;
+  const loaded = await loadConfig(opts);
+  if (!loaded) return 1;
+  const signals = takeSignals();
   try {
-    loaded = await loadDaemonConfig(opts.configPath, [MultusConfSchema]);
-    if (Object.keys(opts.overrides).length > 0) {
-      loaded = parseDaemonConfig(JSON.stringify({ ...loaded.raw, ...opts.overrides }), [MultusConfSchema]);
-    }
+    return await serveUntilStopped({ ...createSayers(loaded, opts.configPath), opts, loaded, signals });
+  } finally {
+    signals.release();
+  }
+}
+
+/** What every start-up step reads: the config, where to log and say things, the stop signal. */
+interface DaemonContext {
+  opts: DaemonOptions;
+  loaded: LoadedDaemonConfig;
+  log: Logger;
+  /** Start-up failures and milestones are said on stderr whatever the log level: an operator must see them. */
+  say(msg: string): void;
+  signals: Signals;
+}
+
+/** What start-up has started so far; stopAll stops exactly these. */
+interface Started {
+  manager?: ConfigManager;
+  kube?: KubeClient;
+  metrics?: Metrics;
+  server?: DaemonServer;
+}
+
+type KubeClient = KubePort & { stop(): Promise<void> };
+
+/**
+ * A start-up step that cannot go on: the daemon exits with `code`, saying
+ * `message` (none when a signal ended a start-up wait: that is no failure).
+ */
+class StartupExit extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason?: string,
+  ) {
+    super(reason ?? `exit ${code}`);
+  }
+}
+
+async function serveUntilStopped(ctx: DaemonContext): Promise<number> {
+  const { config } = ctx.loaded;
+  const started: Started = {};
+  let ready = true;
+  try {
+    await awaitReadinessIndicator(ctx);
+    started.manager = await createManagerIfAuto(ctx);
+    await sweepCacheTempFiles(ctx.loaded, ctx.log);
+    started.kube = await startKubernetes(ctx);
+    started.metrics = await startMetricsIfAsked(ctx);
+    started.server = await startSocketServer(ctx, { ...started, isReady: () => ready });
+  } catch (err) {
+    await stopAll(started, 0);
+    if (!(err instanceof StartupExit)) throw err;
+    return err.reason === undefined ? err.code : fail(ctx, err.code, err.reason);
+  }
+  const { server, manager } = started;
+
+  // 5. Serving: now the runtime may be pointed at us.
+  let exitCode = await publishConfig(ctx, manager);
+  const stop = await untilStopOrLost(ctx, manager);
+  if (stop.lost) exitCode = 2;
+
+  // 6. Stop: /readyz answers 500 at once, in-flight requests get the grace period; 00-multus.conf stays.
+  ready = false;
+  ctx.log.verbose(`${stop.reason}: finishing ${server.inFlight} request(s) in flight`);
+  if (exitCode === 2) ctx.say(stop.reason);
+  await stopAll(started, config.gracePeriodSeconds * 1000);
+  ctx.log.verbose(`multus daemon stopped (exit ${exitCode})`);
+  return exitCode;
+}
+
+/** Stops what start-up started, the config manager first and the Kubernetes client last. */
+async function stopAll(started: Started, graceMs: number): Promise<void> {
+  await started.manager?.stop();
+  await started.server?.stop(graceMs);
+  await started.metrics?.stop();
+  await started.kube?.stop();
+}
+
+/** Loads the config file and lays the command line over it; undefined (said on stderr) when either is bad. */
+async function loadConfig(opts: DaemonOptions): Promise<LoadedDaemonConfig | undefined> {
+  try {
+    const loaded = await loadDaemonConfig(opts.configPath, [MultusConfSchema]);
+    if (Object.keys(opts.overrides).length === 0) return loaded;
+    return parseDaemonConfig(JSON.stringify({ ...loaded.raw, ...opts.overrides }), [MultusConfSchema]);
   } catch (err) {
     process.stderr.write(`multus-daemon: ${err instanceof CniError ? err.message : String(err)}\n`);
-    return 1;
+    return undefined;
   }
+}
+
+/** The logger and stderr voice; warns once about each unknown config key. */
+function createSayers(loaded: LoadedDaemonConfig, configPath: string): Pick<DaemonContext, "log" | "say"> {
   const { config } = loaded;
   const log = createLogger({
     level: config.logLevel,
@@ -59,21 +147,32 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     toStderr: config.logToStderr,
     options: loaded.raw.logOptions as never,
   });
-  // Start-up failures and milestones are said on stderr whatever the log level: an operator must see them.
   const say = (msg: string) => process.stderr.write(`multus-daemon: ${msg}\n`);
   // Unknown keys stay allowed (they reach every request), but a typo should not pass unseen.
   for (const unknown of loaded.unknownKeys) {
-    const msg = `warning: unknown key in ${opts.configPath}: ${describeUnknownKey(unknown)} (it is still laid over every request)`;
+    const msg = `warning: unknown key in ${configPath}: ${describeUnknownKey(unknown)} (it is still laid over every request)`;
     say(msg);
     log.warn(msg);
   }
-  const fail = (code: number, msg: string) => {
-    log.panic(msg);
-    say(msg);
-    return code;
-  };
+  return { log, say };
+}
 
-  // Signals are taken from the start: SIGTERM during a start-up wait ends the wait.
+function fail(ctx: DaemonContext, code: number, msg: string): number {
+  ctx.log.panic(msg);
+  ctx.say(msg);
+  return code;
+}
+
+interface Signals {
+  /** Aborted by SIGTERM or SIGINT, or by a failure after start-up. */
+  readonly stopping: AbortController;
+  /** The first signal received, "" when none. */
+  name(): string;
+  release(): void;
+}
+
+/** Signals are taken from the start: SIGTERM during a start-up wait ends the wait. */
+function takeSignals(): Signals {
   const stopping = new AbortController();
   let stopSignal = "";
   const onSignal = (signal: string) => {
@@ -84,149 +183,167 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const onInt = () => onSignal("SIGINT");
   process.on("SIGTERM", onTerm);
   process.on("SIGINT", onInt);
+  return {
+    stopping,
+    name: () => stopSignal,
+    release() {
+      process.off("SIGTERM", onTerm);
+      process.off("SIGINT", onInt);
+    },
+  };
+}
+
+/** 2. The readiness indicator (failure: exit 1). */
+async function awaitReadinessIndicator(ctx: DaemonContext): Promise<void> {
+  const { config } = ctx.loaded;
+  const { signal } = ctx.signals.stopping;
+  if (!config.readinessindicatorfile) return;
   try {
-    return await serveUntilStopped();
-  } finally {
-    process.off("SIGTERM", onTerm);
-    process.off("SIGINT", onInt);
-  }
-
-  async function serveUntilStopped(): Promise<number> {
-    const auto = config.multusConfigFile === "auto";
-
-    // 2. The readiness indicator (failure: exit 1).
-    if (config.readinessindicatorfile) {
-      try {
-        await waitForReadinessIndicator(config.readinessindicatorfile, {
-          timeoutMs: config.readinessIndicatorTimeoutSeconds * 1000,
-          signal: stopping.signal,
-        });
-        log.verbose(`readiness indicator file ${config.readinessindicatorfile} is there`);
-      } catch (err) {
-        if (stopping.signal.aborted) return 0;
-        return fail(1, (err as Error).message);
-      }
-    }
-
-    // 3. The config manager finds and checks the primary CNI conf (failure: exit 2).
-    let manager: ConfigManager | undefined;
-    if (auto) {
-      try {
-        manager = await createConfigManager({
-          daemon: loaded.raw,
-          cniConfigDir: config.cniConfigDir,
-          autoconfigDir: config.multusAutoconfigDir,
-          masterCni: config.multusMasterCNI || undefined,
-          forceCniVersion: config.forceCNIVersion,
-          readinessIndicatorFile: config.readinessindicatorfile || undefined,
-          primaryTimeoutMs: config.primaryConfTimeoutSeconds * 1000,
-          log,
-          signal: stopping.signal,
-        });
-      } catch (err) {
-        if (stopping.signal.aborted) return 0;
-        return fail(
-          2,
-          `failed to create the configuration manager for the primary CNI plugin: ${(err as Error).message}`,
-        );
-      }
-      warnIfShimCannotFindSocket(loaded, say);
-    }
-
-    await sweepCacheTempFiles(loaded, log);
-
-    // 4. Kubernetes, metrics, the socket server (failure: exit 3).
-    let kube: (KubePort & { stop(): Promise<void> }) | undefined;
-    try {
-      kube = await connectKubernetes(loaded, opts.env, log);
-    } catch (err) {
-      return fail(3, `cannot create the Kubernetes client: ${(err as Error).message}`);
-    }
-    // Optional: a metrics port that cannot be bound is retried in the background, never fatal.
-    const metrics = config.metricsPort
-      ? (await import("./metrics.ts")).startMetrics({ port: config.metricsPort, log, say })
-      : undefined;
-    const multus: MultusDeps = {
-      log,
-      kube,
-      chrootDir: config.chrootDir,
-      delegateBaseEnv: { PATH: opts.env.PATH ?? DEFAULT_PATH },
-      extraBinDirs: config.additionalBinDir ? [config.additionalBinDir] : undefined,
-      // No I/O until a NAD with a resourceName asks for devices.
-      devices: createDevicePort({
-        podResourcesSocket: config.podResourcesSocket,
-        checkpointFile: config.kubeletCheckpointFile,
-      }),
-      deviceInfoDir: config.deviceInfoDir,
-      existingLinks,
-      locks: createKeyedLock(),
-    };
-    let ready = true;
-    const deps: HandlerDeps = {
-      daemon: loaded,
-      multus,
-      isReady: () => ready,
-      observeCommand: metrics?.observeCommand,
-    };
-    const socketPath = socketPathIn(config.socketDir);
-    let server: DaemonServer;
-    try {
-      server = await startServer({
-        socketPath,
-        handle: (request) => handleRequest(request, deps),
-        onResponse: metrics?.observeResponse,
-        connectionLimit: config.connectionLimit ?? defaultConnectionLimit(),
-        queueDeadlineMs: config.queueDeadlineSeconds === undefined ? undefined : config.queueDeadlineSeconds * 1000,
-      });
-    } catch (err) {
-      await metrics?.stop();
-      await kube?.stop();
-      return fail(3, `cannot listen on ${socketPath}: ${(err as Error).message}`);
-    }
-    const mode = kube
-      ? "Kubernetes client connected"
-      : "no kubeconfig and no in-cluster environment: static delegates only";
-    say(`listening on ${socketPath} (${mode})`);
-    log.verbose(`listening on ${socketPath} (${mode})`);
-
-    // 5. Serving: now the runtime may be pointed at us.
-    let exitCode = 0;
-    if (manager) {
-      try {
-        await manager.start();
-        say(`${manager.path} follows ${manager.primaryPath}`);
-      } catch (err) {
-        exitCode = fail(3, `failed to start the config manager: ${(err as Error).message}`);
-        stopping.abort();
-      }
-    } else if (config.multusConfigFile && !auto) {
-      await copyUserConfig(config.multusConfigFile, config.cniConfigDir).then(
-        (dest) => dest && log.verbose(`copied ${config.multusConfigFile} to ${dest}`),
-        (err: Error) =>
-          say(`failed to copy the user provided configuration ${config.multusConfigFile}: ${err.message}`),
-      );
-    }
-    const stopped = new Promise<string>((resolve) => {
-      if (stopping.signal.aborted) resolve(stopSignal || "start-up failure");
-      else stopping.signal.addEventListener("abort", () => resolve(`${stopSignal} received`), { once: true });
+    await waitForReadinessIndicator(config.readinessindicatorfile, {
+      timeoutMs: config.readinessIndicatorTimeoutSeconds * 1000,
+      signal,
     });
-    const lost = manager?.lost.then((reason) => {
-      exitCode = 2;
-      return reason;
-    });
-    const reason = await (lost ? Promise.race([stopped, lost]) : stopped);
-
-    // 6. Stop: /readyz answers 500 at once, in-flight requests get the grace period; 00-multus.conf stays.
-    ready = false;
-    log.verbose(`${reason}: finishing ${server.inFlight} request(s) in flight`);
-    if (exitCode === 2) say(reason);
-    await manager?.stop();
-    await server.stop(config.gracePeriodSeconds * 1000);
-    await metrics?.stop();
-    await kube?.stop();
-    log.verbose(`multus daemon stopped (exit ${exitCode})`);
-    return exitCode;
+    ctx.log.verbose(`readiness indicator file ${config.readinessindicatorfile} is there`);
+  } catch (err) {
+    throw signal.aborted ? new StartupExit(0) : new StartupExit(1, (err as Error).message);
   }
+}
+
+/** 3. The config manager finds and checks the primary CNI conf (failure: exit 2); only for multusConfigFile "auto". */
+async function createManagerIfAuto(ctx: DaemonContext): Promise<ConfigManager | undefined> {
+  const { config } = ctx.loaded;
+  const { signal } = ctx.signals.stopping;
+  if (config.multusConfigFile !== "auto") return undefined;
+  let manager: ConfigManager;
+  try {
+    manager = await createConfigManager({
+      daemon: ctx.loaded.raw,
+      cniConfigDir: config.cniConfigDir,
+      autoconfigDir: config.multusAutoconfigDir,
+      masterCni: config.multusMasterCNI || undefined,
+      forceCniVersion: config.forceCNIVersion,
+      readinessIndicatorFile: config.readinessindicatorfile || undefined,
+      primaryTimeoutMs: config.primaryConfTimeoutSeconds * 1000,
+      log: ctx.log,
+      signal,
+    });
+  } catch (err) {
+    if (signal.aborted) throw new StartupExit(0);
+    const msg = `failed to create the configuration manager for the primary CNI plugin: ${(err as Error).message}`;
+    throw new StartupExit(2, msg);
+  }
+  warnIfShimCannotFindSocket(ctx.loaded, ctx.say);
+  return manager;
+}
+
+/** 4a. Kubernetes, when there is a cluster (failure: exit 3). */
+async function startKubernetes(ctx: DaemonContext): Promise<KubeClient | undefined> {
+  try {
+    return await connectKubernetes(ctx.loaded, ctx.opts.env, ctx.log);
+  } catch (err) {
+    throw new StartupExit(3, `cannot create the Kubernetes client: ${(err as Error).message}`);
+  }
+}
+
+/** 4b. Optional: a metrics port that cannot be bound is retried in the background, never fatal. */
+async function startMetricsIfAsked(ctx: DaemonContext): Promise<Metrics | undefined> {
+  const { metricsPort } = ctx.loaded.config;
+  if (!metricsPort) return undefined;
+  return (await import("./metrics.ts")).startMetrics({ port: metricsPort, log: ctx.log, say: ctx.say });
+}
+
+/** 4c. The socket server (failure: exit 3). */
+async function startSocketServer(
+  ctx: DaemonContext,
+  parts: { kube?: KubeClient; metrics?: Metrics; isReady(): boolean },
+): Promise<DaemonServer> {
+  const { config } = ctx.loaded;
+  const deps: HandlerDeps = {
+    daemon: ctx.loaded,
+    multus: multusDeps(ctx, parts.kube),
+    isReady: parts.isReady,
+    observeCommand: parts.metrics?.observeCommand,
+  };
+  const socketPath = socketPathIn(config.socketDir);
+  let server: DaemonServer;
+  try {
+    server = await startServer({
+      socketPath,
+      handle: (request) => handleRequest(request, deps),
+      onResponse: parts.metrics?.observeResponse,
+      connectionLimit: config.connectionLimit ?? defaultConnectionLimit(),
+      queueDeadlineMs: config.queueDeadlineSeconds === undefined ? undefined : config.queueDeadlineSeconds * 1000,
+    });
+  } catch (err) {
+    throw new StartupExit(3, `cannot listen on ${socketPath}: ${(err as Error).message}`);
+  }
+  const mode = parts.kube
+    ? "Kubernetes client connected"
+    : "no kubeconfig and no in-cluster environment: static delegates only";
+  ctx.say(`listening on ${socketPath} (${mode})`);
+  ctx.log.verbose(`listening on ${socketPath} (${mode})`);
+  return server;
+}
+
+/** The real parts every ADD/CHECK/DEL is served with. */
+function multusDeps(ctx: DaemonContext, kube: KubeClient | undefined): MultusDeps {
+  const { config } = ctx.loaded;
+  return {
+    log: ctx.log,
+    kube,
+    chrootDir: config.chrootDir,
+    delegateBaseEnv: { PATH: ctx.opts.env.PATH ?? DEFAULT_PATH },
+    extraBinDirs: config.additionalBinDir ? [config.additionalBinDir] : undefined,
+    // No I/O until a NAD with a resourceName asks for devices.
+    devices: createDevicePort({
+      podResourcesSocket: config.podResourcesSocket,
+      checkpointFile: config.kubeletCheckpointFile,
+    }),
+    deviceInfoDir: config.deviceInfoDir,
+    existingLinks,
+    locks: createKeyedLock(),
+  };
+}
+
+/**
+ * 5. Once the server answers: 00-multus.conf is written and followed (auto), or the
+ * user's file copied. Returns the exit code so far: 3 when the manager cannot start
+ * (the daemon then stops at once).
+ */
+async function publishConfig(ctx: DaemonContext, manager: ConfigManager | undefined): Promise<number> {
+  const { config } = ctx.loaded;
+  if (manager) {
+    try {
+      await manager.start();
+      ctx.say(`${manager.path} follows ${manager.primaryPath}`);
+    } catch (err) {
+      const code = fail(ctx, 3, `failed to start the config manager: ${(err as Error).message}`);
+      ctx.signals.stopping.abort();
+      return code;
+    }
+  } else if (config.multusConfigFile && config.multusConfigFile !== "auto") {
+    await copyUserConfig(config.multusConfigFile, config.cniConfigDir).then(
+      (dest) => dest && ctx.log.verbose(`copied ${config.multusConfigFile} to ${dest}`),
+      (err: Error) =>
+        ctx.say(`failed to copy the user provided configuration ${config.multusConfigFile}: ${err.message}`),
+    );
+  }
+  return 0;
+}
+
+/** Waits for a signal (or a start failure's abort) or for the readiness indicator going away. */
+async function untilStopOrLost(
+  ctx: DaemonContext,
+  manager: ConfigManager | undefined,
+): Promise<{ reason: string; lost: boolean }> {
+  const { stopping, name } = ctx.signals;
+  const stopped = new Promise<{ reason: string; lost: boolean }>((resolve) => {
+    const done = (reason: string) => resolve({ reason, lost: false });
+    if (stopping.signal.aborted) done(name() || "start-up failure");
+    else stopping.signal.addEventListener("abort", () => done(`${name()} received`), { once: true });
+  });
+  const lost = manager?.lost.then((reason) => ({ reason, lost: true }));
+  return await (lost ? Promise.race([stopped, lost]) : stopped);
 }
 
 /**
@@ -249,7 +366,7 @@ async function connectKubernetes(
   loaded: LoadedDaemonConfig,
   env: DaemonOptions["env"],
   log: Logger,
-): Promise<(KubePort & { stop(): Promise<void> }) | undefined> {
+): Promise<KubeClient | undefined> {
   const kubeconfigPath = loaded.config.kubeconfig || undefined;
   const host = env.KUBERNETES_SERVICE_HOST;
   const port = env.KUBERNETES_SERVICE_PORT;
