@@ -12,7 +12,6 @@ import {
   confListFromConf,
   delNetworkList,
   gcNetworkList,
-  loadConfFile,
   statusNetworkList,
   type CniRuntime,
   type RuntimeConf,
@@ -136,33 +135,6 @@ describe("conf lists", () => {
     expect(l.plugins).toEqual([conf]);
     expect(l.raw).toEqual({ name: "single", cniVersion: "0.4.0", plugins: [conf] });
     expect(thrown(() => confListFromConf({ name: "x" })).code).toBe(ErrorCode.InvalidConfig);
-  });
-
-  test("loadConfFile: single confs need a type; conflists gain <dir>/<name>/*.conf plugins", async () => {
-    await writeFile(join(tmp, "a.conf"), `{"cniVersion":"1.0.0","name":"a","type":"bridge"}`);
-    await writeFile(join(tmp, "b.json"), `{"cniVersion":"1.0.0","name":"b"}`);
-    expect(await loadConfFile(join(tmp, "a.conf"))).toEqual({
-      raw: { cniVersion: "1.0.0", name: "a", type: "bridge" },
-      isList: false,
-    });
-    expect((await rejection(loadConfFile(join(tmp, "b.json")))).code).toBe(ErrorCode.InvalidConfig);
-    expect((await rejection(loadConfFile(join(tmp, "missing.conf")))).code).toBe(ErrorCode.IoFailure);
-
-    await writeFile(join(tmp, "net.conflist"), `{"cniVersion":"1.0.0","name":"net","plugins":[{"type":"bridge"}]}`);
-    await mkdir(join(tmp, "net"));
-    await writeFile(join(tmp, "net", "20-b.conf"), `{"type":"tuning"}`);
-    await writeFile(join(tmp, "net", "10-a.conf"), `{"type":"portmap","capabilities":{"portMappings":true}}`);
-    await writeFile(join(tmp, "net", "ignored.json"), `{"type":"nope"}`);
-    const loaded = await loadConfFile(join(tmp, "net.conflist"));
-    expect(loaded.isList).toBe(true);
-    expect((loaded.raw.plugins as Array<{ type: string }>).map((p) => p.type)).toEqual(["bridge", "portmap", "tuning"]);
-
-    await writeFile(
-      join(tmp, "inl.conflist"),
-      `{"cniVersion":"1.0.0","name":"net","loadOnlyInlinedPlugins":true,"plugins":[{"type":"bridge"}]}`,
-    );
-    const inl = await loadConfFile(join(tmp, "inl.conflist"));
-    expect((inl.raw.plugins as unknown[]).length).toBe(1);
   });
 });
 

@@ -3,8 +3,6 @@
 // injectRuntimeConfig, Add/Check/Del/GC/GetStatus NetworkList, result cache).
 // Every plugin's raw JSON is kept: a plugin gets its original object plus the
 // overlays (name, cniVersion, prevResult, runtimeConfig), never a stripped view.
-import { readdir, readFile, stat } from "node:fs/promises";
-import { basename, dirname, extname, join } from "node:path";
 import { isRecord } from "../util/is-record.ts";
 import { formatCniArgs } from "./args.ts";
 import { deleteCachedResult, readCachedResult, writeCachedResult, cachedResultPath } from "./cache.ts";
@@ -12,7 +10,7 @@ import { CniError, ErrorCode, toCniError } from "./errors.ts";
 import { execPlugin, type PluginRunner } from "./invoke.ts";
 import { convertResult, toCurrentResult, type Result100 } from "./result.ts";
 import { ConfListSchema, NetConfSchema, decodeJsonObject, validate } from "./schemas.ts";
-import { ATTACHMENTS_KEY, CNI_IDENTIFIER, CURRENT_VERSION, VALID_ATTACHMENTS_KEY, type CniCommand } from "./spec.ts";
+import { ATTACHMENTS_KEY, CURRENT_VERSION, VALID_ATTACHMENTS_KEY, type CniCommand } from "./spec.ts";
 import { compareVersions, configVersion, parseVersion, versionAtLeast } from "./version.ts";
 
 export interface NetworkConfigList {
@@ -75,7 +73,8 @@ export function confListFromConf(conf: Record<string, unknown>): NetworkConfigLi
   return confListFromRaw(raw);
 }
 
-function confListFromRaw(raw: Record<string, unknown>): NetworkConfigList {
+/** Validates a list's JSON (already decoded) into a list. */
+export function confListFromRaw(raw: Record<string, unknown>): NetworkConfigList {
   // disableCheck/disableGC are read below with libcni's leniency ("true"/"false" strings).
   const view = { ...raw, disableCheck: undefined, disableGC: undefined };
   validate(ConfListSchema, view, ErrorCode.InvalidConfig, "network configuration list");
@@ -107,7 +106,8 @@ function resolveListVersion(raw: Record<string, unknown>): string {
   return usable.at(-1) ?? declared;
 }
 
-function readBool(raw: Record<string, unknown>, key: string): boolean {
+/** A list's boolean as libcni reads it: a bool, or the string true/false in any case. */
+export function readBool(raw: Record<string, unknown>, key: string): boolean {
   const v = raw[key];
   if (v === undefined || v === null) return false;
   if (typeof v === "boolean") return v;
@@ -121,63 +121,6 @@ function readBool(raw: Record<string, unknown>, key: string): boolean {
     );
   }
   throw new CniError(ErrorCode.InvalidConfig, `error parsing configuration list: invalid type ${typeof v} for ${key}`);
-}
-
-/**
- * Reads a config file. `.conflist` is a list: it is validated, and unless it
- * sets `loadOnlyInlinedPlugins` the `.conf` files of `<dir>/<list name>/` are
- * appended to its plugins (libcni NetworkConfFromFile). Any other extension is
- * a single plugin conf and needs a `type`.
- */
-export async function loadConfFile(path: string): Promise<{ raw: Record<string, unknown>; isList: boolean }> {
-  const bytes = await readConfigFile(path);
-  if (extname(path) !== ".conflist") {
-    const raw = decodeJsonObject(bytes, `network configuration ${basename(path)}`);
-    if (typeof raw.type !== "string" || raw.type === "") {
-      throw new CniError(ErrorCode.InvalidConfig, "error parsing configuration: missing 'type'", path);
-    }
-    return { raw, isList: false };
-  }
-  const raw = decodeJsonObject(bytes, `network configuration list ${basename(path)}`);
-  let full = raw;
-  const mergeable = raw.plugins === undefined || Array.isArray(raw.plugins);
-  if (!readBool(raw, "loadOnlyInlinedPlugins") && mergeable && typeof raw.name === "string") {
-    const extra = await loadPluginDir(dirname(path), raw.name);
-    if (extra.length > 0) full = { ...raw, plugins: [...((raw.plugins as unknown[] | undefined) ?? []), ...extra] };
-  }
-  confListFromRaw(full); // validates, e.g. that there is at least one plugin
-  return { raw: full, isList: true };
-}
-
-/**
- * libcni NetworkPluginConfsFromFiles: the plugin confs in `<dir>/<network
- * name>/*.conf`, sorted; none is fine. The name becomes a path component, so
- * only a valid network name is looked up (another one has no plugins there).
- */
-export async function loadPluginDir(dir: string, networkName: string): Promise<Record<string, unknown>[]> {
-  if (!CNI_IDENTIFIER.test(networkName)) return [];
-  const pluginDir = join(dir, networkName);
-  const names = await readdir(pluginDir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === "ENOENT" || err.code === "ENOTDIR") return [] as string[];
-    throw new CniError(ErrorCode.IoFailure, `failed to read plugin config files in ${pluginDir}`, err.message);
-  });
-  const out: Record<string, unknown>[] = [];
-  for (const name of names.filter((n) => extname(n) === ".conf").sort()) {
-    const file = join(pluginDir, name);
-    if (!(await stat(file).catch(() => undefined))?.isFile()) continue;
-    const conf = decodeJsonObject(await readConfigFile(file), `plugin configuration ${name}`);
-    validate(NetConfSchema, conf, ErrorCode.InvalidConfig, `plugin configuration ${file}`);
-    out.push(conf);
-  }
-  return out;
-}
-
-async function readConfigFile(path: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (err) {
-    throw new CniError(ErrorCode.IoFailure, `error reading ${path}`, (err as Error).message, { cause: err });
-  }
 }
 
 // ---------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { readdir, readFile, realpath, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { CniError, ErrorCode } from "../cni/errors.ts";
-import { loadConfFile } from "../cni/conf.ts";
+import { loadConfFile } from "../cni/conf-files.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { exists } from "../util/exists.ts";
 import { sleep } from "../util/sleep.ts";

@@ -3,12 +3,12 @@
 // pod's networks, then the auxiliary chain. Every delegate keeps the exact
 // bytes it was given.
 import { kubeFailureError } from "./kube-failure.ts";
-import type { Stats } from "node:fs";
-import { readdir, readFile, stat } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { stat } from "node:fs/promises";
+import { dirname } from "node:path";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { decodeJsonObject } from "../cni/schemas.ts";
-import { confListFromBytes, confListFromConf, loadPluginDir, type NetworkConfigList } from "../cni/conf.ts";
+import { confListFromBytes, confListFromConf, type NetworkConfigList } from "../cni/conf.ts";
+import { findConfByName, loadConfPath, loadPluginDir, type ConfFile } from "../cni/conf-files.ts";
 import type { MultusConf } from "./netconf.ts";
 import type { KubePort, Nad, PodInfo } from "./ports.ts";
 import type { NetworkSelection } from "./selection.ts";
@@ -285,72 +285,6 @@ async function fetchNad(
 function notFound(ctx: ResolveContext, err: CniError): CniError {
   ctx.onNetworkNotFound?.(err);
   return err;
-}
-
-interface ConfFile {
-  path: string;
-  raw: Record<string, unknown>;
-  bytes: string;
-}
-
-const CONF_EXTENSIONS = [".conf", ".conflist", ".json"];
-
-async function loadConfPath(path: string): Promise<ConfFile> {
-  let info: Stats;
-  try {
-    info = await stat(path);
-  } catch (err) {
-    throw new CniError(ErrorCode.InvalidConfig, `cannot read network configuration ${path}`, (err as Error).message);
-  }
-  if (!info.isDirectory()) return withChainedPlugins(await readConfFile(path));
-  const files = (await readdir(path)).filter((f) => f.endsWith(".conf") || f.endsWith(".conflist")).sort();
-  if (files.length === 0) throw new CniError(ErrorCode.InvalidConfig, `no .conf or .conflist file in ${path}`);
-  return withChainedPlugins(await readConfFile(join(path, files[0]!)));
-}
-
-/**
- * A .conflist file also takes the plugin confs in `<dir>/<list name>/` (libcni's
- * subdirectory chaining), unless it sets loadOnlyInlinedPlugins. The exact
- * bytes are kept when nothing is added.
- */
-async function withChainedPlugins(file: ConfFile): Promise<ConfFile> {
-  const { raw } = file;
-  const inlinedOnly = raw.loadOnlyInlinedPlugins === true || raw.loadOnlyInlinedPlugins === "true";
-  if (!file.path.endsWith(".conflist") || inlinedOnly || typeof raw.name !== "string" || !Array.isArray(raw.plugins))
-    return file;
-  const extra = await loadPluginDir(dirname(file.path), raw.name);
-  if (extra.length === 0) return file;
-  const chained = { ...raw, plugins: [...raw.plugins, ...extra] };
-  return { ...file, raw: chained, bytes: JSON.stringify(chained) };
-}
-
-async function readConfFile(path: string): Promise<ConfFile> {
-  let bytes: string;
-  try {
-    bytes = await readFile(path, "utf8");
-  } catch (err) {
-    throw new CniError(ErrorCode.IoFailure, `cannot read network configuration ${path}`, (err as Error).message);
-  }
-  return { path, bytes, raw: decodeJsonObject(bytes, `network configuration ${path}`) };
-}
-
-/** First conf file (lexical order) in `dir` whose `name` is `name`; unreadable files are skipped. */
-async function findConfByName(dir: string, name: string): Promise<ConfFile | undefined> {
-  let files: string[];
-  try {
-    files = (await readdir(dir)).filter((f) => CONF_EXTENSIONS.some((e) => f.endsWith(e))).sort();
-  } catch {
-    return undefined;
-  }
-  for (const f of files) {
-    try {
-      const conf = await readConfFile(join(dir, f));
-      if (conf.raw.name === name) return conf;
-    } catch {
-      // another file's problem is not this lookup's
-    }
-  }
-  return undefined;
 }
 
 function delegateFromFile(file: ConfFile, statusName: string | undefined): DelegateSpec {
