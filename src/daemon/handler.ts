@@ -62,6 +62,7 @@ export async function handleCni(body: string, isDelegate: boolean, deps: Handler
       isDelegate ? withDelegateDefaults(request.env, daemonBinDir(deps.daemon)) : request.env,
       stdin,
     );
+    if (!deps.isReady() && args.command !== "DEL") return stoppingResponse();
     const raw = decodeJsonObject(stdin, "CNI configuration");
     const merged = mergeRequestConfig(raw, deps.daemon);
     const conf = validate(MultusConfSchema, merged, ErrorCode.InvalidConfig, "multus configuration");
@@ -91,6 +92,16 @@ export async function handleCni(body: string, isDelegate: boolean, deps: Handler
     );
     return new Response(JSON.stringify(e.toJSON()), { status: 400, headers: JSON_TYPE });
   }
+}
+
+/**
+ * A stopping daemon still finishes DELs (they free addresses) but sends other
+ * commands away with 503, which our shim retries until a new daemon answers
+ * within its ready deadline; any other client gets a CNI error 11.
+ */
+function stoppingResponse(): Response {
+  const e = new CniError(ErrorCode.TryAgainLater, "multus daemon is stopping: try again later");
+  return new Response(JSON.stringify(e.toJSON()), { status: 503, headers: JSON_TYPE });
 }
 
 /**

@@ -1,6 +1,6 @@
-// The shim's side of the socket API: wait for /readyz, POST the request to /cni.
+// The shim's side of the socket API: POST the request to /cni, retried while no daemon is ready.
 import { CniError, ErrorCode, isCniErrorObject } from "../cni/errors.ts";
-import { DAEMON_URL, Endpoint, type CniRequest } from "../api/api.ts";
+import { DAEMON_URL, type CniRequest } from "../api/api.ts";
 
 export interface DaemonClientOptions {
   socketPath: string;
@@ -10,57 +10,58 @@ export interface DaemonClientOptions {
 
 const READY_POLL_MS = 100;
 
-/** Polls POST /readyz until it answers 200; code 11 (try again later) at the deadline. */
-export async function waitForDaemon(opts: DaemonClientOptions): Promise<void> {
-  const deadline = Date.now() + opts.readyTimeoutMs;
-  let last = "no answer";
+/** What one POST got: an answer, or no daemon to answer it (the request never reached one). */
+type Attempt = { status: number; text: string } | { unreachable: string };
+
+/**
+ * Sends one CNI request and returns the decoded 200 body (undefined when empty).
+ * The request is POSTed at once, with no /readyz round trip first: a daemon
+ * that is not there yet (no socket file, connection refused) or not ready
+ * (503) is retried every 100 ms until `readyTimeoutMs`, then code 11. Only a
+ * request that never reached a daemon is retried, so an ADD never runs twice.
+ * A Go daemon, which serves /cni the same way, works unchanged.
+ */
+export async function callDaemon(opts: DaemonClientOptions, path: string, body: CniRequest): Promise<unknown> {
+  const payload = JSON.stringify(body);
+  const readyDeadline = Date.now() + opts.readyTimeoutMs;
   for (;;) {
-    const left = deadline - Date.now();
-    try {
-      const res = await fetch(DAEMON_URL + Endpoint.READYZ, {
-        unix: opts.socketPath,
-        method: "POST",
-        body: "null",
-        signal: AbortSignal.timeout(Math.max(50, Math.min(left, 2000))),
-      });
-      await res.arrayBuffer();
-      if (res.status === 200) return;
-      last = `readyz answered ${res.status}`;
-    } catch (err) {
-      last = describeTransportError(err);
-    }
-    if (Date.now() + READY_POLL_MS > deadline) {
+    const attempt = await postOnce(opts, path, payload);
+    if ("status" in attempt && attempt.status !== 503) return decodeReply(attempt);
+    const why = "status" in attempt ? `answered 503: ${attempt.text.trim()}` : attempt.unreachable;
+    if (Date.now() + READY_POLL_MS > readyDeadline) {
       throw new CniError(
         ErrorCode.TryAgainLater,
         `multus daemon is not ready at ${opts.socketPath}`,
-        `${last} (waited ${opts.readyTimeoutMs} ms)`,
+        `${why} (waited ${opts.readyTimeoutMs} ms)`,
       );
     }
     await Bun.sleep(READY_POLL_MS);
   }
 }
 
-/** Sends one CNI request; returns the decoded 200 body (undefined when empty). */
-export async function callDaemon(opts: DaemonClientOptions, path: string, body: CniRequest): Promise<unknown> {
-  let res: Response;
-  let text: string;
+async function postOnce(opts: DaemonClientOptions, path: string, payload: string): Promise<Attempt> {
   try {
-    res = await fetch(DAEMON_URL + path, {
+    const res = await fetch(DAEMON_URL + path, {
       unix: opts.socketPath,
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
+      body: payload,
       signal: AbortSignal.timeout(opts.requestTimeoutMs),
     });
-    text = await res.text();
+    return { status: res.status, text: await res.text() };
   } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === "ENOENT" || code === "ECONNREFUSED") return { unreachable: describeTransportError(err) };
     throw new CniError(
       ErrorCode.TryAgainLater,
       `failed to send CNI request to multus daemon at ${opts.socketPath}`,
       describeTransportError(err),
     );
   }
-  if (res.status !== 200) throw errorFromResponse(res.status, text);
+}
+
+function decodeReply({ status, text }: { status: number; text: string }): unknown {
+  if (status !== 200) throw errorFromResponse(status, text);
   if (text.trim() === "") return undefined;
   try {
     return JSON.parse(text);

@@ -10,7 +10,7 @@ import { validate } from "../cni/schemas.ts";
 import { Endpoint, socketPathIn, type CniRequest, type CniResponse } from "../api/api.ts";
 import { ShimConfigSchema } from "../config/shim-config.ts";
 import { createLogger, type Logger } from "../util/log.ts";
-import { callDaemon, waitForDaemon, type DaemonClientOptions } from "./client.ts";
+import { callDaemon, type DaemonClientOptions } from "./client.ts";
 
 export const SHIM_ABOUT = "meta-plugin that delegates to other CNI plugins";
 
@@ -34,7 +34,6 @@ function createShimHandlers(env: SkelIO["env"]): SkelHandlers {
     };
     const started = performance.now();
     try {
-      await waitForDaemon(opts);
       const reply = await callDaemon(opts, Endpoint.CNI, buildRequest(env, args));
       log.verbose(`${args.command} done in ${(performance.now() - started).toFixed(1)} ms`);
       return reply;

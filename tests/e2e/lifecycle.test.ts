@@ -9,7 +9,16 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { BINARY, createWorkdir, runCni, startDaemon, type DaemonHandle, type ShimRun } from "../helpers/multus.ts";
 import { buildRecordingPlugin, readRecords } from "../helpers/build-fixtures.ts";
-import { canRunE2e, containerId, ensureBinary, exists, socketRequest, waitFor, writeJson } from "../helpers/e2e.ts";
+import {
+  canRunE2e,
+  containerId,
+  ensureBinary,
+  exists,
+  goShimBody,
+  socketRequest,
+  waitFor,
+  writeJson,
+} from "../helpers/e2e.ts";
 import { createNetns, deleteNetns, type NetnsFixture } from "../helpers/netns.ts";
 
 let recorder = "";
@@ -304,6 +313,15 @@ describe.skipIf(!canRunE2e)("graceful stop", () => {
     );
     expect((await socketRequest(socket, "/healthz", { method: "GET" })).status).toBe(200);
     expect(d.proc.exitCode).toBeNull();
+    // While stopping: a new ADD is sent away (503, CNI code 11) without reaching a delegate;
+    // a DEL is still served, since it frees what a pod holds.
+    const addEnv = { CNI_COMMAND: "ADD", CNI_CONTAINERID: containerId(), CNI_NETNS: ns!.path, CNI_IFNAME: "eth0" };
+    const refused = await socketRequest(socket, "/cni", { body: goShimBody({ ...addEnv, CNI_PATH: "/x" }, shimConf) });
+    expect(refused.status).toBe(503);
+    expect(refused.json()).toMatchObject({ code: 11, msg: "multus daemon is stopping: try again later" });
+    const del = await runCni(env.shim, { command: "DEL", containerId: containerId("late"), stdin: shimConf });
+    expect([del.code, del.stdout]).toEqual([0, ""]);
+    expect(await readRecords(env.records)).toHaveLength(2);
 
     const r = await inFlight;
     expect(r.stderr).toBe("");
