@@ -27,7 +27,7 @@ import { sleep } from "../util/sleep.ts";
 import { createEventRecorder } from "./events.ts";
 import { createInformer, type Informer } from "./informers.ts";
 import { nadCollectionPath, readNad, toNad } from "./nads.ts";
-import { patchNetworkStatus, readPod, toPodInfo } from "./pods.ts";
+import { patchPodAnnotation, readPod, toPodInfo } from "./pods.ts";
 import type { KubePort, Nad, PodInfo, PodRef } from "../ports/kube.ts";
 
 export interface KubeLogger {
@@ -344,7 +344,7 @@ export async function createKubeClient(opts: KubeClientOptions): Promise<KubeCli
       return readNad(http, ref, callOpts);
     },
 
-    writeNetworkStatus: (ref, value, callOpts) => patchNetworkStatus(http, ref, value, callOpts),
+    writePodAnnotation: (ref, annotation, callOpts) => patchPodAnnotation(http, { ref, annotation, ...callOpts }),
 
     recordEvent(ref, event) {
       recorder.record(ref, event);

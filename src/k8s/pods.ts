@@ -1,10 +1,9 @@
-/** Pods: the trimmed shape we keep, live reads, and the network-status write. */
-import type { PodInfo, PodRef } from "../ports/kube.ts";
+/** Pods: the trimmed shape we keep, live reads, and annotation writes. */
+import type { PodAnnotation, PodInfo, PodRef } from "../ports/kube.ts";
 import { asRecord } from "../util/is-record.ts";
 import type { KubeHttp } from "./client.ts";
 import { isConflict, isNotFound, isRetryable } from "./errors.ts";
 
-export const NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status";
 /** Set by the kubelet; anything but "api" marks a static pod (its UID differs from the API's). */
 export const CONFIG_SOURCE_ANNOTATION = "kubernetes.io/config.source";
 /** Annotations never kept in memory: large and of no use to Multus. */
@@ -68,25 +67,24 @@ export async function readPod(
 }
 
 /**
- * One merge PATCH of pods/<name>/status setting the network-status annotation: no GET first,
+ * One merge PATCH of pods/<name>/status setting one annotation: no GET first,
  * no resourceVersion (so no conflict on concurrent writers). Retried on 409/429/5xx/connection
  * errors within the deadline; 404 (the pod is gone) is success.
  */
-export async function patchNetworkStatus(
+export async function patchPodAnnotation(
   http: KubeHttp,
-  ref: PodRef,
-  value: string,
-  opts: { timeoutMs: number; signal?: AbortSignal },
+  opts: { ref: PodRef; annotation: PodAnnotation; timeoutMs: number; signal?: AbortSignal },
 ): Promise<void> {
+  const { ref, annotation, ...callOpts } = opts;
   try {
     await http.call(
       {
         method: "PATCH",
         path: `${podPath(ref)}/status`,
-        body: { metadata: { annotations: { [NETWORK_STATUS_ANNOTATION]: value } } },
+        body: { metadata: { annotations: { [annotation.key]: annotation.value } } },
         contentType: "application/merge-patch+json",
       },
-      { ...opts, retryIf: (err) => isConflict(err) || isRetryable(err) },
+      { ...callOpts, retryIf: (err) => isConflict(err) || isRetryable(err) },
     );
   } catch (err) {
     if (isNotFound(err)) return;

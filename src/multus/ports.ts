@@ -4,7 +4,7 @@ import type { NetworkConfigList } from "../cni/conf.ts";
 import type { KeyedLock } from "../util/keyed-lock.ts";
 import type { Logger } from "../util/log.ts";
 
-export type { PodRef, PodInfo, Nad, KubeEvent, KubeFailure, KubePort } from "../ports/kube.ts";
+export type { PodRef, PodInfo, PodAnnotation, Nad, KubeEvent, KubeFailure, KubePort } from "../ports/kube.ts";
 import type { KubePort } from "../ports/kube.ts";
 
 /** Device IDs allocated to a pod, by resource name (kubelet PodResources or checkpoint). */

@@ -30,9 +30,8 @@ export async function reportAttachments(
   );
   if (statuses.length > 0 && !isSystemNamespace(pod.namespace, req.conf.systemNamespaces)) {
     try {
-      await kube.writeNetworkStatus(ref, formatNetworkStatus(statuses), {
-        timeoutMs: req.conf.apiTimeoutSeconds * 1000,
-      });
+      const annotation = { key: NETWORK_STATUS_ANNOTATION, value: formatNetworkStatus(statuses) };
+      await kube.writePodAnnotation(ref, annotation, { timeoutMs: req.conf.apiTimeoutSeconds * 1000 });
     } catch (err) {
       throw kubeFailureError(err, {
         msg: `failed to write ${NETWORK_STATUS_ANNOTATION} of pod ${pod.namespace}/${pod.name}`,

@@ -37,6 +37,11 @@ export interface KubeFailure {
   readonly status?: number;
   readonly reason?: string;
 }
+export interface PodAnnotation {
+  key: string;
+  value: string;
+}
+
 export interface KubePort {
   /**
    * null: the pod does not exist. With `uid` (the runtime's K8S_POD_UID) a
@@ -46,7 +51,8 @@ export interface KubePort {
   getPod(ref: PodRef & { uid?: string }, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<PodInfo | null>;
   /** null: the NAD does not exist. */
   getNad(ref: PodRef, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<Nad | null>;
-  writeNetworkStatus(ref: PodRef, value: string, opts: { timeoutMs: number }): Promise<void>;
+  /** Sets one annotation of the pod (Multus says which: k8s/ knows no annotation of its own). */
+  writePodAnnotation(ref: PodRef, annotation: PodAnnotation, opts: { timeoutMs: number }): Promise<void>;
   /** Fire-and-forget: never throws, never delays the caller. */
   recordEvent(ref: PodRef & { uid?: string }, event: KubeEvent): void;
 }

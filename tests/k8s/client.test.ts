@@ -6,8 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createKubeClient, type KubeClient, type KubeClientOptions, type KubeLogger } from "../../src/k8s/client.ts";
 import { KubeTimeoutError, isConnectionError, kubeStatusOf } from "../../src/k8s/errors.ts";
-import { NETWORK_STATUS_ANNOTATION } from "../../src/k8s/pods.ts";
+import { NETWORK_STATUS_ANNOTATION } from "../../src/multus/report.ts";
 import { startFakeKube, until, type FakeKube } from "../helpers/fake-kube.ts";
+
+/** The network-status annotation as multus/ hands it to the client. */
+const status = (value: string) => ({ key: NETWORK_STATUS_ANNOTATION, value });
 
 const NODE = "node-a";
 const FAST = { syncTimeoutMs: 5_000, informerBackoff: { initialMs: 20, maxMs: 200 }, eventDrainMs: 500 };
@@ -264,9 +267,11 @@ for (const mode of modes) {
       expect(client.isSynced()).toBe(true);
     });
 
-    test("writeNetworkStatus is exactly one merge PATCH of pods/status and no GET", async () => {
+    test("writePodAnnotation is exactly one merge PATCH of pods/status and no GET", async () => {
       fake.resetCounts();
-      await client.writeNetworkStatus({ namespace: "ns1", name: "web" }, '[{"name":"net1"}]', { timeoutMs: 2_000 });
+      await client.writePodAnnotation({ namespace: "ns1", name: "web" }, status('[{"name":"net1"}]'), {
+        timeoutMs: 2_000,
+      });
       expect(fake.counts()).toEqual({ "PATCH pods/status": 1 });
       const req = fake.requests()[0]!;
       expect(req.path).toBe("/api/v1/namespaces/ns1/pods/web/status");
@@ -276,31 +281,31 @@ for (const mode of modes) {
       expect(fake.getPod("ns1", "web")?.metadata.annotations?.["k8s.v1.cni.cncf.io/networks"]).toBe("net1");
     });
 
-    test("writeNetworkStatus retries injected 409, 429 and 500, then succeeds", async () => {
+    test("writePodAnnotation retries injected 409, 429 and 500, then succeeds", async () => {
       fake.resetCounts();
       fake.failNext({ verb: "PATCH", path: "pods/status", status: 409, times: 1 });
       fake.failNext({ verb: "PATCH", path: "pods/status", status: 429, times: 1, retryAfterSeconds: 0 });
       fake.failNext({ verb: "PATCH", path: "pods/status", status: 500, times: 1 });
-      await client.writeNetworkStatus({ namespace: "ns1", name: "web" }, "[]", { timeoutMs: 5_000 });
+      await client.writePodAnnotation({ namespace: "ns1", name: "web" }, status("[]"), { timeoutMs: 5_000 });
       expect(fake.counts()).toEqual({ "PATCH pods/status": 4 });
       expect(fake.requests().map((r) => r.status)).toEqual([409, 429, 500, 200]);
       expect(fake.getPod("ns1", "web")?.metadata.annotations?.[NETWORK_STATUS_ANNOTATION]).toBe("[]");
     });
 
-    test("writeNetworkStatus tolerates 404, gives up on 403, and is bounded by its deadline", async () => {
+    test("writePodAnnotation tolerates 404, gives up on 403, and is bounded by its deadline", async () => {
       fake.resetCounts();
-      await client.writeNetworkStatus({ namespace: "ns1", name: "gone" }, "[]", { timeoutMs: 1_000 });
+      await client.writePodAnnotation({ namespace: "ns1", name: "gone" }, status("[]"), { timeoutMs: 1_000 });
       expect(fake.counts()).toEqual({ "PATCH pods/status": 1 });
 
       fake.failNext({ verb: "PATCH", path: "pods/status", status: 403 });
       const forbidden = await elapsed(
-        client.writeNetworkStatus({ namespace: "ns1", name: "web" }, "[]", { timeoutMs: 1_000 }),
+        client.writePodAnnotation({ namespace: "ns1", name: "web" }, status("[]"), { timeoutMs: 1_000 }),
       );
       expect(kubeStatusOf(forbidden.error)).toBe(403);
 
       fake.failNext({ verb: "PATCH", path: "pods/status", status: 500, times: 1_000 });
       const failing = await elapsed(
-        client.writeNetworkStatus({ namespace: "ns1", name: "web" }, "[]", { timeoutMs: 400 }),
+        client.writePodAnnotation({ namespace: "ns1", name: "web" }, status("[]"), { timeoutMs: 400 }),
       );
       expect(kubeStatusOf(failing.error)).toBe(500);
       expect(failing.ms).toBeLessThan(1_000);

@@ -14,6 +14,7 @@ import { cmdDel } from "../../src/multus/commands/del.ts";
 import { MultusConfSchema } from "../../src/multus/netconf.ts";
 import type { DevicePort, KubePort, MultusDeps, Nad, PodInfo } from "../../src/multus/ports.ts";
 import { podArgsFrom, type MultusRequest } from "../../src/multus/request.ts";
+import { NETWORK_STATUS_ANNOTATION } from "../../src/multus/report.ts";
 import { createLogger } from "../../src/util/log.ts";
 import { buildRecordingPlugin, type RawRecord } from "../helpers/build-fixtures.ts";
 
@@ -79,8 +80,8 @@ function env(devices: DevicePort) {
   const kube: KubePort = {
     getPod: async () => POD,
     getNad: async (ref) => nads.get(ref.name) ?? null,
-    writeNetworkStatus: async (_ref, value) => {
-      statuses.push(value);
+    writePodAnnotation: async (_ref, { key, value }) => {
+      if (key === NETWORK_STATUS_ANNOTATION) statuses.push(value);
     },
     recordEvent: () => undefined,
   };

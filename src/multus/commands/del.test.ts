@@ -54,7 +54,7 @@ function deps(getPod: KubePort["getPod"]): MultusDeps {
   const kube: KubePort = {
     getPod,
     getNad: async () => null,
-    writeNetworkStatus: async () => undefined,
+    writePodAnnotation: async () => undefined,
     recordEvent: () => undefined,
   };
   return { log: createLogger({}), delegateBaseEnv: { PATH: "/usr/bin:/bin" }, kube };
