@@ -22,6 +22,7 @@ const subCommands: Record<string, CommandDef | (() => Promise<CommandDef>)> = {
   install: () => import("./install.ts").then((m) => m.installCommand as CommandDef),
   version: versionCommand,
   probe: () => import("./probe.ts").then((m) => m.probeCommand as CommandDef),
+  config: () => import("./config.ts").then((m) => m.configCommand as CommandDef),
 };
 
 export const rootCommand = defineCommand({
@@ -38,23 +39,47 @@ export async function runCli(rawArgs: string[]): Promise<number> {
     process.stdout.write(`${await renderUsage(rootCommand)}\n`);
     return rawArgs.length === 0 ? 1 : 0;
   }
-  if (sub && wantsHelp) {
-    // citty's runCommand does not handle --help: render it here, never run the command.
-    const cmd = typeof sub === "function" ? await sub() : sub;
-    process.stdout.write(`${await renderUsage(cmd, rootCommand)}\n`);
-    return 0;
-  }
   if (!sub) {
     process.stderr.write(`multus: unknown command "${rawArgs[0]}"\n${await renderUsage(rootCommand)}\n`);
     return 2;
   }
+  const chosen = await resolveNested(typeof sub === "function" ? await sub() : sub, rawArgs.slice(1));
+  if (wantsHelp || (chosen.cmd.subCommands && !chosen.cmd.run)) {
+    // citty's runCommand does not handle --help: render it here, never run the command.
+    // A command group without a subcommand named gets its usage too (exit 2: nothing was done).
+    const parent = defineCommand({ meta: { name: ["multus", ...chosen.path.slice(0, -1)].join(" ") } });
+    const usage = await renderUsage(chosen.cmd, parent);
+    if (wantsHelp) process.stdout.write(`${usage}\n`);
+    else if (chosen.rest[0] && !chosen.rest[0].startsWith("-"))
+      process.stderr.write(`multus: unknown command "${chosen.path.join(" ")} ${chosen.rest[0]}"\n${usage}\n`);
+    else process.stderr.write(`${usage}\n`);
+    return wantsHelp ? 0 : 2;
+  }
   try {
     // citty drops a subcommand's return value, so the chosen one is run directly: its result is the exit code.
-    const cmd = typeof sub === "function" ? await sub() : sub;
-    const { result } = await runCommand(cmd, { rawArgs: normalizeGoFlags(rawArgs.slice(1)) });
+    const { result } = await runCommand(chosen.cmd, { rawArgs: normalizeGoFlags(chosen.rest) });
     return typeof result === "number" ? result : 0;
   } catch (err) {
     process.stderr.write(`multus: ${(err as Error).message}\n`);
     return 2;
+  }
+}
+
+/** `multus config generate ...`: the innermost subcommand named, its path of names and the arguments after it. */
+async function resolveNested(
+  cmd: CommandDef,
+  args: string[],
+): Promise<{ cmd: CommandDef; path: string[]; rest: string[] }> {
+  const meta = (typeof cmd.meta === "function" ? await cmd.meta() : await cmd.meta) ?? {};
+  const path = [meta.name ?? ""];
+  let rest = args;
+  for (;;) {
+    const subs = typeof cmd.subCommands === "function" ? await cmd.subCommands() : await cmd.subCommands;
+    const next = rest[0] === undefined ? undefined : subs?.[rest[0]];
+    if (!next) return { cmd, path, rest };
+    const resolved = typeof next === "function" ? await next() : await next;
+    path.push(rest[0]!);
+    cmd = resolved as CommandDef;
+    rest = rest.slice(1);
   }
 }

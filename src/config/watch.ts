@@ -79,26 +79,13 @@ export async function createConfigManager(opts: ConfigManagerOptions): Promise<C
   const { log } = opts;
   const autoconfigDir = opts.autoconfigDir || opts.cniConfigDir;
   const outPath = join(opts.cniConfigDir, MULTUS_CONF_FILE);
-  let primaryPath = opts.masterCni
-    ? join(autoconfigDir, opts.masterCni)
-    : join(
-        autoconfigDir,
-        await discoverPrimary(autoconfigDir, { timeoutMs: opts.primaryTimeoutMs, signal: opts.signal }),
-      );
-  if (resolve(primaryPath) === resolve(outPath)) {
-    throw new CniError(
-      ErrorCode.InvalidConfig,
-      `cannot use ${outPath} as the primary CNI configuration`,
-      "it is the file multus generates",
-    );
-  }
+  let primaryPath = await locatePrimary(opts);
   const cniVersion = typeof opts.daemon.cniVersion === "string" ? opts.daemon.cniVersion : undefined;
 
   /** Reads the primary (forcing its version first when asked) and renders 00-multus.conf. */
   const render = async (): Promise<string> => {
     if (opts.forceCniVersion && cniVersion) await forceVersionOnDisk(primaryPath, cniVersion);
-    const primary: PrimaryConf = { path: primaryPath, raw: (await loadConfFile(primaryPath)).raw };
-    return generateMultusConf(primary, opts.daemon);
+    return renderFor(primaryPath, opts.daemon);
   };
   try {
     await render();
@@ -209,6 +196,68 @@ export async function createConfigManager(opts: ConfigManagerOptions): Promise<C
       await queue.catch(() => undefined);
     },
   };
+}
+
+type PrimaryLookup = Pick<ConfigManagerOptions, "cniConfigDir" | "autoconfigDir" | "masterCni" | "signal"> & {
+  primaryTimeoutMs: number;
+};
+
+/** The primary the daemon follows: multusMasterCNI in the autoconfig dir, else the first candidate there. */
+async function locatePrimary(opts: PrimaryLookup): Promise<string> {
+  const autoconfigDir = opts.autoconfigDir || opts.cniConfigDir;
+  const outPath = join(opts.cniConfigDir, MULTUS_CONF_FILE);
+  const primaryPath = opts.masterCni
+    ? join(autoconfigDir, opts.masterCni)
+    : join(
+        autoconfigDir,
+        await discoverPrimary(autoconfigDir, { timeoutMs: opts.primaryTimeoutMs, signal: opts.signal }),
+      );
+  if (resolve(primaryPath) === resolve(outPath)) {
+    throw new CniError(
+      ErrorCode.InvalidConfig,
+      `cannot use ${outPath} as the primary CNI configuration`,
+      "it is the file multus generates",
+    );
+  }
+  return primaryPath;
+}
+
+/** 00-multus.conf for the primary at `primaryPath` as it is on disk now. */
+async function renderFor(primaryPath: string, daemon: Record<string, unknown>, cniVersion?: string): Promise<string> {
+  const { raw } = await loadConfFile(primaryPath);
+  const primary: PrimaryConf = { path: primaryPath, raw: cniVersion ? forcePrimaryVersion(raw, cniVersion) : raw };
+  return generateMultusConf(primary, daemon);
+}
+
+export interface MultusConfPreview {
+  /** Where the daemon would write it: `<cniConfigDir>/00-multus.conf`. */
+  path: string;
+  primaryPath: string;
+  content: string;
+}
+
+/**
+ * What the config manager would write right now, without waiting for a primary
+ * and without touching any file (`multus config generate`): forceCNIVersion is
+ * applied in memory, where the daemon rewrites the primary first. Errors are
+ * the daemon's start-up errors.
+ */
+export async function previewMultusConf(
+  opts: Omit<PrimaryLookup, "primaryTimeoutMs"> & {
+    daemon: Record<string, unknown>;
+    forceCniVersion: boolean;
+    /** Use this primary instead of looking one up. */
+    primaryPath?: string;
+  },
+): Promise<MultusConfPreview> {
+  const primaryPath = opts.primaryPath ?? (await locatePrimary({ ...opts, primaryTimeoutMs: 0 }));
+  const cniVersion = typeof opts.daemon.cniVersion === "string" ? opts.daemon.cniVersion : undefined;
+  try {
+    const content = await renderFor(primaryPath, opts.daemon, opts.forceCniVersion ? cniVersion : undefined);
+    return { path: join(opts.cniConfigDir, MULTUS_CONF_FILE), primaryPath, content };
+  } catch (err) {
+    throw withPrimaryContext(err, primaryPath);
+  }
 }
 
 /** g.1: the first candidate in `dir`, waiting (bounded) for one to appear; a missing dir counts as empty. */

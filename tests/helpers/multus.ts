@@ -130,3 +130,29 @@ export async function runCni(binary: string, call: CniCall): Promise<ShimRun> {
 export function shimConf(socketDir: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { cniVersion: "1.0.0", name: "multus-cni-network", type: "multus-shim", daemonSocketDir: socketDir, ...extra };
 }
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `dist/multus <args>` as a person would type it, bounded by `timeoutMs` (then killed, and the test fails). */
+export async function runMultus(args: string[], opts: { timeoutMs?: number; cwd?: string } = {}): Promise<CliRun> {
+  const proc = Bun.spawn([BINARY, ...args], {
+    cwd: opts.cwd,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" },
+    timeout: opts.timeoutMs ?? 15_000,
+    killSignal: "SIGKILL",
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  if (proc.signalCode === "SIGKILL") throw new Error(`multus ${args.join(" ")} did not exit in time: ${stderr}`);
+  return { code, stdout, stderr };
+}
