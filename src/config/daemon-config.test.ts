@@ -22,14 +22,43 @@ describe("daemon configuration: logLevel", () => {
   );
 });
 
+describe("daemon configuration: keys in another case, as Go's JSON decoding matches them", () => {
+  test.each([
+    ["LogLevel", "logLevel", "debug"],
+    ["loglevel", "logLevel", "debug"],
+    ["SocketDir", "socketDir", "/run/x"],
+    ["CNIConfigDir", "cniConfigDir", "/etc/x"],
+    ["readinessIndicatorFile", "readinessindicatorfile", "/r"],
+    ["NamespaceIsolation", "namespaceIsolation", true],
+  ])("%p is read as %p, reaches requests under that name, and is not reported", (key, canonical, value) => {
+    const loaded = parse({ [key]: value });
+    expect(loaded.raw).toEqual({ [canonical]: value });
+    expect(loaded.unknownKeys).toEqual([]);
+    if (canonical in loaded.config) expect((loaded.config as Record<string, unknown>)[canonical]).toBe(value);
+  });
+
+  test("a misspelt value under another case is still refused naming the key", () => {
+    expect(thrown(() => parse({ LogLevel: "verbos" })).message).toContain('"logLevel"');
+  });
+
+  test("of two spellings of one key the later wins, as in Go", () => {
+    expect(parse({ logLevel: "error", LOGLEVEL: "debug" }).config.logLevel).toBe("debug");
+    expect(parse({ LOGLEVEL: "debug", logLevel: "error" }).config.logLevel).toBe("error");
+  });
+
+  test("unknown keys keep their spelling", () => {
+    expect(parse({ MyPluginKey: 1 }).raw).toEqual({ MyPluginKey: 1 });
+  });
+});
+
 describe("daemon configuration: unknown keys", () => {
   test.each([
     ["metricPort", "metricsPort"],
-    ["loglevel", "logLevel"],
+    ["logLevl", "logLevel"],
     ["cniConfDir", "cniConfigDir"],
-    ["readinessIndicatorFile", "readinessindicatorfile"],
+    ["readinessIndicatorFil", "readinessindicatorfile"],
     ["namespaceIsolaton", "namespaceIsolation"],
-    ["socketdir", "socketDir"],
+    ["socketDirs", "socketDir"],
   ])("%p is allowed, kept in raw, and reported with the closest known key %p", (key, closest) => {
     const loaded = parse({ [key]: 1 });
     expect(loaded.raw[key]).toBe(1);

@@ -82,9 +82,8 @@ function schemaKeys(schema: v.GenericSchema): string[] {
   return "entries" in schema ? Object.keys(schema.entries as object) : [];
 }
 
-/** Every top-level key of `raw` that neither the daemon, the per-request config nor the shim reads. */
-export function findUnknownKeys(raw: Record<string, unknown>, extraSchemas: v.GenericSchema[] = []): UnknownKey[] {
-  const known = [
+function knownKeys(extraSchemas: v.GenericSchema[]): string[] {
+  return [
     ...new Set([
       ...schemaKeys(DaemonConfigSchema),
       ...schemaKeys(ShimConfigSchema),
@@ -92,6 +91,34 @@ export function findUnknownKeys(raw: Record<string, unknown>, extraSchemas: v.Ge
       ...RAW_KEYS,
     ]),
   ];
+}
+
+/**
+ * Go decodes daemon-config.json with encoding/json, which matches a key to a
+ * field whatever its case ("LogLevel", "CNIConfigDir"): a file that works for
+ * the Go daemon works here. Keys that differ from a known key only in case are
+ * renamed to it, in document order, so of two spellings the later wins, as in
+ * Go. Unknown keys keep their spelling: they still reach every request as written.
+ */
+export function canonicalKeys(
+  raw: Record<string, unknown>,
+  extraSchemas: v.GenericSchema[] = [],
+): { raw: Record<string, unknown>; renamed: string[] } {
+  const byLower = new Map(knownKeys(extraSchemas).map((key) => [key.toLowerCase(), key]));
+  const out: Record<string, unknown> = {};
+  const renamed: string[] = [];
+  for (const [key, value] of Object.entries(raw)) {
+    const canonical = byLower.get(key.toLowerCase()) ?? key;
+    if (canonical !== key) renamed.push(key);
+    delete out[canonical]; // the later spelling wins, and takes the later place
+    out[canonical] = value;
+  }
+  return { raw: out, renamed };
+}
+
+/** Every top-level key of `raw` that neither the daemon, the per-request config nor the shim reads. */
+export function findUnknownKeys(raw: Record<string, unknown>, extraSchemas: v.GenericSchema[] = []): UnknownKey[] {
+  const known = knownKeys(extraSchemas);
   return Object.keys(raw)
     .filter((key) => !known.includes(key))
     .map((key) => ({ key, closest: closestKey(key, known) }));
@@ -104,7 +131,7 @@ export function describeUnknownKey({ key, closest }: UnknownKey): string {
 
 /** Parses and validates daemon config text; `extraSchemas` validate the same keys as the core will. */
 export function parseDaemonConfig(text: string, extraSchemas: v.GenericSchema[] = []): LoadedDaemonConfig {
-  const raw = decodeJsonObject(text, "daemon configuration");
+  const { raw } = canonicalKeys(decodeJsonObject(text, "daemon configuration"), extraSchemas);
   const config = validate(DaemonConfigSchema, raw, ErrorCode.InvalidConfig, "daemon configuration") as DaemonConfig;
   for (const schema of extraSchemas) validate(schema, raw, ErrorCode.InvalidConfig, "daemon configuration");
   return { config, raw, unknownKeys: findUnknownKeys(raw, extraSchemas) };

@@ -174,6 +174,14 @@ describe.skipIf(!canRunE2e)("a hostile daemon configuration", () => {
     expect(daemon.stderr()).not.toContain('"binDir"');
   });
 
+  test("keys in Go's case-insensitive spelling (LogLevel, LogToStderr) take effect and are not warned about", async () => {
+    const daemon = await startDaemon(work.dir, { ...daemonConfig(), LogLevel: "Verbose", LogToStderr: true });
+    cleanup.add(() => daemon.stop());
+    await expectServing(daemon.socketDir);
+    expect(daemon.stderr()).toMatch(/\[verbose\] listening on /);
+    expect(daemon.stderr()).not.toContain("unknown key");
+  });
+
   test("a config file that does not exist: exit 1 naming it", async () => {
     const missing = join(work.dir, "nope.json");
     const proc = Bun.spawn([BINARY, "daemon", `-config=${missing}`], { stdout: "pipe", stderr: "pipe" });
