@@ -20,10 +20,10 @@
  * we never use (~2.5 MB RSS in the compiled daemon). The version is pinned at 1.4.0.
  */
 import { KubeConfig } from "@kubernetes/client-node/dist/config.js";
-import type { RequestOptions } from "node:https";
 import { isIPv6 } from "node:net";
 import { KubeApiError, KubeTimeoutError, KubeTransportError, backoffDelay } from "./errors.ts";
 import { sleep } from "../util/sleep.ts";
+import { createCredentialSource } from "./credentials.ts";
 import { createEventRecorder } from "./events.ts";
 import { createInformer, type Informer } from "./informers.ts";
 import { nadCollectionPath, readNad, toNad } from "./nads.ts";
@@ -100,15 +100,7 @@ export interface KubeHttp {
   close(): void;
 }
 
-/** Credentials (headers) are refreshed this often; the TLS session is rebuilt when its files change. */
-const CREDENTIALS_TTL_MS = 10_000;
 const CALL_BACKOFF = { initialMs: 50, maxMs: 1_000 };
-
-interface Credentials {
-  headers: Record<string, string>;
-  session: Bun.FetchSession;
-  at: number;
-}
 
 export function createKubeHttp(kc: KubeConfig): KubeHttp {
   const cluster = kc.getCurrentCluster();
@@ -116,79 +108,20 @@ export function createKubeHttp(kc: KubeConfig): KubeHttp {
   const server = cluster.server.replace(/\/+$/, "");
   if (cluster.proxyUrl?.startsWith("socks"))
     throw new Error(`Kubernetes client: SOCKS proxies are not supported (${cluster.proxyUrl})`);
-  let current: Credentials | undefined;
-  let pending: Promise<Credentials> | undefined;
-  let session: Bun.FetchSession | undefined;
-  let tlsFingerprint = "";
-
-  async function refresh(): Promise<Credentials> {
-    const opts: RequestOptions = {};
-    // resolves tokens, token files, exec plugins and reads CA/cert/key files or inline data
-    const init = await kc.applyToFetchOptions(opts);
-    const headers: Record<string, string> = {};
-    (init.headers as unknown as { forEach(cb: (v: string, k: string) => void): void } | undefined)?.forEach((v, k) => {
-      headers[k] = v;
-    });
-    const tls: Bun.TLSOptions = {};
-    if (opts.ca) tls.ca = opts.ca as Buffer;
-    if (opts.cert) tls.cert = opts.cert as Buffer;
-    if (opts.key) tls.key = opts.key as Buffer;
-    if (opts.rejectUnauthorized !== undefined) tls.rejectUnauthorized = opts.rejectUnauthorized;
-    if (opts.servername) tls.serverName = opts.servername;
-    const fingerprint = String(
-      Bun.hash(
-        [opts.ca, opts.cert, opts.key].map((b) => (b ? Buffer.from(b as Buffer).toString("base64") : "")).join("|") +
-          `|${String(tls.rejectUnauthorized)}|${tls.serverName ?? ""}`,
-      ),
-    );
-    if (!session || fingerprint !== tlsFingerprint) {
-      session?.close(); // idle connections only; requests in flight finish
-      session = new Bun.FetchSession({
-        ...(server.startsWith("https:") && { tls }),
-        ...(cluster?.proxyUrl && { proxy: cluster.proxyUrl }),
-      });
-      tlsFingerprint = fingerprint;
-    }
-    current = { headers, session, at: Date.now() };
-    return current;
-  }
-
-  function credentials(): Promise<Credentials> {
-    if (current && Date.now() - current.at < CREDENTIALS_TTL_MS) return Promise.resolve(current);
-    pending ??= refresh().finally(() => (pending = undefined));
-    return pending;
-  }
-
-  function urlOf(req: KubeRequest): string {
-    const params = new URLSearchParams();
-    for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) params.set(k, v);
-    const qs = params.toString();
-    return `${server}${req.path}${qs ? `?${qs}` : ""}`;
-  }
+  const credentials = createCredentialSource(kc, { server, proxyUrl: cluster.proxyUrl });
 
   async function send(req: KubeRequest, signal: AbortSignal): Promise<Response> {
-    const creds = await credentials();
+    const creds = await credentials.get();
     const headers: Record<string, string> = { ...creds.headers, accept: "application/json", "user-agent": "multus" };
     let body: string | undefined;
     if (req.body !== undefined) {
       body = JSON.stringify(req.body);
       headers["content-type"] = req.contentType ?? "application/json";
     }
-    const res = await creds.session.fetch(urlOf(req), { method: req.method, headers, body, signal });
+    const res = await creds.session.fetch(urlOf(server, req), { method: req.method, headers, body, signal });
     if (res.ok) return res;
-    if (res.status === 401) current = undefined; // re-read credentials next time
+    if (res.status === 401) credentials.invalidate(); // re-read credentials next time
     throw await apiErrorOf(req, res);
-  }
-
-  /** Maps a rejection to our error classes: caller abort, deadline, or no answer. */
-  function classify(err: unknown, req: KubeRequest, ctx: { signal?: AbortSignal; deadline: AbortSignal; ms: number }) {
-    if (err instanceof KubeApiError) return err;
-    if (ctx.signal?.aborted) return ctx.signal.reason ?? err;
-    if (ctx.deadline.aborted)
-      return new KubeTimeoutError(`${req.method} ${req.path}: no answer within ${ctx.ms} ms`, { cause: err });
-    return new KubeTransportError(`${req.method} ${req.path}: ${err instanceof Error ? err.message : String(err)}`, {
-      cause: err,
-    });
   }
 
   async function once<T>(req: KubeRequest, ms: number, signal: AbortSignal | undefined): Promise<T> {
@@ -203,22 +136,8 @@ export function createKubeHttp(kc: KubeConfig): KubeHttp {
   }
 
   return {
-    async call<T>(req: KubeRequest, opts: KubeCallOptions): Promise<T> {
-      const end = Date.now() + opts.timeoutMs;
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await once<T>(req, end - Date.now(), opts.signal);
-        } catch (err) {
-          if (opts.signal?.aborted || !opts.retryIf?.(err)) throw err;
-          const retryAfter = err instanceof KubeApiError ? (err.retryAfterMs ?? 0) : 0;
-          const wait = Math.max(backoffDelay(attempt, CALL_BACKOFF), retryAfter);
-          // give up now rather than sleep past the deadline; the last error says why
-          if (Date.now() + wait >= end) throw err;
-          await sleep(wait, opts.signal);
-          if (opts.signal?.aborted) throw opts.signal.reason;
-        }
-      }
-    },
+    call: <T>(req: KubeRequest, opts: KubeCallOptions) =>
+      withRetries(opts, (remainingMs) => once<T>(req, remainingMs, opts.signal)),
 
     async open(req, opts) {
       const headersDeadline = new AbortController();
@@ -236,13 +155,53 @@ export function createKubeHttp(kc: KubeConfig): KubeHttp {
     },
 
     async prepare() {
-      await credentials();
+      await credentials.get();
     },
 
     close() {
-      session?.close();
+      credentials.close();
     },
   };
+}
+
+/** Calls `attempt` with the time left until the call's deadline, retrying while `retryIf` allows and time remains. */
+async function withRetries<T>(opts: KubeCallOptions, attempt: (remainingMs: number) => Promise<T>): Promise<T> {
+  const end = Date.now() + opts.timeoutMs;
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt(end - Date.now());
+    } catch (err) {
+      if (opts.signal?.aborted || !opts.retryIf?.(err)) throw err;
+      const retryAfter = err instanceof KubeApiError ? (err.retryAfterMs ?? 0) : 0;
+      const wait = Math.max(backoffDelay(n, CALL_BACKOFF), retryAfter);
+      // give up now rather than sleep past the deadline; the last error says why
+      if (Date.now() + wait >= end) throw err;
+      await sleep(wait, opts.signal);
+      if (opts.signal?.aborted) throw opts.signal.reason;
+    }
+  }
+}
+
+function urlOf(server: string, req: KubeRequest): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) params.set(k, v);
+  const qs = params.toString();
+  return `${server}${req.path}${qs ? `?${qs}` : ""}`;
+}
+
+/** Maps a rejection to our error classes: caller abort, deadline, or no answer. */
+function classify(
+  err: unknown,
+  req: KubeRequest,
+  ctx: { signal?: AbortSignal; deadline: AbortSignal; ms: number },
+): unknown {
+  if (err instanceof KubeApiError) return err;
+  if (ctx.signal?.aborted) return ctx.signal.reason ?? err;
+  if (ctx.deadline.aborted)
+    return new KubeTimeoutError(`${req.method} ${req.path}: no answer within ${ctx.ms} ms`, { cause: err });
+  return new KubeTransportError(`${req.method} ${req.path}: ${err instanceof Error ? err.message : String(err)}`, {
+    cause: err,
+  });
 }
 
 async function apiErrorOf(req: KubeRequest, res: Response): Promise<KubeApiError> {
@@ -303,27 +262,7 @@ export async function createKubeClient(opts: KubeClientOptions): Promise<KubeCli
   const http = createKubeHttp(kc);
   // Fail at start-up, not at the first request, when a CA/cert/token file is missing or bad.
   await http.prepare();
-  const backoff = opts.informerBackoff ?? { initialMs: 200, maxMs: 30_000 };
-
-  const podInformer: Informer<PodInfo> | undefined = opts.nodeName
-    ? createInformer({
-        name: "pods",
-        http,
-        logger,
-        backoff,
-        path: "/api/v1/pods",
-        fieldSelector: `spec.nodeName=${opts.nodeName}`,
-        toItem: toPodInfo,
-      })
-    : undefined;
-  const nadInformer = createInformer<Nad>({
-    name: "network-attachment-definitions",
-    http,
-    logger,
-    backoff,
-    path: nadCollectionPath(),
-    toItem: toNad,
-  });
+  const { podInformer, nadInformer } = createInformers(opts, http, logger);
   const recorder = createEventRecorder({ http, logger, component: "multus", host: opts.nodeName });
   const keyOf = (ref: PodRef) => `${ref.namespace}/${ref.name}`;
 
@@ -367,4 +306,33 @@ export async function createKubeClient(opts: KubeClientOptions): Promise<KubeCli
 
     isSynced: () => (podInformer?.isSynced() ?? true) && nadInformer.isSynced(),
   };
+}
+
+/** The NAD informer, and the pod informer when the node is known (it watches only this node's pods). */
+function createInformers(
+  opts: KubeClientOptions,
+  http: KubeHttp,
+  logger: KubeLogger,
+): { podInformer?: Informer<PodInfo>; nadInformer: Informer<Nad> } {
+  const backoff = opts.informerBackoff ?? { initialMs: 200, maxMs: 30_000 };
+  const podInformer = opts.nodeName
+    ? createInformer({
+        name: "pods",
+        http,
+        logger,
+        backoff,
+        path: "/api/v1/pods",
+        fieldSelector: `spec.nodeName=${opts.nodeName}`,
+        toItem: toPodInfo,
+      })
+    : undefined;
+  const nadInformer = createInformer<Nad>({
+    name: "network-attachment-definitions",
+    http,
+    logger,
+    backoff,
+    path: nadCollectionPath(),
+    toItem: toNad,
+  });
+  return { podInformer, nadInformer };
 }

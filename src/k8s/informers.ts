@@ -68,199 +68,64 @@ function keyOf(obj: WatchEvent["object"]): string | undefined {
   return typeof ns === "string" && ns !== "" ? `${ns}/${name}` : name;
 }
 
+/** The options with their defaults filled in. */
+type Resolved<T> = InformerOptions<T> &
+  Required<Pick<InformerOptions<T>, "pageSize" | "requestTimeoutMs" | "watchTimeoutSeconds">>;
+
+/** What the loop keeps between list and watch: the trimmed objects and the resourceVersion to resume from. */
+interface Cache<T> {
+  store: Map<string, T>;
+  /** undefined: (re)list before the next watch. */
+  rv?: string;
+}
+
 export function createInformer<T>(o: InformerOptions<T>): Informer<T> {
-  const pageSize = o.pageSize ?? 500;
-  const requestTimeoutMs = o.requestTimeoutMs ?? 60_000;
-  const watchTimeoutSeconds = o.watchTimeoutSeconds ?? (() => 300 + Math.floor(Math.random() * 300));
-  let store = new Map<string, T>();
-  let rv: string | undefined;
-  let synced = false;
-  let stopped = false;
-  let loop: Promise<void> | undefined;
+  const opts: Resolved<T> = {
+    ...o,
+    pageSize: o.pageSize ?? 500,
+    requestTimeoutMs: o.requestTimeoutMs ?? 60_000,
+    watchTimeoutSeconds: o.watchTimeoutSeconds ?? (() => 300 + Math.floor(Math.random() * 300)),
+  };
+  const cache: Cache<T> = { store: new Map() };
   const stopCtl = new AbortController();
-  const waiters = new Set<() => void>();
-
-  function markSynced() {
-    if (synced) return;
-    synced = true;
-    for (const w of waiters) w();
-  }
-
-  function put(obj: unknown) {
-    const key = keyOf(obj as WatchEvent["object"]);
-    if (key === undefined) return;
-    const item = o.toItem(obj);
-    if (item === undefined) store.delete(key);
-    else store.set(key, item);
-  }
-
-  async function list(): Promise<void> {
-    const next = new Map<string, T>();
-    let cont: string | undefined;
-    let listRv: string | undefined;
-    do {
-      const page = await o.http.call<ListBody>(
-        {
-          method: "GET",
-          path: o.path,
-          query: { fieldSelector: o.fieldSelector, limit: String(pageSize), continue: cont },
-        },
-        { timeoutMs: requestTimeoutMs, signal: stopCtl.signal },
-      );
-      for (const obj of page.items ?? []) {
-        const key = keyOf(obj as WatchEvent["object"]);
-        const item = key === undefined ? undefined : o.toItem(obj);
-        if (key !== undefined && item !== undefined) next.set(key, item);
-      }
-      const c = page.metadata?.continue;
-      cont = typeof c === "string" && c !== "" ? c : undefined;
-      const r = page.metadata?.resourceVersion;
-      listRv = typeof r === "string" && r !== "" ? r : listRv;
-    } while (cont !== undefined);
-    if (listRv === undefined) throw new Error(`list ${o.path}: the answer carries no resourceVersion`);
-    store = next;
-    rv = listRv;
-    o.logger.debug(`${o.name} informer: listed ${next.size} objects at resourceVersion ${listRv}`);
-    markSynced();
-  }
-
-  function apply(ev: WatchEvent): void {
-    const obj = ev.object;
-    switch (ev.type) {
-      case "ADDED":
-      case "MODIFIED":
-        put(obj);
-        break;
-      case "DELETED": {
-        const key = keyOf(obj);
-        if (key !== undefined) store.delete(key);
-        break;
-      }
-      case "BOOKMARK":
-        break;
-      case "ERROR":
-        throw new KubeApiError({
-          status: typeof obj?.code === "number" ? obj.code : 500,
-          reason: typeof obj?.reason === "string" ? obj.reason : undefined,
-          message: `watch ${o.path}: ${typeof obj?.message === "string" ? obj.message : "error event"}`,
-        });
-      default:
-        throw new Error(`watch ${o.path}: unknown event type ${String(ev.type)}`);
-    }
-    const r = obj?.metadata?.resourceVersion;
-    if (typeof r === "string" && r !== "") rv = r;
-  }
-
-  /** Runs one watch until the stream ends; returns how many events it applied. */
-  async function watch(): Promise<number> {
-    const timeoutSeconds = watchTimeoutSeconds();
-    const ctl = new AbortController();
-    const onStop = () => ctl.abort();
-    stopCtl.signal.addEventListener("abort", onStop, { once: true });
-    let expired = false;
-    const guard = setTimeout(
-      () => {
-        expired = true;
-        ctl.abort();
-      },
-      timeoutSeconds * 1000 + WATCH_GRACE_MS,
-    );
-    let events = 0;
-    try {
-      const body = await o.http.open(
-        {
-          method: "GET",
-          path: o.path,
-          query: {
-            watch: "true",
-            resourceVersion: rv,
-            allowWatchBookmarks: "true",
-            timeoutSeconds: String(timeoutSeconds),
-            fieldSelector: o.fieldSelector,
-          },
-        },
-        { timeoutMs: requestTimeoutMs, signal: ctl.signal },
-      );
-      const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-      let buffered = "";
-      try {
-        for (;;) {
-          let chunk: Awaited<ReturnType<typeof reader.read>>;
-          try {
-            chunk = await reader.read();
-          } catch (err) {
-            if (ctl.signal.aborted) return events;
-            throw new KubeTransportError(`watch ${o.path}: stream failed`, { cause: err });
-          }
-          if (chunk.done) break;
-          buffered += chunk.value;
-          for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
-            const line = buffered.slice(0, nl).trim();
-            buffered = buffered.slice(nl + 1);
-            if (line === "") continue;
-            apply(JSON.parse(line) as WatchEvent);
-            events++;
-          }
-        }
-      } finally {
-        reader.cancel().catch(() => {});
-      }
-      return events;
-    } catch (err) {
-      if (expired || stopped) return events;
-      throw err;
-    } finally {
-      clearTimeout(guard);
-      stopCtl.signal.removeEventListener("abort", onStop);
-    }
-  }
-
-  async function run(): Promise<void> {
-    let failures = 0;
-    while (!stopped) {
-      let delay = 0;
-      try {
-        if (rv === undefined) {
-          await list();
-          failures = 0;
-        }
-        const started = Date.now();
-        const events = await watch();
-        if (events > 0 || Date.now() - started >= SHORT_WATCH_MS) failures = 0;
-        else {
-          delay = backoffDelay(++failures, o.backoff);
-          o.logger.debug(`${o.name} informer: very short watch; resuming in ${delay} ms`);
-        }
-      } catch (err) {
-        if (stopped) break;
-        if (isGone(err) && rv !== undefined) {
-          o.logger.verbose(`${o.name} informer: resourceVersion ${rv} expired, relisting`);
-          rv = undefined;
-          continue;
-        }
-        delay = backoffDelay(++failures, o.backoff);
-        o.logger.error(`${o.name} informer: ${describeKubeError(err)}; retrying in ${delay} ms`);
-      }
-      if (delay > 0) await sleep(delay, stopCtl.signal);
-    }
-  }
-
+  const sync = createSyncGate();
+  let loop: Promise<void> | undefined;
   return {
     name: o.name,
     start() {
-      if (loop || stopped) return;
-      loop = run().catch((err: unknown) => o.logger.error(`${o.name} informer stopped: ${describeKubeError(err)}`));
+      if (loop || stopCtl.signal.aborted) return;
+      loop = run(opts, { cache, sync, signal: stopCtl.signal }).catch((err: unknown) =>
+        o.logger.error(`${o.name} informer stopped: ${describeKubeError(err)}`),
+      );
     },
     async stop() {
-      stopped = true;
       stopCtl.abort();
-      for (const w of waiters) w();
+      sync.wake();
       await loop;
     },
-    get: (key) => store.get(key),
-    size: () => store.size,
-    isSynced: () => synced,
-    waitForSync(timeoutMs) {
+    get: (key) => cache.store.get(key),
+    size: () => cache.store.size,
+    isSynced: sync.isOpen,
+    waitForSync: sync.wait,
+  };
+}
+
+/** "Synced" once the first list completed; waiters wake then, at their timeout, or on stop. */
+function createSyncGate() {
+  let synced = false;
+  const waiters = new Set<() => void>();
+  const wake = () => {
+    for (const w of waiters) w();
+  };
+  return {
+    isOpen: () => synced,
+    open() {
+      if (synced) return;
+      synced = true;
+      wake();
+    },
+    wake,
+    wait(timeoutMs: number): Promise<boolean> {
       if (synced) return Promise.resolve(true);
       return new Promise((resolve) => {
         const done = () => {
@@ -273,4 +138,175 @@ export function createInformer<T>(o: InformerOptions<T>): Informer<T> {
       });
     },
   };
+}
+
+/** List (when there is no resourceVersion to resume from), watch, repeat; until `signal` aborts. */
+async function run<T>(
+  o: Resolved<T>,
+  { cache, sync, signal }: { cache: Cache<T>; sync: ReturnType<typeof createSyncGate>; signal: AbortSignal },
+): Promise<void> {
+  let failures = 0;
+  while (!signal.aborted) {
+    let delay = 0;
+    try {
+      if (cache.rv === undefined) {
+        Object.assign(cache, await list(o, signal));
+        o.logger.debug(`${o.name} informer: listed ${cache.store.size} objects at resourceVersion ${cache.rv}`);
+        sync.open();
+        failures = 0;
+      }
+      const started = Date.now();
+      const events = await watch(o, cache, signal);
+      if (events > 0 || Date.now() - started >= SHORT_WATCH_MS) failures = 0;
+      else {
+        delay = backoffDelay(++failures, o.backoff);
+        o.logger.debug(`${o.name} informer: very short watch; resuming in ${delay} ms`);
+      }
+    } catch (err) {
+      if (signal.aborted) break;
+      if (isGone(err) && cache.rv !== undefined) {
+        o.logger.verbose(`${o.name} informer: resourceVersion ${cache.rv} expired, relisting`);
+        cache.rv = undefined;
+        continue;
+      }
+      delay = backoffDelay(++failures, o.backoff);
+      o.logger.error(`${o.name} informer: ${describeKubeError(err)}; retrying in ${delay} ms`);
+    }
+    if (delay > 0) await sleep(delay, signal);
+  }
+}
+
+/** Lists every page; the result replaces the cache only once the last page arrived. */
+async function list<T>(o: Resolved<T>, signal: AbortSignal): Promise<Required<Cache<T>>> {
+  const next = new Map<string, T>();
+  let cont: string | undefined;
+  let listRv: string | undefined;
+  do {
+    const page = await o.http.call<ListBody>(
+      {
+        method: "GET",
+        path: o.path,
+        query: { fieldSelector: o.fieldSelector, limit: String(o.pageSize), continue: cont },
+      },
+      { timeoutMs: o.requestTimeoutMs, signal },
+    );
+    for (const obj of page.items ?? []) {
+      const key = keyOf(obj as WatchEvent["object"]);
+      const item = key === undefined ? undefined : o.toItem(obj);
+      if (key !== undefined && item !== undefined) next.set(key, item);
+    }
+    const c = page.metadata?.continue;
+    cont = typeof c === "string" && c !== "" ? c : undefined;
+    const r = page.metadata?.resourceVersion;
+    listRv = typeof r === "string" && r !== "" ? r : listRv;
+  } while (cont !== undefined);
+  if (listRv === undefined) throw new Error(`list ${o.path}: the answer carries no resourceVersion`);
+  return { store: next, rv: listRv };
+}
+
+/** Runs one watch from `cache.rv` until the stream ends; returns how many events it applied. */
+async function watch<T>(o: Resolved<T>, cache: Cache<T>, stopSignal: AbortSignal): Promise<number> {
+  const timeoutSeconds = o.watchTimeoutSeconds();
+  const ctl = new AbortController();
+  const onStop = () => ctl.abort();
+  stopSignal.addEventListener("abort", onStop, { once: true });
+  let expired = false;
+  const guard = setTimeout(
+    () => {
+      expired = true;
+      ctl.abort();
+    },
+    timeoutSeconds * 1000 + WATCH_GRACE_MS,
+  );
+  let events = 0;
+  try {
+    const query = {
+      watch: "true",
+      resourceVersion: cache.rv,
+      allowWatchBookmarks: "true",
+      timeoutSeconds: String(timeoutSeconds),
+      fieldSelector: o.fieldSelector,
+    };
+    const body = await o.http.open(
+      { method: "GET", path: o.path, query },
+      { timeoutMs: o.requestTimeoutMs, signal: ctl.signal },
+    );
+    await readLines(body, {
+      path: o.path,
+      signal: ctl.signal,
+      onLine(line) {
+        apply(o, cache, JSON.parse(line) as WatchEvent);
+        events++;
+      },
+    });
+    return events;
+  } catch (err) {
+    if (expired || stopSignal.aborted) return events;
+    throw err;
+  } finally {
+    clearTimeout(guard);
+    stopSignal.removeEventListener("abort", onStop);
+  }
+}
+
+/** Feeds each non-empty line of a newline-delimited stream to `onLine`; returns quietly when `signal` aborted the read. */
+async function readLines(
+  body: ReadableStream<Uint8Array>,
+  { path, signal, onLine }: { path: string; signal: AbortSignal; onLine(line: string): void },
+): Promise<void> {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  try {
+    for (;;) {
+      let chunk: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        chunk = await reader.read();
+      } catch (err) {
+        if (signal.aborted) return;
+        throw new KubeTransportError(`watch ${path}: stream failed`, { cause: err });
+      }
+      if (chunk.done) return;
+      buffered += chunk.value;
+      for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
+        const line = buffered.slice(0, nl).trim();
+        buffered = buffered.slice(nl + 1);
+        if (line !== "") onLine(line);
+      }
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+}
+
+/** One watch event into the cache; an ERROR event (410 Expired among them) throws. */
+function apply<T>(o: Resolved<T>, cache: Cache<T>, ev: WatchEvent): void {
+  const obj = ev.object;
+  switch (ev.type) {
+    case "ADDED":
+    case "MODIFIED": {
+      const key = keyOf(obj);
+      if (key === undefined) break;
+      const item = o.toItem(obj);
+      if (item === undefined) cache.store.delete(key);
+      else cache.store.set(key, item);
+      break;
+    }
+    case "DELETED": {
+      const key = keyOf(obj);
+      if (key !== undefined) cache.store.delete(key);
+      break;
+    }
+    case "BOOKMARK":
+      break;
+    case "ERROR":
+      throw new KubeApiError({
+        status: typeof obj?.code === "number" ? obj.code : 500,
+        reason: typeof obj?.reason === "string" ? obj.reason : undefined,
+        message: `watch ${o.path}: ${typeof obj?.message === "string" ? obj.message : "error event"}`,
+      });
+    default:
+      throw new Error(`watch ${o.path}: unknown event type ${String(ev.type)}`);
+  }
+  const r = obj?.metadata?.resourceVersion;
+  if (typeof r === "string" && r !== "") cache.rv = r;
 }
