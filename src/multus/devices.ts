@@ -101,7 +101,7 @@ export function dpDeviceInfoPath(dir: string, a: { resourceName: string; deviceI
   return join(dir, "dp", `${a.resourceName.replaceAll("/", "-")}-${a.deviceId.replaceAll("/", "-")}-device.json`);
 }
 
-/** The CNIDeviceInfoFile path for composeRuntimeConfig (it is used only when the delegate ends up with a deviceID). */
+/** The CNIDeviceInfoFile path of a delegate (runtimeConfig carries it only when the delegate has a deviceID). */
 export function deviceInfoFileFor(opts: { dir?: string; delegate: Delegate; containerId: string }): string {
   return cniDeviceInfoPath(opts.dir ?? DEFAULT_DEVICE_INFO_DIR, {
     delegateName: opts.delegate.name,

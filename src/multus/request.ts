@@ -6,6 +6,8 @@ import type { CniRuntime, RuntimeConf } from "../cni/conf.ts";
 import type { MultusConf } from "./netconf.ts";
 import type { MultusDeps, PodRef } from "./ports.ts";
 import type { Delegate } from "./delegates.ts";
+import { deviceInfoFileFor } from "./devices.ts";
+import { composeRuntimeConfig } from "./runtime-config.ts";
 
 export interface PodArgs {
   namespace?: string;
@@ -65,6 +67,26 @@ export function delegateCniArgs(req: MultusRequest, delegate: Delegate, forAdd: 
   if (forAdd && sel?.mac) out.push(["MAC", sel.mac]);
   if (forAdd && sel?.ips?.length) out.push(["IP", sel.ips.join(",")]);
   return out;
+}
+
+/**
+ * The runtimeConfig one delegate gets, composed once on ADD (and cached for
+ * DEL) or by DEL's rebuild when there is no cache: the request's runtimeConfig
+ * plus the delegate's network attributes and device, with the path of its
+ * CNIDeviceInfoFile under `deviceInfoDir`.
+ */
+export function delegateRuntimeConfig(
+  req: MultusRequest,
+  opts: { delegate: Delegate; deviceInfoDir?: string },
+): Record<string, unknown> {
+  const { delegate } = opts;
+  return composeRuntimeConfig({
+    base: req.conf.runtimeConfig,
+    selection: delegate.selection,
+    isMaster: delegate.isMaster,
+    deviceId: delegate.deviceId,
+    deviceInfoFile: deviceInfoFileFor({ dir: opts.deviceInfoDir, delegate, containerId: req.args.containerId }),
+  });
 }
 
 export function runtimeConfFor(

@@ -5,20 +5,20 @@ import { addNetworkList, delNetworkList } from "../../cni/conf.ts";
 import { placeholderResult, toCurrentResult, type Result100 } from "../../cni/result.ts";
 import { resolveDelegates, type Delegate } from "../delegates.ts";
 import { writeDelegateCache, deleteDelegateCache } from "../delegate-cache.ts";
-import { composeRuntimeConfig } from "../runtime-config.ts";
 import { checkEcmp } from "../gateway.ts";
 import { checkPodUid, lookupPod } from "../pod.ts";
 import { applyDefaultRoutes } from "../default-route.ts";
 import { checkIfnamesFree, checkNetns } from "../netns-check.ts";
 import { reportAttachments, reportNoNetwork } from "../report.ts";
+import { assignPodDevices, copyDeviceInfoFiles, readDeviceInfo, removeDeviceInfo } from "../devices.ts";
 import {
-  assignPodDevices,
-  copyDeviceInfoFiles,
-  deviceInfoFileFor,
-  readDeviceInfo,
-  removeDeviceInfo,
-} from "../devices.ts";
-import { cniRuntimeFor, podRefOf, requestContext, runtimeConfFor, type MultusRequest } from "../request.ts";
+  cniRuntimeFor,
+  delegateRuntimeConfig,
+  podRefOf,
+  requestContext,
+  runtimeConfFor,
+  type MultusRequest,
+} from "../request.ts";
 import type { MultusDeps, PodInfo } from "../ports.ts";
 
 export interface Attached {
@@ -44,14 +44,8 @@ export async function cmdAdd(req: MultusRequest, deps: MultusDeps): Promise<Resu
     log,
   });
   checkEcmp(delegates.map((d) => d.selection?.defaultRoute));
-  const capabilityArgs = delegates.map((d) =>
-    composeRuntimeConfig({
-      base: req.conf.runtimeConfig,
-      selection: d.selection,
-      isMaster: d.isMaster,
-      deviceId: d.deviceId,
-      deviceInfoFile: deviceInfoFileFor({ dir: deps.deviceInfoDir, delegate: d, containerId: req.args.containerId }),
-    }),
+  const capabilityArgs = delegates.map((delegate) =>
+    delegateRuntimeConfig(req, { delegate, deviceInfoDir: deps.deviceInfoDir }),
   );
   // Nothing is cached or invoked for a sandbox whose netns is gone.
   await checkNetns(req.args.netns, deps.chrootDir);

@@ -5,10 +5,15 @@ import { CniError, ErrorCode, toCniError } from "../../cni/errors.ts";
 import { delNetworkList } from "../../cni/conf.ts";
 import { resolveDelegates, type ResolveContext } from "../delegates.ts";
 import { deleteDelegateCache, readDelegateCache, writeDelegateCache, type CacheEntry } from "../delegate-cache.ts";
-import { composeRuntimeConfig } from "../runtime-config.ts";
 import { lookupPod } from "../pod.ts";
-import { assignPodDevices, deviceInfoFileFor, removeDeviceInfo } from "../devices.ts";
-import { cniRuntimeFor, requestContext, runtimeConfFor, type MultusRequest } from "../request.ts";
+import { assignPodDevices, removeDeviceInfo } from "../devices.ts";
+import {
+  cniRuntimeFor,
+  delegateRuntimeConfig,
+  requestContext,
+  runtimeConfFor,
+  type MultusRequest,
+} from "../request.ts";
 import type { MultusDeps } from "../ports.ts";
 
 export async function cmdDel(req: MultusRequest, deps: MultusDeps): Promise<void> {
@@ -101,13 +106,7 @@ async function rebuildFromApi(req: MultusRequest, deps: MultusDeps): Promise<Cac
   });
   return delegates.map((delegate) => ({
     delegate,
-    runtimeConfig: composeRuntimeConfig({
-      base: req.conf.runtimeConfig,
-      selection: delegate.selection,
-      isMaster: delegate.isMaster,
-      deviceId: delegate.deviceId,
-      deviceInfoFile: deviceInfoFileFor({ dir: deps.deviceInfoDir, delegate, containerId: req.args.containerId }),
-    }),
+    runtimeConfig: delegateRuntimeConfig(req, { delegate, deviceInfoDir: deps.deviceInfoDir }),
   }));
 }
 
@@ -115,10 +114,10 @@ async function rebuildFromApi(req: MultusRequest, deps: MultusDeps): Promise<Cac
  * No cache and no pod to ask (no Kubernetes, or the runtime named no pod): the
  * configuration alone decided what ADD attached, so it says what to delete.
  */
-async function rebuildFromConfig(req: MultusRequest, _deps: MultusDeps): Promise<CacheEntry[] | undefined> {
+async function rebuildFromConfig(req: MultusRequest, deps: MultusDeps): Promise<CacheEntry[] | undefined> {
   const delegates = await resolveDelegates({ conf: req.conf, ifname: req.args.ifname }).catch(() => undefined);
   return delegates?.map((delegate) => ({
     delegate,
-    runtimeConfig: composeRuntimeConfig({ base: req.conf.runtimeConfig, isMaster: delegate.isMaster }),
+    runtimeConfig: delegateRuntimeConfig(req, { delegate, deviceInfoDir: deps.deviceInfoDir }),
   }));
 }

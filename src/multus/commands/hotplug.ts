@@ -4,8 +4,7 @@ import { CniError, ErrorCode } from "../../cni/errors.ts";
 import { addNetworkList, checkNetworkList, delNetworkList, statusNetworkList } from "../../cni/conf.ts";
 import type { Result100 } from "../../cni/result.ts";
 import { applySelectionToConfig, delegateFromBytes } from "../delegates.ts";
-import { composeRuntimeConfig } from "../runtime-config.ts";
-import { cniRuntimeFor, runtimeConfFor, type MultusRequest } from "../request.ts";
+import { cniRuntimeFor, delegateRuntimeConfig, runtimeConfFor, type MultusRequest } from "../request.ts";
 import type { MultusDeps } from "../ports.ts";
 import type { NetworkSelection } from "../selection.ts";
 
@@ -36,7 +35,7 @@ export async function cmdHotplug(
   );
   const delegate = { ...spec, ifname: req.args.ifname, selection };
   const rt = cniRuntimeFor(req.conf, deps);
-  const capabilityArgs = composeRuntimeConfig({ base: req.conf.runtimeConfig, selection, isMaster: false });
+  const capabilityArgs = delegateRuntimeConfig(req, { delegate, deviceInfoDir: deps.deviceInfoDir });
   const rc = runtimeConfFor(req, delegate, capabilityArgs, req.args.command === "ADD");
   switch (req.args.command) {
     case "ADD":
