@@ -113,17 +113,22 @@ export type SelectionElement = v.InferOutput<typeof SelectionElementSchema>;
 
 // ---------------------------------------------------------------------------
 // Errors: msg names the annotation, the element (0-based, as in the JSON list
-// or the comma-separated list) and the field; details carry Go Multus' wording
-// when Go rejects the same input.
+// or the comma-separated list) and the field, after Go Multus' wording when Go
+// rejects the same input.
 
 type Label = "networks" | "default-network";
 
-function invalid(label: Label, where: string, problem: string, goDetails?: string): CniError {
-  return new CniError(ErrorCode.InvalidConfig, `invalid ${label} annotation: ${where}${problem}`, goDetails);
+/**
+ * Where Go Multus rejects the same input, the message begins with Go's words
+ * (what users grep for in kubelet logs and alerts) and our precise location follows.
+ */
+function invalid(label: Label, where: string, problem: string, goWords?: string): CniError {
+  const ours = `invalid ${label} annotation: ${where}${problem}`;
+  return new CniError(ErrorCode.InvalidConfig, goWords ? `${goWords} (${ours})` : ours);
 }
 
-function elementError(label: Label, index: number, field: string | undefined, problem: string, goDetails?: string) {
-  return invalid(label, `element ${index}: ${field === undefined ? "" : `field "${field}": `}`, problem, goDetails);
+function elementError(label: Label, index: number, field: string | undefined, problem: string, goWords?: string) {
+  return invalid(label, `element ${index}: ${field === undefined ? "" : `field "${field}": `}`, problem, goWords);
 }
 
 // ---------------------------------------------------------------------------
@@ -355,9 +360,10 @@ export function parseDefaultNetworkAnnotation(
 ): NetworkSelection | undefined {
   const selections = parseAnnotation("default-network", annotation, multusNamespace);
   if (selections.length > 1) {
-    throw new CniError(
-      ErrorCode.InvalidConfig,
-      `invalid default-network annotation: names ${selections.length} networks, at most one is allowed`,
+    throw invalid(
+      "default-network",
+      "",
+      `names ${selections.length} networks, at most one is allowed`,
       `tryLoadK8sPodDefaultNetwork: more than one default network is specified: ${annotation}`,
     );
   }

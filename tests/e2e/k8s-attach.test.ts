@@ -296,6 +296,20 @@ describe.skipIf(!canRunE2e)("a pod with networks from NetworkAttachmentDefinitio
     await del(pod, id);
   });
 
+  test("a malformed networks annotation: Go's words first, then the element and field, and nothing attached", async () => {
+    const pod = env.createPod({ annotations: { [NETWORKS]: '[{"name":"a","ips":["10.1.1.300/24"]}]' } });
+    const id = containerId();
+    const r = await env.cni("ADD", { pod, containerId: id, netns: ns.path });
+    expect(r.code, describeRun(r)).toBe(1);
+    const err = r.json();
+    expect(err.code).toBe(7);
+    expect(err.msg).toBe(
+      `failed to parse CIDR "10.1.1.300/24": invalid CIDR address: 10.1.1.300/24 (invalid networks annotation: element 0: field "ips[0]": "10.1.1.300/24" is not a valid CIDR)`,
+    );
+    await expectNothingAttached(id, []);
+    await del(pod, id);
+  });
+
   test("default-route on a NAD network: its gateway is the pod's only default route, in the netns, the result, network-status and the libcni cache", async () => {
     const br = bridgeNad("gw");
     const gw = `${br.prefix}.1`;
