@@ -137,7 +137,7 @@ export async function envVariants(): Promise<Record<string, Record<string, strin
 }
 
 /** The DaemonSet's daemon-config.json with this run's paths. */
-async function daemonsetConfig(): Promise<Record<string, unknown>> {
+export async function daemonsetConfig(): Promise<Record<string, unknown>> {
   const docs = parseAllDocuments(await readFile(MANIFEST, "utf8")).map((d) => d.toJS() as Record<string, any> | null);
   const cm = docs.find((d) => d?.kind === "ConfigMap" && typeof d?.data?.["daemon-config.json"] === "string");
   if (!cm) throw new Error(`${MANIFEST}: no ConfigMap with daemon-config.json`);
@@ -147,7 +147,7 @@ async function daemonsetConfig(): Promise<Record<string, unknown>> {
 // ---------------------------------------------------------------------------
 // The host side: names, namespaces, links
 
-interface Host {
+export interface Host {
   pid: number;
   /** The cluster network's bridge, the NAD bridges, the veth pair (macvlan parent `vethA`). */
   clusterBridge: string;
@@ -159,7 +159,7 @@ interface Host {
   octet: number;
 }
 
-function planHost(pods: number): Host {
+export function planHost(pods: number): Host {
   const pid = process.pid;
   return {
     pid,
@@ -180,7 +180,7 @@ async function ipBatch(lines: string[]): Promise<void> {
 }
 
 /** Removes namespaces and links a killed bench run left behind (their pid is gone). */
-async function sweepStale(progress: (l: string) => void): Promise<void> {
+export async function sweepStale(progress: (l: string) => void): Promise<void> {
   const dead = async (pid: string) => Number(pid) !== process.pid && !(await isAlive(Number(pid)));
   const netns: string[] = [];
   for (const n of await readdir("/var/run/netns").catch(() => [] as string[])) {
@@ -206,7 +206,7 @@ async function sweepStale(progress: (l: string) => void): Promise<void> {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 }
 
-async function createHost(h: Host): Promise<void> {
+export async function createHost(h: Host): Promise<void> {
   await ipBatch(h.netns.map((n) => `netns add ${n}`));
   const present = new Set(await readdir("/var/run/netns").catch(() => [] as string[]));
   const missing = h.netns.filter((n) => !present.has(n));
@@ -215,7 +215,7 @@ async function createHost(h: Host): Promise<void> {
   await $`ip link set ${h.vethA} up`.quiet();
 }
 
-async function removeHost(h: Host): Promise<void> {
+export async function removeHost(h: Host): Promise<void> {
   await ipBatch([
     ...h.netns.map((n) => `netns del ${n}`),
     `link del ${h.vethA}`,
@@ -227,7 +227,7 @@ async function removeHost(h: Host): Promise<void> {
 // ---------------------------------------------------------------------------
 // The API's contents
 
-interface PodSpec {
+export interface PodSpec {
   namespace: string;
   name: string;
   uid: string;
@@ -241,8 +241,18 @@ const LIVE_NADS = ["bridge-net", "macvlan-net"];
 /** The NADs pods on this node select: one bridge and one macvlan per namespace, each its own /24. */
 function liveNads(
   h: Host,
-  dataDir: string,
+  w: Pick<Workdir, "dataDir" | "delegates">,
 ): Array<{ namespace: string; name: string; config: Record<string, unknown> }> {
+  const dataDir = w.dataDir;
+  if (w.delegates === "trivial") {
+    return NAMESPACES.flatMap((namespace) =>
+      LIVE_NADS.map((name) => ({
+        namespace,
+        name,
+        config: { cniVersion: "1.0.0", name: `${namespace}-${name}`, type: NOOP_PLUGIN },
+      })),
+    );
+  }
   return NAMESPACES.flatMap((namespace, i) => {
     const ipam = (k: number) => ({
       type: "host-local",
@@ -397,7 +407,7 @@ function podObject(p: {
 }
 
 /** The pods on this node: spread over the namespaces, alternately selecting the bridge and the macvlan NAD. */
-function podSpecs(h: Host, n: number): PodSpec[] {
+export function podSpecs(h: Host, n: number): PodSpec[] {
   return Array.from({ length: n }, (_, i) => ({
     namespace: NAMESPACES[i % NAMESPACES.length]!,
     name: `web-${String(i).padStart(3, "0")}`,
@@ -408,9 +418,9 @@ function podSpecs(h: Host, n: number): PodSpec[] {
 }
 
 /** A fresh API: `nodePods` pods here (each selecting a live NAD), `otherPods` elsewhere, `nads` NADs. */
-async function startCluster(
+export async function startCluster(
   h: Host,
-  dataDir: string,
+  w: Pick<Workdir, "dataDir" | "delegates">,
   c: { name: string; nodePods: number; otherPods: number; nads: number },
 ): Promise<{ fake: FakeKube; pods: PodSpec[]; cluster: Cluster }> {
   const fake = await startFakeKube();
@@ -418,7 +428,7 @@ async function startCluster(
   let podBytes = 0;
   let nodePodBytes = 0;
   let nadBytes = 0;
-  const live = liveNads(h, dataDir);
+  const live = liveNads(h, w);
   for (let k = 0; k < Math.max(c.nads, live.length); k++) {
     const n = k < live.length ? live[k]! : otherNad(k);
     nadBytes += bytes(fake.createNad({ namespace: n.namespace, name: n.name, config: JSON.stringify(n.config) }));
@@ -449,15 +459,31 @@ async function startCluster(
 // ---------------------------------------------------------------------------
 // The daemon
 
-interface Workdir {
+/** "real": Debian's bridge, macvlan and host-local; "trivial": a dash script that answers at once. */
+export type Delegates = "real" | "trivial";
+
+export interface Workdir {
   dir: string;
   multus: string;
   shim: string;
+  /** The daemon's binDir: the real plugins, or bin/ with the trivial one. */
+  binDir: string;
+  delegates: Delegates;
   dataDir: string;
   clusterConflist: string;
 }
 
-async function createWorkdir(binary: string, h: Host): Promise<Workdir> {
+/** The trivial delegate's type: drains stdin, prints a result naming CNI_IFNAME and CNI_NETNS on ADD. */
+const NOOP_PLUGIN = "bench-noop";
+const NOOP_SCRIPT = `#!/bin/sh
+while IFS= read -r _l; do :; done
+case "$CNI_COMMAND" in
+ADD) printf '{"cniVersion":"1.0.0","interfaces":[{"name":"%s","sandbox":"%s"}],"ips":[{"address":"10.250.0.5/24","interface":0}]}' "$CNI_IFNAME" "$CNI_NETNS" ;;
+VERSION) printf '%s' '{"cniVersion":"1.0.0","supportedVersions":["0.3.0","0.3.1","0.4.0","1.0.0"]}' ;;
+esac
+`;
+
+export async function createWorkdir(binary: string, h: Host, delegates: Delegates = "real"): Promise<Workdir> {
   const dir = await mkdtemp(join(tmpdir(), `multus-bench-k8s-${h.pid}-`));
   await mkdir(join(dir, "bin"));
   // A snapshot: other work in the repo may rebuild dist/multus while we measure.
@@ -467,6 +493,11 @@ async function createWorkdir(binary: string, h: Host): Promise<Workdir> {
   const shim = join(dir, "bin", "multus-shim");
   await symlink(multus, shim);
   const dataDir = join(dir, "ipam");
+  if (delegates === "trivial") {
+    await writeFile(join(dir, "bin", NOOP_PLUGIN), NOOP_SCRIPT, { mode: 0o755 });
+    const clusterConflist = JSON.stringify({ cniVersion: "1.0.0", name: "cluster", plugins: [{ type: NOOP_PLUGIN }] });
+    return { dir, multus, shim, binDir: join(dir, "bin"), delegates, dataDir, clusterConflist };
+  }
   const clusterConflist = JSON.stringify({
     cniVersion: "0.3.1",
     name: "cluster",
@@ -485,10 +516,10 @@ async function createWorkdir(binary: string, h: Host): Promise<Workdir> {
       },
     ],
   });
-  return { dir, multus, shim, dataDir, clusterConflist };
+  return { dir, multus, shim, binDir: PLUGIN_DIR, delegates, dataDir, clusterConflist };
 }
 
-interface BenchDaemon {
+export interface BenchDaemon {
   proc: Subprocess;
   readyMs: number;
   socketDir: string;
@@ -500,7 +531,7 @@ interface BenchDaemon {
   output(): string;
 }
 
-async function startDaemon(
+export async function startDaemon(
   w: Workdir,
   o: { tag: string; env: Record<string, string>; fake: FakeKube },
 ): Promise<BenchDaemon> {
@@ -522,7 +553,7 @@ async function startDaemon(
       socketDir,
       daemonSocketDir: socketDir,
       cniDir,
-      binDir: PLUGIN_DIR,
+      binDir: w.binDir,
       kubeconfig: o.fake.writeKubeconfig(join(dir, "kubeconfig")),
     }),
   );
@@ -562,7 +593,7 @@ async function startDaemon(
 // ---------------------------------------------------------------------------
 // Phases
 
-function cniEnv(p: PodSpec, command: string, containerId: string): Record<string, string> {
+export function cniEnv(p: PodSpec, command: string, containerId: string): Record<string, string> {
   return {
     PATH,
     CNI_COMMAND: command,
@@ -626,7 +657,7 @@ async function callCni(
   command: "ADD" | "DEL",
   id: string,
 ): Promise<{ ms: number; cpuMs?: number; error?: string }> {
-  const env = cniEnv(p, command, id);
+  const env: Record<string, string> = { ...cniEnv(p, command, id), CNI_PATH: w.binDir };
   if (via === "shim") {
     const r = await timeExec({ cmd: [w.shim], env, stdin: d.shimConf });
     return { ms: r.ms, cpuMs: r.cpuMs, error: r.code === 0 ? undefined : `exit ${r.code}: ${r.stdout}${r.stderr}` };
@@ -794,7 +825,7 @@ async function runPass(
   return toHalf(acc);
 }
 
-async function runConcurrent(
+export async function runConcurrent(
   w: Workdir,
   d: BenchDaemon,
   fake: FakeKube,
@@ -859,7 +890,7 @@ export async function runK8s(o: K8sOptions): Promise<K8sReport> {
     // Every daemon runs side by side, each against its own fresh API.
     const live: Live[] = [];
     for (const [k, { env, c }] of plan.entries()) {
-      const { fake, pods, cluster } = await startCluster(h, w.dataDir, c);
+      const { fake, pods, cluster } = await startCluster(h, w, c);
       cleanup.add(() => fake.stop());
       fake.resetCounts();
       const d = await startDaemon(w, { tag: `d${k}`, env: variants[env]!, fake });
@@ -899,7 +930,7 @@ export async function runK8s(o: K8sOptions): Promise<K8sReport> {
       delegates: delegateAcc,
       progress: o.progress,
       clusterConf: { cniVersion: cluster.cniVersion, name: cluster.name, ...cluster.plugins[0] },
-      nads: new Map(liveNads(h, w.dataDir).map((n) => [`${n.namespace}/${n.name}`, n.config])),
+      nads: new Map(liveNads(h, w).map((n) => [`${n.namespace}/${n.name}`, n.config])),
     });
     if (delegateAcc.add.firstError ?? delegateAcc.del.firstError) {
       throw new Error(`the delegates fail without multus: ${delegateAcc.add.firstError ?? delegateAcc.del.firstError}`);

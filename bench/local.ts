@@ -312,7 +312,10 @@ async function measurePairs(
  * hyperfine-like: 5 warm-up runs, then `runs` rounds in which every command runs
  * once, so a change in machine load hits all of them alike.
  */
-async function measureStartup(specs: Array<{ name: string; spec: ExecSpec }>, runs: number): Promise<StartupRow[]> {
+export async function measureStartup(
+  specs: Array<{ name: string; spec: ExecSpec }>,
+  runs: number,
+): Promise<StartupRow[]> {
   for (const { spec } of specs) for (let i = 0; i < 5; i++) await timeExec(spec);
   const wall = specs.map(() => [] as number[]);
   const cpu = specs.map(() => [] as number[]);

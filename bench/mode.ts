@@ -1,6 +1,7 @@
 // What a bench mode gives run.ts: its own flags, and a run that returns tables
 // (printed, and written as Markdown) plus one line per target.
 import type { parseArgs } from "node:util";
+import type { BenchRecord } from "./record.ts";
 import type { Table } from "./stats.ts";
 
 export type FlagSpec = NonNullable<Parameters<typeof parseArgs>[0]>["options"];
@@ -12,6 +13,8 @@ export interface ModeResult {
   targets: string[];
   /** The settings used, as written into results.md. */
   settings: Record<string, unknown>;
+  /** Record mode's figures: written as JSON (bench/results/latest.json) and compared with --compare. */
+  record?: BenchRecord;
 }
 
 export interface BenchMode {

@@ -1,9 +1,17 @@
 // `bun run bench` (after build.ts): runs the modes, prints their tables and
 // writes each mode's section of bench/results.md (the other sections stay).
 //
-//   bun run bench/run.ts [MODE | --mode=MODE] [--quick] [--binary=PATH] [--out=FILE | --no-write] [mode flags]
+//   bun run bench/run.ts [MODE | --mode=MODE] [--quick] [--binary=PATH] [--out=FILE | --no-write]
+//                        [--json=FILE] [--compare=OLD.json [--current=NEW.json]] [mode flags]
 //
-// Modes are registered in MODES below; MODE "all" (the default) runs each in turn.
+// Modes are registered in MODES below; the default is "record"; "all" runs each in turn.
+// "record" (bench/record.ts, root): the figures tracked from build to build (shim start-up,
+// ADD/DEL at concurrency 1, 8, 32 and a burst, memory, API requests per pod, with a trivial
+// delegate and real ones); a full run writes bench/results/latest.json (or --json), a line
+// of results.md's history and the README's table; --quick is a smoke run that writes only
+// --json when given. Its flags: --pods=N --burst=N --runs=N --other-pods=N --nads=N.
+// --compare=OLD.json prints new/old per figure after the run; with --current=NEW.json it
+// compares the two files and runs nothing.
 // "local" (bench/local.ts) needs no cluster; its flags: --runs=N --iterations=N
 // --concurrency=N --per-worker=N --variants=a,b --delegate=sh|recorder.
 // "k8s" (bench/k8s.ts, root) runs the daemon against the fake API server with
@@ -11,14 +19,19 @@
 // --envs=daemonset,default --no-small.
 // --binary compares another build (default dist/multus, which `bun run bench` rebuilds).
 import { parseArgs } from "node:util";
-import { cpus, loadavg } from "node:os";
-import { readFile, writeFile } from "node:fs/promises";
+import { loadavg } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BINARY } from "../tests/helpers/multus.ts";
+import { isBusy, runInfo } from "./info.ts";
 import type { BenchMode, FlagSpec, FlagValues, ModeResult } from "./mode.ts";
+import type { BenchRecord } from "./record.ts";
+import { compareRecords } from "./record-report.ts";
 import { renderMarkdown, renderText } from "./stats.ts";
+import { appendHistory, writeJson, writeReadme, writeSection } from "./write.ts";
 
 const MODES: Record<string, () => Promise<BenchMode>> = {
+  record: async () => (await import("./record.ts")).recordMode,
   local: async () => (await import("./local.ts")).localMode,
   k8s: async () => (await import("./k8s.ts")).k8sMode,
 };
@@ -29,13 +42,20 @@ const COMMON = {
   binary: { type: "string", default: BINARY },
   out: { type: "string", default: join(import.meta.dir, "results.md") },
   "no-write": { type: "boolean", default: false },
+  json: { type: "string" },
+  compare: { type: "string" },
+  current: { type: "string" },
 } as const;
 
 const argv = Bun.argv.slice(2);
 // First pass for the mode only: the flags allowed depend on it.
 const first = parseArgs({ args: argv, allowPositionals: true, strict: false, options: COMMON });
+if (typeof first.values.compare === "string" && typeof first.values.current === "string") {
+  await printComparison(first.values.compare, await readRecord(first.values.current));
+  process.exit(0);
+}
 const modeArg = first.positionals[0] ?? (typeof first.values.mode === "string" ? first.values.mode : undefined);
-const names = !modeArg || modeArg === "all" ? Object.keys(MODES) : [modeArg];
+const names = modeArg === "all" ? Object.keys(MODES) : [modeArg ?? "record"];
 const unknown = names.find((n) => !MODES[n]);
 if (unknown) {
   console.error(`bench: unknown mode "${unknown}" (available: ${Object.keys(MODES).join(", ")}, all)`);
@@ -51,6 +71,7 @@ try {
   process.exit(2);
 }
 const binary = values.binary as string;
+if (typeof values.compare === "string") await readRecord(values.compare); // fail before a long run, not after
 
 for (const mode of modes) {
   const load0 = loadavg()[0]!;
@@ -82,8 +103,47 @@ for (const mode of modes) {
       "",
       ...result.targets.map((l) => `- ${l}`),
     ].join("\n");
-    await writeSection(values.out as string, mode.name, section);
-    console.log(`\nwritten to ${values.out} (section "${mode.name}")`);
+    if (!(mode.name === "record" && values.quick)) {
+      await writeSection(values.out as string, mode.name, section);
+      console.log(`\nwritten to ${values.out} (section "${mode.name}")`);
+    }
+  }
+  if (result.record) await saveRecord(result.record);
+}
+
+/** A full run: the JSON, a line of history, the README; a quick one: only an explicit --json. */
+async function saveRecord(r: BenchRecord): Promise<void> {
+  const json = typeof values.json === "string" ? values.json : undefined;
+  if (!values["no-write"] && (json || !values.quick)) {
+    const path = json ?? join(import.meta.dir, "results", "latest.json");
+    await writeJson(path, r);
+    console.log(`written to ${path}`);
+  }
+  if (!values["no-write"] && !values.quick) {
+    await appendHistory(values.out as string, r);
+    const readme = join(import.meta.dir, "..", "README.md");
+    if (await writeReadme(readme, r)) console.log(`README.md's figures updated`);
+  }
+  if (typeof values.compare === "string") await printComparison(values.compare, r);
+}
+
+async function readRecord(path: string): Promise<BenchRecord> {
+  try {
+    const r = JSON.parse(await readFile(path, "utf8")) as BenchRecord;
+    if (typeof r.schema !== "number" || !r.delegates) throw new Error("not a bench record (no schema, no delegates)");
+    return r;
+  } catch (err) {
+    console.error(`bench: ${path}: ${(err as Error).message}`);
+    process.exit(2);
+  }
+}
+
+async function printComparison(oldPath: string, current: BenchRecord): Promise<void> {
+  try {
+    console.log(`\n${renderText(compareRecords(await readRecord(oldPath), current))}`);
+  } catch (err) {
+    console.error(`bench: --compare: ${(err as Error).message}`);
+    process.exit(2);
   }
 }
 
@@ -91,38 +151,12 @@ function title(mode: BenchMode): string {
   return mode.title ?? `${mode.name[0]!.toUpperCase()}${mode.name.slice(1)} mode`;
 }
 
-/** Replaces the mode's section (between its markers) in the results file, or appends it. */
-async function writeSection(path: string, name: string, body: string): Promise<void> {
-  const begin = `<!-- bench:${name} -->`;
-  const end = `<!-- /bench:${name} -->`;
-  const block = `${begin}\n${body}\n${end}`;
-  const old = await readFile(path, "utf8").catch(() => "");
-  const a = old.indexOf(begin);
-  const b = old.indexOf(end);
-  const text =
-    a >= 0 && b > a
-      ? old.slice(0, a) + block + old.slice(b + end.length)
-      : `${
-          old.includes("<!-- bench:")
-            ? old.trimEnd()
-            : [
-                "# Benchmark results",
-                "",
-                "Produced by `bun run bench` (bench/run.ts): one section per mode; `--mode=NAME` rewrites only that one. Paste into the README as needed.",
-              ].join("\n")
-        }\n\n${block}\n`;
-  await writeFile(path, text);
-}
-
 function describeRun(at: Date, loadBefore: number, loadAfter: number, settings: Record<string, unknown>): string[] {
-  const text = (cmd: string[], cwd = import.meta.dir) => Bun.spawnSync(cmd, { cwd }).stdout.toString().trim();
-  const dirty = text(["git", "status", "--porcelain", "--", "../src"]) !== "" ? " + uncommitted changes in src/" : "";
-  const version = text([binary, "version"]).split("\n")[0] ?? "";
-  const cpu = cpus()[0]?.model ?? "unknown CPU";
+  const i = runInfo(binary);
   return [
-    `${at.toISOString()}, commit ${text(["git", "rev-parse", "--short", "HEAD"])}${dirty}; \`${version}\``,
-    `bun ${Bun.version}, Linux ${text(["uname", "-r"])}, ${cpus().length} x ${cpu}; load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after` +
-      (Math.max(loadBefore, loadAfter) > cpus().length / 2
+    `${at.toISOString()}, commit ${i.commit}${i.dirty ? " + uncommitted changes in src/" : ""}; \`${i.version}\``,
+    `bun ${i.bun}, Linux ${i.kernel}, ${i.cpus} x ${i.cpu}; load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after` +
+      (isBusy(Math.max(loadBefore, loadAfter))
         ? " (a busy machine: latencies are upper bounds; CPU times and memory hold better)"
         : ""),
     `settings: ${JSON.stringify({ binary, ...settings })}`,
