@@ -104,9 +104,10 @@ export function readmeTable(r: BenchRecord): string {
   const trio = (l: { p50: number; p99: number; max: number }) => `${fmtMs(l.p50)} / ${fmtMs(l.p99)} / ${fmtMs(l.max)}`;
   const first = r.delegates[DELEGATES[0]!];
   return [
+    `Shim start-up (\`multus-shim\` VERSION, spawn to exit): p50 / p99 / max ${trio(r.shimStartupMs)} ms.`,
+    "",
     `| figure | ${DELEGATES.map((k) => KIND[k]).join(" | ")} |`,
     `|---|${DELEGATES.map(() => "---").join("|")}|`,
-    `| shim start-up p50 / p99 / max (ms) | ${DELEGATES.map(() => trio(r.shimStartupMs)).join(" | ")} |`,
     ...PHASES.flatMap((name) => {
       const label = phaseLabel(name, first.phases[name].pods);
       return [
@@ -129,11 +130,11 @@ export function readmeTable(r: BenchRecord): string {
 export function historyRow(r: BenchRecord): string {
   const t = r.delegates.trivial;
   const x = r.delegates.real;
-  return `| ${r.at.slice(0, 16).replace("T", " ")} | ${r.commit}${r.dirty ? "+" : ""} | ${r.machine.loadBefore.toFixed(1)}${r.busy ? " (busy)" : ""} | ${fmtMs(r.shimStartupMs.p50)} | ${fmtMs(t.phases.c1.add.p50)} | ${fmtMs(x.phases.c1.add.p50)} | ${fmtMs(x.phases.burst.add.p99)} | ${x.phases.c32.addPodsPerSec.toFixed(1)} | ${mib(x.rss.rest)} | ${mib(x.rss.peak)} |`;
+  return `| ${r.at.slice(0, 16).replace("T", " ")} | ${r.commit}${r.dirty ? "+" : ""} | ${r.machine.loadBefore.toFixed(1)}-${r.machine.loadAfter.toFixed(1)} | ${fmtMs(r.shimStartupMs.p50)} | ${fmtMs(t.phases.c1.add.p50)} | ${fmtMs(x.phases.c1.add.p50)} | ${fmtMs(x.phases.burst.add.p99)} | ${x.phases.c32.addPodsPerSec.toFixed(1)} | ${mib(x.rss.rest)} | ${mib(x.rss.peak)} |`;
 }
 
 export const HISTORY_HEADER = [
-  "| date (UTC) | commit | load | shim start p50 | trivial ADD c1 p50 | real ADD c1 p50 | real burst ADD p99 | real c32 ADD pods/s | real RSS at rest | real RSS peak |",
+  "| date (UTC) | commit | load before-after | shim start p50 | trivial ADD c1 p50 | real ADD c1 p50 | real burst ADD p99 | real c32 ADD pods/s | real RSS at rest | real RSS peak |",
   "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
 ].join("\n");
 
