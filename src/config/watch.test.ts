@@ -86,6 +86,23 @@ async function manager(opts: Partial<ConfigManagerOptions> = {}): Promise<Config
 }
 const generated = async () =>
   JSON.parse(await readFile(join(netd, "00-multus.conf"), "utf8")) as Record<string, unknown>;
+/** A manager on the same primary writing elsewhere: when it has regenerated, the change has been seen. */
+async function startWitness(): Promise<ConfigManager> {
+  const otherDir = join(dir, "witness-net.d");
+  await mkdir(otherDir);
+  const witness = await manager({ autoconfigDir: netd, cniConfigDir: otherDir });
+  await witness.start();
+  return witness;
+}
+/** Tracks whether `promise` has settled yet, without awaiting it. */
+function settledState<T>(promise: Promise<T>): { promise: Promise<T>; settled: boolean } {
+  const state = { promise, settled: false };
+  promise.then(
+    () => (state.settled = true),
+    () => (state.settled = true),
+  );
+  return state;
+}
 async function errorOf(p: Promise<unknown>): Promise<CniError> {
   try {
     await p;
@@ -110,17 +127,24 @@ describe("discovery", () => {
   });
 
   test("waits for a primary to appear, bounded", async () => {
-    setTimeout(() => void writeFile(join(netd, "10-late.conf"), conf()), 300);
-    expect(await discoverPrimary(netd, { timeoutMs: 3000 })).toBe("10-late.conf");
-    const err = await errorOf(discoverPrimary(join(dir, "empty-and-missing"), { timeoutMs: 300 }));
+    const logger = captureLog();
+    const found = settledState(discoverPrimary(netd, { timeoutMs: 10_000, log: logger }));
+    await logged(logger, `no CNI configuration in ${netd} yet: waiting up to 10 s`, 0);
+    expect(found.settled).toBe(false);
+    await writeFile(join(netd, "10-late.conf"), conf());
+    expect(await found.promise).toBe("10-late.conf");
+    const err = await errorOf(discoverPrimary(join(dir, "empty-and-missing"), { timeoutMs: 100 }));
     expect(err.message).toContain(`could not find a plugin configuration in ${join(dir, "empty-and-missing")}`);
   });
 
   test("an abort ends the wait at once", async () => {
     const ac = new AbortController();
-    setTimeout(() => ac.abort(), 100);
+    const logger = captureLog();
     const t0 = Date.now();
-    await errorOf(discoverPrimary(netd, { timeoutMs: 10_000, signal: ac.signal }));
+    const waiting = discoverPrimary(netd, { timeoutMs: 10_000, signal: ac.signal, log: logger });
+    await logged(logger, "waiting up to 10 s", 0);
+    ac.abort();
+    expect((await errorOf(waiting)).details).toBe("stopped while waiting");
     expect(Date.now() - t0).toBeLessThan(2000);
   });
 
@@ -272,11 +296,7 @@ describe("writing and watching", () => {
     await m.start();
     const content = await readFile(m.path, "utf8");
     await m.stop();
-    // A manager still running on the same primary shows when the change has been seen.
-    const otherDir = join(dir, "other-net.d");
-    await mkdir(otherDir);
-    const witness = await manager({ autoconfigDir: netd, cniConfigDir: otherDir });
-    await witness.start();
+    const witness = await startWitness();
     await writeFile(primary, conf({ capabilities: { ips: true } }));
     await until(async () => (await readFile(witness.path, "utf8")).includes('"ips":true'), "the witness regenerating");
     expect(await readFile(m.path, "utf8")).toBe(content);
@@ -307,11 +327,13 @@ describe("writing and watching", () => {
 describe("readiness indicator", () => {
   test("waits for the file to appear, bounded", async () => {
     const file = join(dir, "ready");
-    setTimeout(() => void writeFile(file, ""), 300);
-    const t0 = Date.now();
-    await waitForReadinessIndicator(file, { timeoutMs: 5000 });
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
-    const err = await errorOf(waitForReadinessIndicator(join(dir, "never"), { timeoutMs: 300 }));
+    const logger = captureLog();
+    const ready = settledState(waitForReadinessIndicator(file, { timeoutMs: 10_000, log: logger }));
+    await logged(logger, `waiting up to 10 s for readiness indicator file ${file}`, 0);
+    expect(ready.settled).toBe(false);
+    await writeFile(file, "");
+    await ready.promise;
+    const err = await errorOf(waitForReadinessIndicator(join(dir, "never"), { timeoutMs: 100 }));
     expect(err.message).toContain(`still waiting for readinessindicatorfile @ ${join(dir, "never")}`);
   });
 
@@ -320,28 +342,27 @@ describe("readiness indicator", () => {
     await mkdir(join(dir, "run"));
     await writeFile(file, "");
     await writeFile(join(netd, "10-x.conf"), conf());
-    const m = await manager({ readinessIndicatorFile: file });
+    const logger = captureLog();
+    const m = await manager({ readinessIndicatorFile: file, log: logger });
     await m.start();
     expect(await stat(m.path).catch(() => undefined)).toBeDefined();
-    let lost = "";
-    void m.lost.then((r) => {
-      lost = r;
-    });
-    await Bun.sleep(100);
-    expect(lost).toBe("");
-    // an atomic replace is not a removal
+    const lost = settledState(m.lost);
+    let seen = await logged(logger, `readiness indicator file ${file} is still there (start)`, 0);
+    expect(lost.settled).toBe(false);
+    // an atomic replace is not a removal: the check it triggers finds the file
     await writeFile(join(dir, "run", "ready.tmp"), "x");
     await rename(join(dir, "run", "ready.tmp"), file);
-    await Bun.sleep(200);
-    expect(lost).toBe("");
+    seen = await logged(logger, `readiness indicator file ${file} is still there (ready changed)`, seen);
+    expect(lost.settled).toBe(false);
 
     await rm(file);
     const reason = await m.lost;
     expect(reason).toContain(`readiness indicator file ${file} is gone`);
     expect(await stat(m.path).catch(() => undefined)).toBeUndefined();
-    // and it is not written again
+    // and it is not written again, though a manager still running sees the primary change
+    const witness = await startWitness();
     await writeFile(join(netd, "10-x.conf"), conf({ capabilities: { ips: true } }));
-    await Bun.sleep(300);
+    await until(async () => (await readFile(witness.path, "utf8")).includes('"ips":true'), "the witness regenerating");
     expect(await stat(m.path).catch(() => undefined)).toBeUndefined();
   });
 });

@@ -137,9 +137,14 @@ export async function createConfigManager(opts: ConfigManagerOptions): Promise<C
     }
   };
 
-  const readinessGone = async (): Promise<void> => {
+  /** `why` names the event that asked; the periodic re-check passes none and stays quiet. */
+  const readinessGone = async (why?: string): Promise<void> => {
     const file = opts.readinessIndicatorFile;
-    if (!file || stopped || (await exists(file))) return;
+    if (!file || stopped) return;
+    if (await exists(file)) {
+      if (why) log.debug(`readiness indicator file ${file} is still there (${why})`);
+      return;
+    }
     stopped = true;
     closeAll();
     await queue.catch(() => undefined);
@@ -184,10 +189,10 @@ export async function createConfigManager(opts: ConfigManagerOptions): Promise<C
       const indicator = opts.readinessIndicatorFile;
       if (indicator) {
         watchDir(watchers, dirname(indicator), log, (name) => {
-          if (name === null || name === basename(indicator)) void readinessGone();
+          if (name === null || name === basename(indicator)) void readinessGone(`${name ?? "its dir"} changed`);
         });
         timers.push(setInterval(() => void readinessGone(), 1000));
-        await readinessGone();
+        await readinessGone("start");
       }
     },
     async stop() {
@@ -200,6 +205,7 @@ export async function createConfigManager(opts: ConfigManagerOptions): Promise<C
 
 type PrimaryLookup = Pick<ConfigManagerOptions, "cniConfigDir" | "autoconfigDir" | "masterCni" | "signal"> & {
   primaryTimeoutMs: number;
+  log?: Logger;
 };
 
 /** The primary the daemon follows: multusMasterCNI in the autoconfig dir, else the first candidate there. */
@@ -210,7 +216,7 @@ async function locatePrimary(opts: PrimaryLookup): Promise<string> {
     ? join(autoconfigDir, opts.masterCni)
     : join(
         autoconfigDir,
-        await discoverPrimary(autoconfigDir, { timeoutMs: opts.primaryTimeoutMs, signal: opts.signal }),
+        await discoverPrimary(autoconfigDir, { timeoutMs: opts.primaryTimeoutMs, signal: opts.signal, log: opts.log }),
       );
   if (resolve(primaryPath) === resolve(outPath)) {
     throw new CniError(
@@ -260,12 +266,17 @@ export async function previewMultusConf(
   }
 }
 
+/** How long a start-up wait may take; `log` hears once that it is waiting. */
+interface StartupWait {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  log?: Logger;
+}
+
 /** g.1: the first candidate in `dir`, waiting (bounded) for one to appear; a missing dir counts as empty. */
-export async function discoverPrimary(
-  dir: string,
-  { timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal },
-): Promise<string> {
+export async function discoverPrimary(dir: string, { timeoutMs, signal, log }: StartupWait): Promise<string> {
   const deadline = Date.now() + timeoutMs;
+  let firstMiss = true;
   for (;;) {
     let names: string[];
     try {
@@ -282,6 +293,8 @@ export async function discoverPrimary(
     }
     const name = pickPrimaryConfName(names);
     if (name) return name;
+    if (firstMiss) log?.verbose(`no CNI configuration in ${dir} yet: waiting up to ${timeoutMs / 1000} s for one`);
+    firstMiss = false;
     if (Date.now() >= deadline || signal?.aborted) {
       throw new CniError(
         ErrorCode.TryAgainLater,
@@ -294,12 +307,12 @@ export async function discoverPrimary(
 }
 
 /** c.4 step 2: stat `file` until it exists, up to `timeoutMs` (Go: 45 s). */
-export async function waitForReadinessIndicator(
-  file: string,
-  { timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal },
-): Promise<void> {
+export async function waitForReadinessIndicator(file: string, { timeoutMs, signal, log }: StartupWait): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let firstMiss = true;
   while (!(await exists(file))) {
+    if (firstMiss) log?.verbose(`waiting up to ${timeoutMs / 1000} s for readiness indicator file ${file}`);
+    firstMiss = false;
     if (Date.now() >= deadline || signal?.aborted) {
       throw new CniError(
         ErrorCode.TryAgainLater,

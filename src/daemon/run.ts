@@ -202,6 +202,7 @@ async function awaitReadinessIndicator(ctx: DaemonContext): Promise<void> {
     await waitForReadinessIndicator(config.readinessindicatorfile, {
       timeoutMs: config.readinessIndicatorTimeoutSeconds * 1000,
       signal,
+      log: ctx.log,
     });
     ctx.log.verbose(`readiness indicator file ${config.readinessindicatorfile} is there`);
   } catch (err) {

@@ -197,13 +197,18 @@ describe.skipIf(!canRunE2e)("00-multus.conf (auto)", () => {
 
   test("stopping does not remove it; a restart leaves it untouched", async () => {
     await writeJson(join(env.netd, "10-rec.conf"), primary());
-    const d = await start(autoConfig());
+    // Both with the same config (its log keys are part of the file): a verbose log says when the file was checked.
+    const config = autoConfig({ logToStderr: true, logLevel: "verbose" });
+    const d = await start(config);
     await waitForConf();
     const before = await stat(confPath());
     expect(await d.stop()).toBe(0);
     expect(await exists(confPath())).toBe(true);
-    await start(autoConfig());
-    await Bun.sleep(300);
+    const again = await start(config);
+    // What the new daemon says once it has compared the file with what it would write.
+    await waitFor("the restarted daemon to find it up to date", () =>
+      again.stderr().includes(`${confPath()} is up to date`),
+    );
     const after = await stat(confPath());
     expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
   });
@@ -225,14 +230,16 @@ describe.skipIf(!canRunE2e)("00-multus.conf (auto)", () => {
   });
 
   test("no primary within primaryConfTimeoutSeconds: exit 2", async () => {
-    const d = await spawnDaemon(autoConfig({ primaryConfTimeoutSeconds: 0.5 }));
+    const d = await spawnDaemon(autoConfig({ primaryConfTimeoutSeconds: 0.3 }));
     expect(await d.exited).toBe(2);
     expect(d.stderr()).toContain(`could not find a plugin configuration in ${env.netd}`);
   });
 
   test("a primary that appears during start-up is waited for", async () => {
-    const d = await spawnDaemon(autoConfig({ primaryConfTimeoutSeconds: 10 }));
-    await Bun.sleep(500);
+    const d = await spawnDaemon(autoConfig({ primaryConfTimeoutSeconds: 10, logToStderr: true, logLevel: "verbose" }));
+    await waitFor("the daemon to wait for a primary", () =>
+      d.stderr().includes(`no CNI configuration in ${env.netd} yet: waiting up to 10 s`),
+    );
     expect(await exists(join(env.socketDir, "multus.sock"))).toBe(false);
     await writeJson(join(env.netd, "10-rec.conf"), primary());
     await waitForConf();
@@ -244,19 +251,28 @@ describe.skipIf(!canRunE2e)("readiness indicator file", () => {
   test("the daemon waits for it, then starts", async () => {
     const ready = join(env.dir, "ready", "flag");
     await writeJson(join(env.netd, "10-rec.conf"), primary());
-    const starting = start(autoConfig({ readinessindicatorfile: ready, readinessIndicatorTimeoutSeconds: 20 }));
-    await Bun.sleep(700);
+    const d = await spawnDaemon(
+      autoConfig({
+        readinessindicatorfile: ready,
+        readinessIndicatorTimeoutSeconds: 20,
+        logToStderr: true,
+        logLevel: "verbose",
+      }),
+    );
+    await waitFor("the daemon to wait for the file", () =>
+      d.stderr().includes(`waiting up to 20 s for readiness indicator file ${ready}`),
+    );
     expect(await exists(join(env.socketDir, "multus.sock"))).toBe(false);
     expect(await exists(confPath())).toBe(false);
     await mkdir(join(env.dir, "ready"));
     await writeFile(ready, "");
-    await starting;
     await waitForConf();
+    expect(d.proc.exitCode).toBeNull();
   });
 
   test("not there in time: exit 1", async () => {
     const d = await spawnDaemon(
-      autoConfig({ readinessindicatorfile: join(env.dir, "never"), readinessIndicatorTimeoutSeconds: 0.5 }),
+      autoConfig({ readinessindicatorfile: join(env.dir, "never"), readinessIndicatorTimeoutSeconds: 0.3 }),
     );
     expect(await d.exited).toBe(1);
     expect(d.stderr()).toContain(`still waiting for readinessindicatorfile @ ${join(env.dir, "never")}`);
@@ -289,15 +305,17 @@ describe.skipIf(!canRunE2e)("multusConfigFile other than auto", () => {
 
   test('"" manages no file', async () => {
     await writeJson(join(env.netd, "10-rec.conf"), primary());
-    await start({ multusConfigFile: "", cniConfigDir: env.netd, cniVersion: "1.0.0" });
-    await Bun.sleep(300);
+    const d = await start({ multusConfigFile: "", cniConfigDir: env.netd, cniVersion: "1.0.0" });
+    // A daemon writes or copies its file before it waits for a signal: once it has stopped, it is not coming.
+    expect(await d.stop()).toBe(0);
     expect(await exists(confPath())).toBe(false);
   });
 });
 
 describe.skipIf(!canRunE2e)("graceful stop", () => {
   test("an ADD in flight finishes while /readyz says 500; exit 0; later calls get 11", async () => {
-    await writeJson(join(env.netd, "10-rec.conf"), primary({ sleepMs: 1500 }));
+    const gate = join(env.dir, "gate");
+    await writeJson(join(env.netd, "10-rec.conf"), primary({ waitForFile: gate }));
     const d = await start(autoConfig({ gracePeriodSeconds: 10 }));
     await waitForConf();
     const shimConf = await readConf();
@@ -323,6 +341,7 @@ describe.skipIf(!canRunE2e)("graceful stop", () => {
     expect([del.code, del.stdout]).toEqual([0, ""]);
     expect(await readRecords(env.records)).toHaveLength(2);
 
+    await writeFile(gate, "");
     const r = await inFlight;
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
@@ -351,10 +370,16 @@ describe.skipIf(!canRunE2e)("graceful stop", () => {
   });
 
   test("SIGTERM during a start-up wait ends it with exit 0", async () => {
+    const never = join(env.dir, "never");
     const d = await spawnDaemon(
-      autoConfig({ readinessindicatorfile: join(env.dir, "never"), readinessIndicatorTimeoutSeconds: 30 }),
+      autoConfig({
+        readinessindicatorfile: never,
+        readinessIndicatorTimeoutSeconds: 30,
+        logToStderr: true,
+        logLevel: "verbose",
+      }),
     );
-    await Bun.sleep(500);
+    await waitFor("the daemon to wait for the file", () => d.stderr().includes(`readiness indicator file ${never}`));
     d.proc.kill("SIGTERM");
     expect(await d.exited).toBe(0);
   });

@@ -5,12 +5,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { validate } from "../../cni/schemas.ts";
 import { ErrorCode } from "../../cni/errors.ts";
-import { createKeyedLock } from "../../util/keyed-lock.ts";
+import { createKeyedLock, type KeyedLock } from "../../util/keyed-lock.ts";
 import { createLogger } from "../../util/log.ts";
 import { delegateCachePath, writeDelegateCache } from "../delegate-cache.ts";
 import { delegateFromBytes } from "../delegates.ts";
 import { MultusConfSchema } from "../netconf.ts";
 import type { MultusRequest } from "../request.ts";
+import { waitFor } from "../../../tests/helpers/e2e.ts";
 import { cmdGc } from "./gc.ts";
 
 let tmp = "";
@@ -49,9 +50,20 @@ test("a stale container's DEL waits for the request holding that container's loc
   const spec = delegateFromBytes(delegateConf, JSON.stringify(delegateConf), true);
   await writeDelegateCache(conf.cniDir, "stale1", [{ delegate: { ...spec, ifname: "eth0" } }]);
 
-  const locks = createKeyedLock();
+  const real = createKeyedLock();
+  // The real lock, noting who asks for it: GC asking for stale1's is the moment its DEL waits.
+  const asked: string[] = [];
+  const locks: KeyedLock = {
+    run: (key, fn) => {
+      asked.push(key);
+      return real.run(key, fn);
+    },
+    get size() {
+      return real.size;
+    },
+  };
   let release = () => {};
-  const held = locks.run("stale1", () => new Promise<void>((resolve) => (release = resolve)));
+  const held = real.run("stale1", () => new Promise<void>((resolve) => (release = resolve)));
   const req: MultusRequest = {
     args: { command: "GC", containerId: "", netns: "", ifname: "", args: "", path: binDir, stdin: new Uint8Array() },
     conf,
@@ -64,7 +76,7 @@ test("a stale container's DEL waits for the request holding that container's loc
       "cni.dev/valid-attachments": [],
     },
   );
-  await Bun.sleep(300);
+  await waitFor("GC to ask for stale1's lock", () => asked.includes("stale1"), 5000, 5);
   // An ADD or DEL of stale1 is still running: its cache is left alone until it is done.
   expect(await exists(delegateCachePath(conf.cniDir, "stale1"))).toBe(true);
   release();
