@@ -11,7 +11,7 @@
 //   "failOn"            commands the error applies to (default: all but VERSION)
 //   "stdout"/"stderr"   raw text written as is (with "exitCode", default 0 or 1 with error)
 //   "sleepMs"           sleep before answering (for deadline tests)
-//   "waitForFile"       answer only once this file exists (a request held in flight until the test lets go)
+//   "waitForFile"       ADD answers only once this file exists (held in flight until the test lets go)
 //   "spawnChild"        argv of a child started first, inheriting stdout/stderr
 //                       (a grandchild that outlives a killed plugin)
 //   "supportedVersions" VERSION reply
@@ -63,7 +63,7 @@ if (conf.spawnChild) {
   if (conf.recordFile) appendFileSync(conf.recordFile, `${JSON.stringify({ command: "child", pid: child.pid })}\n`);
 }
 if (conf.sleepMs) await Bun.sleep(conf.sleepMs);
-while (conf.waitForFile && !existsSync(conf.waitForFile)) await Bun.sleep(10);
+while (command === "ADD" && conf.waitForFile && !existsSync(conf.waitForFile)) await Bun.sleep(10);
 if (conf.stderr !== undefined) process.stderr.write(conf.stderr);
 
 const failing = conf.error !== undefined && (conf.failOn ? conf.failOn.includes(command) : command !== "VERSION");
