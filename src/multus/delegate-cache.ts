@@ -12,6 +12,7 @@ import { writeFileAtomic } from "../util/atomic-write.ts";
 import { removeIfPresent } from "../util/remove.ts";
 import { decodeJsonObject, validate } from "../cni/schemas.ts";
 import { delegateFromBytes, type Delegate } from "./delegates.ts";
+import { gatewayFilterFlags } from "./gateway.ts";
 
 export interface CachedDelegate {
   Conf: Record<string, unknown>;
@@ -64,7 +65,8 @@ export function delegateCachePath(cniDir: string, containerId: string): string {
 }
 
 export async function writeDelegateCache(cniDir: string, containerId: string, entries: CacheEntry[]): Promise<void> {
-  const body = entries.map(({ delegate: d, runtimeConfig }): CachedDelegate => {
+  const filters = gatewayFilterFlags(entries.map((e) => e.delegate.selection?.defaultRoute));
+  const body = entries.map(({ delegate: d, runtimeConfig }, i): CachedDelegate => {
     const sel = d.selection;
     const dflt = sel?.defaultRoute;
     return {
@@ -76,8 +78,8 @@ export async function writeDelegateCache(cniDir: string, containerId: string, en
       infinibandGUIDRequest: sel?.infinibandGuid,
       ipRequest: sel?.ips,
       "default-route": dflt,
-      IsFilterV4Gateway: false,
-      IsFilterV6Gateway: false,
+      IsFilterV4Gateway: filters[i]!.v4,
+      IsFilterV6Gateway: filters[i]!.v6,
       deviceID: d.deviceId,
       resourceName: d.resourceName,
       Bytes: Buffer.from(d.bytes).toString("base64"),

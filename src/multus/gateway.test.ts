@@ -1,7 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import type { Result100, Route } from "../cni/result.ts";
-import { ECMP_MESSAGE, checkEcmp, gatewayFamilies, isDefaultRouteDst, rewriteDefaultRoutes } from "./gateway.ts";
+import {
+  ECMP_MESSAGE,
+  checkEcmp,
+  gatewayFamilies,
+  gatewayFilterFlags,
+  isDefaultRouteDst,
+  rewriteDefaultRoutes,
+} from "./gateway.ts";
 
 describe("isDefaultRouteDst", () => {
   const cases: Array<[string | undefined, boolean]> = [
@@ -81,6 +88,35 @@ const V6_OTHER: Route = { dst: "fd00::/8", gw: "2001:db8::fe" };
 
 // The result cache may hold any version; what we edit is the 1.x hub.
 const HUB_VERSIONS = ["1.0.0", "1.1.0"] as const;
+
+describe("gatewayFilterFlags (Go's IsFilterV4Gateway/IsFilterV6Gateway in the delegate cache)", () => {
+  const flags = (requests: Array<string[] | undefined>) => gatewayFilterFlags(requests).map((f) => [f.v4, f.v6]);
+  test("no delegate asks for a default route: every filter off", () => {
+    expect(flags([undefined, undefined])).toEqual([
+      [false, false],
+      [false, false],
+    ]);
+  });
+  test("one asks for IPv4: it keeps IPv4 and filters IPv6; the others filter both", () => {
+    expect(flags([undefined, ["10.1.1.1"], undefined])).toEqual([
+      [true, true],
+      [false, true],
+      [true, true],
+    ]);
+  });
+  test("dual stack split across two delegates", () => {
+    expect(flags([["fd00::1"], ["10.1.1.1"]])).toEqual([
+      [true, false],
+      [false, true],
+    ]);
+  });
+  test("an empty default-route list still turns filtering on, and filters both for its delegate", () => {
+    expect(flags([undefined, []])).toEqual([
+      [true, true],
+      [true, true],
+    ]);
+  });
+});
 
 describe("rewriteDefaultRoutes", () => {
   const cases: Array<{

@@ -68,6 +68,22 @@ export function checkEcmp(requests: Array<string[] | undefined>): void {
   }
 }
 
+/**
+ * Go Multus' gateway-filter flags, as its CheckGatewayConfig sets them: only
+ * when some delegate of the pod has a `default-route` (even an empty one), and
+ * then a delegate filters a family's gateway unless its own request names a
+ * gateway of that family. Without any request both stay false. A Go daemon
+ * reading our cache after a rollback sees what it would have written.
+ */
+export function gatewayFilterFlags(requests: Array<string[] | undefined>): Array<{ v4: boolean; v6: boolean }> {
+  const anyRequest = requests.some((r) => r !== undefined);
+  return requests.map((request) => {
+    if (!anyRequest) return { v4: false, v6: false };
+    const asked = gatewayFamilies(request ?? []);
+    return { v4: !asked.v4, v6: !asked.v6 };
+  });
+}
+
 function routeFamily(route: Route): 4 | 6 | undefined {
   const probe = route.dst || route.gw;
   if (!probe) return undefined;

@@ -187,6 +187,12 @@ describe.skipIf(!canRunE2e)("a pod with networks from NetworkAttachmentDefinitio
       [`default/${mvName}`, undefined, [staticIp], staticMac],
       [`default/${br.name}`, "data1", undefined, undefined],
     ]);
+    // No default-route anywhere: Go leaves every gateway filter off.
+    expect(cache?.map((c) => [c.IsFilterV4Gateway, c.IsFilterV6Gateway])).toEqual([
+      [false, false],
+      [false, false],
+      [false, false],
+    ]);
 
     await del(pod, id);
     await expectNothingAttached(id, [br]);
@@ -335,6 +341,13 @@ describe.skipIf(!canRunE2e)("a pod with networks from NetworkAttachmentDefinitio
     const net1Cache = await readLibcniCacheFile({ networkName: br.name, containerId: id, ifName: "net1" });
     expect(net1Cache.result.routes).toEqual([{ dst: "0.0.0.0/0", gw }]);
     expect(net1Cache.netns).toBe(ns.path);
+    // The gateway filters as Go's CheckGatewayConfig sets them: the cluster network's gateways
+    // are filtered (both families); the network that asked for an IPv4 default route keeps IPv4.
+    const delegates = await readDelegateCacheFile(env.cniDir, id);
+    expect(delegates?.map((c) => [c.Name, c.IsFilterV4Gateway, c.IsFilterV6Gateway])).toEqual([
+      [env.cluster.name, true, true],
+      [`default/${br.name}`, false, true],
+    ]);
 
     // CHECK agrees with what is there.
     const check = await env.cni("CHECK", { pod, containerId: id, netns: ns.path });
