@@ -10,7 +10,7 @@ import { mergeRequestConfig, type LoadedDaemonConfig } from "../config/daemon-co
 import { DEFAULT_BIN_DIR, MultusConfSchema } from "../multus/netconf.ts";
 import { podArgsFrom, type MultusRequest } from "../multus/request.ts";
 import type { MultusDeps } from "../multus/ports.ts";
-import { runCommand } from "../multus/commands/dispatch.ts";
+import { dispatchRequest } from "../multus/commands/dispatch.ts";
 import { cmdHotplug } from "../multus/commands/hotplug.ts";
 
 export interface HandlerDeps {
@@ -71,7 +71,7 @@ export async function handleCni(body: string, isDelegate: boolean, deps: Handler
     const run = () =>
       isDelegate
         ? cmdHotplug(req, deps.multus, raw, request.interfaceAttributes ?? undefined)
-        : runCommand(req, deps.multus, merged);
+        : dispatchRequest(req, deps.multus, merged);
     // One container's requests run one at a time. GC and STATUS are not tied to one
     // (GC takes the lock of each container it deletes, so it must not hold one itself).
     const key = a.command === "GC" || a.command === "STATUS" ? "" : a.containerId;

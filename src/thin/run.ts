@@ -9,7 +9,7 @@ import { configVersion } from "../cni/version.ts";
 import { convertResult } from "../cni/result.ts";
 import { MultusConfSchema, type MultusConf } from "../multus/netconf.ts";
 import { podArgsFrom } from "../multus/request.ts";
-import { runCommand } from "../multus/commands/dispatch.ts";
+import { dispatchRequest } from "../multus/commands/dispatch.ts";
 import type { KubePort, MultusDeps } from "../multus/ports.ts";
 import { createLogger } from "../util/log.ts";
 import { createDevicePort } from "../kubelet/devices.ts";
@@ -34,7 +34,7 @@ export async function runThin(io: SkelIO): Promise<number> {
       extraBinDirs: (io.env.CNI_PATH ?? "").split(":").filter(Boolean),
       devices: createDevicePort({}),
     };
-    return runCommand({ args, conf, pod: podArgsFrom(args.args) }, deps, raw);
+    return dispatchRequest({ args, conf, pod: podArgsFrom(args.args) }, deps, raw);
   };
   const handlers: SkelHandlers = {
     async add(args, raw) {

@@ -11,7 +11,7 @@ import { cmdGc } from "./gc.ts";
 import { cmdStatus } from "./status.ts";
 
 /** Runs the request's command; ADD returns the master's result, the rest undefined. */
-export async function runCommand(
+export async function dispatchRequest(
   req: MultusRequest,
   deps: MultusDeps,
   raw: Record<string, unknown>,
