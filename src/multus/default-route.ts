@@ -7,7 +7,7 @@ import { convertResult, toCurrentResult } from "../cni/result.ts";
 import { readCachedResult, writeCachedResult } from "../cni/cache.ts";
 import { gatewayFamilies, rewriteDefaultRoutes } from "./gateway.ts";
 import type { MultusRequest } from "./request.ts";
-import type { Attached } from "./commands/add.ts";
+import type { Attached } from "./delegates.ts";
 
 export async function applyDefaultRoutes(req: MultusRequest, attached: Attached[]): Promise<void> {
   if (!attached.some((a) => a.delegate.selection?.defaultRoute !== undefined)) return;

@@ -7,6 +7,7 @@ import { stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { decodeJsonObject } from "../cni/schemas.ts";
+import type { Result100 } from "../cni/result.ts";
 import { confListFromBytes, confListFromConf, type NetworkConfigList } from "../cni/conf.ts";
 import { findConfByName, loadConfPath, loadPluginDir, type ConfFile } from "../cni/conf-files.ts";
 import type { MultusConf } from "./netconf.ts";
@@ -42,6 +43,14 @@ export interface Delegate {
   isAuxiliary?: boolean;
 }
 export type DelegateSpec = Omit<Delegate, "ifname">;
+
+/** A delegate ADD has attached, with what it answered. */
+export interface Attached {
+  delegate: Delegate;
+  result: Result100;
+  /** The delegate's CNIDeviceInfoFile content after ADD (network-status `device-info`). */
+  deviceInfo?: Record<string, unknown>;
+}
 
 export interface ResolveContext {
   conf: MultusConf;

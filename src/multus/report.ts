@@ -7,7 +7,7 @@ import { buildNetworkStatus, formatNetworkStatus } from "./network-status.ts";
 import { isSystemNamespace } from "./selection.ts";
 import type { MultusDeps, PodInfo } from "./ports.ts";
 import type { MultusRequest } from "./request.ts";
-import type { Attached } from "./commands/add.ts";
+import type { Attached } from "./delegates.ts";
 
 export const NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status";
 

@@ -3,7 +3,7 @@
 import { CniError, toCniError } from "../../cni/errors.ts";
 import { addNetworkList, delNetworkList } from "../../cni/conf.ts";
 import { placeholderResult, toCurrentResult, type Result100 } from "../../cni/result.ts";
-import { resolveDelegates, type Delegate } from "../delegates.ts";
+import { resolveDelegates, type Attached, type Delegate } from "../delegates.ts";
 import { writeDelegateCache, deleteDelegateCache } from "../delegate-cache.ts";
 import { checkEcmp } from "../gateway.ts";
 import { checkPodUid, lookupPod } from "../pod.ts";
@@ -20,13 +20,6 @@ import {
   type MultusRequest,
 } from "../request.ts";
 import type { MultusDeps, PodInfo } from "../ports.ts";
-
-export interface Attached {
-  delegate: Delegate;
-  result: Result100;
-  /** The delegate's CNIDeviceInfoFile content after ADD (network-status `device-info`). */
-  deviceInfo?: Record<string, unknown>;
-}
 
 export async function cmdAdd(req: MultusRequest, deps: MultusDeps): Promise<Result100> {
   const log = deps.log.with(requestContext(req));
