@@ -76,129 +76,175 @@ export interface ConfigManager {
  * written to cniConfigDir before start().
  */
 export async function createConfigManager(opts: ConfigManagerOptions): Promise<ConfigManager> {
-  const { log } = opts;
-  const autoconfigDir = opts.autoconfigDir || opts.cniConfigDir;
-  const outPath = join(opts.cniConfigDir, MULTUS_CONF_FILE);
-  let primaryPath = await locatePrimary(opts);
-  const cniVersion = typeof opts.daemon.cniVersion === "string" ? opts.daemon.cniVersion : undefined;
-
-  /** Reads the primary (forcing its version first when asked) and renders 00-multus.conf. */
-  const render = async (): Promise<string> => {
-    if (opts.forceCniVersion && cniVersion) await forceVersionOnDisk(primaryPath, cniVersion);
-    return renderFor(primaryPath, opts.daemon);
+  const primaryPath = await locatePrimary(opts);
+  const m: Managed = {
+    opts,
+    autoconfigDir: opts.autoconfigDir || opts.cniConfigDir,
+    outPath: join(opts.cniConfigDir, MULTUS_CONF_FILE),
+    primaryPath,
+    stopped: false,
+    queue: Promise.resolve(),
+    lastPrimaryStamp: "",
+    watches: createWatches(opts.log),
   };
   try {
-    await render();
+    await render(m);
   } catch (err) {
     throw withPrimaryContext(err, primaryPath);
   }
-  log.verbose(`primary CNI configuration: ${primaryPath}`);
+  opts.log.verbose(`primary CNI configuration: ${primaryPath}`);
+  const lost = Promise.withResolvers<string>();
+  return {
+    path: m.outPath,
+    get primaryPath() {
+      return m.primaryPath;
+    },
+    lost: lost.promise,
+    start: () => start(m, lost.resolve),
+    async stop() {
+      m.stopped = true;
+      m.watches.close();
+      await m.queue.catch(() => undefined);
+    },
+  };
+}
 
+/** A config manager's state, shared by its steps. */
+interface Managed {
+  opts: ConfigManagerOptions;
+  autoconfigDir: string;
+  /** `<cniConfigDir>/00-multus.conf`. */
+  outPath: string;
+  /** Changes when an auto-discovered primary is deleted and another candidate takes its place. */
+  primaryPath: string;
+  stopped: boolean;
+  /** The regenerations, one at a time. */
+  queue: Promise<void>;
+  /** The primary as last read, to notice changes fs.watch missed. */
+  lastPrimaryStamp: string;
+  watches: Watches;
+}
+
+/** Writes 00-multus.conf, then follows the primary and (when there is one) the readiness indicator. */
+async function start(m: Managed, onLost: (reason: string) => void): Promise<void> {
+  const { log } = m.opts;
+  m.lastPrimaryStamp = await stampOf(m.primaryPath);
+  const content = await render(m);
+  if (await writeIfChanged(m.outPath, content)) log.verbose(`wrote ${m.outPath}: ${content}`);
+  else log.verbose(`${m.outPath} is up to date`);
+  watchPrimary(m);
+  const indicator = m.opts.readinessIndicatorFile;
+  if (indicator) {
+    const check = (why?: string) => checkReadiness(m, { why, onLost });
+    m.watches.dir(dirname(indicator), (name) => {
+      if (name === null || name === basename(indicator)) void check(`${name ?? "its dir"} changed`);
+    });
+    m.watches.every(1000, () => void check());
+    await check("start");
+  }
+}
+
+/** fs.watch on the autoconfig dir, with a poll of the primary's stamp behind it; changes are debounced. */
+function watchPrimary(m: Managed): void {
+  const schedule = (why: string) => m.watches.debounce(DEBOUNCE_MS, () => void refresh(m, why));
+  // The primary itself, or (when discovered) any candidate that could replace it.
+  const relevant = (name: string) =>
+    name === basename(m.primaryPath) || (!m.opts.masterCni && pickPrimaryConfName([name]) !== undefined);
+  m.watches.dir(m.autoconfigDir, (name) => {
+    if (name === null || relevant(name)) schedule(`${name ?? "the primary"} changed`);
+  });
+  m.watches.every(RECHECK_MS, () => {
+    void stampOf(m.primaryPath).then((s) => {
+      if (s !== m.lastPrimaryStamp) schedule("primary changed (poll)");
+    });
+  });
+}
+
+/** Reads the primary (forcing its version first when asked) and renders 00-multus.conf. */
+async function render(m: Managed): Promise<string> {
+  const cniVersion = typeof m.opts.daemon.cniVersion === "string" ? m.opts.daemon.cniVersion : undefined;
+  if (m.opts.forceCniVersion && cniVersion) await forceVersionOnDisk(m.primaryPath, cniVersion);
+  return renderFor(m.primaryPath, m.opts.daemon);
+}
+
+/** One regeneration at a time; a failure keeps the file as it is. */
+function refresh(m: Managed, why: string): Promise<void> {
+  const { log } = m.opts;
+  m.queue = m.queue.then(async () => {
+    if (m.stopped) return;
+    await followReplacementPrimary(m);
+    m.lastPrimaryStamp = await stampOf(m.primaryPath);
+    try {
+      const content = await render(m);
+      if (m.stopped) return;
+      if (await writeIfChanged(m.outPath, content)) log.verbose(`regenerated ${m.outPath} (${why}): ${content}`);
+      else log.debug(`${m.outPath} unchanged (${why})`);
+    } catch (err) {
+      log.error(`keeping the last good ${m.outPath}: ${withPrimaryContext(err, m.primaryPath).message}`);
+    }
+  });
+  return m.queue;
+}
+
+/** An auto-discovered primary that was deleted gives way to the next candidate, if there is one. */
+async function followReplacementPrimary(m: Managed): Promise<void> {
+  if (m.opts.masterCni || (await exists(m.primaryPath))) return;
+  const next = pickPrimaryConfName(await listConfNames(m.autoconfigDir).catch(() => []));
+  if (next && join(m.autoconfigDir, next) !== m.primaryPath) {
+    m.opts.log.verbose(`primary CNI configuration ${m.primaryPath} is gone: following ${join(m.autoconfigDir, next)}`);
+    m.primaryPath = join(m.autoconfigDir, next);
+  }
+}
+
+/**
+ * When the readiness indicator no longer exists: stop following, remove 00-multus.conf, report it lost.
+ * `why` names the event that asked; the periodic re-check passes none and stays quiet.
+ */
+async function checkReadiness(
+  m: Managed,
+  { why, onLost }: { why?: string; onLost: (reason: string) => void },
+): Promise<void> {
+  const file = m.opts.readinessIndicatorFile;
+  if (!file || m.stopped) return;
+  if (await exists(file)) {
+    if (why) m.opts.log.debug(`readiness indicator file ${file} is still there (${why})`);
+    return;
+  }
+  m.stopped = true;
+  m.watches.close();
+  await m.queue.catch(() => undefined);
+  await rm(m.outPath, { force: true }).catch((err: Error) =>
+    m.opts.log.error(`cannot remove ${m.outPath}: ${err.message}`),
+  );
+  onLost(`readiness indicator file ${file} is gone: removed ${m.outPath}`);
+}
+
+/** The manager's fs watchers, polls and debounce timer, closed together. */
+interface Watches {
+  dir(dir: string, onEvent: (name: string | null) => void): void;
+  every(ms: number, fn: () => void): void;
+  /** Runs `fn` after `ms` unless called again before. */
+  debounce(ms: number, fn: () => void): void;
+  close(): void;
+}
+
+function createWatches(log: Logger): Watches {
   let watchers: FSWatcher[] = [];
   let timers: ReturnType<typeof setInterval>[] = [];
-  let stopped = false;
-  let queue: Promise<void> = Promise.resolve();
-  let debounce: ReturnType<typeof setTimeout> | undefined;
-  let lastPrimaryStamp = "";
-  let resolveLost!: (reason: string) => void;
-  const lost = new Promise<string>((r) => {
-    resolveLost = r;
-  });
-
-  /** One regeneration at a time; a failure keeps the file as it is. */
-  const refresh = (why: string) => {
-    queue = queue.then(async () => {
-      if (stopped) return;
-      await followReplacementPrimary();
-      lastPrimaryStamp = await stampOf(primaryPath);
-      try {
-        const content = await render();
-        if (stopped) return;
-        if (await writeIfChanged(outPath, content)) log.verbose(`regenerated ${outPath} (${why}): ${content}`);
-        else log.debug(`${outPath} unchanged (${why})`);
-      } catch (err) {
-        log.error(`keeping the last good ${outPath}: ${withPrimaryContext(err, primaryPath).message}`);
-      }
-    });
-    return queue;
-  };
-  const schedule = (why: string) => {
-    clearTimeout(debounce);
-    debounce = setTimeout(() => void refresh(why), DEBOUNCE_MS);
-  };
-
-  /** An auto-discovered primary that was deleted gives way to the next candidate, if there is one. */
-  const followReplacementPrimary = async () => {
-    if (opts.masterCni || (await exists(primaryPath))) return;
-    const next = pickPrimaryConfName(await listConfNames(autoconfigDir).catch(() => []));
-    if (next && join(autoconfigDir, next) !== primaryPath) {
-      log.verbose(`primary CNI configuration ${primaryPath} is gone: following ${join(autoconfigDir, next)}`);
-      primaryPath = join(autoconfigDir, next);
-    }
-  };
-
-  /** `why` names the event that asked; the periodic re-check passes none and stays quiet. */
-  const readinessGone = async (why?: string): Promise<void> => {
-    const file = opts.readinessIndicatorFile;
-    if (!file || stopped) return;
-    if (await exists(file)) {
-      if (why) log.debug(`readiness indicator file ${file} is still there (${why})`);
-      return;
-    }
-    stopped = true;
-    closeAll();
-    await queue.catch(() => undefined);
-    await rm(outPath, { force: true }).catch((err: Error) => log.error(`cannot remove ${outPath}: ${err.message}`));
-    resolveLost(`readiness indicator file ${file} is gone: removed ${outPath}`);
-  };
-
-  const closeAll = () => {
-    clearTimeout(debounce);
-    for (const w of watchers) w.close();
-    for (const t of timers) clearInterval(t);
-    watchers = [];
-    timers = [];
-  };
-
+  let pending: ReturnType<typeof setTimeout> | undefined;
   return {
-    path: outPath,
-    get primaryPath() {
-      return primaryPath;
+    dir: (dir, onEvent) => watchDir(watchers, dir, log, onEvent),
+    every: (ms, fn) => void timers.push(setInterval(fn, ms)),
+    debounce(ms, fn) {
+      clearTimeout(pending);
+      pending = setTimeout(fn, ms);
     },
-    lost,
-    async start() {
-      lastPrimaryStamp = await stampOf(primaryPath);
-      const content = await render();
-      if (await writeIfChanged(outPath, content)) log.verbose(`wrote ${outPath}: ${content}`);
-      else log.verbose(`${outPath} is up to date`);
-
-      // The primary itself, or (when discovered) any candidate that could replace it.
-      const relevant = (name: string) =>
-        name === basename(primaryPath) || (!opts.masterCni && pickPrimaryConfName([name]) !== undefined);
-      watchDir(watchers, autoconfigDir, log, (name) => {
-        if (name === null || relevant(name)) schedule(`${name ?? "the primary"} changed`);
-      });
-      timers.push(
-        setInterval(() => {
-          void stampOf(primaryPath).then((s) => {
-            if (s !== lastPrimaryStamp) schedule("primary changed (poll)");
-          });
-        }, RECHECK_MS),
-      );
-
-      const indicator = opts.readinessIndicatorFile;
-      if (indicator) {
-        watchDir(watchers, dirname(indicator), log, (name) => {
-          if (name === null || name === basename(indicator)) void readinessGone(`${name ?? "its dir"} changed`);
-        });
-        timers.push(setInterval(() => void readinessGone(), 1000));
-        await readinessGone("start");
-      }
-    },
-    async stop() {
-      stopped = true;
-      closeAll();
-      await queue.catch(() => undefined);
+    close() {
+      clearTimeout(pending);
+      for (const w of watchers) w.close();
+      for (const t of timers) clearInterval(t);
+      watchers = [];
+      timers = [];
     },
   };
 }
