@@ -28,7 +28,7 @@ import { sweepStaleTempFiles } from "../util/atomic-write.ts";
 import { createDevicePort } from "../kubelet/devices.ts";
 import { defaultConnectionLimit } from "./admission.ts";
 import { handleRequest, type HandlerDeps } from "./handler.ts";
-import { startServer, type DaemonServer } from "./server.ts";
+import { selfCheck, startServer, type DaemonServer } from "./server.ts";
 import type { Metrics } from "./metrics.ts";
 
 export interface DaemonOptions {
@@ -89,7 +89,8 @@ class StartupExit extends Error {
 async function serveUntilStopped(ctx: DaemonContext): Promise<number> {
   const { config } = ctx.loaded;
   const started: Started = {};
-  let ready = true;
+  // Ready once the socket has answered our own probe (startSocketServer).
+  let ready = false;
   try {
     await awaitReadinessIndicator(ctx);
     started.manager = await createManagerIfAuto(ctx);
@@ -97,6 +98,8 @@ async function serveUntilStopped(ctx: DaemonContext): Promise<number> {
     started.kube = await startKubernetes(ctx);
     started.metrics = await startMetricsIfAsked(ctx);
     started.server = await startSocketServer(ctx, { ...started, isReady: () => ready });
+    await checkOwnSocket(ctx);
+    ready = true;
   } catch (err) {
     await stopAll(started, 0);
     if (!(err instanceof StartupExit)) throw err;
@@ -284,6 +287,17 @@ async function startSocketServer(
   ctx.say(`listening on ${socketPath} (${mode})`);
   ctx.log.verbose(`listening on ${socketPath} (${mode})`);
   return server;
+}
+
+/** 4d. Our own socket answers as a probe would see it (failure: exit 3), before /readyz says 200. */
+async function checkOwnSocket(ctx: DaemonContext): Promise<void> {
+  const socketPath = socketPathIn(ctx.loaded.config.socketDir);
+  try {
+    const ms = await selfCheck(socketPath);
+    ctx.log.verbose(`self-check: ${socketPath} answered in ${ms.toFixed(1)} ms; ready`);
+  } catch (err) {
+    throw new StartupExit(3, `self-check failed: ${(err as Error).message}`);
+  }
 }
 
 /** The real parts every ADD/CHECK/DEL is served with. */

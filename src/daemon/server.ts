@@ -78,6 +78,29 @@ export async function claimSocket(socketPath: string, timeoutMs = 1000): Promise
   throw new SocketInUseError(`another multus daemon is serving ${socketPath}`);
 }
 
+/**
+ * Asks our own socket, as a probe or the shim would, whether it answers: a
+ * daemon that reports ready must really be reachable at its socket path (a
+ * socket dir that a mount hides, a file that vanished). Returns the round trip
+ * in ms; throws with the reason otherwise.
+ */
+export async function selfCheck(socketPath: string, timeoutMs = 5000): Promise<number> {
+  const started = performance.now();
+  let status: number;
+  try {
+    const res = await fetch(DAEMON_URL + Endpoint.HEALTHZ, {
+      unix: socketPath,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await res.arrayBuffer();
+    status = res.status;
+  } catch (err) {
+    throw new Error(`the daemon's own ${Endpoint.HEALTHZ} over ${socketPath} failed: ${(err as Error).message}`);
+  }
+  if (status !== 200) throw new Error(`the daemon's own ${Endpoint.HEALTHZ} over ${socketPath} answered ${status}`);
+  return performance.now() - started;
+}
+
 export async function startServer(opts: ServerOptions): Promise<DaemonServer> {
   await claimSocket(opts.socketPath);
   let inFlight = 0;

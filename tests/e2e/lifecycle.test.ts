@@ -180,6 +180,17 @@ describe.skipIf(!canRunE2e)("00-multus.conf (auto)", () => {
     expect(Object.keys((await readConf()).capabilities)).toEqual(["bandwidth", "portMappings"]);
   });
 
+  test("the daemon probes its own socket before it reports ready and before 00-multus.conf points runtimes at it", async () => {
+    await writeJson(join(env.netd, "10-rec.conf"), primary());
+    const d = await start(autoConfig({ logToStderr: true, logLevel: "verbose" }));
+    await waitForConf();
+    await waitFor("the follows line", () => d.stderr().includes("00-multus.conf follows"));
+    const err = d.stderr();
+    const selfCheck = err.indexOf(`self-check: ${join(env.socketDir, "multus.sock")} answered in `);
+    expect(selfCheck, err).toBeGreaterThan(-1);
+    expect(selfCheck).toBeLessThan(err.indexOf("00-multus.conf follows"));
+  });
+
   test("garbage in the primary leaves the last good file; a good primary again is followed", async () => {
     const p = await writeJson(join(env.netd, "10-rec.conf"), primary({ capabilities: { portMappings: true } }));
     const d = await start(autoConfig({ logToStderr: true, logLevel: "error" }));
