@@ -24,6 +24,7 @@ import { DEFAULT_SOCKET_DIR, socketPathIn } from "../../src/api/api.ts";
 import { parseDaemonConfig } from "../../src/config/daemon-config.ts";
 import { MultusConfSchema } from "../../src/multus/netconf.ts";
 import { INSTALL_NAMES } from "../../src/cli/install.ts";
+import { waitFor } from "../helpers/e2e.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const THICK = "deployments/multus-daemonset-thick.yml";
@@ -762,7 +763,8 @@ describe(THIN, () => {
     const deadline = Date.now() + 5000;
     while (!existsSync(join(h.netd, "00-multus.conf")) && Date.now() < deadline) await Bun.sleep(20);
     expect(existsSync(join(h.netd, "00-multus.conf"))).toBe(true);
-    await Bun.sleep(100); // let the shell reach its sleep
+    // The loop waits in `sleep "$INTERVAL" & wait $!`: the shell's sleep child shows it is there (its trap set).
+    await waitFor("the loop to reach its sleep", () => childCommands(proc.pid).includes("sleep"));
     const t0 = performance.now();
     proc.kill("SIGTERM");
     expect(await proc.exited).toBe(0);
@@ -770,3 +772,17 @@ describe(THIN, () => {
     expect(existsSync(join(h.netd, "00-multus.conf"))).toBe(true);
   });
 });
+
+/** The command names of `pid`'s children, from /proc. */
+function childCommands(pid: number): string[] {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
+  return children
+    ? children.split(" ").map((c) => {
+        try {
+          return readFileSync(`/proc/${c}/comm`, "utf8").trim();
+        } catch {
+          return ""; // gone meanwhile
+        }
+      })
+    : [];
+}

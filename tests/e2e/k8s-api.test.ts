@@ -217,10 +217,11 @@ describe.skipIf(!canRunE2e)("DEL without the delegate cache", () => {
       pod,
       containerId: containerId(),
       netns: ns.path,
-      conf: { podLookupTimeoutSeconds: 1 },
+      conf: { podLookupTimeoutSeconds: 10 },
     });
     expect(r.code, describeRun(r)).toBe(0);
-    expect(r.ms).toBeLessThan(1_000 + 1_500);
+    // Well inside the lookup deadline: DEL did not wait for the API.
+    expect(r.ms).toBeLessThan(3_000);
   });
 });
 
@@ -293,12 +294,12 @@ describe.skipIf(!canRunE2e)("the API server down", () => {
       // Created while the API is unreachable: only a live GET could find it.
       const pod = env.createPod({});
       const id = containerId();
-      const r = await env.cni("ADD", { pod, containerId: id, netns: ns.path, conf: { podLookupTimeoutSeconds: 2 } });
+      const r = await env.cni("ADD", { pod, containerId: id, netns: ns.path, conf: { podLookupTimeoutSeconds: 0.5 } });
       expect(r.code, describeRun(r)).toBe(1);
       const err = r.json();
       expect(err.code).toBe(11);
       expect(err.msg).toContain(`cannot get pod default/${pod.name}`);
-      expect(r.ms).toBeLessThan(2_000 + 1_500);
+      expect(r.ms).toBeLessThan(500 + 1_500);
       await expectNothingAttached(id, []);
     });
   }
@@ -315,12 +316,12 @@ describe.skipIf(!canRunE2e)("the API server down", () => {
     env.cleanup.add(() => deleteBridge(br.bridge));
     env.createNad({ name, config: bridgeConflist(br) });
     const id = containerId();
-    const r = await env.cni("ADD", { pod, containerId: id, netns: ns.path, conf: { apiTimeoutSeconds: 2 } });
+    const r = await env.cni("ADD", { pod, containerId: id, netns: ns.path, conf: { apiTimeoutSeconds: 0.5 } });
     expect(r.code, describeRun(r)).toBe(1);
     const err = r.json();
     expect(err.code).toBe(11);
     expect(err.msg).toContain(`network-attachment-definition default/${name}`);
-    expect(r.ms).toBeLessThan(2_000 + 1_500);
+    expect(r.ms).toBeLessThan(500 + 1_500);
     await expectNothingAttached(id, [br]);
   });
 
@@ -352,11 +353,11 @@ describe.skipIf(!canRunE2e)("the API server down", () => {
     await expectNothingAttached(id, nets);
 
     const other = env.createPod({});
-    const add = await via("ADD", other, containerId(), { podLookupTimeoutSeconds: 1 });
+    const add = await via("ADD", other, containerId(), { podLookupTimeoutSeconds: 0.5 });
     expect(add.code, describeRun(add)).toBe(1);
     expect(add.json().code).toBe(11);
     expect(add.json().msg).toContain(`cannot get pod default/${other.name} from the Kubernetes API`);
-    expect(add.ms).toBeLessThan(1_000 + 1_500);
+    expect(add.ms).toBeLessThan(500 + 1_500);
   });
 
   test("ADD whose NAD the API refuses with 403 (RBAC): not code 11, the message names the status, nothing attached", async () => {
@@ -386,12 +387,12 @@ describe.skipIf(!canRunE2e)("the API server down", () => {
     const { pod, nets } = podWithTwoNetworks();
     env.fake.failNext({ verb: "PATCH", path: "pods/status", status: 503, times: 1_000_000 });
     const id = containerId();
-    const r = await env.cni("ADD", { pod, containerId: id, netns: ns.path, conf: { apiTimeoutSeconds: 2 } });
+    const r = await env.cni("ADD", { pod, containerId: id, netns: ns.path, conf: { apiTimeoutSeconds: 0.5 } });
     expect(r.code, describeRun(r)).toBe(1);
     const err = r.json();
     expect(err.code).toBe(11);
     expect(err.msg).toContain("network-status");
-    expect(r.ms).toBeLessThan(2_000 + 1_500);
+    expect(r.ms).toBeLessThan(500 + 1_500);
     expect(env.fake.count("PATCH pods/status")).toBeGreaterThan(1);
     await expectNothingAttached(id, nets);
   });
