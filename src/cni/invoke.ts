@@ -65,10 +65,22 @@ export async function findPlugin(pluginType: string, binDirs: readonly string[])
     const st = await stat(full).catch(() => undefined);
     if (st?.isFile()) return full;
   }
-  throw new CniError(
-    ErrorCode.InvalidConfig,
-    `failed to find plugin ${quote(pluginType)} in path [${binDirs.join(" ")}]`,
-  );
+  throw new PluginNotFoundError(pluginType, binDirs);
+}
+
+/**
+ * No bin dir holds the plugin (libcni's "failed to find plugin", code 7). Its own
+ * class so that a caller can tell "not installed" from a plugin that ran and
+ * failed without reading the message.
+ */
+export class PluginNotFoundError extends CniError {
+  readonly pluginType: string;
+  readonly binDirs: readonly string[];
+  constructor(pluginType: string, binDirs: readonly string[]) {
+    super(ErrorCode.InvalidConfig, `failed to find plugin ${quote(pluginType)} in path [${binDirs.join(" ")}]`);
+    this.pluginType = pluginType;
+    this.binDirs = binDirs;
+  }
 }
 
 /** The plugin's env: the chosen base (minus any CNI_* of its own) plus the request's CNI_* values. */

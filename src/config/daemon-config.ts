@@ -59,6 +59,8 @@ export const DaemonConfigSchema = v.looseObject({
   podResourcesSocket: v.optional(v.string()),
   kubeletCheckpointFile: v.optional(v.string()),
   deviceInfoDir: v.optional(v.string()),
+  // Ours: how often tombstones (DELs owed to a plugin that was not installed) are replayed.
+  tombstoneReplaySeconds: v.optional(v.pipe(v.number(), v.gtValue(0)), 60),
 });
 export type DaemonConfig = v.InferOutput<typeof DaemonConfigSchema>;
 

@@ -3,7 +3,7 @@
 // optional, so it fails soft: a port that cannot be bound is said once with the
 // reason, counted, and retried with backoff while CNI requests go on being
 // served (docs/metrics.md).
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { Endpoint } from "../api/api.ts";
 import type { Logger } from "../util/log.ts";
 
@@ -12,6 +12,8 @@ const KNOWN: string[] = Object.values(Endpoint);
 export interface Metrics {
   observeResponse(path: string, method: string, status: number): void;
   observeCommand(command: string, seconds: number, ok: boolean): void;
+  /** A DEL recorded a tombstone, or a replay cleared one. */
+  observeTombstone(event: "recorded" | "replayed"): void;
   stop(): Promise<void>;
   /** The bound port, or undefined while the server is not (yet) listening. */
   readonly port: number | undefined;
@@ -26,6 +28,8 @@ export interface MetricsOptions {
   /** Delay before the first retry, doubled after each failure up to `maxRetryMs`. */
   retryMs?: number;
   maxRetryMs?: number;
+  /** Tombstones waiting for their plugin, read at each scrape. */
+  pendingTombstones?(): Promise<number>;
 }
 
 export function startMetrics(opts: MetricsOptions): Metrics {
@@ -49,6 +53,7 @@ export function startMetrics(opts: MetricsOptions): Metrics {
     help: "Failed attempts to start the metrics server (the port taken, say); each is retried with backoff",
     registers: [registry],
   });
+  const tombstones = registerTombstoneMetrics(registry, opts.pendingTombstones);
   const serving = createRetryingServer(opts, failures, async () => ({
     body: await registry.metrics(),
     contentType: registry.contentType,
@@ -65,8 +70,32 @@ export function startMetrics(opts: MetricsOptions): Metrics {
     observeCommand(command, seconds, ok) {
       durations.observe({ command, outcome: ok ? "success" : "error" }, seconds);
     },
+    observeTombstone: tombstones.observe,
     stop: serving.stop,
   };
+}
+
+/**
+ * DELs answered with success while their plugin was not installed: how many were
+ * recorded and replayed, and how many still wait (a non-zero gauge that does not fall
+ * is a plugin missing on this node for good).
+ */
+function registerTombstoneMetrics(registry: Registry, pending?: () => Promise<number>) {
+  const events = new Counter({
+    name: "multus_del_tombstones_total",
+    help: "DELs of a delegate whose plugin was not installed, by event: recorded (DEL answered success) or replayed",
+    labelNames: ["event"] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: "multus_del_tombstones_pending",
+    help: "Tombstones waiting for their plugin to be installed again",
+    registers: [registry],
+    async collect() {
+      this.set(pending ? await pending().catch(() => 0) : 0);
+    },
+  });
+  return { observe: (event: "recorded" | "replayed") => events.inc({ event }) };
 }
 
 /**

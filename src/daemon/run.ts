@@ -20,6 +20,7 @@ import {
 import { MULTUS_CONF_FILE } from "../config/generate.ts";
 import { copyUserConfig, createConfigManager, waitForReadinessIndicator, type ConfigManager } from "../config/watch.ts";
 import { DEFAULT_CNI_DIR, MultusConfSchema } from "../multus/netconf.ts";
+import type { TombstoneReplayer } from "../multus/tombstones.ts";
 import type { KubePort, MultusDeps } from "../multus/ports.ts";
 import { createLogger, type Logger } from "../util/log.ts";
 import { createKeyedLock } from "../util/keyed-lock.ts";
@@ -29,6 +30,7 @@ import { createDevicePort } from "../kubelet/devices.ts";
 import { defaultConnectionLimit } from "./admission.ts";
 import { handleRequest, type HandlerDeps } from "./handler.ts";
 import { selfCheck, startServer, type DaemonServer } from "./server.ts";
+import { startTombstoneReplayer } from "./tombstones.ts";
 import type { Metrics } from "./metrics.ts";
 
 export interface DaemonOptions {
@@ -68,6 +70,7 @@ interface Started {
   manager?: ConfigManager;
   kube?: KubeClient;
   metrics?: Metrics;
+  tombstones?: TombstoneReplayer;
   server?: DaemonServer;
 }
 
@@ -96,8 +99,16 @@ async function serveUntilStopped(ctx: DaemonContext): Promise<number> {
     started.manager = await createManagerIfAuto(ctx);
     await sweepCacheTempFiles(ctx.loaded, ctx.log);
     started.kube = await startKubernetes(ctx);
-    started.metrics = await startMetricsIfAsked(ctx);
-    started.server = await startSocketServer(ctx, { ...started, isReady: () => ready });
+    started.metrics = await startMetricsIfAsked(ctx, async () => (await started.tombstones?.pending()) ?? 0);
+    const multus = multusDeps(ctx, started.kube);
+    started.tombstones = startTombstoneReplayer({
+      loaded: ctx.loaded,
+      multus,
+      log: ctx.log,
+      onEvent: started.metrics?.observeTombstone,
+    });
+    multus.tombstones = started.tombstones;
+    started.server = await startSocketServer(ctx, { multus, metrics: started.metrics, isReady: () => ready });
     await checkOwnSocket(ctx);
     ready = true;
   } catch (err) {
@@ -125,6 +136,7 @@ async function serveUntilStopped(ctx: DaemonContext): Promise<number> {
 async function stopAll(started: Started, graceMs: number): Promise<void> {
   await started.manager?.stop();
   await started.server?.stop(graceMs);
+  started.tombstones?.stop();
   await started.metrics?.stop();
   await started.kube?.stop();
 }
@@ -250,21 +262,25 @@ async function startKubernetes(ctx: DaemonContext): Promise<KubeClient | undefin
 }
 
 /** 4b. Optional: a metrics port that cannot be bound is retried in the background, never fatal. */
-async function startMetricsIfAsked(ctx: DaemonContext): Promise<Metrics | undefined> {
+async function startMetricsIfAsked(
+  ctx: DaemonContext,
+  pendingTombstones: () => Promise<number>,
+): Promise<Metrics | undefined> {
   const { metricsPort } = ctx.loaded.config;
   if (!metricsPort) return undefined;
-  return (await import("./metrics.ts")).startMetrics({ port: metricsPort, log: ctx.log, say: ctx.say });
+  const { startMetrics } = await import("./metrics.ts");
+  return startMetrics({ port: metricsPort, log: ctx.log, say: ctx.say, pendingTombstones });
 }
 
 /** 4c. The socket server (failure: exit 3). */
 async function startSocketServer(
   ctx: DaemonContext,
-  parts: { kube?: KubeClient; metrics?: Metrics; isReady(): boolean },
+  parts: { multus: MultusDeps; metrics?: Metrics; isReady(): boolean },
 ): Promise<DaemonServer> {
   const { config } = ctx.loaded;
   const deps: HandlerDeps = {
     daemon: ctx.loaded,
-    multus: multusDeps(ctx, parts.kube),
+    multus: parts.multus,
     isReady: parts.isReady,
     observeCommand: parts.metrics?.observeCommand,
   };
@@ -281,7 +297,7 @@ async function startSocketServer(
   } catch (err) {
     throw new StartupExit(3, `cannot listen on ${socketPath}: ${(err as Error).message}`);
   }
-  const mode = parts.kube
+  const mode = parts.multus.kube
     ? "Kubernetes client connected"
     : "no kubeconfig and no in-cluster environment: static delegates only";
   ctx.say(`listening on ${socketPath} (${mode})`);

@@ -3,6 +3,7 @@
 import type { NetworkConfigList } from "../cni/conf.ts";
 import type { KeyedLock } from "../util/keyed-lock.ts";
 import type { Logger } from "../util/log.ts";
+import type { TombstonePort } from "./tombstones.ts";
 
 export type { PodRef, PodInfo, PodAnnotation, Nad, KubeEvent, KubeFailure, KubePort } from "../ports/kube.ts";
 import type { KubePort } from "../ports/kube.ts";
@@ -29,6 +30,8 @@ export interface MultusDeps {
   existingLinks?(path: string, names: readonly string[]): string[];
   /** Runs one container's work at a time (the daemon); GC takes it for each stale container it deletes. */
   locks?: KeyedLock;
+  /** The daemon's tombstone replayer: a DEL whose plugin is not installed and whose netns is gone records one (absent: DEL fails). */
+  tombstones?: TombstonePort;
 }
 
 export type { NetworkConfigList };

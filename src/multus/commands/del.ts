@@ -2,7 +2,6 @@
 // reverse order; one that fails keeps its cache entry and DEL fails, so the
 // runtime's retry reaches exactly the delegates still attached.
 import { CniError, ErrorCode, toCniError } from "../../cni/errors.ts";
-import { delNetworkList } from "../../cni/conf.ts";
 import { resolveDelegates, type ResolveContext } from "../delegates.ts";
 import { deleteDelegateCache, readDelegateCache, writeDelegateCache, type CacheEntry } from "../delegate-cache.ts";
 import { lookupPod } from "../pod.ts";
@@ -14,6 +13,7 @@ import {
   runtimeConfFor,
   type MultusRequest,
 } from "../request.ts";
+import { delOrTombstone } from "../tombstones.ts";
 import type { MultusDeps } from "../ports.ts";
 
 export async function cmdDel(req: MultusRequest, deps: MultusDeps): Promise<void> {
@@ -37,8 +37,12 @@ export async function cmdDel(req: MultusRequest, deps: MultusDeps): Promise<void
   for (const entry of [...entries].reverse()) {
     const { delegate } = entry;
     try {
-      await delNetworkList(rt, delegate.list, runtimeConfFor(req, delegate, entry.runtimeConfig ?? {}, false));
-      await removeDeviceInfo(entry.runtimeConfig, log);
+      const rc = runtimeConfFor(req, delegate, entry.runtimeConfig ?? {}, false);
+      // A cached delegate whose plugin is not installed, with the netns gone, becomes a
+      // tombstone the daemon replays (a rebuilt one was never known to be attached).
+      const tombstones = cached ? deps.tombstones : undefined;
+      const outcome = await delOrTombstone({ rt, list: delegate.list, rc, cniDir, log, tombstones });
+      if (outcome === "deleted") await removeDeviceInfo(entry.runtimeConfig, log);
     } catch (err) {
       const e = toCniError(err);
       log.error(`DEL of network "${delegate.name}" (${delegate.ifname}) failed: ${e.message}`);
