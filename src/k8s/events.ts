@@ -25,7 +25,7 @@ interface Pending {
   seq: number;
 }
 
-export function createEventRecorder(o: {
+export interface EventRecorderOptions {
   http: KubeHttp;
   logger: KubeLogger;
   /** source.component / reportingComponent, e.g. "multus" */
@@ -36,109 +36,133 @@ export function createEventRecorder(o: {
   maxQueue?: number;
   /** Deadline per event, retries included (default 10 s). */
   timeoutMs?: number;
-}): EventRecorder {
-  const maxQueue = o.maxQueue ?? 1000;
-  const timeoutMs = o.timeoutMs ?? 10_000;
-  const queue: Pending[] = [];
-  const abort = new AbortController();
-  let sending: Promise<void> | undefined;
-  let closed = false;
-  let dropped = 0;
-  let seq = 0;
+}
 
-  function bodyOf(p: Pending): unknown {
-    const { ref, event, at } = p;
-    const time = at.toISOString().replace(/\.\d+Z$/, "Z");
-    // name as client-go makes it: <object name>.<unix nanoseconds in hex>
-    const nanos = BigInt(at.getTime()) * 1_000_000n + BigInt(p.seq % 1_000_000);
-    return {
-      apiVersion: "v1",
-      kind: "Event",
-      metadata: { name: `${ref.name}.${nanos.toString(16)}`, namespace: ref.namespace },
-      involvedObject: {
-        kind: "Pod",
-        apiVersion: "v1",
-        namespace: ref.namespace,
-        name: ref.name,
-        ...(ref.uid && { uid: ref.uid }),
-      },
-      type: event.type,
-      reason: event.reason,
-      message: event.message,
-      source: { component: o.component, ...(o.host && { host: o.host }) },
-      reportingComponent: o.component,
-      reportingInstance: o.host ?? "",
-      firstTimestamp: time,
-      lastTimestamp: time,
-      count: 1,
-    };
-  }
+/** A recorder's queue and sender, shared by its steps. */
+interface Recorder {
+  o: EventRecorderOptions & Required<Pick<EventRecorderOptions, "maxQueue" | "timeoutMs">>;
+  queue: Pending[];
+  abort: AbortController;
+  /** The sender while one runs. */
+  sending?: Promise<void>;
+  closed: boolean;
+  dropped: number;
+  seq: number;
+}
 
-  async function drain(): Promise<void> {
-    for (let p = queue.shift(); p !== undefined && !abort.signal.aborted; p = queue.shift()) {
-      try {
-        await o.http.call(
-          { method: "POST", path: `/api/v1/namespaces/${encodeURIComponent(p.ref.namespace)}/events`, body: bodyOf(p) },
-          { timeoutMs, signal: abort.signal, retryIf: isRetryable },
-        );
-      } catch (err) {
-        if (abort.signal.aborted) break;
-        dropped++;
-        o.logger.error(
-          `event ${p.event.reason} for pod ${p.ref.namespace}/${p.ref.name} not recorded: ${describeKubeError(err)}`,
-        );
-      }
-    }
-  }
-
-  function kick() {
-    if (sending || closed) return;
-    sending = drain()
-      .catch(() => {})
-      .finally(() => {
-        sending = undefined;
-        if (queue.length > 0 && !abort.signal.aborted) kick();
-      });
-  }
-
-  async function flush(ms: number): Promise<boolean> {
-    const end = Date.now() + ms;
-    while (sending && Date.now() < end) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([sending, new Promise((r) => (timer = setTimeout(r, Math.max(1, end - Date.now()))))]);
-      clearTimeout(timer);
-    }
-    return queue.length === 0 && !sending;
-  }
-
+export function createEventRecorder(o: EventRecorderOptions): EventRecorder {
+  const r: Recorder = {
+    o: { ...o, maxQueue: o.maxQueue ?? 1000, timeoutMs: o.timeoutMs ?? 10_000 },
+    queue: [],
+    abort: new AbortController(),
+    closed: false,
+    dropped: 0,
+    seq: 0,
+  };
   return {
     record(ref, event) {
       try {
-        if (closed) return;
-        queue.push({ ref: { ...ref }, event: { ...event }, at: new Date(), seq: seq++ });
-        if (queue.length > maxQueue) {
-          queue.shift();
-          if (dropped++ % 100 === 0) o.logger.error(`event queue full (${maxQueue}); dropping the oldest events`);
-        }
-        kick();
+        record(r, ref, event);
       } catch {
         /* never reach the caller */
       }
     },
+    flush: (ms) => flush(r, ms),
+    stop: (ms) => stop(r, ms),
+    dropped: () => r.dropped,
+  };
+}
 
-    flush,
+function record(r: Recorder, ref: PodRef & { uid?: string }, event: KubeEvent): void {
+  if (r.closed) return;
+  r.queue.push({ ref: { ...ref }, event: { ...event }, at: new Date(), seq: r.seq++ });
+  if (r.queue.length > r.o.maxQueue) {
+    r.queue.shift();
+    if (r.dropped++ % 100 === 0) r.o.logger.error(`event queue full (${r.o.maxQueue}); dropping the oldest events`);
+  }
+  kick(r);
+}
 
-    async stop(ms) {
-      if (!closed) {
-        await flush(ms);
-        closed = true;
-      }
-      abort.abort();
-      if (queue.length > 0) o.logger.verbose(`${queue.length} queued events not sent at shutdown`);
-      queue.length = 0;
-      await sending;
+/** Starts the sender unless one runs; it starts again when events arrived while it finished. */
+function kick(r: Recorder): void {
+  if (r.sending || r.closed) return;
+  r.sending = drain(r)
+    .catch(() => {})
+    .finally(() => {
+      r.sending = undefined;
+      if (r.queue.length > 0 && !r.abort.signal.aborted) kick(r);
+    });
+}
+
+/** Posts the queued events in order; one that fails (after retries) is dropped and logged. */
+async function drain(r: Recorder): Promise<void> {
+  const { o, queue, abort } = r;
+  for (let p = queue.shift(); p !== undefined && !abort.signal.aborted; p = queue.shift()) {
+    try {
+      await o.http.call(
+        {
+          method: "POST",
+          path: `/api/v1/namespaces/${encodeURIComponent(p.ref.namespace)}/events`,
+          body: bodyOf(o, p),
+        },
+        { timeoutMs: o.timeoutMs, signal: abort.signal, retryIf: isRetryable },
+      );
+    } catch (err) {
+      if (abort.signal.aborted) break;
+      r.dropped++;
+      o.logger.error(
+        `event ${p.event.reason} for pod ${p.ref.namespace}/${p.ref.name} not recorded: ${describeKubeError(err)}`,
+      );
+    }
+  }
+}
+
+async function flush(r: Recorder, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (r.sending && Date.now() < end) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([r.sending, new Promise((done) => (timer = setTimeout(done, Math.max(1, end - Date.now()))))]);
+    clearTimeout(timer);
+  }
+  return r.queue.length === 0 && !r.sending;
+}
+
+async function stop(r: Recorder, ms: number): Promise<void> {
+  if (!r.closed) {
+    await flush(r, ms);
+    r.closed = true;
+  }
+  r.abort.abort();
+  if (r.queue.length > 0) r.o.logger.verbose(`${r.queue.length} queued events not sent at shutdown`);
+  r.queue.length = 0;
+  await r.sending;
+}
+
+/** The core/v1 Event for one queued event. */
+function bodyOf(o: Pick<EventRecorderOptions, "component" | "host">, p: Pending): unknown {
+  const { ref, event, at } = p;
+  const time = at.toISOString().replace(/\.\d+Z$/, "Z");
+  // name as client-go makes it: <object name>.<unix nanoseconds in hex>
+  const nanos = BigInt(at.getTime()) * 1_000_000n + BigInt(p.seq % 1_000_000);
+  return {
+    apiVersion: "v1",
+    kind: "Event",
+    metadata: { name: `${ref.name}.${nanos.toString(16)}`, namespace: ref.namespace },
+    involvedObject: {
+      kind: "Pod",
+      apiVersion: "v1",
+      namespace: ref.namespace,
+      name: ref.name,
+      ...(ref.uid && { uid: ref.uid }),
     },
-
-    dropped: () => dropped,
+    type: event.type,
+    reason: event.reason,
+    message: event.message,
+    source: { component: o.component, ...(o.host && { host: o.host }) },
+    reportingComponent: o.component,
+    reportingInstance: o.host ?? "",
+    firstTimestamp: time,
+    lastTimestamp: time,
+    count: 1,
   };
 }
