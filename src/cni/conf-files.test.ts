@@ -2,7 +2,7 @@
 // offers, what each extension means, libcni's subdirectory chaining and
 // loadOnlyInlinedPlugins.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rejection } from "../../tests/helpers/thrown.ts";
@@ -97,6 +97,33 @@ describe("loadConfFile", () => {
     const err = await rejection(loadConfFile(join(tmp, "net.conflist")));
     expect(err.code).toBe(ErrorCode.InvalidConfig);
     expect(err.message).toContain("loadOnlyInlinedPlugins");
+  });
+});
+
+describe("conf files read again only when they change", () => {
+  test("an edit in place, even to the same size, is seen by the next load", async () => {
+    await put({ "a.conf": { ...BRIDGE, mtu: 1400 } });
+    const path = join(tmp, "a.conf");
+    expect((await loadConfFile(path)).raw.mtu).toBe(1400);
+    await writeFile(path, JSON.stringify({ ...BRIDGE, mtu: 1500 }));
+    expect((await loadConfFile(path)).raw.mtu).toBe(1500);
+  });
+
+  test("a file replaced by rename (as config tools write) is seen; a deleted one is an error again", async () => {
+    await put({ "a.conf": { ...BRIDGE, mtu: 1400 }, "b.tmp": { ...BRIDGE, mtu: 9000 } });
+    const path = join(tmp, "a.conf");
+    expect((await loadConfFile(path)).raw.mtu).toBe(1400);
+    await rename(join(tmp, "b.tmp"), path);
+    expect((await loadConfFile(path)).raw.mtu).toBe(9000);
+    await rm(path);
+    expect((await rejection(loadConfFile(path))).code).toBe(ErrorCode.IoFailure);
+  });
+
+  test("each load returns its own objects: a caller's edit does not leak into the next", async () => {
+    await put({ "a.conf": BRIDGE });
+    const first = await loadConfFile(join(tmp, "a.conf"));
+    first.raw.name = "changed";
+    expect((await loadConfFile(join(tmp, "a.conf"))).raw.name).toBe("net");
   });
 });
 
