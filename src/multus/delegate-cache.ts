@@ -84,9 +84,9 @@ export async function writeDelegateCache(cniDir: string, containerId: string, en
       resourceName: d.resourceName,
       Bytes: Buffer.from(d.bytes).toString("base64"),
       ifname: d.ifname,
-      master: d.isMaster,
+      master: d.role === "cluster",
       runtimeConfig,
-      auxiliary: d.isAuxiliary || undefined,
+      auxiliary: d.role === "auxiliary" || undefined,
     };
   });
   await writeFileAtomic(delegateCachePath(cniDir, containerId), JSON.stringify(body), 0o600, { durable: false });
@@ -120,7 +120,8 @@ export async function readDelegateCache(
     const raw = decodeJsonObject(bytes, `delegate ${i} in ${path}`);
     // Go decides list-ness by ConfList.plugins and takes the first entry as master.
     const isMaster = entry.master ?? i === 0;
-    const spec = delegateFromBytes(raw, bytes, isMaster, entry.Name || undefined);
+    const role = entry.auxiliary ? "auxiliary" : isMaster ? "cluster" : "network";
+    const spec = delegateFromBytes({ raw, bytes, role, statusName: entry.Name || undefined });
     const ifname = entry.ifname ?? entry.ifnameRequest ?? (isMaster ? requestIfname : `net${i}`);
     const selection =
       entry["default-route"] || entry.ipRequest || entry.macRequest
@@ -141,7 +142,6 @@ export async function readDelegateCache(
         selection,
         deviceId: entry.deviceID ?? undefined,
         resourceName: entry.resourceName ?? undefined,
-        isAuxiliary: entry.auxiliary ?? undefined,
       },
       runtimeConfig: entry.runtimeConfig ?? undefined,
     };

@@ -56,12 +56,11 @@ describe("auxiliaryCNIChainName", () => {
       });
       await mkdir(join(dir, AUX, "50-subdir.conf")); // not a file: skipped
       const delegates = await resolveDelegates({ conf: multusConf({ cniVersion }), ifname: "eth0" });
-      expect(delegates.map((d) => [d.name, d.ifname, d.isMaster])).toEqual([
-        ["cluster", "eth0", true],
-        [AUX, "net1", false],
+      expect(delegates.map((d) => [d.name, d.ifname, d.role])).toEqual([
+        ["cluster", "eth0", "cluster"],
+        [AUX, "net1", "auxiliary"],
       ]);
       const aux = delegates[1]!;
-      expect(aux.isAuxiliary).toBe(true);
       expect(aux.isConfList).toBe(true);
       expect(aux.selection).toBeUndefined();
       expect(aux.list.name).toBe(AUX);
@@ -78,7 +77,6 @@ describe("auxiliaryCNIChainName", () => {
           `{"cniVersion":"${cniVersion}","name":"${AUX}","plugins":[{"type":"passthru","name":"passthru-cni"}`,
         ),
       ).toBe(true);
-      expect(delegates[0]!.isAuxiliary).toBeUndefined();
     },
   );
 
@@ -168,11 +166,9 @@ describe("auxiliaryCNIChainName", () => {
       delegates.map((delegate) => ({ delegate, runtimeConfig: {} })),
     );
     const back = await readDelegateCache(cniDir, "ctr1", "eth0");
-    expect(
-      back?.map((e) => [e.delegate.name, e.delegate.ifname, e.delegate.isMaster, e.delegate.isAuxiliary ?? false]),
-    ).toEqual([
-      ["cluster", "eth0", true, false],
-      [AUX, "net1", false, true],
+    expect(back?.map((e) => [e.delegate.name, e.delegate.ifname, e.delegate.role])).toEqual([
+      ["cluster", "eth0", "cluster"],
+      [AUX, "net1", "auxiliary"],
     ]);
     expect(back![1]!.delegate.list.plugins).toEqual([{ ...AUXILIARY_CHAIN_HEAD }, { type: "tuning", mtu: 1400 }]);
     expect(back![1]!.delegate.bytes).toBe(delegates[1]!.bytes);

@@ -25,6 +25,15 @@ import { editEachPlugin, mergeCniArgsIntoConfig } from "./runtime-config.ts";
 export const NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks";
 export const DEFAULT_NETWORK_ANNOTATION = "v1.multus-cni.io/default-network";
 
+/**
+ * What a delegate is to the pod. `cluster`: the primary network (Go's
+ * "master": clusterNetwork, the default-network override, or the first static
+ * delegate), which gets the request's CNI_IFNAME and gives ADD its result.
+ * `network`: every other network, on `net<i>` unless named. `auxiliary`: the
+ * auxiliary chain, attached and deleted like a network but never CHECKed.
+ */
+export type DelegateRole = "cluster" | "network" | "auxiliary";
+
 export interface Delegate {
   /** network-status name: `<ns>/<name>` for NADs, the conf `name` otherwise. */
   name: string;
@@ -33,14 +42,12 @@ export interface Delegate {
   isConfList: boolean;
   /** The delegate config exactly as given (plus an injected name). */
   bytes: string;
-  isMaster: boolean;
+  role: DelegateRole;
   ifname: string;
-  /** Per-network attributes from the pod's annotation (never for the master). */
+  /** Per-network attributes from the pod's annotation (never for the cluster network). */
   selection?: NetworkSelection;
   resourceName?: string;
   deviceId?: string;
-  /** The auxiliary chain: attached and deleted like the others, never CHECKed. */
-  isAuxiliary?: boolean;
 }
 export type DelegateSpec = Omit<Delegate, "ifname">;
 
@@ -99,20 +106,20 @@ export async function resolveDelegates(ctx: ResolveContext): Promise<Delegate[]>
     specs.push(
       await resolve(
         `${override.namespace}/${override.name}`,
-        { skipped: true, isMaster: true, requested: override.interface },
-        async () => ({ ...(await delegateFromNad(ctx, override)), isMaster: true, selection: undefined }),
+        { skipped: true, role: "cluster", requested: override.interface },
+        async () => ({ ...(await delegateFromNad(ctx, override)), role: "cluster", selection: undefined }),
       ),
     );
   } else if (conf.clusterNetwork) {
     const ref = conf.clusterNetwork;
     specs.push(
-      await resolve(ref, { skipped: true, isMaster: true }, async () => ({
+      await resolve(ref, { skipped: true, role: "cluster" }, async () => ({
         ...(await resolveNetworkRef(ctx, ref)),
-        isMaster: true,
+        role: "cluster",
       })),
     );
   } else if (conf.delegates.length > 0) {
-    specs.push(delegateFromObject(conf.delegates[0]!, true));
+    specs.push(delegateFromObject(conf.delegates[0]!, "cluster"));
   } else {
     throw new CniError(ErrorCode.InvalidConfig, "at least one delegate/clusterNetwork must be specified");
   }
@@ -122,16 +129,16 @@ export async function resolveDelegates(ctx: ResolveContext): Promise<Delegate[]>
     if (!inSystemNs) {
       for (const ref of conf.defaultNetworks) {
         specs.push(
-          await resolve(ref, { skipped: true, isMaster: false }, async () => ({
+          await resolve(ref, { skipped: true, role: "network" }, async () => ({
             ...(await resolveNetworkRef(ctx, ref)),
-            isMaster: false,
+            role: "network",
           })),
         );
       }
     }
   }
   if (!conf.clusterNetwork && !override) {
-    for (const d of conf.delegates.slice(1)) specs.push(delegateFromObject(d, false));
+    for (const d of conf.delegates.slice(1)) specs.push(delegateFromObject(d, "network"));
   }
 
   if (pod) {
@@ -146,8 +153,8 @@ export async function resolveDelegates(ctx: ResolveContext): Promise<Delegate[]>
       specs.push(
         await resolve(
           `${sel.namespace}/${sel.name}`,
-          { skipped: true, isMaster: false, requested: sel.interface },
-          async () => ({ ...(await delegateFromNad(ctx, sel)), isMaster: false, selection: sel }),
+          { skipped: true, role: "network", requested: sel.interface },
+          async () => ({ ...(await delegateFromNad(ctx, sel)), role: "network", selection: sel }),
         ),
       );
     }
@@ -164,7 +171,7 @@ export async function resolveDelegates(ctx: ResolveContext): Promise<Delegate[]>
 
   const names = assignIfnames({
     requestIfname: ctx.ifname,
-    delegates: specs.map((s) => ("skipped" in s ? s : { isMaster: s.isMaster, requested: s.selection?.interface })),
+    delegates: specs.map((s) => ("skipped" in s ? s : { role: s.role, requested: s.selection?.interface })),
   });
   return specs.flatMap((s, i) => ("skipped" in s ? [] : [{ ...s, ifname: names[i]! }]));
 }
@@ -193,13 +200,13 @@ export async function auxiliaryChain(conf: MultusConf): Promise<DelegateSpec | u
     name,
     plugins: [{ ...AUXILIARY_CHAIN_HEAD }, ...plugins],
   };
-  return { ...delegateFromBytes(raw, JSON.stringify(raw), false), isAuxiliary: true };
+  return delegateFromBytes({ raw, bytes: JSON.stringify(raw), role: "auxiliary" });
 }
 
 /** The place of a network left out by skipUnresolvable: it still counts for interface names. */
 interface Skipped {
   skipped: true;
-  isMaster: boolean;
+  role: DelegateRole;
   requested?: string;
 }
 
@@ -241,12 +248,12 @@ async function delegateFromFetchedNad(ctx: ResolveContext, nad: Nad, sel: Networ
     }
     const edited = applySelectionToConfig(found.raw, sel);
     const file = edited === found.raw ? found : { ...found, raw: edited, bytes: JSON.stringify(edited) };
-    return { ...delegateFromFile(file, name), isMaster: false, resourceName: nad.resourceName };
+    return { ...delegateFromFile(file, name), role: "network", resourceName: nad.resourceName };
   }
   const raw = decodeJsonObject(nad.config, `spec.config of network-attachment-definition ${name}`);
   const edited = applySelectionToConfig(withName(raw, nad.name), sel);
   const bytes = edited === raw ? nad.config : JSON.stringify(edited);
-  return { ...delegateFromBytes(edited, bytes, false, name), resourceName: nad.resourceName };
+  return { ...delegateFromBytes({ raw: edited, bytes, statusName: name }), resourceName: nad.resourceName };
 }
 
 /**
@@ -297,20 +304,25 @@ function notFound(ctx: ResolveContext, err: CniError): CniError {
 }
 
 function delegateFromFile(file: ConfFile, statusName: string | undefined): DelegateSpec {
-  return delegateFromBytes(file.raw, file.bytes, false, statusName);
+  return delegateFromBytes({ raw: file.raw, bytes: file.bytes, statusName });
 }
 
-function delegateFromObject(raw: Record<string, unknown>, isMaster: boolean, statusName?: string): DelegateSpec {
-  return delegateFromBytes(raw, JSON.stringify(raw), isMaster, statusName);
+function delegateFromObject(raw: Record<string, unknown>, role: DelegateRole): DelegateSpec {
+  return delegateFromBytes({ raw, bytes: JSON.stringify(raw), role });
 }
 
-/** A delegate from its JSON: no `type` means a conflist. */
-export function delegateFromBytes(
-  raw: Record<string, unknown>,
-  bytes: string,
-  isMaster: boolean,
-  statusName?: string,
-): DelegateSpec {
+/**
+ * A delegate from its JSON (`raw`, decoded from `bytes`, which are kept as
+ * given): no `type` means a conflist. `role` defaults to "network";
+ * `statusName` (the network-status name) to the config's `name`.
+ */
+export function delegateFromBytes(opts: {
+  raw: Record<string, unknown>;
+  bytes: string;
+  role?: DelegateRole;
+  statusName?: string;
+}): DelegateSpec {
+  const { raw, bytes, statusName, role = "network" } = opts;
   const isConfList = typeof raw.type !== "string" || raw.type === "";
   const label = statusName ?? (typeof raw.name === "string" ? raw.name : "(unnamed)");
   if (isConfList && !Array.isArray(raw.plugins)) {
@@ -320,7 +332,7 @@ export function delegateFromBytes(
     );
   }
   const list = isConfList ? confListFromBytes(bytes) : confListFromConf(raw);
-  return { name: statusName ?? list.name, list, isConfList, bytes, isMaster };
+  return { name: statusName ?? list.name, list, isConfList, bytes, role };
 }
 
 /** `cni-args` of the selection go into `args.cni` of every plugin. */

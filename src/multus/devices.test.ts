@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { createLogger } from "../util/log.ts";
-import { delegateFromBytes, type Delegate } from "./delegates.ts";
+import { delegateFromBytes, type Delegate, type DelegateRole } from "./delegates.ts";
 import {
   assignDeviceIds,
   assignPodDevices,
@@ -34,12 +34,12 @@ function conf(name: string, cniVersion: string, extra: Record<string, unknown> =
 }
 function delegate(
   raw: Record<string, unknown>,
-  opts: { name?: string; resourceName?: string; isMaster?: boolean; ifname?: string } = {},
+  opts: { name?: string; resourceName?: string; role?: DelegateRole; ifname?: string } = {},
 ): Delegate {
   // Bytes with odd spacing: injection must rewrite them, not keep stale ones.
   const bytes = JSON.stringify(raw, null, 1);
   return {
-    ...delegateFromBytes(raw, bytes, opts.isMaster ?? false, opts.name),
+    ...delegateFromBytes({ raw, bytes, role: opts.role, statusName: opts.name }),
     ifname: opts.ifname ?? "net1",
     resourceName: opts.resourceName,
   };
@@ -49,7 +49,7 @@ const POD: PodInfo = { namespace: "ns1", name: "pod1", uid: "uid-1", annotations
 describe.each(VERSIONS)("assignDeviceIds, cniVersion %s", (v) => {
   test("NADs of one resource take its devices in delegate order; others are untouched", () => {
     const ds = [
-      delegate(conf("cluster", v), { isMaster: true, ifname: "eth0" }),
+      delegate(conf("cluster", v), { role: "cluster", ifname: "eth0" }),
       delegate(conf("sriov-a", v), { name: "ns1/sriov-a", resourceName: SRIOV }),
       delegate(conf("plain", v), { name: "ns1/plain" }),
       delegate(conf("sriov-b", v), { name: "ns1/sriov-b", resourceName: SRIOV, ifname: "net3" }),
@@ -134,7 +134,7 @@ describe.each(VERSIONS)("assignDeviceIds, cniVersion %s", (v) => {
     const rc = (d: Delegate) =>
       composeRuntimeConfig({
         selection: d.selection,
-        isMaster: d.isMaster,
+        role: d.role,
         deviceId: d.deviceId,
         deviceInfoFile: deviceInfoFileFor({ dir: "/di", delegate: d, containerId: "cid" }),
       });
@@ -147,11 +147,11 @@ describe.each(VERSIONS)("assignDeviceIds, cniVersion %s", (v) => {
 
 test("the master takes a device into its config, but gets no per-network runtimeConfig", () => {
   const [m] = assignDeviceIds(
-    [delegate(conf("default", "1.0.0"), { name: "kube-system/default", isMaster: true, resourceName: SRIOV })],
+    [delegate(conf("default", "1.0.0"), { name: "kube-system/default", role: "cluster", resourceName: SRIOV })],
     new Map([[SRIOV, ["0000:03:02.1"]]]),
   );
   expect(m!.list.plugins[0]!.deviceID).toBe("0000:03:02.1");
-  expect(composeRuntimeConfig({ isMaster: true, deviceId: m!.deviceId, deviceInfoFile: "/x" })).toEqual({});
+  expect(composeRuntimeConfig({ role: "cluster", deviceId: m!.deviceId, deviceInfoFile: "/x" })).toEqual({});
 });
 
 describe("assignPodDevices", () => {
@@ -238,7 +238,7 @@ describe("device-info files", () => {
     );
     const rcs = [d!, other!].map((x) =>
       composeRuntimeConfig({
-        isMaster: false,
+        role: "network",
         deviceId: x.deviceId,
         deviceInfoFile: deviceInfoFileFor({ dir, delegate: x, containerId: "cid" }),
       }),

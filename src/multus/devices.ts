@@ -44,7 +44,7 @@ export function withDeviceId(d: Delegate, deviceId: string): Delegate {
   const raw = decodeJsonObject(d.bytes, `configuration of network "${d.name}"`);
   const edited = editEachPlugin(raw, (plugin) => injectDeviceId(plugin, deviceId));
   const bytes = JSON.stringify(edited);
-  const spec = delegateFromBytes(edited, bytes, d.isMaster, d.name);
+  const spec = delegateFromBytes({ raw: edited, bytes, role: d.role, statusName: d.name });
   return { ...d, list: spec.list, isConfList: spec.isConfList, bytes, deviceId };
 }
 

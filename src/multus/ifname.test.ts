@@ -1,46 +1,47 @@
 import { describe, expect, test } from "bun:test";
 import { CniError, ErrorCode } from "../cni/errors.ts";
+import type { DelegateRole } from "./delegates.ts";
 import { assignIfnames } from "./ifname.ts";
 
 describe("assignIfnames", () => {
   const cases: Array<{
     title: string;
     request: string;
-    delegates: Array<{ isMaster: boolean; requested?: string }>;
+    delegates: Array<{ role: DelegateRole; requested?: string }>;
     want: string[];
   }> = [
-    { title: "master only", request: "eth0", delegates: [{ isMaster: true }], want: ["eth0"] },
+    { title: "master only", request: "eth0", delegates: [{ role: "cluster" }], want: ["eth0"] },
     {
       title: "master then extras: net<index in the full list>",
       request: "eth0",
-      delegates: [{ isMaster: true }, { isMaster: false }, { isMaster: false }],
+      delegates: [{ role: "cluster" }, { role: "network" }, { role: "network" }],
       want: ["eth0", "net1", "net2"],
     },
     {
       title: "explicit request wins for extras",
       request: "eth0",
-      delegates: [{ isMaster: true }, { isMaster: false, requested: "data0" }, { isMaster: false }],
+      delegates: [{ role: "cluster" }, { role: "network", requested: "data0" }, { role: "network" }],
       want: ["eth0", "data0", "net2"],
     },
     {
       title: "explicit request wins for the master",
       request: "eth0",
-      delegates: [{ isMaster: true, requested: "pod0" }, { isMaster: false }],
+      delegates: [{ role: "cluster", requested: "pod0" }, { role: "network" }],
       want: ["pod0", "net1"],
     },
     {
       title: "empty request is no request",
       request: "eth0",
       delegates: [
-        { isMaster: true, requested: "" },
-        { isMaster: false, requested: "" },
+        { role: "cluster", requested: "" },
+        { role: "network", requested: "" },
       ],
       want: ["eth0", "net1"],
     },
     {
       title: "no master: every delegate by index",
       request: "eth0",
-      delegates: [{ isMaster: false }, { isMaster: false }],
+      delegates: [{ role: "network" }, { role: "network" }],
       want: ["net0", "net1"],
     },
     { title: "nothing", request: "eth0", delegates: [], want: [] },
@@ -53,25 +54,25 @@ describe("assignIfnames", () => {
 
   const dupes: Array<{
     title: string;
-    delegates: Array<{ isMaster: boolean; requested?: string }>;
+    delegates: Array<{ role: DelegateRole; requested?: string }>;
     name: string;
     details: string;
   }> = [
     {
       title: "two explicit requests",
-      delegates: [{ isMaster: true }, { isMaster: false, requested: "x" }, { isMaster: false, requested: "x" }],
+      delegates: [{ role: "cluster" }, { role: "network", requested: "x" }, { role: "network", requested: "x" }],
       name: "x",
       details: `delegates 1 and 2 both use "x"`,
     },
     {
       title: "request equal to the master's CNI_IFNAME",
-      delegates: [{ isMaster: true }, { isMaster: false, requested: "eth0" }],
+      delegates: [{ role: "cluster" }, { role: "network", requested: "eth0" }],
       name: "eth0",
       details: `delegates 0 and 1 both use "eth0"`,
     },
     {
       title: "request equal to a generated name",
-      delegates: [{ isMaster: true, requested: "net1" }, { isMaster: false }],
+      delegates: [{ role: "cluster", requested: "net1" }, { role: "network" }],
       name: "net1",
       details: `delegates 0 and 1 both use "net1"`,
     },

@@ -24,7 +24,7 @@ export async function reportAttachments(
     buildNetworkStatus({
       name: a.delegate.name,
       result: a.result,
-      isDefault: a.delegate.isMaster,
+      isDefault: a.delegate.role === "cluster",
       deviceInfo: a.deviceInfo,
     }),
   );

@@ -83,7 +83,7 @@ export function delegateRuntimeConfig(
   return composeRuntimeConfig({
     base: req.conf.runtimeConfig,
     selection: delegate.selection,
-    isMaster: delegate.isMaster,
+    role: delegate.role,
     deviceId: delegate.deviceId,
     deviceInfoFile: deviceInfoFileFor({ dir: opts.deviceInfoDir, delegate, containerId: req.args.containerId }),
   });

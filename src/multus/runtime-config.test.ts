@@ -31,20 +31,20 @@ describe("composeRuntimeConfig", () => {
     opts: Parameters<typeof composeRuntimeConfig>[0];
     want: Record<string, unknown>;
   }> = [
-    { title: "nothing", opts: { isMaster: false }, want: {} },
+    { title: "nothing", opts: { role: "network" }, want: {} },
     {
       title: "master: runtime values only, other keys kept",
-      opts: { base: BASE, selection: FULL, isMaster: true },
+      opts: { base: BASE, selection: FULL, role: "cluster" },
       want: BASE,
     },
     {
       title: "master: selection values never applied",
-      opts: { selection: FULL, isMaster: true, deviceId: "0000:03:00.1" },
+      opts: { selection: FULL, role: "cluster", deviceId: "0000:03:00.1" },
       want: {},
     },
     {
       title: "non-master: per-network values override the runtime's",
-      opts: { base: BASE, selection: FULL, isMaster: false, deviceInfoFile: INFO },
+      opts: { base: BASE, selection: FULL, role: "network", deviceInfoFile: INFO },
       want: {
         portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }],
         bandwidth: { ingressRate: 1000, ingressBurst: 2000, egressRate: 0, egressBurst: 0 },
@@ -59,12 +59,12 @@ describe("composeRuntimeConfig", () => {
     },
     {
       title: "non-master without per-network values: the runtime's",
-      opts: { base: BASE, selection: { name: "a", namespace: "b" }, isMaster: false },
+      opts: { base: BASE, selection: { name: "a", namespace: "b" }, role: "network" },
       want: BASE,
     },
     {
       title: "non-master: resource-map device wins over the selection's deviceID",
-      opts: { selection: FULL, isMaster: false, deviceId: "0000:03:00.1", deviceInfoFile: INFO },
+      opts: { selection: FULL, role: "network", deviceId: "0000:03:00.1", deviceInfoFile: INFO },
       want: {
         portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }],
         bandwidth: { ingressRate: 1000, ingressBurst: 2000, egressRate: 0, egressBurst: 0 },
@@ -77,23 +77,23 @@ describe("composeRuntimeConfig", () => {
     },
     {
       title: "non-master without selection: resource-map device",
-      opts: { isMaster: false, deviceId: "0000:03:00.1", deviceInfoFile: INFO },
+      opts: { role: "network", deviceId: "0000:03:00.1", deviceInfoFile: INFO },
       want: { deviceID: "0000:03:00.1", CNIDeviceInfoFile: INFO },
     },
     {
       title: "deviceID without a device-info path: no CNIDeviceInfoFile",
-      opts: { isMaster: false, deviceId: "0000:03:00.1" },
+      opts: { role: "network", deviceId: "0000:03:00.1" },
       want: { deviceID: "0000:03:00.1" },
     },
-    { title: "no deviceID: device-info path unused", opts: { isMaster: false, deviceInfoFile: INFO }, want: {} },
+    { title: "no deviceID: device-info path unused", opts: { role: "network", deviceInfoFile: INFO }, want: {} },
     {
       title: "master: runtime deviceID gets the device-info file",
-      opts: { base: { deviceID: "0000:01:00.0" }, isMaster: true, deviceInfoFile: INFO },
+      opts: { base: { deviceID: "0000:01:00.0" }, role: "cluster", deviceInfoFile: INFO },
       want: { deviceID: "0000:01:00.0", CNIDeviceInfoFile: INFO },
     },
     {
       title: "non-master: empty per-network lists clear the runtime's",
-      opts: { base: BASE, selection: { name: "a", namespace: "b", ips: [], portMappings: [] }, isMaster: false },
+      opts: { base: BASE, selection: { name: "a", namespace: "b", ips: [], portMappings: [] }, role: "network" },
       want: {
         bandwidth: BASE.bandwidth,
         mac: BASE.mac,
@@ -103,7 +103,7 @@ describe("composeRuntimeConfig", () => {
     },
     {
       title: "empty runtime values are left out",
-      opts: { base: { portMappings: [], ips: [], mac: "", bandwidth: null, deviceID: "", other: [] }, isMaster: true },
+      opts: { base: { portMappings: [], ips: [], mac: "", bandwidth: null, deviceID: "", other: [] }, role: "cluster" },
       want: { other: [] },
     },
   ];
@@ -118,7 +118,7 @@ describe("composeRuntimeConfig", () => {
   test("result does not share objects with the inputs", () => {
     const base = structuredClone(BASE);
     const selection = structuredClone(FULL);
-    const out = composeRuntimeConfig({ base, selection, isMaster: false });
+    const out = composeRuntimeConfig({ base, selection, role: "network" });
     (out.portMappings as unknown[]).push("x");
     (out.dns as { servers: string[] }).servers.push("x");
     expect(selection.portMappings).toHaveLength(1);
@@ -130,7 +130,7 @@ describe("composeRuntimeConfig", () => {
       '[{"name":"net-a","portMappings":[{"hostPort":1,"containerPort":2}],"bandwidth":{"egressRate":5,"egressBurst":6}}]',
       "pods",
     );
-    expect(composeRuntimeConfig({ selection, isMaster: false })).toEqual({
+    expect(composeRuntimeConfig({ selection, role: "network" })).toEqual({
       portMappings: [{ hostPort: 1, containerPort: 2 }],
       bandwidth: { ingressRate: 0, ingressBurst: 0, egressRate: 5, egressBurst: 6 },
     });

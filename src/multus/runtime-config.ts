@@ -1,6 +1,7 @@
 // Per-delegate runtimeConfig (capability args, as libcni injects them) and the overlays
 // Multus puts into a delegate's own config. Pure; inputs are never mutated.
 import { CniError, ErrorCode } from "../cni/errors.ts";
+import type { DelegateRole } from "./delegates.ts";
 import type { Bandwidth, NetworkSelection } from "./selection.ts";
 
 /** The capability args Multus itself understands and may set per network. */
@@ -30,10 +31,10 @@ function fullBandwidth(b: Bandwidth): Required<Bandwidth> {
 
 /**
  * The runtimeConfig handed to one delegate. Starts from the Multus-level
- * `runtimeConfig` the runtime sent; a non-master delegate then takes its
+ * `runtimeConfig` the runtime sent; every delegate but the cluster network then takes its
  * network's `portMappings`, `bandwidth`, `ips` (present, even `[]`, replaces
  * the runtime's), `mac`, `infinibandGUID` and `deviceID` (the resource-map
- * device `deviceId`, else the selection's `deviceID`). The master never gets
+ * device `deviceId`, else the selection's `deviceID`). The cluster network never gets
  * per-network values. Whenever the result has a `deviceID`, `CNIDeviceInfoFile`
  * is set to `deviceInfoFile` (when given). Empty values are left out, as Go
  * leaves them out of the capability args.
@@ -47,12 +48,12 @@ function fullBandwidth(b: Bandwidth): Required<Bandwidth> {
 export function composeRuntimeConfig(opts: {
   base?: Record<string, unknown>;
   selection?: NetworkSelection;
-  isMaster: boolean;
+  role: DelegateRole;
   deviceId?: string;
   deviceInfoFile?: string;
 }): Record<string, unknown> {
   const out: Record<string, unknown> = structuredClone(opts.base ?? {});
-  if (!opts.isMaster) {
+  if (opts.role !== "cluster") {
     const sel = opts.selection;
     if (sel?.portMappings !== undefined) out.portMappings = structuredClone(sel.portMappings);
     if (sel?.bandwidth !== undefined) out.bandwidth = fullBandwidth(sel.bandwidth);

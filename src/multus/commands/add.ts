@@ -65,7 +65,7 @@ export async function cmdAdd(req: MultusRequest, deps: MultusDeps): Promise<Resu
     throw err;
   }
   log.verbose(`attached ${attached.length} network(s)`);
-  const master = attached.find((a) => a.delegate.isMaster) ?? attached[0]!;
+  const master = attached.find((a) => a.delegate.role === "cluster") ?? attached[0]!;
   return master.result;
 }
 

@@ -14,7 +14,7 @@ export async function cmdCheck(req: MultusRequest, deps: MultusDeps): Promise<vo
   }
   const rt = cniRuntimeFor(req.conf, deps);
   for (const { delegate, runtimeConfig } of entries) {
-    if (delegate.isAuxiliary) continue;
+    if (delegate.role === "auxiliary") continue;
     await checkNetworkList(rt, delegate.list, runtimeConfFor(req, delegate, runtimeConfig ?? {}, false));
   }
 }

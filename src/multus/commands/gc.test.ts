@@ -47,7 +47,7 @@ test("a stale container's DEL waits for the request holding that container's loc
     ErrorCode.InvalidConfig,
     "test configuration",
   );
-  const spec = delegateFromBytes(delegateConf, JSON.stringify(delegateConf), true);
+  const spec = delegateFromBytes({ raw: delegateConf, bytes: JSON.stringify(delegateConf), role: "cluster" });
   await writeDelegateCache(conf.cniDir, "stale1", [{ delegate: { ...spec, ifname: "eth0" } }]);
 
   const real = createKeyedLock();

@@ -28,11 +28,10 @@ export async function cmdHotplug(
     cniArgs: attrs?.["cni-args"] ?? undefined,
   };
   const conf = applySelectionToConfig(raw, selection);
-  const spec = delegateFromBytes(
-    conf,
-    conf === raw ? new TextDecoder().decode(req.args.stdin) : JSON.stringify(conf),
-    false,
-  );
+  const spec = delegateFromBytes({
+    raw: conf,
+    bytes: conf === raw ? new TextDecoder().decode(req.args.stdin) : JSON.stringify(conf),
+  });
   const delegate = { ...spec, ifname: req.args.ifname, selection };
   const rt = cniRuntimeFor(req.conf, deps);
   const capabilityArgs = delegateRuntimeConfig(req, { delegate, deviceInfoDir: deps.deviceInfoDir });
