@@ -134,6 +134,8 @@ export interface FakeKubeOptions {
   historySize?: number;
   /** Send a BOOKMARK to watches that asked for them every this many ms (default: never). */
   bookmarkIntervalMs?: number;
+  /** TCP port on 127.0.0.1 (default 0: any free one). */
+  port?: number;
 }
 
 export interface FakeKube {
@@ -965,7 +967,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     });
   }
 
-  let server: Server | undefined = await listen(0);
+  let server: Server | undefined = await listen(opts.port ?? 0);
   const port = (server.address() as AddressInfo).port;
   const url = `https://127.0.0.1:${port}`;
   let bookmarkTimer: ReturnType<typeof setInterval> | undefined;
