@@ -12,6 +12,8 @@ export const Endpoint = {
   DELEGATE: "/delegate",
   HEALTHZ: "/healthz",
   READYZ: "/readyz",
+  /** Ours, read-only: what `multus status` prints (DaemonStatus); never queued behind CNI requests. */
+  STATUS: "/status",
 } as const;
 
 export function socketPathIn(dir: string): string {
@@ -37,4 +39,49 @@ export type CniRequest = v.InferOutput<typeof CniRequestSchema>;
 /** ADD's 200 body: the result in CNI 1.1.0 form under `Result` (capital R, as Go spells it). */
 export interface CniResponse {
   Result?: unknown;
+}
+
+/** GET /status: the daemon's own account of itself (`multus status`). Types only: the shim never reads it. */
+export interface DaemonStatus {
+  /** What /readyz answers: false once the daemon is stopping. */
+  ready: boolean;
+  version: string;
+  commit: string;
+  pid: number;
+  /** ISO 8601. */
+  startedAt: string;
+  uptimeSeconds: number;
+  socket: string;
+  config: DaemonStatusConfig;
+  kubernetes: {
+    /** false: no kubeconfig and no in-cluster environment, static delegates only. */
+    connected: boolean;
+    informers: Array<{ name: string; synced: boolean; objects: number }>;
+  };
+  requests: {
+    /** Being handled now (holding a connectionLimit slot). */
+    inFlight: number;
+    /** Waiting for a slot. */
+    queued: number;
+    connectionLimit: number;
+    queueDeadlineSeconds: number;
+  };
+}
+
+export interface DaemonStatusConfig {
+  path: string;
+  multusConfigFile: string;
+  cniConfigDir: string;
+  cniVersion?: string;
+  /** multusConfigFile "auto": the generated file and the primary it follows. */
+  generatedFile?: string;
+  primary?: string;
+  logLevel: string;
+  logFile?: string;
+  metricsPort?: number;
+  readinessIndicatorFile?: string;
+  namespaceIsolation: boolean;
+  chrootDir?: string;
+  /** Keys of the file no part of multus reads (likely typos). */
+  unknownKeys: string[];
 }

@@ -23,6 +23,7 @@ const subCommands: Record<string, CommandDef | (() => Promise<CommandDef>)> = {
   version: versionCommand,
   probe: () => import("./probe.ts").then((m) => m.probeCommand as CommandDef),
   config: () => import("./config.ts").then((m) => m.configCommand as CommandDef),
+  status: () => import("./status.ts").then((m) => m.statusCommand as CommandDef),
 };
 
 export const rootCommand = defineCommand({

@@ -53,6 +53,12 @@ export class Admission {
   get waiting(): number {
     return this.#waiting.length;
   }
+  get limit(): number {
+    return this.opts.limit;
+  }
+  get deadlineMs(): number {
+    return this.opts.deadlineMs;
+  }
 
   /** Resolves with a release function once a slot is free; rejects with QueueDeadlineError past the deadline. */
   acquire(command: string | undefined): Promise<() => void> {

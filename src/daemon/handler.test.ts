@@ -3,6 +3,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { DaemonStatus } from "../api/api.ts";
 import { parseDaemonConfig } from "../config/daemon-config.ts";
 import { createLogger } from "../util/log.ts";
 import { createKeyedLock } from "../util/keyed-lock.ts";
@@ -64,4 +65,21 @@ test("every CNI command is observed with its duration and outcome", async () => 
     expect(o.seconds).toBeGreaterThan(0);
     expect(o.seconds).toBeLessThanOrEqual(wallSeconds);
   }
+});
+
+test("GET /status answers what deps.status builds, read-only: other methods 405, no provider 404", async () => {
+  const base = {
+    daemon: parseDaemonConfig("{}"),
+    multus: { log: createLogger({}), delegateBaseEnv: { PATH: "/usr/bin:/bin" } },
+    isReady: () => false,
+  };
+  const report = { ready: false, version: "x" } as unknown as DaemonStatus;
+  const deps: HandlerDeps = { ...base, status: () => report };
+  const get = await handleRequest(new Request("http://dummy/status"), deps);
+  expect(get.status).toBe(200);
+  expect(await get.json()).toEqual({ ready: false, version: "x" });
+  const post = await handleRequest(new Request("http://dummy/status", { method: "POST" }), deps);
+  expect(post.status).toBe(405);
+  const none = await handleRequest(new Request("http://dummy/status"), base);
+  expect(none.status).toBe(404);
 });

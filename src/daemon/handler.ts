@@ -5,7 +5,7 @@ import { CniError, ErrorCode, toCniError } from "../cni/errors.ts";
 import { cmdArgsFromEnv, type CmdArgs } from "../cni/args.ts";
 import { decodeJsonObject, validate } from "../cni/schemas.ts";
 import { convertResult, type Result100 } from "../cni/result.ts";
-import { CniRequestSchema, Endpoint, type CniRequest } from "../api/api.ts";
+import { CniRequestSchema, Endpoint, type CniRequest, type DaemonStatus } from "../api/api.ts";
 import { mergeRequestConfig, type LoadedDaemonConfig } from "../config/daemon-config.ts";
 import { DEFAULT_BIN_DIR, MultusConfSchema } from "../multus/netconf.ts";
 import { podArgsFrom, type MultusRequest } from "../multus/request.ts";
@@ -19,6 +19,8 @@ export interface HandlerDeps {
   multus: MultusDeps;
   /** false once SIGTERM was received. */
   isReady(): boolean;
+  /** GET /status; absent: 404. */
+  status?(): DaemonStatus;
   /** Duration and outcome of each CNI command (the metrics histogram, when metrics are on). */
   observeCommand?(command: string, seconds: number, ok: boolean): void;
 }
@@ -39,6 +41,10 @@ export async function handleRequest(request: Request, deps: HandlerDeps): Promis
       if (method !== "GET" && method !== "POST")
         return new Response("Method not allowed\n", { status: 405, headers: TEXT });
       return new Response(null, { status: 200 });
+    case Endpoint.STATUS:
+      if (method !== "GET") return new Response("Method not allowed\n", { status: 405, headers: TEXT });
+      if (!deps.status) return new Response(null, { status: 404 });
+      return Response.json(deps.status());
     case Endpoint.READYZ:
       if (method !== "GET" && method !== "POST")
         return new Response("Method not allowed\n", { status: 405, headers: TEXT });

@@ -32,6 +32,8 @@ import { handleRequest, type HandlerDeps } from "./handler.ts";
 import { selfCheck, startServer, type DaemonServer } from "./server.ts";
 import { startTombstoneReplayer } from "./tombstones.ts";
 import type { Metrics } from "./metrics.ts";
+import { buildStatus } from "./status.ts";
+import type { InformerState } from "../k8s/client.ts";
 
 export interface DaemonOptions {
   configPath: string;
@@ -74,7 +76,7 @@ interface Started {
   server?: DaemonServer;
 }
 
-type KubeClient = KubePort & { stop(): Promise<void> };
+type KubeClient = KubePort & { stop(): Promise<void>; informers?(): InformerState[] };
 
 /**
  * A start-up step that cannot go on: the daemon exits with `code`, saying
@@ -92,6 +94,7 @@ class StartupExit extends Error {
 async function serveUntilStopped(ctx: DaemonContext): Promise<number> {
   const { config } = ctx.loaded;
   const started: Started = {};
+  const startedAt = new Date();
   // Ready once the socket has answered our own probe (startSocketServer).
   let ready = false;
   try {
@@ -108,7 +111,14 @@ async function serveUntilStopped(ctx: DaemonContext): Promise<number> {
       onEvent: started.metrics?.observeTombstone,
     });
     multus.tombstones = started.tombstones;
-    started.server = await startSocketServer(ctx, { multus, metrics: started.metrics, isReady: () => ready });
+    started.server = await startSocketServer(ctx, {
+      multus,
+      metrics: started.metrics,
+      kube: started.kube,
+      manager: started.manager,
+      isReady: () => ready,
+      startedAt,
+    });
     await checkOwnSocket(ctx);
     ready = true;
   } catch (err) {
@@ -275,17 +285,36 @@ async function startMetricsIfAsked(
 /** 4c. The socket server (failure: exit 3). */
 async function startSocketServer(
   ctx: DaemonContext,
-  parts: { multus: MultusDeps; metrics?: Metrics; isReady(): boolean },
+  parts: {
+    multus: MultusDeps;
+    metrics?: Metrics;
+    /** For GET /status. */
+    kube?: KubeClient;
+    manager?: ConfigManager;
+    isReady(): boolean;
+    startedAt: Date;
+  },
 ): Promise<DaemonServer> {
   const { config } = ctx.loaded;
+  const socketPath = socketPathIn(config.socketDir);
+  let server: DaemonServer | undefined;
   const deps: HandlerDeps = {
     daemon: ctx.loaded,
     multus: parts.multus,
     isReady: parts.isReady,
+    status: () =>
+      buildStatus({
+        configPath: ctx.opts.configPath,
+        loaded: ctx.loaded,
+        socketPath,
+        startedAt: parts.startedAt,
+        isReady: parts.isReady,
+        manager: parts.manager,
+        kube: parts.kube,
+        queue: () => server?.queue(),
+      }),
     observeCommand: parts.metrics?.observeCommand,
   };
-  const socketPath = socketPathIn(config.socketDir);
-  let server: DaemonServer;
   try {
     server = await startServer({
       socketPath,

@@ -42,6 +42,15 @@ export interface DaemonServer {
   /** Lets in-flight requests finish within `graceMs` (still answering meanwhile), stops accepting, removes the socket. */
   stop(graceMs: number): Promise<void>;
   readonly inFlight: number;
+  /** Requests holding a slot and waiting for one, and the limits (GET /status). */
+  queue(): QueueState;
+}
+
+export interface QueueState {
+  inFlight: number;
+  queued: number;
+  limit: number;
+  deadlineMs: number;
 }
 
 /** The socket belongs to a live daemon: it answered, or it accepted a connection and is busy. */
@@ -117,8 +126,8 @@ export async function startServer(opts: ServerOptions): Promise<DaemonServer> {
       // A delegate may legitimately take long (Bun's default idle timeout is 10 s); the shim carries the deadline.
       srv.timeout(request, 0);
       const path = new URL(request.url).pathname;
-      // Probes never queue behind slow delegates: a busy daemon is not a dead one.
-      if (path === Endpoint.HEALTHZ || path === Endpoint.READYZ) {
+      // Probes and /status never queue behind slow delegates: a busy daemon is not a dead one.
+      if (path === Endpoint.HEALTHZ || path === Endpoint.READYZ || path === Endpoint.STATUS) {
         const response = await opts.handle(request);
         opts.onResponse?.(path, request.method, response.status);
         return response;
@@ -149,6 +158,7 @@ export async function startServer(opts: ServerOptions): Promise<DaemonServer> {
     get inFlight() {
       return inFlight;
     },
+    queue: () => ({ inFlight, queued: admission.waiting, limit: admission.limit, deadlineMs: admission.deadlineMs }),
     async stop(graceMs: number) {
       // Still listening while requests finish, so /readyz can answer 500 (the
       // caller flipped readiness) and a DEL can still get through; then close.

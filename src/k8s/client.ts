@@ -238,6 +238,15 @@ export interface KubeClient extends KubePort {
   /** Stops the informers, sends queued events (bounded wait), closes connections. */
   stop(): Promise<void>;
   isSynced(): boolean;
+  /** Each informer's state, for GET /status. */
+  informers(): InformerState[];
+}
+
+export interface InformerState {
+  name: string;
+  synced: boolean;
+  /** Objects in its cache. */
+  objects: number;
 }
 
 export interface KubeClientOptions {
@@ -305,6 +314,9 @@ export async function createKubeClient(opts: KubeClientOptions): Promise<KubeCli
     },
 
     isSynced: () => (podInformer?.isSynced() ?? true) && nadInformer.isSynced(),
+
+    informers: () =>
+      [podInformer, nadInformer].flatMap((i) => (i ? [{ name: i.name, synced: i.isSynced(), objects: i.size() }] : [])),
   };
 }
 
