@@ -2,7 +2,8 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import * as protoLoader from "@grpc/proto-loader";
-import { decodeListPodResourcesResponse, LIST_METHOD, PodResourcesError } from "./pod-resources.ts";
+import { LIST_METHOD, PodResourcesError } from "./pod-resources.ts";
+import { decodeListPodResourcesResponse } from "./pod-resources-proto.ts";
 
 const definition = protoLoader.loadSync(join(import.meta.dir, "podresources-v1.proto"), { longs: Number });
 const list = (definition["v1.PodResourcesLister"] as protoLoader.ServiceDefinition).List!;
