@@ -2,7 +2,32 @@
 // --bytecode needs --format=esm; --splitting keeps role modules behind import()
 // so the shim never evaluates the daemon's graph; a CNI plugin runs in the
 // runtime's cwd, so .env/bunfig.toml auto-loading is turned off.
+//
+// `bun run build.ts [--target <target>] [--outfile <path>]`: without a target the
+// executable is for this machine (dist/multus); a target cross-compiles (Bun fetches
+// that runtime from the npm registry) into dist/multus-<target> unless --outfile says
+// otherwise. Targets: linux-x64 (needs AVX2), linux-x64-baseline (x86-64 CPUs without
+// AVX2), linux-arm64.
+import { parseArgs } from "node:util";
 import { $ } from "bun";
+
+const TARGETS = {
+  "linux-x64": "bun-linux-x64",
+  "linux-x64-baseline": "bun-linux-x64-baseline",
+  "linux-arm64": "bun-linux-arm64",
+} as const;
+type Target = keyof typeof TARGETS;
+
+const { values: cli } = parseArgs({
+  args: Bun.argv.slice(2),
+  options: { target: { type: "string" }, outfile: { type: "string" } },
+});
+if (cli.target !== undefined && !(cli.target in TARGETS)) {
+  console.error(`build: unknown --target ${JSON.stringify(cli.target)}; accepted: ${Object.keys(TARGETS).join(", ")}`);
+  process.exit(2);
+}
+const target = cli.target as Target | undefined;
+const outfile = cli.outfile ?? (target ? `dist/multus-${target}` : "dist/multus");
 
 const pkg = (await Bun.file(new URL("./package.json", import.meta.url)).json()) as { version: string };
 // MULTUS_COMMIT lets an image build (no .git inside) name the commit it was built from.
@@ -27,9 +52,10 @@ const args = [
   `--define=MULTUS_VERSION=${JSON.stringify(pkg.version)}`,
   `--define=MULTUS_COMMIT=${JSON.stringify(commit)}`,
   `--define=MULTUS_BUILD_DATE=${JSON.stringify(date)}`,
+  ...(target ? [`--target=${TARGETS[target]}`] : []),
   "src/main.ts",
   "--outfile",
-  "dist/multus",
+  outfile,
 ];
 const proc = Bun.spawnSync([process.execPath, ...args], { cwd: import.meta.dir, stdout: "inherit", stderr: "inherit" });
 if (proc.exitCode !== 0) {

@@ -376,6 +376,52 @@ describe("images/Containerfile", () => {
   });
 });
 
+describe("images/Containerfile: one file for every platform", () => {
+  const buildTs = readFileSync(join(ROOT, "build.ts"), "utf8");
+  const buildTargets = Object.keys(
+    JSON.parse(`{${/const TARGETS = \{([^}]*)\}/.exec(buildTs)![1]!.replace(/,\s*$/, "").trim()}}`),
+  );
+
+  test("the compile stage runs on the build platform; the final stage is the target's", () => {
+    expect(containerfile).toMatch(/^FROM --platform=\$BUILDPLATFORM \$\{BUILD_IMAGE\} AS build$/m);
+    expect(containerfile).toMatch(/^FROM \$\{BASE_IMAGE\}$/m);
+  });
+
+  test("each platform and variant maps to a target build.ts accepts, and every target is reachable", () => {
+    const arms = [...containerfile.matchAll(/^\s+(\w+)\/(\w*)\) target=(\S+) ;;/gm)].map((m) => [m[1], m[2], m[3]]);
+    expect(arms).toEqual([
+      ["amd64", "", "linux-x64"],
+      ["amd64", "baseline", "linux-x64-baseline"],
+      ["arm64", "", "linux-arm64"],
+    ]);
+    expect(arms.map((a) => a[2]).sort()).toEqual([...buildTargets].sort());
+    expect(containerfile).toMatch(/bun run build\.ts --target "\$target" --outfile dist\/multus/);
+  });
+});
+
+describe("deployments/kustomization.yaml: the one place that names the image", () => {
+  const kustomization = parseAllDocuments(
+    readFileSync(join(ROOT, "deployments/kustomization.yaml"), "utf8"),
+  )[0]!.toJS();
+
+  test("a Kustomization over the thick manifest, naming the manifests' image at the package's version", () => {
+    expect(kustomization).toMatchObject({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization" });
+    expect(kustomization.resources).toEqual(["multus-daemonset-thick.yml"]);
+    expect(kustomization.images).toEqual([
+      { name: "localhost/multus", newName: "localhost/multus", newTag: IMAGE_VERSION },
+    ]);
+  });
+
+  test("every container of both manifests uses exactly that image, so the one entry replaces them all", () => {
+    for (const file of MANIFESTS) {
+      const ds = only(loadManifest(file), "DaemonSet");
+      const spec = ds.spec.template.spec;
+      const images = [...(spec.initContainers ?? []), ...spec.containers].map((c: Obj) => c.image);
+      expect(new Set(images)).toEqual(new Set([`${kustomization.images[0].name}:${IMAGE_VERSION}`]));
+    }
+  });
+});
+
 // ================================================================ thick
 
 describe(THICK, () => {
