@@ -77,5 +77,11 @@ test("stop() waits a bounded time, then abandons what is left; record() after st
   await rec.stop(100);
   expect(Date.now() - start).toBeLessThan(1_000);
   expect(t.posted).toHaveLength(0);
-  expect(() => rec.record(ref, { type: "Normal", reason: "Late", message: "m" })).not.toThrow();
+  rec.record(ref, { type: "Normal", reason: "Late", message: "m" });
+  // Nothing was queued (a queued event would leave the queue non-empty with no sender to drain it) ...
+  expect(await rec.flush(0)).toBe(true);
+  // ... and the abandoned one is not sent once the API answers again.
+  t.release();
+  expect(await rec.flush(0)).toBe(true);
+  expect(t.posted).toHaveLength(0);
 });
