@@ -2,19 +2,11 @@
 // Debian's bridge + host-local as the cluster network (a conflist file) and
 // macvlan as a default network (by conf name in confDir) in real namespaces.
 // Also: DEL from the delegate cache after the daemon was restarted.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { createWorkdir, runCni, shimConf, startDaemon, type DaemonHandle, type ShimRun } from "../helpers/multus.ts";
-import {
-  createCleanup,
-  createNetns,
-  createVethPair,
-  deleteLink,
-  deleteNetns,
-  randomSuffix,
-  type NetnsFixture,
-} from "../helpers/netns.ts";
+import { createCleanup, createVethPair, deleteLink, randomSuffix } from "../helpers/netns.ts";
 import {
   bridgeConflist,
   canRunE2e,
@@ -30,6 +22,7 @@ import {
   writeJson,
   type BridgeNet,
   type MacvlanNet,
+  netnsPerTest,
 } from "../helpers/e2e.ts";
 
 const s = randomSuffix(5);
@@ -73,13 +66,7 @@ beforeAll(async () => {
 
 afterAll(() => fileCleanup.run());
 
-let ns: NetnsFixture;
-beforeEach(async () => {
-  if (canRunE2e) ns = await createNetns("mtacd");
-});
-afterEach(async () => {
-  if (canRunE2e) await deleteNetns(ns.name);
-});
+const ns = netnsPerTest("mtacd");
 
 function cni(command: string, id: string, cniVersion: string): Promise<ShimRun> {
   return runCni(work.shim, {

@@ -3,7 +3,7 @@
 // a bridge conflist file, and `<its dir>/<chain>/` holds Debian's tuning plugin
 // (a sysctl on the pod's eth0) and the recording plugin. The chain runs last,
 // headed by our binary invoked as `passthru`, on `net<i>` as Go runs it.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { $ } from "bun";
 import { mkdir, rm, symlink } from "node:fs/promises";
 import { join } from "node:path";
@@ -16,10 +16,11 @@ import {
   resultCacheEntries,
   storeIps,
   writeJson,
+  netnsPerTest,
 } from "../helpers/e2e.ts";
 import { readRecords, type PluginRecord } from "../helpers/build-fixtures.ts";
 import { describeRun, startK8sEnv, type K8sEnv, type PodHandle } from "../helpers/k8s-e2e.ts";
-import { createNetns, deleteNetns, randomSuffix, type NetnsFixture } from "../helpers/netns.ts";
+import { randomSuffix } from "../helpers/netns.ts";
 
 const CHAIN = `vendor-chain-${randomSuffix(5)}`;
 const FAILING_CHAIN = `failing-chain-${randomSuffix(5)}`;
@@ -54,13 +55,7 @@ beforeAll(async () => {
 });
 afterAll(() => env?.stop());
 
-let ns: NetnsFixture;
-beforeEach(async () => {
-  if (canRunE2e) ns = await createNetns("mtaux");
-});
-afterEach(async () => {
-  if (canRunE2e) await deleteNetns(ns.name);
-});
+const ns = netnsPerTest("mtaux");
 
 function cni(command: string, pod: PodHandle, id: string, cniVersion: string, chain = CHAIN) {
   return env.cni(command, { pod, containerId: id, netns: ns.path, cniVersion, conf: { auxiliaryCNIChainName: chain } });

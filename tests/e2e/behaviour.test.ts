@@ -37,10 +37,11 @@ import {
   writeJson,
   type BridgeNet,
   type MacvlanNet,
+  bridgeNet,
 } from "../helpers/e2e.ts";
 import { startFakeKube, type FakeKube, type RecordedEvent } from "../helpers/fake-kube.ts";
 import { allInvokers, type Invoker, type InvokerCall, type InvokerName } from "../helpers/invokers.ts";
-import { bridgeNet, describeRun, linkMac, withGateway } from "../helpers/k8s-e2e.ts";
+import { describeRun, linkMac, withGateway } from "../helpers/k8s-e2e.ts";
 import { runCni, type ShimRun } from "../helpers/multus.ts";
 import {
   createCleanup,

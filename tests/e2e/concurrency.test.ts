@@ -12,19 +12,17 @@ import { createWorkdir, runCni, shimConf, startDaemon, type DaemonHandle, type S
 import { createCleanup, createNetns, deleteNetns, randomSuffix, type NetnsFixture } from "../helpers/netns.ts";
 import { buildRecordingPlugin, readRecords } from "../helpers/build-fixtures.ts";
 import {
-  bridgeConflist,
   canRunE2e,
   containerId,
   createBinDir,
-  deleteBridge,
   ensureBinary,
   exists,
-  randomPrefix,
   resultCacheEntries,
   storeIps,
   waitFor,
   writeJson,
   type BridgeNet,
+  writeBridgeNetwork,
 } from "../helpers/e2e.ts";
 
 const SLEEP_MS = 500;
@@ -45,9 +43,8 @@ beforeAll(async () => {
   record = join(work.dir, "slow.record");
   const confDir = join(work.dir, "net.d");
   await mkdir(confDir);
-  bridgeNet = { name: `par-${s}`, bridge: `mtpar${s}`, prefix: randomPrefix(), dataDir: join(work.dir, "ipam") };
-  fileCleanup.add(() => deleteBridge(bridgeNet.bridge));
-  await writeJson(join(confDir, "20-bridge.conflist"), bridgeConflist(bridgeNet));
+  const dataDir = join(work.dir, "ipam");
+  ({ net: bridgeNet } = await writeBridgeNetwork({ dir: confDir, tag: "par", cleanup: fileCleanup, dataDir }));
   const slow = await writeJson(join(work.dir, "slow.conflist"), {
     cniVersion: "1.0.0",
     name: `slow-${s}`,

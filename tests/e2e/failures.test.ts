@@ -16,14 +16,12 @@ import {
   type DaemonHandle,
   type ShimRun,
 } from "../helpers/multus.ts";
-import { createCleanup, createNetns, deleteNetns, randomSuffix, type NetnsFixture } from "../helpers/netns.ts";
+import { createCleanup, randomSuffix, type Cleanup } from "../helpers/netns.ts";
 import { buildRecordingPlugin, readRecords } from "../helpers/build-fixtures.ts";
 import {
-  bridgeConflist,
   canRunE2e,
   containerId,
   createBinDir,
-  deleteBridge,
   ensureBinary,
   exists,
   isAlive,
@@ -36,6 +34,8 @@ import {
   waitFor,
   writeJson,
   type BridgeNet,
+  netnsPerTest,
+  writeBridgeNetwork,
 } from "../helpers/e2e.ts";
 
 // Per request (the shim's conf), so that only the hang test waits for it and the real
@@ -96,19 +96,14 @@ exit 0
 });
 afterAll(() => fileCleanup.run());
 
-let ns: NetnsFixture;
+const ns = netnsPerTest("mtfail");
 let cluster: BridgeNet;
 let clusterFile: string;
-let cleanup: ReturnType<typeof createCleanup>;
+let cleanup: Cleanup;
 beforeEach(async () => {
   if (!canRunE2e) return;
   cleanup = createCleanup();
-  ns = await createNetns("mtfail");
-  cleanup.add(() => deleteNetns(ns.name));
-  const s = randomSuffix(5);
-  cluster = { name: `cl-${s}`, bridge: `mtfb${s}`, prefix: randomPrefix(), dataDir: join(work.dir, "ipam") };
-  cleanup.add(() => deleteBridge(cluster.bridge));
-  clusterFile = await writeJson(join(work.dir, `${cluster.name}.conflist`), bridgeConflist(cluster));
+  ({ net: cluster, file: clusterFile } = await writeBridgeNetwork({ dir: work.dir, tag: "cl", cleanup }));
 });
 afterEach(async () => {
   if (canRunE2e) await cleanup.run();

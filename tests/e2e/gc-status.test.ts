@@ -1,12 +1,20 @@
 // CNI 1.1 GC and STATUS end to end. Debian's plugins stop at 1.0.0, so the
 // cluster network is the recording plugin (it writes down every call it gets).
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { createWorkdir, runCni, shimConf, startDaemon, type DaemonHandle, type ShimRun } from "../helpers/multus.ts";
-import { createCleanup, createNetns, deleteNetns, randomSuffix, type NetnsFixture } from "../helpers/netns.ts";
+import { createCleanup, randomSuffix } from "../helpers/netns.ts";
 import { buildRecordingPlugin, readRecords } from "../helpers/build-fixtures.ts";
-import { canRunE2e, containerId, ensureBinary, exists, resultCacheEntries, writeJson } from "../helpers/e2e.ts";
+import {
+  canRunE2e,
+  containerId,
+  ensureBinary,
+  exists,
+  resultCacheEntries,
+  writeJson,
+  netnsPerTest,
+} from "../helpers/e2e.ts";
 
 let work: Awaited<ReturnType<typeof createWorkdir>>;
 let daemon: DaemonHandle;
@@ -50,13 +58,7 @@ beforeAll(async () => {
 });
 afterAll(() => fileCleanup.run());
 
-let ns: NetnsFixture;
-beforeEach(async () => {
-  if (canRunE2e) ns = await createNetns("mtgc");
-});
-afterEach(async () => {
-  if (canRunE2e) await deleteNetns(ns.name);
-});
+const ns = netnsPerTest("mtgc");
 
 function shim(
   command: string,

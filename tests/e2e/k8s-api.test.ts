@@ -3,7 +3,7 @@
 // watch recovers; an API server that is down fails ADD with code 11 within the
 // configured deadline and leaves nothing attached, and does not stop DEL.
 // The compiled shim and daemon, the fake API server, real delegates.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { DownMode } from "../helpers/fake-kube.ts";
@@ -20,16 +20,11 @@ import {
   storeIps,
   waitFor,
   type BridgeNet,
+  bridgeNet,
+  netnsPerTest,
 } from "../helpers/e2e.ts";
-import { NODE, bridgeNet, describeRun, startK8sEnv, type K8sEnv, type PodHandle } from "../helpers/k8s-e2e.ts";
-import {
-  createNetns,
-  createVethPair,
-  deleteLink,
-  deleteNetns,
-  randomSuffix,
-  type NetnsFixture,
-} from "../helpers/netns.ts";
+import { NODE, describeRun, startK8sEnv, type K8sEnv, type PodHandle } from "../helpers/k8s-e2e.ts";
+import { createVethPair, deleteLink, randomSuffix } from "../helpers/netns.ts";
 
 const NETWORKS = "k8s.v1.cni.cncf.io/networks";
 
@@ -43,13 +38,9 @@ beforeAll(async () => {
 });
 afterAll(() => env?.stop());
 
-let ns: NetnsFixture;
-beforeEach(async () => {
-  if (canRunE2e) ns = await createNetns("mtq");
-});
+const ns = netnsPerTest("mtq");
 afterEach(async () => {
   if (!canRunE2e) return;
-  await deleteNetns(ns.name);
   await env.fake.setDown(false);
   env.fake.clearFailures();
 });

@@ -4,7 +4,7 @@
 // network-status annotation compared byte for byte, events, namespace
 // isolation, a missing NAD, default-route, the default-network annotation,
 // clusterNetwork/defaultNetworks as NAD names, systemNamespaces, cni-args.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { readFile } from "node:fs/promises";
 import {
@@ -19,25 +19,12 @@ import {
   storeIps,
   bridgeConflist,
   type BridgeNet,
+  bridgeNet,
+  netnsPerTest,
 } from "../helpers/e2e.ts";
 import { readRecords } from "../helpers/build-fixtures.ts";
-import {
-  bridgeNet,
-  defaultRoutes,
-  describeRun,
-  linkMac,
-  startK8sEnv,
-  type K8sEnv,
-  type PodHandle,
-} from "../helpers/k8s-e2e.ts";
-import {
-  createNetns,
-  createVethPair,
-  deleteLink,
-  deleteNetns,
-  randomSuffix,
-  type NetnsFixture,
-} from "../helpers/netns.ts";
+import { defaultRoutes, describeRun, linkMac, startK8sEnv, type K8sEnv, type PodHandle } from "../helpers/k8s-e2e.ts";
+import { createVethPair, deleteLink, randomSuffix } from "../helpers/netns.ts";
 
 const NETWORKS = "k8s.v1.cni.cncf.io/networks";
 const DEFAULT_NETWORK = "v1.multus-cni.io/default-network";
@@ -53,13 +40,7 @@ beforeAll(async () => {
 });
 afterAll(() => env?.stop());
 
-let ns: NetnsFixture;
-beforeEach(async () => {
-  if (canRunE2e) ns = await createNetns("mtk");
-});
-afterEach(async () => {
-  if (canRunE2e) await deleteNetns(ns.name);
-});
+const ns = netnsPerTest("mtk");
 
 /** A bridge + host-local network (no default route) whose bridge is removed at the end. */
 function bridgeNad(tag: string): BridgeNet {

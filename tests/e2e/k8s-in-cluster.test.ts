@@ -23,8 +23,9 @@ import {
   storeIps,
   waitFor,
   writeJson,
+  bridgeNet,
 } from "../helpers/e2e.ts";
-import { NODE, bridgeNet, describeRun, withGateway } from "../helpers/k8s-e2e.ts";
+import { NODE, describeRun, withGateway } from "../helpers/k8s-e2e.ts";
 
 const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 const canUnshare = canRunE2e && Bun.which("unshare") !== null && Bun.which("mount") !== null;

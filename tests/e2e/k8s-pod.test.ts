@@ -2,11 +2,11 @@
 // placeholder result in every cniVersion and nothing attached; a pod whose UID
 // is not the runtime's is refused unless it is a static pod. The compiled shim
 // and daemon, the fake API server, real delegates in real namespaces.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { canRunE2e, containerId, exists, storeIps } from "../helpers/e2e.ts";
+import { canRunE2e, containerId, exists, storeIps, netnsPerTest } from "../helpers/e2e.ts";
 import { describeRun, startK8sEnv, type K8sEnv, type PodHandle } from "../helpers/k8s-e2e.ts";
-import { createNetns, deleteNetns, randomSuffix, type NetnsFixture } from "../helpers/netns.ts";
+import { randomSuffix } from "../helpers/netns.ts";
 
 let env: K8sEnv;
 beforeAll(async () => {
@@ -14,13 +14,7 @@ beforeAll(async () => {
 });
 afterAll(() => env?.stop());
 
-let ns: NetnsFixture;
-beforeEach(async () => {
-  if (canRunE2e) ns = await createNetns("mtp");
-});
-afterEach(async () => {
-  if (canRunE2e) await deleteNetns(ns.name);
-});
+const ns = netnsPerTest("mtp");
 
 async function expectNothingAttached(id: string): Promise<void> {
   expect(await ns.links()).toEqual(["lo"]);

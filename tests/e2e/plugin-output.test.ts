@@ -3,10 +3,10 @@
 // the table. libcni accepts all of them, so ADD must too, and network-status
 // reports them as Go Multus would; only an output that cannot be used (an
 // address that is not an address) fails the ADD, naming the field.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { canRunE2e, containerId } from "../helpers/e2e.ts";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { canRunE2e, containerId, netnsPerTest } from "../helpers/e2e.ts";
 import { describeRun, startK8sEnv, type K8sEnv } from "../helpers/k8s-e2e.ts";
-import { createNetns, deleteNetns, randomSuffix, type NetnsFixture } from "../helpers/netns.ts";
+import { randomSuffix } from "../helpers/netns.ts";
 
 const NETWORKS = "k8s.v1.cni.cncf.io/networks";
 
@@ -16,13 +16,7 @@ beforeAll(async () => {
 });
 afterAll(() => env?.stop());
 
-let ns: NetnsFixture;
-beforeEach(async () => {
-  if (canRunE2e) ns = await createNetns("mtout");
-});
-afterEach(async () => {
-  if (canRunE2e) await deleteNetns(ns.name);
-});
+const ns = netnsPerTest("mtout");
 
 interface Case {
   name: string;

@@ -7,17 +7,8 @@ import { $ } from "bun";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { createWorkdir, runCni, shimConf, startDaemon, type DaemonHandle } from "../helpers/multus.ts";
-import { createCleanup, createNetns, deleteNetns, randomSuffix, type NetnsFixture } from "../helpers/netns.ts";
-import {
-  bridgeConflist,
-  canRunE2e,
-  containerId,
-  deleteBridge,
-  ensureBinary,
-  randomPrefix,
-  writeJson,
-  type BridgeNet,
-} from "../helpers/e2e.ts";
+import { createCleanup, type Cleanup } from "../helpers/netns.ts";
+import { canRunE2e, containerId, ensureBinary, netnsPerTest, writeBridgeNetwork } from "../helpers/e2e.ts";
 
 let work: Awaited<ReturnType<typeof createWorkdir>>;
 let daemon: DaemonHandle;
@@ -40,19 +31,13 @@ beforeAll(async () => {
 });
 afterAll(() => fileCleanup.run());
 
-let ns: NetnsFixture;
-let cluster: BridgeNet;
+const ns = netnsPerTest("mtro");
 let clusterFile: string;
-let cleanup: ReturnType<typeof createCleanup>;
+let cleanup: Cleanup;
 beforeEach(async () => {
   if (!canRunE2e) return;
   cleanup = createCleanup();
-  ns = await createNetns("mtro");
-  cleanup.add(() => deleteNetns(ns.name));
-  const s = randomSuffix(5);
-  cluster = { name: `ro-${s}`, bridge: `mtro${s}`, prefix: randomPrefix(), dataDir: join(work.dir, "ipam") };
-  cleanup.add(() => deleteBridge(cluster.bridge));
-  clusterFile = await writeJson(join(work.dir, `${cluster.name}.conflist`), bridgeConflist(cluster));
+  ({ file: clusterFile } = await writeBridgeNetwork({ dir: work.dir, tag: "ro", cleanup }));
 });
 afterEach(async () => {
   if (canRunE2e) await cleanup.run();

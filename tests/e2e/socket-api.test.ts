@@ -1,24 +1,23 @@
 // The daemon's socket API spoken directly, the way the Go multus-shim speaks
 // it: POST http://dummy/cni with {"env": <its whole environment>, "config":
 // <base64 stdin>}. Our daemon must serve a Go shim unchanged.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { createWorkdir, shimConf, startDaemon, type DaemonHandle } from "../helpers/multus.ts";
-import { createCleanup, createNetns, deleteNetns, randomSuffix, type NetnsFixture } from "../helpers/netns.ts";
+import { createCleanup, randomSuffix } from "../helpers/netns.ts";
 import {
-  bridgeConflist,
   canRunE2e,
   containerId,
   deleteBridge,
   ensureBinary,
   exists,
   goShimBody,
-  randomPrefix,
   resultCacheEntries,
   socketRequest,
   storeIps,
-  writeJson,
   type BridgeNet,
+  netnsPerTest,
+  writeBridgeNetwork,
 } from "../helpers/e2e.ts";
 
 const s = randomSuffix(5);
@@ -34,23 +33,16 @@ beforeAll(async () => {
   await ensureBinary();
   work = await createWorkdir();
   cleanup.add(() => work.remove());
-  cluster = { name: `gonet-${s}`, bridge: `mtgo${s}`, prefix: randomPrefix(), dataDir: join(work.dir, "ipam") };
-  cleanup.add(() => deleteBridge(cluster.bridge));
+  const { net, file: clusterFile } = await writeBridgeNetwork({ dir: work.dir, tag: "gonet", cleanup });
+  cluster = net;
   cniDir = join(work.dir, "cache");
-  const clusterFile = await writeJson(join(work.dir, "cluster.conflist"), bridgeConflist(cluster));
   daemon = await startDaemon(work.dir, { cniDir, binDir: "/usr/lib/cni", clusterNetwork: clusterFile });
   cleanup.add(() => daemon.stop());
   socket = join(daemon.socketDir, "multus.sock");
 });
 afterAll(() => cleanup.run());
 
-let ns: NetnsFixture;
-beforeEach(async () => {
-  if (canRunE2e) ns = await createNetns("mtsock");
-});
-afterEach(async () => {
-  if (canRunE2e) await deleteNetns(ns.name);
-});
+const ns = netnsPerTest("mtsock");
 
 /** What a Go multus-shim started by a container runtime has in its environment. */
 function goShimEnv(command: string, id: string, extra: Record<string, string> = {}): Record<string, string> {

@@ -2,11 +2,12 @@
 // once when stale, delegate configs for Debian's plugins, a bin dir that mixes
 // them with our test plugins, host-local store and cache inspection, the socket
 // API spoken directly, and deadline-bounded waiting.
+import { afterEach, beforeEach } from "bun:test";
 import { $ } from "bun";
 import { chmod, mkdir, readdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { BINARY } from "./multus.ts";
-import { randomSuffix } from "./netns.ts";
+import { createNetns, deleteNetns, randomSuffix, type Cleanup, type NetnsFixture } from "./netns.ts";
 
 export const REPO = resolve(import.meta.dir, "../..");
 export const PLUGIN_DIR = "/usr/lib/cni";
@@ -60,6 +61,42 @@ export function containerId(tag = "ctr"): string {
   return `${tag}-${randomSuffix(10)}`;
 }
 
+/**
+ * A fresh netns for every test of the calling file: made before each test, deleted after
+ * it. The fixture returned speaks for the current test's netns.
+ */
+export function netnsPerTest(prefix: string): NetnsFixture {
+  let current: NetnsFixture | undefined;
+  beforeEach(async () => {
+    if (canRunE2e) current = await createNetns(prefix);
+  });
+  afterEach(async () => {
+    if (current) await deleteNetns(current.name);
+    current = undefined;
+  });
+  const now = (): NetnsFixture => {
+    if (!current) throw new Error("netnsPerTest: there is a netns only while a test runs");
+    return current;
+  };
+  return {
+    get name() {
+      return now().name;
+    },
+    get path() {
+      return now().path;
+    },
+    links: () => now().links(),
+    addrs: (ifname) => now().addrs(ifname),
+    routes: (family) => now().routes(family),
+  };
+}
+
+/** A bridge network for a NAD or the cluster: names, a random /24, IPs in `dataDir`. */
+export function bridgeNet(tag: string, dataDir: string): BridgeNet {
+  const s = randomSuffix(5);
+  return { name: `${tag}-${s}`, bridge: `mt${tag.slice(0, 4)}${s}`, prefix: randomPrefix(), dataDir };
+}
+
 // ---------------------------------------------------------------------------
 // Delegate configurations
 
@@ -69,6 +106,22 @@ export interface BridgeNet {
   /** First three octets of the /24. */
   prefix: string;
   dataDir: string;
+}
+
+/**
+ * A bridge network (see bridgeNet) written as `<dir>/<name>.conflist`, IPs in `dataDir`
+ * (default `<dir>/ipam`); its bridge is deleted with `cleanup`.
+ */
+export async function writeBridgeNetwork(o: {
+  dir: string;
+  tag: string;
+  cleanup: Cleanup;
+  dataDir?: string;
+}): Promise<{ net: BridgeNet; file: string }> {
+  const net = bridgeNet(o.tag, o.dataDir ?? join(o.dir, "ipam"));
+  o.cleanup.add(() => deleteBridge(net.bridge));
+  const file = await writeJson(join(o.dir, `${net.name}.conflist`), bridgeConflist(net));
+  return { net, file };
 }
 
 /** bridge + host-local as a conflist (the usual cluster network). */

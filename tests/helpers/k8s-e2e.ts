@@ -18,10 +18,10 @@ import {
   createBinDir,
   deleteBridge,
   ensureBinary,
-  randomPrefix,
   waitFor,
   writeJson,
   type BridgeNet,
+  bridgeNet,
 } from "./e2e.ts";
 
 export const NODE = "node-e2e";
@@ -77,12 +77,6 @@ export interface K8sEnv {
   /** Events about the pod, waiting until at least `min` have arrived (events are sent after the reply). */
   events(pod: PodHandle, min: number): Promise<RecordedEvent[]>;
   stop(): Promise<void>;
-}
-
-/** A bridge network for a NAD or the cluster: names, a random /24, IPs in `dataDir`. */
-export function bridgeNet(tag: string, dataDir: string): BridgeNet {
-  const s = randomSuffix(5);
-  return { name: `${tag}-${s}`, bridge: `mt${tag.slice(0, 4)}${s}`, prefix: randomPrefix(), dataDir };
 }
 
 export async function startK8sEnv(opts: K8sEnvOptions = {}): Promise<K8sEnv> {

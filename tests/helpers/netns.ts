@@ -73,8 +73,13 @@ export async function linkExists(name: string, netns?: string): Promise<boolean>
   return r.exitCode === 0;
 }
 
+export interface Cleanup {
+  add(fn: () => Promise<unknown> | unknown): void;
+  run(): Promise<void>;
+}
+
 /** Collects cleanup steps and runs them all (in reverse), ignoring failures. */
-export function createCleanup(): { add(fn: () => Promise<unknown> | unknown): void; run(): Promise<void> } {
+export function createCleanup(): Cleanup {
   const steps: Array<() => Promise<unknown> | unknown> = [];
   return {
     add: (fn) => void steps.push(fn),
