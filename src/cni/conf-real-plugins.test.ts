@@ -101,7 +101,7 @@ function runtimeConf(): RuntimeConf {
       ["K8S_POD_NAMESPACE", "default"],
       ["K8S_POD_NAME", "p"],
     ],
-    capabilityArgs: {},
+    runtimeConfig: {},
   };
 }
 

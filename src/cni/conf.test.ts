@@ -55,7 +55,7 @@ const rc: RuntimeConf = {
     ["IgnoreUnknown", "1"],
     ["K8S_POD_NAME", "p"],
   ],
-  capabilityArgs: {
+  runtimeConfig: {
     portMappings: [{ hostPort: 80, containerPort: 8080, protocol: "tcp" }],
     mac: "0a:00:00:00:00:01",
     ips: ["10.9.9.9/24"],
@@ -148,7 +148,7 @@ describe.each(SUPPORTED_VERSIONS.map((v) => [v]))("cniVersion %s", (version) => 
     expect(c0.cniVersion).toBe(version);
     expect(c0.unknownField).toEqual({ keep: true });
     expect(c0.prevResult).toBeUndefined();
-    expect(c0.runtimeConfig).toEqual({ portMappings: rc.capabilityArgs.portMappings }); // mac declared false
+    expect(c0.runtimeConfig).toEqual({ portMappings: rc.runtimeConfig.portMappings }); // mac declared false
     const c1 = buildPluginConfig(list, p1!, prev, rc);
     expect(c1.prevResult).toEqual(prev);
     expect(c1.runtimeConfig).toEqual({ ips: ["10.9.9.9/24"] }); // replaces the static one, as libcni does
@@ -191,7 +191,7 @@ describe.each(SUPPORTED_VERSIONS.map((v) => [v]))("cniVersion %s", (version) => 
     expect(recs[0]!.conf.prevResult).toBeUndefined();
     expect(recs[1]!.conf.prevResult).toEqual(expectedPrev);
     expect(recs[2]!.conf.prevResult).toEqual(expectedPrev);
-    expect(recs[0]!.conf.runtimeConfig).toEqual({ portMappings: rc.capabilityArgs.portMappings });
+    expect(recs[0]!.conf.runtimeConfig).toEqual({ portMappings: rc.runtimeConfig.portMappings });
     expect(recs[1]!.conf.runtimeConfig).toEqual({ ips: ["10.9.9.9/24"] });
     expect(recs[2]!.conf.runtimeConfig).toBeUndefined();
 
@@ -199,7 +199,7 @@ describe.each(SUPPORTED_VERSIONS.map((v) => [v]))("cniVersion %s", (version) => 
     expect(cached?.result).toEqual(expectedPrev);
     expect(JSON.parse(new TextDecoder().decode(cached!.config))).toEqual(list.raw);
     expect(cached?.cniArgs).toEqual(rc.args);
-    expect(cached?.capabilityArgs).toEqual(rc.capabilityArgs);
+    expect(cached?.capabilityArgs).toEqual(rc.runtimeConfig);
     expect(cached?.netns).toBe(rc.netns);
   });
 

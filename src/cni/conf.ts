@@ -32,8 +32,11 @@ export interface RuntimeConf {
   ifname: string;
   /** CNI_ARGS as pairs, in order. */
   args: Array<[string, string]>;
-  /** Offered to plugins as `runtimeConfig`, filtered by each plugin's declared capabilities. */
-  capabilityArgs: Record<string, unknown>;
+  /**
+   * Offered to plugins as `runtimeConfig`, filtered by each plugin's declared
+   * capabilities (libcni's CapabilityArgs; the result cache keeps that name).
+   */
+  runtimeConfig: Record<string, unknown>;
 }
 
 /** How plugins are found and run. */
@@ -139,14 +142,14 @@ export function buildPluginConfig(
 ): Record<string, unknown> {
   const out: Record<string, unknown> = { ...plugin, name: list.name, cniVersion: list.cniVersion };
   if (prevResult !== undefined && prevResult !== null) out.prevResult = prevResult;
-  const runtimeConfig: Record<string, unknown> = {};
+  const offered: Record<string, unknown> = {};
   const caps = plugin.capabilities;
   if (isRecord(caps)) {
     for (const [cap, declared] of Object.entries(caps)) {
-      if (declared === true && Object.hasOwn(rc.capabilityArgs, cap)) runtimeConfig[cap] = rc.capabilityArgs[cap];
+      if (declared === true && Object.hasOwn(rc.runtimeConfig, cap)) offered[cap] = rc.runtimeConfig[cap];
     }
   }
-  if (Object.keys(runtimeConfig).length > 0) out.runtimeConfig = runtimeConfig;
+  if (Object.keys(offered).length > 0) out.runtimeConfig = offered;
   return out;
 }
 
@@ -194,7 +197,7 @@ export async function addNetworkList(rt: CniRuntime, list: NetworkConfigList, rc
     netns: rc.netns,
     config: JSON.stringify(list.raw),
     cniArgs: rc.args,
-    capabilityArgs: rc.capabilityArgs,
+    capabilityArgs: rc.runtimeConfig,
     result: prev,
   });
   return hub;

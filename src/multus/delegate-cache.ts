@@ -92,12 +92,17 @@ export async function writeDelegateCache(cniDir: string, containerId: string, en
   await writeFileAtomic(delegateCachePath(cniDir, containerId), JSON.stringify(body), 0o600, { durable: false });
 }
 
-/** The cached delegates, or undefined when there is no cache file. */
-export async function readDelegateCache(
-  cniDir: string,
-  containerId: string,
-  requestIfname: string,
-): Promise<CacheEntry[] | undefined> {
+/**
+ * The cached delegates, or undefined when there is no cache file.
+ * `requestIfname` (the request's CNI_IFNAME) names the cluster network of an
+ * entry written without our `ifname` field (by Go Multus).
+ */
+export async function readDelegateCache(opts: {
+  cniDir: string;
+  containerId: string;
+  requestIfname: string;
+}): Promise<CacheEntry[] | undefined> {
+  const { cniDir, containerId, requestIfname } = opts;
   const path = delegateCachePath(cniDir, containerId);
   let text: string;
   try {

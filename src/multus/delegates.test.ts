@@ -165,7 +165,7 @@ describe("auxiliaryCNIChainName", () => {
       "ctr1",
       delegates.map((delegate) => ({ delegate, runtimeConfig: {} })),
     );
-    const back = await readDelegateCache(cniDir, "ctr1", "eth0");
+    const back = await readDelegateCache({ cniDir, containerId: "ctr1", requestIfname: "eth0" });
     expect(back?.map((e) => [e.delegate.name, e.delegate.ifname, e.delegate.role])).toEqual([
       ["cluster", "eth0", "cluster"],
       [AUX, "net1", "auxiliary"],

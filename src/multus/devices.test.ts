@@ -244,7 +244,14 @@ describe("device-info files", () => {
       }),
     );
     expect(rcs[1]).toEqual({});
-    await copyDeviceInfoFiles({ dir, delegates: [d!, other!], runtimeConfigs: rcs, log });
+    await copyDeviceInfoFiles({
+      dir,
+      entries: [
+        { delegate: d!, runtimeConfig: rcs[0] },
+        { delegate: other!, runtimeConfig: rcs[1] },
+      ],
+      log,
+    });
     const target = join(dir, "cni", "ns1-a-cid_net1");
     expect(rcs[0]!.CNIDeviceInfoFile).toBe(target);
     expect(JSON.parse(await readFile(target, "utf8"))).toEqual(info);
@@ -252,7 +259,7 @@ describe("device-info files", () => {
     expect(await readDeviceInfo(rcs[0])).toEqual(info);
     expect(await readDeviceInfo(rcs[1])).toBeUndefined();
     // A retried ADD replaces the read-only file.
-    await copyDeviceInfoFiles({ dir, delegates: [d!], runtimeConfigs: [rcs[0]], log });
+    await copyDeviceInfoFiles({ dir, entries: [{ delegate: d!, runtimeConfig: rcs[0] }], log });
     await removeDeviceInfo(rcs[0]);
     await expect(stat(target)).rejects.toThrow();
     await removeDeviceInfo(rcs[0]); // again: fine
@@ -265,11 +272,11 @@ describe("device-info files", () => {
       new Map([[SRIOV, ["dev/1"]]]),
     );
     const rc = { deviceID: "dev/1", CNIDeviceInfoFile: join(dir, "cni", "ns1-a-cid_net1") };
-    await copyDeviceInfoFiles({ dir, delegates: [d!], runtimeConfigs: [rc], log });
+    await copyDeviceInfoFiles({ dir, entries: [{ delegate: d!, runtimeConfig: rc }], log });
     expect(await readDeviceInfo(rc)).toBeUndefined();
     await mkdir(join(dir, "dp"), { recursive: true });
     await writeFile(dpDeviceInfoPath(dir, { resourceName: SRIOV, deviceId: "dev/1" }), "not json");
-    await copyDeviceInfoFiles({ dir, delegates: [d!], runtimeConfigs: [rc], log });
+    await copyDeviceInfoFiles({ dir, entries: [{ delegate: d!, runtimeConfig: rc }], log });
     await expect(stat(rc.CNIDeviceInfoFile)).rejects.toThrow();
     await mkdir(join(dir, "cni"), { recursive: true });
     await writeFile(rc.CNIDeviceInfoFile, JSON.stringify({ type: "vhost-user" }));

@@ -124,13 +124,12 @@ function infoFileOf(runtimeConfig: Record<string, unknown> | undefined): string 
  */
 export async function copyDeviceInfoFiles(opts: {
   dir?: string;
-  delegates: readonly Delegate[];
-  runtimeConfigs: ReadonlyArray<Record<string, unknown> | undefined>;
+  entries: ReadonlyArray<{ delegate: Delegate; runtimeConfig?: Record<string, unknown> }>;
   log: Logger;
 }): Promise<void> {
   const dir = opts.dir ?? DEFAULT_DEVICE_INFO_DIR;
-  for (const [i, d] of opts.delegates.entries()) {
-    const target = infoFileOf(opts.runtimeConfigs[i]);
+  for (const { delegate: d, runtimeConfig } of opts.entries) {
+    const target = infoFileOf(runtimeConfig);
     if (!target || !d.resourceName || !d.deviceId) continue;
     const source = dpDeviceInfoPath(dir, { resourceName: d.resourceName, deviceId: d.deviceId });
     let text: string;

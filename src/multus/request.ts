@@ -89,18 +89,22 @@ export function delegateRuntimeConfig(
   });
 }
 
+/**
+ * What libcni gets for one delegate: the request's container and netns, the
+ * delegate's interface and CNI_ARGS (MAC/IP only `forAdd`), and the
+ * runtimeConfig composed for it (none: a cache written by Go has none).
+ */
 export function runtimeConfFor(
   req: MultusRequest,
-  delegate: Delegate,
-  capabilityArgs: Record<string, unknown>,
-  forAdd: boolean,
+  opts: { delegate: Delegate; runtimeConfig: Record<string, unknown> | undefined; forAdd: boolean },
 ): RuntimeConf {
+  const { delegate } = opts;
   return {
     containerId: req.args.containerId,
     netns: req.args.netns,
     ifname: delegate.ifname,
-    args: delegateCniArgs(req, delegate, forAdd),
-    capabilityArgs,
+    args: delegateCniArgs(req, delegate, opts.forAdd),
+    runtimeConfig: opts.runtimeConfig ?? {},
   };
 }
 

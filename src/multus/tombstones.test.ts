@@ -28,7 +28,7 @@ const rc = (netns: string): RuntimeConf => ({
   netns,
   ifname: "net1",
   args: [["K8S_POD_NAME", "p"]],
-  capabilityArgs: { portMappings: [] },
+  runtimeConfig: { portMappings: [] },
 });
 const stones = () => readdir(join(tmp, "tombstones")).catch(() => [] as string[]);
 

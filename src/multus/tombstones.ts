@@ -114,7 +114,7 @@ async function writeTombstone(o: DelOrTombstone, err: PluginNotFoundError): Prom
       CNI_IFNAME: o.rc.ifname,
       CNI_ARGS: formatCniArgs(o.rc.args),
     },
-    capabilityArgs: o.rc.capabilityArgs,
+    capabilityArgs: o.rc.runtimeConfig,
   };
   const path = join(o.cniDir, TOMBSTONE_DIR, `${o.rc.containerId}-${o.rc.ifname}.json`);
   await writeFileAtomic(path, JSON.stringify(body, null, 2), 0o600);
@@ -201,7 +201,7 @@ async function replayOne(file: string, opts: ReplayerOptions): Promise<boolean> 
     netns: "",
     ifname: stone.ifname,
     args: parseCniArgs(stone.env.CNI_ARGS),
-    capabilityArgs: stone.capabilityArgs,
+    runtimeConfig: stone.capabilityArgs,
   };
   const del = async () => {
     await delNetworkList({ ...opts.rt, binDirs: stone.binDirs }, list, rc);

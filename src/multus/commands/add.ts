@@ -4,7 +4,7 @@ import { CniError, toCniError } from "../../cni/errors.ts";
 import { addNetworkList, delNetworkList } from "../../cni/conf.ts";
 import { placeholderResult, toCurrentResult, type Result100 } from "../../cni/result.ts";
 import { resolveDelegates, type Attached, type Delegate } from "../delegates.ts";
-import { writeDelegateCache, deleteDelegateCache } from "../delegate-cache.ts";
+import { writeDelegateCache, deleteDelegateCache, type CacheEntry } from "../delegate-cache.ts";
 import { checkEcmp } from "../gateway.ts";
 import { checkPodUid, lookupPod } from "../pod.ts";
 import { applyDefaultRoutes } from "../default-route.ts";
@@ -37,9 +37,10 @@ export async function cmdAdd(req: MultusRequest, deps: MultusDeps): Promise<Resu
     log,
   });
   checkEcmp(delegates.map((d) => d.selection?.defaultRoute));
-  const capabilityArgs = delegates.map((delegate) =>
-    delegateRuntimeConfig(req, { delegate, deviceInfoDir: deps.deviceInfoDir }),
-  );
+  const entries: CacheEntry[] = delegates.map((delegate) => ({
+    delegate,
+    runtimeConfig: delegateRuntimeConfig(req, { delegate, deviceInfoDir: deps.deviceInfoDir }),
+  }));
   // Nothing is cached or invoked for a sandbox whose netns is gone.
   await checkNetns(req.args.netns, deps.chrootDir);
   checkIfnamesFree({
@@ -49,19 +50,15 @@ export async function cmdAdd(req: MultusRequest, deps: MultusDeps): Promise<Resu
     existingLinks: deps.existingLinks,
   });
   // Cached before the first delegate runs: a crash mid-ADD still leaves DEL what it needs.
-  await writeDelegateCache(
-    req.conf.cniDir,
-    req.args.containerId,
-    delegates.map((delegate, i) => ({ delegate, runtimeConfig: capabilityArgs[i] })),
-  );
-  await copyDeviceInfoFiles({ dir: deps.deviceInfoDir, delegates, runtimeConfigs: capabilityArgs, log });
+  await writeDelegateCache(req.conf.cniDir, req.args.containerId, entries);
+  await copyDeviceInfoFiles({ dir: deps.deviceInfoDir, entries, log });
 
-  const attached = await attachAll(req, deps, delegates, capabilityArgs);
+  const attached = await attachAll(req, deps, entries);
   try {
     await applyDefaultRoutes(req, attached);
     if (pod) await reportAttachments(req, deps, pod, attached);
   } catch (err) {
-    await rollback(req, deps, delegates, capabilityArgs, delegates.length - 1);
+    await rollback(req, deps, { entries, upTo: entries.length - 1 });
     throw err;
   }
   log.verbose(`attached ${attached.length} network(s)`);
@@ -79,21 +76,20 @@ function resolveOrReport(req: MultusRequest, deps: MultusDeps, pod: PodInfo | un
   });
 }
 
-/** ADD each delegate in order; on failure DEL idx..0 (the failed one included) and rethrow. */
-async function attachAll(
-  req: MultusRequest,
-  deps: MultusDeps,
-  delegates: Delegate[],
-  capabilityArgs: Record<string, unknown>[],
-): Promise<Attached[]> {
+/** ADD each delegate in order; on failure DEL i..0 (the failed one included) and rethrow. */
+async function attachAll(req: MultusRequest, deps: MultusDeps, entries: CacheEntry[]): Promise<Attached[]> {
   const rt = cniRuntimeFor(req.conf, deps);
   const attached: Attached[] = [];
-  for (const [i, delegate] of delegates.entries()) {
+  for (const [i, { delegate, runtimeConfig }] of entries.entries()) {
     try {
-      const result = await addNetworkList(rt, delegate.list, runtimeConfFor(req, delegate, capabilityArgs[i]!, true));
-      attached.push({ delegate, result, deviceInfo: await readDeviceInfo(capabilityArgs[i]) });
+      const result = await addNetworkList(
+        rt,
+        delegate.list,
+        runtimeConfFor(req, { delegate, runtimeConfig, forAdd: true }),
+      );
+      attached.push({ delegate, result, deviceInfo: await readDeviceInfo(runtimeConfig) });
     } catch (err) {
-      await rollback(req, deps, delegates, capabilityArgs, i, i);
+      await rollback(req, deps, { entries, upTo: i, failed: i });
       throw withNetworkContext(req, delegate, err);
     }
   }
@@ -101,30 +97,28 @@ async function attachAll(
 }
 
 /**
- * Best-effort DEL of delegates idx..0. The cache keeps exactly the attached
+ * Best-effort DEL of entries upTo..0. The cache keeps exactly the attached
  * delegates whose DEL failed (none: it goes). The delegate whose ADD failed
- * (`failedIdx`) gets DEL too, but its DEL failing does not pin the cache: a
+ * (`failed`) gets DEL too, but its DEL failing does not pin the cache: a
  * config it cannot even load (a missing macvlan master, an invalid type) would
  * fail every later DEL the same way and the pod could never be torn down.
  */
 async function rollback(
   req: MultusRequest,
   deps: MultusDeps,
-  delegates: Delegate[],
-  capabilityArgs: Record<string, unknown>[],
-  idx: number,
-  failedIdx?: number,
+  opts: { entries: CacheEntry[]; upTo: number; failed?: number },
 ): Promise<void> {
   const log = deps.log.with(requestContext(req));
   const rt = cniRuntimeFor(req.conf, deps);
-  const stillAttached: number[] = [];
-  for (let i = idx; i >= 0; i--) {
-    const delegate = delegates[i]!;
+  const stillAttached: CacheEntry[] = [];
+  for (let i = opts.upTo; i >= 0; i--) {
+    const entry = opts.entries[i]!;
+    const { delegate, runtimeConfig } = entry;
     try {
-      await delNetworkList(rt, delegate.list, runtimeConfFor(req, delegate, capabilityArgs[i]!, false));
-      await removeDeviceInfo(capabilityArgs[i], log);
+      await delNetworkList(rt, delegate.list, runtimeConfFor(req, { delegate, runtimeConfig, forAdd: false }));
+      await removeDeviceInfo(runtimeConfig, log);
     } catch (err) {
-      if (i !== failedIdx) stillAttached.unshift(i);
+      if (i !== opts.failed) stillAttached.unshift(entry);
       log.error(`rollback: DEL of network "${delegate.name}" failed: ${toCniError(err).message}`);
     }
   }
@@ -132,11 +126,7 @@ async function rollback(
     await deleteDelegateCache(req.conf.cniDir, req.args.containerId);
     return;
   }
-  await writeDelegateCache(
-    req.conf.cniDir,
-    req.args.containerId,
-    stillAttached.map((i) => ({ delegate: delegates[i]!, runtimeConfig: capabilityArgs[i] })),
-  );
+  await writeDelegateCache(req.conf.cniDir, req.args.containerId, stillAttached);
 }
 
 /** The delegate's own code and msg reach the runtime; which network failed goes into details. */

@@ -8,13 +8,17 @@ import { cniRuntimeFor, runtimeConfFor, type MultusRequest } from "../request.ts
 import type { MultusDeps } from "../ports.ts";
 
 export async function cmdCheck(req: MultusRequest, deps: MultusDeps): Promise<void> {
-  const entries = await readDelegateCache(req.conf.cniDir, req.args.containerId, req.args.ifname);
+  const entries = await readDelegateCache({
+    cniDir: req.conf.cniDir,
+    containerId: req.args.containerId,
+    requestIfname: req.args.ifname,
+  });
   if (!entries) {
     throw new CniError(ErrorCode.UnknownContainer, `no attachment is known for container ${req.args.containerId}`);
   }
   const rt = cniRuntimeFor(req.conf, deps);
   for (const { delegate, runtimeConfig } of entries) {
     if (delegate.role === "auxiliary") continue;
-    await checkNetworkList(rt, delegate.list, runtimeConfFor(req, delegate, runtimeConfig ?? {}, false));
+    await checkNetworkList(rt, delegate.list, runtimeConfFor(req, { delegate, runtimeConfig, forAdd: false }));
   }
 }

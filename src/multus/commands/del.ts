@@ -19,7 +19,11 @@ import type { MultusDeps } from "../ports.ts";
 export async function cmdDel(req: MultusRequest, deps: MultusDeps): Promise<void> {
   const log = deps.log.with(requestContext(req));
   const { cniDir } = req.conf;
-  const cached = await readDelegateCache(cniDir, req.args.containerId, req.args.ifname).catch(async (err: unknown) => {
+  const cached = await readDelegateCache({
+    cniDir,
+    containerId: req.args.containerId,
+    requestIfname: req.args.ifname,
+  }).catch(async (err: unknown) => {
     // A cache cut short by a crash (written without fsync, like libcni's) is no cache.
     if (!(err instanceof CniError) || err.code !== ErrorCode.DecodeFailure) throw err;
     log.warn(`unreadable delegate cache removed, treated as missing: ${err.message}`);
@@ -37,7 +41,7 @@ export async function cmdDel(req: MultusRequest, deps: MultusDeps): Promise<void
   for (const entry of [...entries].reverse()) {
     const { delegate } = entry;
     try {
-      const rc = runtimeConfFor(req, delegate, entry.runtimeConfig ?? {}, false);
+      const rc = runtimeConfFor(req, { delegate, runtimeConfig: entry.runtimeConfig, forAdd: false });
       // A cached delegate whose plugin is not installed, with the netns gone, becomes a
       // tombstone the daemon replays (a rebuilt one was never known to be attached).
       const tombstones = cached ? deps.tombstones : undefined;

@@ -46,7 +46,9 @@ export async function cmdGc(req: MultusRequest, deps: MultusDeps, raw: Record<st
       );
       continue;
     }
-    const entries = await readDelegateCache(req.conf.cniDir, id, "eth0").catch(() => undefined);
+    const entries = await readDelegateCache({ cniDir: req.conf.cniDir, containerId: id, requestIfname: "eth0" }).catch(
+      () => undefined,
+    );
     for (const { delegate } of entries ?? [])
       track(delegate.list).attachments.push({ containerID: id, ifname: delegate.ifname });
   }

@@ -34,8 +34,8 @@ export async function cmdHotplug(
   });
   const delegate = { ...spec, ifname: req.args.ifname, selection };
   const rt = cniRuntimeFor(req.conf, deps);
-  const capabilityArgs = delegateRuntimeConfig(req, { delegate, deviceInfoDir: deps.deviceInfoDir });
-  const rc = runtimeConfFor(req, delegate, capabilityArgs, req.args.command === "ADD");
+  const runtimeConfig = delegateRuntimeConfig(req, { delegate, deviceInfoDir: deps.deviceInfoDir });
+  const rc = runtimeConfFor(req, { delegate, runtimeConfig, forAdd: req.args.command === "ADD" });
   switch (req.args.command) {
     case "ADD":
       return addNetworkList(rt, delegate.list, rc);
