@@ -45,6 +45,17 @@ describe("Admission", () => {
     expect(q.active).toBe(0);
   });
 
+  test('waiters are counted by command; a body\'s made-up command is "other", not a label of its own', async () => {
+    const q = new Admission({ limit: 1, deadlineMs: 10_000 });
+    const held = await q.acquire("ADD");
+    // Each releases its slot as soon as it gets it, so the queue drains.
+    const waiting = ["ADD", "DEL", "ADD", "x".repeat(200), undefined].map((c) => q.acquire(c).then((r) => r()));
+    expect(Object.fromEntries(q.waitingByCommand())).toEqual({ ADD: 2, DEL: 1, other: 2 });
+    held();
+    await Promise.all(waiting);
+    expect(q.waitingByCommand().size).toBe(0);
+  });
+
   test("unknown commands rank with ADD", () => {
     expect(priorityOf(undefined)).toBe(2);
     expect(priorityOf("STATUS")).toBe(1);

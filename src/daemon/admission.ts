@@ -5,6 +5,7 @@
 // retry instead of hanging (see docs/configuration.md, connectionLimit).
 
 import { availableParallelism } from "node:os";
+import { isCniCommand } from "../cni/spec.ts";
 
 export type Priority = 0 | 1 | 2;
 
@@ -30,6 +31,8 @@ export class QueueDeadlineError extends Error {
 
 interface Waiter {
   priority: Priority;
+  /** A CNI command, or "other" (the body is the client's: its value must not become a label). */
+  command: string;
   seq: number;
   admit(): void;
 }
@@ -59,6 +62,12 @@ export class Admission {
   get deadlineMs(): number {
     return this.opts.deadlineMs;
   }
+  /** Waiting requests by CNI command ("other" for a body without a known one): the queue-depth gauge. */
+  waitingByCommand(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const w of this.#waiting) out.set(w.command, (out.get(w.command) ?? 0) + 1);
+    return out;
+  }
 
   /** Resolves with a release function once a slot is free; rejects with QueueDeadlineError past the deadline. */
   acquire(command: string | undefined): Promise<() => void> {
@@ -66,6 +75,7 @@ export class Admission {
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         priority: priorityOf(command),
+        command: command && isCniCommand(command) ? command : "other",
         seq: this.#seq++,
         admit: () => {
           clearTimeout(timer);

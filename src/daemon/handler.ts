@@ -23,6 +23,8 @@ export interface HandlerDeps {
   status?(): DaemonStatus;
   /** Duration and outcome of each CNI command (the metrics histogram, when metrics are on). */
   observeCommand?(command: string, seconds: number, ok: boolean): void;
+  /** The code of each CNI error answered (metrics). */
+  observeCniError?(code: number): void;
 }
 
 const TEXT = { "content-type": "text/plain; charset=utf-8" };
@@ -92,6 +94,7 @@ export async function handleCni(body: string, isDelegate: boolean, deps: Handler
   } catch (err) {
     observe(false);
     const e = toCniError(err);
+    deps.observeCniError?.(e.code);
     deps.multus.log.error(
       `${args?.command ?? "request"} failed: ${e.message}`,
       args ? { containerID: args.containerId, ifname: args.ifname } : undefined,

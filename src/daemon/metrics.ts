@@ -1,33 +1,63 @@
 // Prometheus metrics on metricsPort, loaded only when a port is configured:
-// prom-client alone costs ~15 MB of daemon memory. The metrics server is
-// optional, so it fails soft: a port that cannot be bound is said once with the
-// reason, counted, and retried with backoff while CNI requests go on being
-// served (docs/metrics.md).
+// prom-client alone costs ~15 MB of daemon memory. This is the one module that
+// imports it: the rest of the daemon, the core and the Kubernetes client hear of
+// events through small observer interfaces, and gauges read their value from
+// `sources` at scrape time, so nothing on a request's path waits on metrics.
+// Every series is described in docs/metrics.md.
+import { readdir } from "node:fs/promises";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { Endpoint } from "../api/api.ts";
-import type { Logger } from "../util/log.ts";
+import type { MultusObserver } from "../multus/ports.ts";
+import { type MetricsServerOptions, startRetryingServer } from "./metrics-server.ts";
 
 const KNOWN: string[] = Object.values(Endpoint);
+const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/** One Kubernetes API request (one attempt: a retried call is two). */
+export interface KubeRequestObservation {
+  /** Kubernetes' verb: get, list, watch, create, patch, update, delete. */
+  verb: string;
+  /** e.g. pods, pods/status, events, network-attachment-definitions. */
+  resource: string;
+  /** The HTTP status, or "<error>" when no answer came (client-go's value). */
+  code: string;
+  seconds: number;
+}
+
+export interface InformerState {
+  name: string;
+  objects: number;
+  /** Unix ms of the last successful list or watch event; undefined before the first list. */
+  lastSyncAt?: number;
+  restarts: number;
+}
+
+/** Where the gauges read their values when /metrics is scraped. */
+export interface MetricsSources {
+  /** Requests holding a connectionLimit slot, and those waiting, by CNI command. */
+  queue?: () => { inFlight: number; queued: Map<string, number> };
+  informers?: () => InformerState[];
+  /** The delegate cache directory (cniDir): its entries are counted at each scrape. */
+  cacheDir?: string;
+}
 
 export interface Metrics {
   observeResponse(path: string, method: string, status: number): void;
   observeCommand(command: string, seconds: number, ok: boolean): void;
+  observeCniError(code: number): void;
+  observeKubeRequest(o: KubeRequestObservation): void;
   /** A DEL recorded a tombstone, or a replay cleared one. */
   observeTombstone(event: "recorded" | "replayed"): void;
+  /** The core's observer port: plugin runs and network-status writes. */
+  readonly multus: MultusObserver;
+  /** Sets (or adds to) what the gauges read; called once the parts they read exist. */
+  watch(sources: MetricsSources): void;
   stop(): Promise<void>;
   /** The bound port, or undefined while the server is not (yet) listening. */
   readonly port: number | undefined;
 }
 
-export interface MetricsOptions {
-  port: number;
-  hostname?: string;
-  log: Logger;
-  /** Start-up news an operator must see whatever the log level (stderr). */
-  say(msg: string): void;
-  /** Delay before the first retry, doubled after each failure up to `maxRetryMs`. */
-  retryMs?: number;
-  maxRetryMs?: number;
+export interface MetricsOptions extends MetricsServerOptions {
   /** Tombstones waiting for their plugin, read at each scrape. */
   pendingTombstones?(): Promise<number>;
 }
@@ -35,29 +65,22 @@ export interface MetricsOptions {
 export function startMetrics(opts: MetricsOptions): Metrics {
   const registry = new Registry();
   registerProcessMetrics(registry);
-  const requests = new Counter({
-    name: "multus_server_request_total",
-    help: "Counter of HTTP requests",
-    labelNames: ["handler", "code", "method"] as const,
-    registers: [registry],
-  });
-  const durations = new Histogram({
-    name: "multus_cni_request_duration_seconds",
-    help: "Duration of CNI requests handled by the daemon, by command and outcome",
-    labelNames: ["command", "outcome"] as const,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-    registers: [registry],
-  });
+  const sources: MetricsSources = {};
+  registerGauges(registry, sources);
+  const cni = cniSeries(registry);
+  const kube = kubeSeries(registry);
   const failures = new Counter({
     name: "multus_metrics_server_start_failures_total",
     help: "Failed attempts to start the metrics server (the port taken, say); each is retried with backoff",
     registers: [registry],
   });
   const tombstones = registerTombstoneMetrics(registry, opts.pendingTombstones);
-  const serving = createRetryingServer(opts, failures, async () => ({
-    body: await registry.metrics(),
-    contentType: registry.contentType,
-  }));
+  const serving = startRetryingServer(
+    opts,
+    () => failures.inc(),
+    async () => ({ body: await registry.metrics(), contentType: registry.contentType }),
+  );
+  const pluginType = boundedLabel(MAX_PLUGIN_TYPES);
   return {
     get port() {
       return serving.port;
@@ -65,14 +88,158 @@ export function startMetrics(opts: MetricsOptions): Metrics {
     observeResponse(path, method, status) {
       // Go's promhttp writes the method lower-case ("post"); dashboards built on it match on that.
       const handler = KNOWN.includes(path) ? path : "NotFound";
-      requests.inc({ handler, code: String(status), method: method.toLowerCase() });
+      cni.requests.inc({ handler, code: String(status), method: method.toLowerCase() });
     },
     observeCommand(command, seconds, ok) {
-      durations.observe({ command, outcome: ok ? "success" : "error" }, seconds);
+      cni.durations.observe({ command, outcome: ok ? "success" : "error" }, seconds);
+    },
+    observeCniError(code) {
+      cni.errors.inc({ code: Number.isInteger(code) && code >= 0 && code <= 999 ? String(code) : "other" });
+    },
+    observeKubeRequest({ verb, resource, code, seconds }) {
+      kube.requests.inc({ verb, resource, code });
+      kube.durations.observe({ verb, resource }, seconds);
     },
     observeTombstone: tombstones.observe,
+    multus: {
+      delegateCall({ pluginType: type, command, seconds, ok }) {
+        const labels = { plugin_type: pluginType(type), command, outcome: ok ? "success" : "error" };
+        cni.delegates.observe(labels, seconds);
+      },
+      networkStatusWrite(ok) {
+        cni.networkStatus.inc({ outcome: ok ? "success" : "error" });
+      },
+    },
+    watch(more) {
+      Object.assign(sources, more);
+    },
     stop: serving.stop,
   };
+}
+
+function cniSeries(registry: Registry) {
+  const registers = [registry];
+  return {
+    requests: new Counter({
+      name: "multus_server_request_total",
+      help: "Counter of HTTP requests",
+      labelNames: ["handler", "code", "method"] as const,
+      registers,
+    }),
+    durations: new Histogram({
+      name: "multus_cni_request_duration_seconds",
+      help: "Duration of CNI requests handled by the daemon, by command and outcome",
+      labelNames: ["command", "outcome"] as const,
+      buckets: BUCKETS,
+      registers,
+    }),
+    errors: new Counter({
+      name: "multus_cni_errors_total",
+      help: "CNI errors returned to the runtime, by CNI error code",
+      labelNames: ["code"] as const,
+      registers,
+    }),
+    delegates: new Histogram({
+      name: "multus_delegate_duration_seconds",
+      help: "Duration of each delegate plugin run, by plugin type, CNI command and outcome",
+      labelNames: ["plugin_type", "command", "outcome"] as const,
+      buckets: BUCKETS,
+      registers,
+    }),
+    networkStatus: new Counter({
+      name: "multus_network_status_writes_total",
+      help: "Writes of a pod's network-status annotation, by outcome",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
+  };
+}
+
+function kubeSeries(registry: Registry) {
+  const registers = [registry];
+  return {
+    requests: new Counter({
+      name: "multus_kube_api_requests_total",
+      help: "Kubernetes API requests, by verb, resource and HTTP status",
+      labelNames: ["verb", "resource", "code"] as const,
+      registers,
+    }),
+    durations: new Histogram({
+      name: "multus_kube_api_request_duration_seconds",
+      help: "Latency of Kubernetes API requests (a watch: until its headers), by verb and resource",
+      labelNames: ["verb", "resource"] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+  };
+}
+
+/** Gauges (and the informer restart counter) read from `sources` at each scrape. */
+function registerGauges(registry: Registry, sources: MetricsSources): void {
+  const registers = [registry];
+  new Gauge({
+    name: "multus_requests_in_flight",
+    help: "CNI requests being handled (holding a connectionLimit slot)",
+    registers,
+    collect() {
+      this.set(sources.queue?.().inFlight ?? 0);
+    },
+  });
+  new Gauge({
+    name: "multus_requests_queued",
+    help: "CNI requests waiting for a connectionLimit slot, by CNI command",
+    labelNames: ["command"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [command, n] of sources.queue?.().queued ?? []) this.set({ command }, n);
+    },
+  });
+  new Gauge({
+    name: "multus_delegate_cache_entries",
+    help: "Delegate cache files on disk (one per container with networks attached)",
+    registers,
+    async collect() {
+      if (sources.cacheDir !== undefined) this.set(await countCacheEntries(sources.cacheDir));
+    },
+  });
+  registerInformerGauges(registry, sources);
+}
+
+function registerInformerGauges(registry: Registry, sources: MetricsSources): void {
+  const registers = [registry];
+  const labelNames = ["informer"] as const;
+  new Gauge({
+    name: "multus_informer_objects",
+    help: "Objects in an informer's cache",
+    labelNames,
+    registers,
+    collect() {
+      for (const i of sources.informers?.() ?? []) this.set({ informer: i.name }, i.objects);
+    },
+  });
+  new Gauge({
+    name: "multus_informer_last_sync_timestamp_seconds",
+    help: "When an informer last listed or received a watch event, seconds since the Unix epoch",
+    labelNames,
+    registers,
+    collect() {
+      for (const i of sources.informers?.() ?? []) {
+        if (i.lastSyncAt !== undefined) this.set({ informer: i.name }, i.lastSyncAt / 1000);
+      }
+    },
+  });
+  new Counter({
+    name: "multus_informer_restarts_total",
+    help: "Times an informer's list/watch failed and was started again",
+    labelNames,
+    registers,
+    collect() {
+      // The informer keeps the count; the counter mirrors it.
+      this.reset();
+      for (const i of sources.informers?.() ?? []) this.inc({ informer: i.name }, i.restarts);
+    },
+  });
 }
 
 /**
@@ -98,6 +265,26 @@ function registerTombstoneMetrics(registry: Registry, pending?: () => Promise<nu
   return { observe: (event: "recorded" | "replayed") => events.inc({ event }) };
 }
 
+/** Regular files of the cache dir, less temp files of writes in progress (`.name.pid.hex.tmp`) and `results/`. */
+async function countCacheEntries(dir: string): Promise<number> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile() && !e.name.startsWith(".")).length;
+}
+
+/** Distinct plugin types labelled before the rest is "other": a NAD author must not blow up the series count. */
+const MAX_PLUGIN_TYPES = 64;
+
+function boundedLabel(max: number): (value: string) => string {
+  const seen = new Set<string>();
+  return (value) => {
+    if (!/^[\w.-]{1,64}$/.test(value)) return "invalid";
+    if (seen.has(value)) return value;
+    if (seen.size >= max) return "other";
+    seen.add(value);
+    return value;
+  };
+}
+
 /**
  * The process_* series (memory, CPU, fds, start time), as Go's process
  * collector names them. prom-client's nodejs_* series are left out: under Bun
@@ -109,65 +296,4 @@ function registerProcessMetrics(registry: Registry): void {
   for (const metric of scratch.getMetricsAsArray()) {
     if (metric.name.startsWith("process_")) registry.registerMetric(metric as never);
   }
-}
-
-type Scrape = () => Promise<{ body: string; contentType: string }>;
-
-/** Bun.serve on the metrics port, tried again with backoff for as long as it fails. */
-function createRetryingServer(opts: MetricsOptions, failures: Counter, scrape: Scrape) {
-  const hostname = opts.hostname ?? "0.0.0.0";
-  const maxRetryMs = opts.maxRetryMs ?? 30_000;
-  let delay = opts.retryMs ?? 1000;
-  let server: ReturnType<typeof Bun.serve> | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let failed = 0;
-  let stopped = false;
-
-  const attempt = () => {
-    timer = undefined;
-    if (stopped) return;
-    try {
-      server = Bun.serve({
-        port: opts.port,
-        hostname,
-        async fetch(request) {
-          if (new URL(request.url).pathname !== "/metrics") return new Response("not found\n", { status: 404 });
-          const { body, contentType } = await scrape();
-          return new Response(body, { headers: { "content-type": contentType } });
-        },
-      });
-      if (failed > 0) {
-        const msg = `metrics server listening on ${hostname}:${opts.port} after ${failed} failed attempt(s)`;
-        opts.say(msg);
-        opts.log.verbose(msg);
-      }
-    } catch (err) {
-      failures.inc();
-      failed++;
-      // Said once: a retry every few seconds must not flood the log of a daemon that otherwise works.
-      if (failed === 1) {
-        const msg =
-          `metrics server cannot listen on ${hostname}:${opts.port}: ${(err as Error).message}; ` +
-          "retrying with backoff, CNI requests are still served";
-        opts.say(`warning: ${msg}`);
-        opts.log.error(msg);
-      }
-      timer = setTimeout(attempt, delay);
-      // A pending retry must not keep a stopping daemon alive.
-      timer.unref?.();
-      delay = Math.min(delay * 2, maxRetryMs);
-    }
-  };
-  attempt();
-
-  return {
-    get port(): number | undefined {
-      return server ? (server.port ?? opts.port) : undefined;
-    },
-    async stop(): Promise<void> {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await server?.stop(true);
-    },
-  };
 }

@@ -103,7 +103,7 @@ async function serveUntilStopped(ctx: DaemonContext): Promise<number> {
     await sweepCacheTempFiles(ctx.loaded, ctx.log);
     started.kube = await startKubernetes(ctx);
     started.metrics = await startMetricsIfAsked(ctx, async () => (await started.tombstones?.pending()) ?? 0);
-    const multus = multusDeps(ctx, started.kube);
+    const multus = multusDeps(ctx, started);
     started.tombstones = startTombstoneReplayer({
       loaded: ctx.loaded,
       multus,
@@ -314,18 +314,24 @@ async function startSocketServer(
         queue: () => server?.queue(),
       }),
     observeCommand: parts.metrics?.observeCommand,
+    observeCniError: parts.metrics?.observeCniError,
   };
   try {
     server = await startServer({
       socketPath,
       handle: (request) => handleRequest(request, deps),
       onResponse: parts.metrics?.observeResponse,
+      onCniError: parts.metrics?.observeCniError,
       connectionLimit: config.connectionLimit ?? defaultConnectionLimit(),
       queueDeadlineMs: config.queueDeadlineSeconds === undefined ? undefined : config.queueDeadlineSeconds * 1000,
     });
   } catch (err) {
     throw new StartupExit(3, `cannot listen on ${socketPath}: ${(err as Error).message}`);
   }
+  parts.metrics?.watch({
+    queue: () => ({ inFlight: server.inFlight, queued: server.queuedByCommand() }),
+    cacheDir: cacheDirOf(ctx.loaded),
+  });
   const mode = parts.multus.kube
     ? "Kubernetes client connected"
     : "no kubeconfig and no in-cluster environment: static delegates only";
@@ -346,11 +352,11 @@ async function checkOwnSocket(ctx: DaemonContext): Promise<void> {
 }
 
 /** The real parts every ADD/CHECK/DEL is served with. */
-function multusDeps(ctx: DaemonContext, kube: KubeClient | undefined): MultusDeps {
+function multusDeps(ctx: DaemonContext, parts: { kube?: KubeClient; metrics?: Metrics }): MultusDeps {
   const { config } = ctx.loaded;
   return {
     log: ctx.log,
-    kube,
+    kube: parts.kube,
     chrootDir: config.chrootDir,
     delegateBaseEnv: { PATH: ctx.opts.env.PATH ?? DEFAULT_PATH },
     extraBinDirs: config.additionalBinDir ? [config.additionalBinDir] : undefined,
@@ -362,6 +368,7 @@ function multusDeps(ctx: DaemonContext, kube: KubeClient | undefined): MultusDep
     deviceInfoDir: config.deviceInfoDir,
     existingLinks,
     locks: createKeyedLock(),
+    observer: parts.metrics?.multus,
   };
 }
 
@@ -455,9 +462,14 @@ async function connectKubernetes(
  * cniDir/results for good: remove those whose writer is gone. Best effort.
  */
 async function sweepCacheTempFiles(loaded: LoadedDaemonConfig, log: Logger): Promise<void> {
-  const cniDir = typeof loaded.raw.cniDir === "string" && loaded.raw.cniDir ? loaded.raw.cniDir : DEFAULT_CNI_DIR;
+  const cniDir = cacheDirOf(loaded);
   for (const dir of [cniDir, join(cniDir, "results")]) {
     const removed = await sweepStaleTempFiles(dir).catch(() => []);
     if (removed.length > 0) log.verbose(`removed ${removed.length} stale temp file(s) in ${dir}: ${removed.join(" ")}`);
   }
+}
+
+/** The delegate cache directory: the daemon config's cniDir, which wins over a request's (or the default). */
+function cacheDirOf(loaded: LoadedDaemonConfig): string {
+  return typeof loaded.raw.cniDir === "string" && loaded.raw.cniDir ? loaded.raw.cniDir : DEFAULT_CNI_DIR;
 }

@@ -13,6 +13,8 @@ export interface ServerOptions {
   handle(request: Request): Promise<Response>;
   /** Called once per answered request (metrics). */
   onResponse?(path: string, method: string, status: number): void;
+  /** Called with the code of each CNI error the server answers itself (saturation, code 11). */
+  onCniError?(code: number): void;
   /** At most this many requests are handled at once; the rest wait (Go's LimitListener). */
   connectionLimit?: number;
   /** Longest a request waits for a slot before it is refused with CNI code 11 (ms). */
@@ -44,6 +46,8 @@ export interface DaemonServer {
   readonly inFlight: number;
   /** Requests holding a slot and waiting for one, and the limits (GET /status). */
   queue(): QueueState;
+  /** Requests waiting for a connectionLimit slot, by CNI command (the queue-depth gauge). */
+  queuedByCommand(): Map<string, number>;
 }
 
 export interface QueueState {
@@ -138,6 +142,7 @@ export async function startServer(opts: ServerOptions): Promise<DaemonServer> {
       } catch (err) {
         if (!(err instanceof QueueDeadlineError)) throw err;
         const response = saturated(err);
+        opts.onCniError?.(ErrorCode.TryAgainLater);
         opts.onResponse?.(path, request.method, response.status);
         return response;
       }
@@ -159,6 +164,7 @@ export async function startServer(opts: ServerOptions): Promise<DaemonServer> {
       return inFlight;
     },
     queue: () => ({ inFlight, queued: admission.waiting, limit: admission.limit, deadlineMs: admission.deadlineMs }),
+    queuedByCommand: () => admission.waitingByCommand(),
     async stop(graceMs: number) {
       // Still listening while requests finish, so /readyz can answer 500 (the
       // caller flipped readiness) and a DEL can still get through; then close.

@@ -13,6 +13,25 @@ export interface DevicePort {
   getPodDevices(pod: { uid: string; namespace: string; name: string }): Promise<Map<string, string[]>>;
 }
 
+/** One plugin run as the observer hears of it: after it ended, whatever the outcome. */
+export interface DelegateCall {
+  /** The plugin's `type` as configured. */
+  pluginType: string;
+  command: string;
+  seconds: number;
+  ok: boolean;
+}
+
+/**
+ * What the core tells whoever watches it (the daemon's metrics when metricsPort
+ * is set). Plain calls, nothing awaited: an observer must never slow or fail a request.
+ */
+export interface MultusObserver {
+  delegateCall(call: DelegateCall): void;
+  /** One attempt to write a pod's network-status annotation, and whether it succeeded. */
+  networkStatusWrite(ok: boolean): void;
+}
+
 /** Everything a command needs; built by the composition root, per process. */
 export interface MultusDeps {
   log: Logger;
@@ -32,6 +51,8 @@ export interface MultusDeps {
   locks?: KeyedLock;
   /** The daemon's tombstone replayer: a DEL whose plugin is not installed and whose netns is gone records one (absent: DEL fails). */
   tombstones?: TombstonePort;
+  /** Told of every plugin run and network-status write (metrics); absent: nobody is told. */
+  observer?: MultusObserver;
 }
 
 export type { NetworkConfigList };

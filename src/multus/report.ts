@@ -32,7 +32,9 @@ export async function reportAttachments(
     try {
       const annotation = { key: NETWORK_STATUS_ANNOTATION, value: formatNetworkStatus(statuses) };
       await kube.writePodAnnotation(ref, annotation, { timeoutMs: req.conf.apiTimeoutSeconds * 1000 });
+      deps.observer?.networkStatusWrite(true);
     } catch (err) {
+      deps.observer?.networkStatusWrite(false);
       throw kubeFailureError(err, {
         msg: `failed to write ${NETWORK_STATUS_ANNOTATION} of pod ${pod.namespace}/${pod.name}`,
       });

@@ -3,8 +3,9 @@
 import type { CmdArgs } from "../cni/args.ts";
 import { getCniArg, parseCniArgs } from "../cni/args.ts";
 import type { CniRuntime, RuntimeConf } from "../cni/conf.ts";
+import { execPlugin, type PluginRunner } from "../cni/invoke.ts";
 import type { MultusConf } from "./netconf.ts";
-import type { MultusDeps, PodRef } from "./ports.ts";
+import type { MultusDeps, MultusObserver, PodRef } from "./ports.ts";
 import type { Delegate } from "./delegates.ts";
 import { deviceInfoFileFor } from "./devices.ts";
 import { composeRuntimeConfig } from "./runtime-config.ts";
@@ -49,6 +50,23 @@ export function cniRuntimeFor(conf: MultusConf, deps: MultusDeps): CniRuntime {
     maxOutputBytes: conf.maxPluginOutputBytes,
     chrootDir: deps.chrootDir,
     baseEnv: deps.delegateBaseEnv,
+    ...(deps.observer && { run: observedRunner(execPlugin, deps.observer) }),
+  };
+}
+
+/** `run`, timed: the observer hears of each plugin run once it has ended, failed or not. */
+function observedRunner(run: PluginRunner, observer: MultusObserver): PluginRunner {
+  return async (exec) => {
+    const started = performance.now();
+    let ok = false;
+    try {
+      const out = await run(exec);
+      ok = true;
+      return out;
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      observer.delegateCall({ pluginType: exec.pluginType, command: exec.command, seconds, ok });
+    }
   };
 }
 

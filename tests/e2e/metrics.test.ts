@@ -4,9 +4,19 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
+import { buildRecordingPlugin } from "../helpers/build-fixtures.ts";
 import { createWorkdir, runCni, shimConf, startDaemon } from "../helpers/multus.ts";
 import { createCleanup, createNetns, deleteNetns } from "../helpers/netns.ts";
-import { canRunE2e, containerId, ensureBinary, socketRequest, waitFor, writeJson } from "../helpers/e2e.ts";
+import {
+  canRunE2e,
+  containerId,
+  createBinDir,
+  ensureBinary,
+  socketRequest,
+  waitFor,
+  writeJson,
+} from "../helpers/e2e.ts";
+import { type Exposition, freePort, scrapeMetrics } from "../helpers/prom-text.ts";
 
 let work: Awaited<ReturnType<typeof createWorkdir>>;
 let cleanup: ReturnType<typeof createCleanup>;
@@ -37,43 +47,34 @@ async function occupyPort(): Promise<{ port: number; server: Server }> {
   }
 }
 
-/** A daemon with a loopback-only cluster network: an ADD needs nothing but a netns. */
+/**
+ * A daemon whose cluster network is loopback followed by the recording plugin,
+ * which passes loopback's result on and refuses CHECK with code 7: an ADD needs
+ * nothing but a netns, and one CNI error comes from a delegate.
+ */
 async function startWithMetrics(metricsPort: number) {
+  const recorder = await buildRecordingPlugin();
   const cluster = await writeJson(join(work.dir, "lo.conflist"), {
     cniVersion: "1.0.0",
     name: "lo-net",
-    plugins: [{ type: "loopback" }],
+    plugins: [
+      { type: "loopback" },
+      {
+        type: "recorder",
+        echoPrevResult: true,
+        failOn: ["CHECK"],
+        error: { code: 7, msg: "recorder refuses CHECK" },
+      },
+    ],
   });
   const daemon = await startDaemon(work.dir, {
     cniDir: join(work.dir, "cache"),
-    binDir: "/usr/lib/cni",
+    binDir: await createBinDir(join(work.dir, "plugins"), { extra: { recorder } }),
     clusterNetwork: cluster,
     metricsPort,
   });
   cleanup.add(() => daemon.stop());
   return daemon;
-}
-
-async function scrape(port: number): Promise<string | undefined> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2000) });
-    return res.status === 200 ? await res.text() : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The value of one sample line `name{labels} value`, found by name and exact label set. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split("\n")) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const found = Object.fromEntries([...(m[2] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
-    if (JSON.stringify(Object.entries(found).sort()) === JSON.stringify(Object.entries(labels).sort())) {
-      return Number(m[3]);
-    }
-  }
-  return undefined;
 }
 
 describe.skipIf(!canRunE2e)("the metrics server", () => {
@@ -100,51 +101,117 @@ describe.skipIf(!canRunE2e)("the metrics server", () => {
 
     await new Promise<void>((resolve) => taken.server.close(() => resolve()));
     held = false;
-    const text = await waitFor("/metrics to answer", () => scrape(taken.port), 20_000, 200);
-    expect(sample(text, "multus_metrics_server_start_failures_total")).toBeGreaterThanOrEqual(1);
+    const page = await waitFor("/metrics to answer", () => scrapeMetrics(taken.port), 20_000, 200);
+    expect(page.value("multus_metrics_server_start_failures_total")).toBeGreaterThanOrEqual(1);
     // The ADD made while the server was down was counted all the same.
-    expect(sample(text, "multus_server_request_total", { handler: "/cni", code: "200", method: "post" })).toBe(1);
+    expect(page.value("multus_server_request_total", { handler: "/cni", code: "200", method: "post" })).toBe(1);
     // Said once, not once per retry.
     expect(daemon.stderr().split("metrics server cannot listen").length - 1).toBe(1);
     expect(daemon.stderr()).toContain("metrics server listening on");
   });
 
-  test("after ADD, DEL, a failed ADD and an unknown path: request counters with Go's labels, durations, process series", async () => {
-    const free = await occupyPort();
-    await new Promise<void>((resolve) => free.server.close(() => resolve()));
-    const daemon = await startWithMetrics(free.port);
+  test("after ADD, CHECK refused by a delegate, DEL, a failed ADD and an unknown path: every series with its labels", async () => {
+    const port = await freePort();
+    const daemon = await startWithMetrics(port);
     const ns = await createNetns("mtmet");
     cleanup.add(() => deleteNetns(ns.name));
     const id = containerId("met");
     const call = { containerId: id, netns: ns.path, stdin: shimConf(daemon.socketDir) };
+    const scrape = () => waitFor("/metrics to answer", () => scrapeMetrics(port), 10_000, 100);
     expect((await runCni(work.shim, { ...call, command: "ADD" })).code).toBe(0);
+    expect((await scrape()).value("multus_delegate_cache_entries")).toBe(1);
+    const check = await runCni(work.shim, { ...call, command: "CHECK" });
+    expect(check.json()).toMatchObject({ code: 7, msg: "recorder refuses CHECK" });
     expect((await runCni(work.shim, { ...call, command: "DEL" })).code).toBe(0);
     const failed = await runCni(work.shim, { ...call, command: "ADD", netns: "/var/run/netns/mt-none-such" });
-    expect(failed.code).not.toBe(0);
+    expect(failed.json()).toMatchObject({ code: 999 });
     const socket = join(daemon.socketDir, "multus.sock");
     expect((await socketRequest(socket, "/no-such-endpoint", { method: "GET" })).status).toBe(404);
 
-    const text = await waitFor("/metrics to answer", () => scrape(free.port), 10_000, 100);
-    const requests = (labels: Record<string, string>) => sample(text, "multus_server_request_total", labels);
-    expect(requests({ handler: "/cni", code: "200", method: "post" })).toBe(2);
-    expect(requests({ handler: "/cni", code: "400", method: "post" })).toBe(1);
-    expect(requests({ handler: "NotFound", code: "404", method: "get" })).toBe(1);
-    // startDaemon polled /readyz until it answered 200.
-    expect(requests({ handler: "/readyz", code: "200", method: "get" })).toBeGreaterThanOrEqual(1);
-    expect(requests({ handler: "/cni", code: "200", method: "POST" })).toBeUndefined();
-
+    const page = await scrape();
+    expectTypes(page);
+    expectRequestCounters(page);
     const count = (command: string, outcome: string) =>
-      sample(text, "multus_cni_request_duration_seconds_count", { command, outcome });
-    expect([count("ADD", "success"), count("DEL", "success"), count("ADD", "error")]).toEqual([1, 1, 1]);
-
-    const rss = sample(text, "process_resident_memory_bytes") ?? 0;
-    expect(rss).toBeGreaterThan(1024 * 1024);
-    expect(sample(text, "process_cpu_seconds_total")).toBeGreaterThan(0);
-    expect(sample(text, "process_open_fds")).toBeGreaterThan(2);
-    const started = sample(text, "process_start_time_seconds") ?? 0;
-    const now = Date.now() / 1000;
-    expect(started).toBeGreaterThan(now - 300);
-    // Whole seconds, rounded: it may read up to 1 s ahead of the clock.
-    expect(started).toBeLessThanOrEqual(now + 1);
+      page.value("multus_cni_request_duration_seconds_count", { command, outcome });
+    expect([count("ADD", "success"), count("CHECK", "error"), count("DEL", "success"), count("ADD", "error")]).toEqual([
+      1, 1, 1, 1,
+    ]);
+    expect(page.value("multus_cni_errors_total", { code: "7" })).toBe(1);
+    expect(page.value("multus_cni_errors_total", { code: "999" })).toBe(1);
+    expect(page.samples("multus_cni_errors_total")).toHaveLength(2);
+    expectDelegateRuns(page);
+    expect(page.value("multus_delegate_cache_entries")).toBe(0);
+    expect(page.value("multus_requests_in_flight")).toBe(0);
+    expect(page.samples("multus_requests_queued")).toEqual([]);
+    // No Kubernetes: nothing written, no informer.
+    expect(page.samples("multus_network_status_writes_total")).toEqual([]);
+    expect(page.samples("multus_informer_objects")).toEqual([]);
+    expectProcessSeries(page);
   });
 });
+
+function expectTypes(page: Exposition): void {
+  const types = Object.fromEntries([...page.families.values()].map((f) => [f.name, f.type]));
+  expect(types).toMatchObject({
+    multus_server_request_total: "counter",
+    multus_cni_request_duration_seconds: "histogram",
+    multus_cni_errors_total: "counter",
+    multus_delegate_duration_seconds: "histogram",
+    multus_requests_in_flight: "gauge",
+    multus_requests_queued: "gauge",
+    multus_delegate_cache_entries: "gauge",
+    multus_network_status_writes_total: "counter",
+    multus_kube_api_requests_total: "counter",
+    multus_kube_api_request_duration_seconds: "histogram",
+    multus_informer_objects: "gauge",
+    multus_informer_last_sync_timestamp_seconds: "gauge",
+    multus_informer_restarts_total: "counter",
+    multus_metrics_server_start_failures_total: "counter",
+    process_resident_memory_bytes: "gauge",
+  });
+}
+
+function expectRequestCounters(page: Exposition): void {
+  const requests = (labels: Record<string, string>) => page.value("multus_server_request_total", labels);
+  expect(requests({ handler: "/cni", code: "200", method: "post" })).toBe(2);
+  expect(requests({ handler: "/cni", code: "400", method: "post" })).toBe(2);
+  expect(requests({ handler: "NotFound", code: "404", method: "get" })).toBe(1);
+  // startDaemon polled /readyz until it answered 200.
+  expect(requests({ handler: "/readyz", code: "200", method: "get" })).toBeGreaterThanOrEqual(1);
+  expect(requests({ handler: "/cni", code: "200", method: "POST" })).toBeUndefined();
+}
+
+/** Each plugin of the list, each command: ADD and DEL ran both, CHECK stopped at the recorder's refusal. */
+function expectDelegateRuns(page: Exposition): void {
+  const runs = page
+    .samples("multus_delegate_duration_seconds")
+    .filter((s) => s.name === "multus_delegate_duration_seconds_count")
+    .map((s) => `${s.labels.plugin_type} ${s.labels.command} ${s.labels.outcome} ${s.value}`)
+    .sort();
+  expect(runs).toEqual([
+    "loopback ADD success 1",
+    "loopback CHECK success 1",
+    "loopback DEL success 1",
+    "recorder ADD success 1",
+    "recorder CHECK error 1",
+    "recorder DEL success 1",
+  ]);
+  const sum = page.value("multus_delegate_duration_seconds_sum", {
+    plugin_type: "loopback",
+    command: "ADD",
+    outcome: "success",
+  });
+  expect(sum).toBeGreaterThan(0);
+  expect(sum).toBeLessThan(30);
+}
+
+function expectProcessSeries(page: Exposition): void {
+  expect(page.value("process_resident_memory_bytes")).toBeGreaterThan(1024 * 1024);
+  expect(page.value("process_cpu_seconds_total")).toBeGreaterThan(0);
+  expect(page.value("process_open_fds")).toBeGreaterThan(2);
+  const started = page.value("process_start_time_seconds") ?? 0;
+  const now = Date.now() / 1000;
+  expect(started).toBeGreaterThan(now - 300);
+  // Whole seconds, rounded: it may read up to 1 s ahead of the clock.
+  expect(started).toBeLessThanOrEqual(now + 1);
+}

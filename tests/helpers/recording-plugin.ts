@@ -12,6 +12,8 @@
 //   "stdout"/"stderr"   raw text written as is (with "exitCode", default 0 or 1 with error)
 //   "sleepMs"           sleep before answering (for deadline tests)
 //   "waitForFile"       ADD answers only once this file exists (held in flight until the test lets go)
+//   "gateDir"           any command but VERSION blocks until <gateDir>/<CNI_CONTAINERID> exists (one gate per container)
+//   "recordEnd"         also append {command: "end", of, env, pid} when about to answer
 //   "spawnChild"        argv of a child started first, inheriting stdout/stderr
 //                       (a grandchild that outlives a killed plugin)
 //   "supportedVersions" VERSION reply
@@ -30,6 +32,8 @@ interface RecorderConf {
   exitCode?: number;
   sleepMs?: number;
   waitForFile?: string;
+  gateDir?: string;
+  recordEnd?: boolean;
   spawnChild?: string[];
   supportedVersions?: string[];
 }
@@ -64,6 +68,15 @@ if (conf.spawnChild) {
 }
 if (conf.sleepMs) await Bun.sleep(conf.sleepMs);
 while (command === "ADD" && conf.waitForFile && !existsSync(conf.waitForFile)) await Bun.sleep(10);
+if (conf.gateDir && command !== "VERSION") {
+  const gate = `${conf.gateDir}/${process.env.CNI_CONTAINERID ?? ""}`;
+  // Polled: the plugin has nothing else to do, and the daemon's delegate deadline bounds the wait.
+  while (!existsSync(gate)) await Bun.sleep(10);
+}
+if (conf.recordFile && conf.recordEnd) {
+  const env = { CNI_CONTAINERID: process.env.CNI_CONTAINERID ?? "" };
+  appendFileSync(conf.recordFile, `${JSON.stringify({ command: "end", of: command, env, pid: process.pid })}\n`);
+}
 if (conf.stderr !== undefined) process.stderr.write(conf.stderr);
 
 const failing = conf.error !== undefined && (conf.failOn ? conf.failOn.includes(command) : command !== "VERSION");
