@@ -70,7 +70,10 @@ export async function handleCni(body: string, isDelegate: boolean, deps: Handler
       isDelegate ? withDelegateDefaults(request.env, daemonBinDir(deps.daemon)) : request.env,
       stdin,
     );
-    if (!deps.isReady() && args.command !== "DEL") return stoppingResponse();
+    if (!deps.isReady() && args.command !== "DEL") {
+      deps.observeCniError?.(ErrorCode.TryAgainLater);
+      return stoppingResponse();
+    }
     const raw = decodeJsonObject(stdin, "CNI configuration");
     const merged = mergeRequestConfig(raw, deps.daemon);
     const conf = validate(MultusConfSchema, merged, ErrorCode.InvalidConfig, "multus configuration");
