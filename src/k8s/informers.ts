@@ -148,6 +148,7 @@ async function run<T>(
   let failures = 0;
   while (!signal.aborted) {
     let delay = 0;
+    const progress: WatchProgress = { events: 0 };
     try {
       if (cache.rv === undefined) {
         Object.assign(cache, await list(o, signal));
@@ -156,7 +157,7 @@ async function run<T>(
         failures = 0;
       }
       const started = Date.now();
-      const events = await watch(o, cache, signal);
+      const events = await watch({ o, cache, stopSignal: signal, progress });
       if (events > 0 || Date.now() - started >= SHORT_WATCH_MS) failures = 0;
       else {
         delay = backoffDelay(++failures, o.backoff);
@@ -169,6 +170,10 @@ async function run<T>(
         cache.rv = undefined;
         continue;
       }
+      // A watch that ran healthy before it broke ends the streak: this failure is the first
+      // of a new outage. Counting on from the last outage would make each one take longer
+      // to recover from than the one before, up to the 30 s cap.
+      if (wasHealthy(progress)) failures = 0;
       delay = backoffDelay(++failures, o.backoff);
       o.logger.error(`${o.name} informer: ${describeKubeError(err)}; retrying in ${delay} ms`);
     }
@@ -204,8 +209,29 @@ async function list<T>(o: Resolved<T>, signal: AbortSignal): Promise<Required<Ca
   return { store: next, rv: listRv };
 }
 
+/** How far one watch got, kept when it ends with an error. */
+interface WatchProgress {
+  /** When the API accepted the watch. */
+  openedAt?: number;
+  events: number;
+}
+
+function wasHealthy(p: WatchProgress): boolean {
+  return p.openedAt !== undefined && (p.events > 0 || Date.now() - p.openedAt >= SHORT_WATCH_MS);
+}
+
 /** Runs one watch from `cache.rv` until the stream ends; returns how many events it applied. */
-async function watch<T>(o: Resolved<T>, cache: Cache<T>, stopSignal: AbortSignal): Promise<number> {
+async function watch<T>({
+  o,
+  cache,
+  stopSignal,
+  progress,
+}: {
+  o: Resolved<T>;
+  cache: Cache<T>;
+  stopSignal: AbortSignal;
+  progress: WatchProgress;
+}): Promise<number> {
   const timeoutSeconds = o.watchTimeoutSeconds();
   const ctl = new AbortController();
   const onStop = () => ctl.abort();
@@ -218,7 +244,6 @@ async function watch<T>(o: Resolved<T>, cache: Cache<T>, stopSignal: AbortSignal
     },
     timeoutSeconds * 1000 + WATCH_GRACE_MS,
   );
-  let events = 0;
   try {
     const query = {
       watch: "true",
@@ -231,17 +256,18 @@ async function watch<T>(o: Resolved<T>, cache: Cache<T>, stopSignal: AbortSignal
       { method: "GET", path: o.path, query },
       { timeoutMs: o.requestTimeoutMs, signal: ctl.signal },
     );
+    progress.openedAt = Date.now();
     await readLines(body, {
       path: o.path,
       signal: ctl.signal,
       onLine(line) {
         apply(o, cache, JSON.parse(line) as WatchEvent);
-        events++;
+        progress.events++;
       },
     });
-    return events;
+    return progress.events;
   } catch (err) {
-    if (expired || stopSignal.aborted) return events;
+    if (expired || stopSignal.aborted) return progress.events;
     throw err;
   } finally {
     clearTimeout(guard);
