@@ -4,8 +4,8 @@
 // deadline and leaves nothing attached, DEL works from the delegate cache, and
 // once the API is back the informers recover within a bound (measured).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { bridgeConflist, canRunE2e, deleteBridge, waitFor } from "../helpers/e2e.ts";
-import { bridgeNet, describeRun, startK8sEnv, type K8sEnv, type PodHandle } from "../helpers/k8s-e2e.ts";
+import { bridgeConflist, bridgeNet, canRunE2e, deleteBridge, waitFor } from "../helpers/e2e.ts";
+import { describeRun, startK8sEnv, type K8sEnv, type PodHandle } from "../helpers/k8s-e2e.ts";
 import { createNetns, deleteNetns, randomSuffix, type NetnsFixture } from "../helpers/netns.ts";
 import { auditLeaks } from "./audit.ts";
 
