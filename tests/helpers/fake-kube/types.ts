@@ -1,0 +1,157 @@
+// The fake API server's public types: what tests pass in and read back.
+
+export type KubeObject = {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  [key: string]: unknown;
+};
+
+export interface ObjectMeta {
+  name?: string;
+  generateName?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  creationTimestamp?: string;
+  annotations?: Record<string, string>;
+  labels?: Record<string, string>;
+  [key: string]: unknown;
+}
+
+/** Logical verbs used by the counters: GET/LIST/WATCH for reads, HTTP methods otherwise. */
+export type Verb = "GET" | "LIST" | "WATCH" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+/** Counter resource keys. Both event APIs count as "events". */
+export type ResourceKey = "pods" | "pods/status" | "nads" | "events" | "namespaces" | "version" | "other";
+
+export interface RequestLogEntry {
+  method: string;
+  verb: Verb | string;
+  resource: ResourceKey;
+  path: string;
+  query: string;
+  contentType: string | undefined;
+  status: number;
+  body?: unknown;
+  at: number;
+}
+
+export interface FailRule {
+  /** Logical verb (GET, LIST, WATCH, PATCH, ...) or HTTP method; any when omitted. */
+  verb?: string;
+  /** A string is compared with the counter resource key ("pods", "pods/status", "nads",
+   *  "events", "namespaces"); a RegExp is tested against the URL path. Any when omitted. */
+  path?: string | RegExp;
+  status: number;
+  /** How many matching requests fail (default 1). */
+  times?: number;
+  /** Sent as Retry-After (seconds), e.g. with 429. */
+  retryAfterSeconds?: number;
+}
+
+export type DownMode = "refuse" | "503" | "hang";
+
+export interface PodInput {
+  namespace?: string;
+  name: string;
+  uid?: string;
+  nodeName?: string;
+  annotations?: Record<string, string>;
+  labels?: Record<string, string>;
+  status?: Record<string, unknown>;
+}
+
+export interface NadInput {
+  namespace?: string;
+  name: string;
+  /** spec.config; omitted from the object when undefined. */
+  config?: string;
+  /** Sets the k8s.v1.cni.cncf.io/resourceName annotation. */
+  resourceName?: string;
+  annotations?: Record<string, string>;
+}
+
+export interface RecordedEvent {
+  api: "v1" | "events.k8s.io/v1";
+  namespace: string;
+  name: string;
+  type: string | undefined;
+  reason: string | undefined;
+  message: string | undefined;
+  involved: { kind?: string; namespace?: string; name?: string; uid?: string } | undefined;
+  component: string | undefined;
+  object: KubeObject;
+}
+
+export interface InClusterFiles {
+  host: string;
+  port: string;
+  tokenFile: string;
+  caFile: string;
+  namespaceFile: string;
+  /** What a pod would see in its environment. */
+  env: { KUBERNETES_SERVICE_HOST: string; KUBERNETES_SERVICE_PORT: string };
+}
+
+export interface FakeKubeOptions {
+  /** Bearer token clients must send (default: random). */
+  token?: string;
+  /** Watch history kept for replay; older RVs get 410 (default 1000 changes). */
+  historySize?: number;
+  /** Send a BOOKMARK to watches that asked for them every this many ms (default: never). */
+  bookmarkIntervalMs?: number;
+  /** TCP port on 127.0.0.1 (default 0: any free one). */
+  port?: number;
+}
+
+export interface FakeKube {
+  readonly url: string;
+  readonly port: number;
+  readonly caFile: string;
+  readonly caPem: string;
+  readonly token: string;
+  /** Temp dir holding certificates; removed by stop(). */
+  readonly dir: string;
+  /** Writes a kubeconfig (CA inline as certificate-authority-data, bearer token). */
+  writeKubeconfig(path: string, opts?: { caAsFile?: boolean }): string;
+  /** Writes token, ca.crt and namespace into `dir` the way a pod sees them. */
+  inClusterEnv(dir: string, opts?: { namespace?: string }): InClusterFiles;
+  stop(): Promise<void>;
+
+  createPod(input: PodInput | KubeObject): KubeObject;
+  updatePod(namespace: string, name: string, mutate: (pod: KubeObject) => void): KubeObject;
+  deletePod(namespace: string, name: string): boolean;
+  getPod(namespace: string, name: string): KubeObject | undefined;
+  createNad(input: NadInput | KubeObject): KubeObject;
+  updateNad(namespace: string, name: string, mutate: (nad: KubeObject) => void): KubeObject;
+  deleteNad(namespace: string, name: string): boolean;
+  getNad(namespace: string, name: string): KubeObject | undefined;
+  createNamespace(name: string): KubeObject;
+  events(): RecordedEvent[];
+
+  /** Current global resourceVersion. */
+  resourceVersion(): number;
+  /** Forget the whole watch history: a watch from any RV older than now gets 410. */
+  compact(): void;
+  /** Send an ERROR 410 Expired event to every open watch and end it. */
+  expireWatches(): number;
+  /** End every open watch stream ("end": clean end of the chunked body; "error": abort it). */
+  cutWatches(mode?: "end" | "error"): number;
+  /** Send a BOOKMARK now to every watch that allowed bookmarks. */
+  sendBookmarks(): void;
+  /** Open watch streams, optionally only those of one resource key. */
+  openWatches(resource?: ResourceKey): number;
+
+  /** "refuse": stop listening and drop every connection (ECONNREFUSED) until setDown(false);
+   *  "503": answer ServiceUnavailable and cut watches; "hang": hold requests until setDown(false). */
+  setDown(down: boolean, mode?: DownMode): Promise<void>;
+  failNext(rule: FailRule): void;
+  /** Drop every pending failNext rule. */
+  clearFailures(): void;
+
+  counts(): Record<string, number>;
+  count(key: string): number;
+  requests(): RequestLogEntry[];
+  resetCounts(): void;
+}
