@@ -2,28 +2,13 @@
 // away: a stale socket (a killed daemon, or a socket nobody listens on) is
 // taken over; a live daemon's socket is not; the shim fails with code 11 (try
 // again later) within its deadline, naming the socket it waited for.
-import { afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { BINARY, createWorkdir, runCni, shimConf, startDaemon } from "../helpers/multus.ts";
-import { createCleanup } from "../helpers/netns.ts";
-import { canRunE2e, containerId, ensureBinary, socketRequest, waitFor } from "../helpers/e2e.ts";
+import { BINARY, runCni, shimConf, startDaemon } from "../helpers/multus.ts";
+import { canRunE2e, containerId, socketRequest, waitFor, workdirPerTest } from "../helpers/e2e.ts";
 
-let work: Awaited<ReturnType<typeof createWorkdir>>;
-let cleanup: ReturnType<typeof createCleanup>;
-
-beforeAll(async () => {
-  if (canRunE2e) await ensureBinary();
-});
-beforeEach(async () => {
-  if (!canRunE2e) return;
-  cleanup = createCleanup();
-  work = await createWorkdir();
-  cleanup.add(() => work.remove());
-});
-afterEach(async () => {
-  if (canRunE2e) await cleanup.run();
-});
+const { work, cleanup } = workdirPerTest();
 
 const daemonConfig = () => ({ cniDir: join(work.dir, "cache"), binDir: "/usr/lib/cni" });
 const socketOf = (dir: string) => join(dir, "multus.sock");

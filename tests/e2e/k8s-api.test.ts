@@ -69,6 +69,22 @@ async function expectNothingAttached(id: string, nets: BridgeNet[]): Promise<voi
 }
 
 /** Both informers have a watch open again (after a cut, an expiry or an outage). */
+/**
+ * A pod asking for a NAD the informer has not seen: the NAD informer loses its watch and
+ * every NAD read answers `status` from now on; then the NAD is created.
+ */
+async function podWithUnreadableNad(tag: string, status: number) {
+  await informersWatching();
+  const name = `${tag}-${randomSuffix(5)}`;
+  const pod = env.createPod({ annotations: { [NETWORKS]: name } });
+  for (const verb of ["WATCH", "LIST", "GET"]) env.fake.failNext({ verb, path: "nads", status, times: 1_000_000 });
+  env.fake.cutWatches();
+  const br = bridgeNet(tag, env.dataDir);
+  env.cleanup.add(() => deleteBridge(br.bridge));
+  env.createNad({ name, config: bridgeConflist(br) });
+  return { name, pod, br };
+}
+
 async function informersWatching(timeoutMs = 40_000): Promise<void> {
   await waitFor(
     "the daemon's pod and NAD watches",
@@ -296,16 +312,7 @@ describe.skipIf(!canRunE2e)("the API server down", () => {
   }
 
   test("ADD whose NAD the informer has not seen and the API cannot give: code 11 within apiTimeoutSeconds naming the NAD, nothing attached", async () => {
-    await informersWatching();
-    const name = `late-${randomSuffix(5)}`;
-    const pod = env.createPod({ annotations: { [NETWORKS]: name } });
-    // The NAD informer loses its watch and every NAD read fails from now on.
-    for (const verb of ["WATCH", "LIST", "GET"])
-      env.fake.failNext({ verb, path: "nads", status: 503, times: 1_000_000 });
-    env.fake.cutWatches();
-    const br = bridgeNet("late", env.dataDir);
-    env.cleanup.add(() => deleteBridge(br.bridge));
-    env.createNad({ name, config: bridgeConflist(br) });
+    const { name, pod, br } = await podWithUnreadableNad("late", 503);
     const id = containerId();
     const r = await env.cni("ADD", { pod, containerId: id, netns: ns.path, conf: { apiTimeoutSeconds: 0.5 } });
     expect(r.code, describeRun(r)).toBe(1);
@@ -352,15 +359,7 @@ describe.skipIf(!canRunE2e)("the API server down", () => {
   });
 
   test("ADD whose NAD the API refuses with 403 (RBAC): not code 11, the message names the status, nothing attached", async () => {
-    await informersWatching();
-    const name = `rbac-${randomSuffix(5)}`;
-    const pod = env.createPod({ annotations: { [NETWORKS]: name } });
-    for (const verb of ["WATCH", "LIST", "GET"])
-      env.fake.failNext({ verb, path: "nads", status: 403, times: 1_000_000 });
-    env.fake.cutWatches();
-    const br = bridgeNet("rbac", env.dataDir);
-    env.cleanup.add(() => deleteBridge(br.bridge));
-    env.createNad({ name, config: bridgeConflist(br) });
+    const { name, pod, br } = await podWithUnreadableNad("rbac", 403);
     const id = containerId();
     const getsBefore = env.fake.count("GET nads");
     const r = await env.cni("ADD", { pod, containerId: id, netns: ns.path, conf: { apiTimeoutSeconds: 2 } });

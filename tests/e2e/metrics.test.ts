@@ -1,38 +1,24 @@
 // The daemon's /metrics through the compiled binary: the metrics server is
 // optional, so a port that is taken never stops CNI being served; the server
 // comes up by itself once the port is free (docs/metrics.md).
-import { afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { buildRecordingPlugin } from "../helpers/build-fixtures.ts";
-import { createWorkdir, runCni, shimConf, startDaemon } from "../helpers/multus.ts";
-import { createCleanup, createNetns, deleteNetns } from "../helpers/netns.ts";
+import { runCni, shimConf, startDaemon } from "../helpers/multus.ts";
+import { createNetns, deleteNetns } from "../helpers/netns.ts";
 import {
   canRunE2e,
   containerId,
   createBinDir,
-  ensureBinary,
   socketRequest,
   waitFor,
   writeJson,
+  workdirPerTest,
 } from "../helpers/e2e.ts";
 import { type Exposition, freePort, scrapeMetrics } from "../helpers/prom-text.ts";
 
-let work: Awaited<ReturnType<typeof createWorkdir>>;
-let cleanup: ReturnType<typeof createCleanup>;
-
-beforeAll(async () => {
-  if (canRunE2e) await ensureBinary();
-});
-beforeEach(async () => {
-  if (!canRunE2e) return;
-  cleanup = createCleanup();
-  work = await createWorkdir();
-  cleanup.add(() => work.remove());
-});
-afterEach(async () => {
-  if (canRunE2e) await cleanup.run();
-});
+const { work, cleanup } = workdirPerTest();
 
 /** Holds a TCP port on all interfaces, as another host-network process would. */
 async function occupyPort(): Promise<{ port: number; server: Server }> {

@@ -2,12 +2,12 @@
 // once when stale, delegate configs for Debian's plugins, a bin dir that mixes
 // them with our test plugins, host-local store and cache inspection, the socket
 // API spoken directly, and deadline-bounded waiting.
-import { afterEach, beforeEach } from "bun:test";
+import { afterEach, beforeAll, beforeEach } from "bun:test";
 import { $ } from "bun";
 import { chmod, mkdir, readdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { BINARY } from "./multus.ts";
-import { createNetns, deleteNetns, randomSuffix, type Cleanup, type NetnsFixture } from "./netns.ts";
+import { BINARY, createWorkdir } from "./multus.ts";
+import { createCleanup, createNetns, deleteNetns, randomSuffix, type Cleanup, type NetnsFixture } from "./netns.ts";
 
 export const REPO = resolve(import.meta.dir, "../..");
 export const PLUGIN_DIR = "/usr/lib/cni";
@@ -88,6 +88,47 @@ export function netnsPerTest(prefix: string): NetnsFixture {
     links: () => now().links(),
     addrs: (ifname) => now().addrs(ifname),
     routes: (family) => now().routes(family),
+  };
+}
+
+type Workdir = Awaited<ReturnType<typeof createWorkdir>>;
+
+/**
+ * Per test of the calling file: dist/multus built (once), a fresh workdir, and a cleanup
+ * run after the test that removes the workdir and whatever the test added to it. Both
+ * objects returned speak for the current test.
+ */
+export function workdirPerTest(): { work: Workdir; cleanup: Cleanup } {
+  let current: { work: Workdir; cleanup: Cleanup } | undefined;
+  beforeAll(async () => {
+    if (canRunE2e) await ensureBinary();
+  });
+  beforeEach(async () => {
+    if (!canRunE2e) return;
+    const cleanup = createCleanup();
+    const work = await createWorkdir();
+    cleanup.add(() => work.remove());
+    current = { work, cleanup };
+  });
+  afterEach(async () => {
+    await current?.cleanup.run();
+    current = undefined;
+  });
+  const now = () => {
+    if (!current) throw new Error("workdirPerTest: there is a workdir only while a test runs");
+    return current;
+  };
+  return {
+    work: {
+      get dir() {
+        return now().work.dir;
+      },
+      get shim() {
+        return now().work.shim;
+      },
+      remove: () => now().work.remove(),
+    },
+    cleanup: { add: (fn) => now().cleanup.add(fn), run: () => now().cleanup.run() },
   };
 }
 
