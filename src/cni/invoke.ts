@@ -28,6 +28,8 @@ export interface ExecRequest {
   chrootDir?: string;
   /** Receives the plugin's stderr when it printed any. */
   onStderr?: (text: string) => void;
+  /** Told how the plugin ended: "exit status 0", "signal: SIGSEGV", "killed: timed out after 60000 ms", ... */
+  onExit?: (status: string) => void;
 }
 
 /** Runs one plugin; resolves to its parsed stdout JSON, or undefined when stdout is empty. */
@@ -114,6 +116,7 @@ export const execPlugin: PluginRunner = async (req) => {
       await Bun.sleep(TXTBSY_DELAY_MS);
       continue;
     }
+    req.onExit?.(run.reason);
     if (run.kind === "busy") throw pluginError(run.reason, new Uint8Array(), new TextEncoder().encode(run.reason));
     const stderrText = decodeText(run.stderr);
     if (stderrText !== "" && req.onStderr) req.onStderr(stderrText);
@@ -174,6 +177,7 @@ async function runOnce(o: {
       first === "timeout"
         ? `timed out after ${o.req.timeoutMs} ms`
         : `printed more than ${limit} bytes on ${first} (maxPluginOutputBytes)`;
+    o.req.onExit?.(`killed: ${what}`);
     throw new CniError(ErrorCode.Internal, `plugin ${quote(o.req.pluginType)} ${what} (killed)`);
   }
 

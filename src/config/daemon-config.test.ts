@@ -22,6 +22,22 @@ describe("daemon configuration: logLevel", () => {
   );
 });
 
+describe("daemon configuration: logFormat and logOptions", () => {
+  test.each(["text", "json"])("%p is accepted", (logFormat) => {
+    expect(parse({ logFormat }).config.logFormat).toBe(logFormat);
+  });
+
+  test.each(["JSON", "logfmt", ""])("%p is refused naming the key and the accepted values", (logFormat) => {
+    const err = thrown(() => parse({ logFormat }));
+    expect(err.message).toContain('"logFormat"');
+    expect(err.message).toContain("accepted: text, json");
+  });
+
+  test("a negative logOptions.maxAge is refused naming the field", () => {
+    expect(thrown(() => parse({ logOptions: { maxAge: -1 } })).message).toContain("logOptions.maxAge");
+  });
+});
+
 describe("daemon configuration: keys in another case, as Go's JSON decoding matches them", () => {
   test.each([
     ["LogLevel", "logLevel", "debug"],

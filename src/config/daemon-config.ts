@@ -5,7 +5,7 @@ import { readFile } from "node:fs/promises";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { decodeJsonObject, validate } from "../cni/schemas.ts";
 import { DEFAULT_SOCKET_DIR } from "../api/api.ts";
-import { LOG_LEVELS } from "../util/log.ts";
+import { LOG_FORMATS, LOG_LEVELS } from "../util/log.ts";
 import { closestKey } from "../util/closest.ts";
 import { ShimConfigSchema } from "./shim-config.ts";
 
@@ -31,6 +31,16 @@ export const DaemonConfigSchema = v.looseObject({
     ),
   ),
   logToStderr: v.optional(v.boolean(), false),
+  // Ours: "json" for log shippers. A misspelt format would silently give text lines: refuse it.
+  logFormat: v.optional(
+    v.pipe(
+      v.string(),
+      v.check(
+        (format) => (LOG_FORMATS as readonly string[]).includes(format),
+        (issue) => `${JSON.stringify(issue.input)} is not a log format; accepted: ${LOG_FORMATS.join(", ")}`,
+      ),
+    ),
+  ),
   metricsPort: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535))),
   enablePprof: v.optional(v.boolean(), false),
   connectionLimit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),

@@ -138,6 +138,8 @@ export function generateMultusConf(primary: PrimaryConf, daemon: Record<string, 
   put(out, "logLevel", str(daemon.logLevel));
   put(out, "logToStderr", daemon.logToStderr === true ? true : undefined);
   put(out, "logOptions", logOptionsOf(daemon.logOptions));
+  // Ours: the shims write the daemon's log file in the daemon's format.
+  put(out, "logFormat", str(daemon.logFormat));
   out.name = name;
   put(out, "clusterNetwork", primary.path);
   put(out, "namespaceIsolation", daemon.namespaceIsolation === true ? true : undefined);

@@ -8,10 +8,10 @@ import {
   copyUserConfig,
   createConfigManager,
   discoverPrimary,
-  waitForReadinessIndicator,
   type ConfigManager,
   type ConfigManagerOptions,
 } from "./watch.ts";
+import { waitForReadinessIndicator } from "./readiness-indicator.ts";
 
 const log = createLogger({});
 

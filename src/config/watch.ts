@@ -352,26 +352,6 @@ export async function discoverPrimary(dir: string, { timeoutMs, signal, log }: S
   }
 }
 
-/** c.4 step 2: stat `file` until it exists, up to `timeoutMs` (Go: 45 s). */
-export async function waitForReadinessIndicator(file: string, { timeoutMs, signal, log }: StartupWait): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let firstMiss = true;
-  while (!(await exists(file))) {
-    if (firstMiss) log?.verbose(`waiting up to ${timeoutMs / 1000} s for readiness indicator file ${file}`);
-    firstMiss = false;
-    if (Date.now() >= deadline || signal?.aborted) {
-      throw new CniError(
-        ErrorCode.TryAgainLater,
-        `still waiting for readinessindicatorfile @ ${file}`,
-        signal?.aborted
-          ? "stopped while waiting"
-          : `have you checked that your default network is ready? (waited ${Math.round(timeoutMs / 1000)} s)`,
-      );
-    }
-    await sleep(Math.min(FILE_POLL_MS, Math.max(0, deadline - Date.now())), signal);
-  }
-}
-
 /**
  * A non-auto multusConfigFile is copied once into `cniConfigDir` under its
  * base name (c.4 step 3), atomically and with the source's mode. A file that

@@ -8,9 +8,10 @@ import { convertResult, type Result100 } from "../cni/result.ts";
 import { CniRequestSchema, Endpoint, type CniRequest, type DaemonStatus } from "../api/api.ts";
 import { mergeRequestConfig, type LoadedDaemonConfig } from "../config/daemon-config.ts";
 import { DEFAULT_BIN_DIR, MultusConfSchema } from "../multus/netconf.ts";
-import { podArgsFrom, type MultusRequest } from "../multus/request.ts";
+import { podArgsFrom, type MultusRequest, type PodArgs } from "../multus/request.ts";
+import { logRequestDone, logRequestFailed } from "../multus/request-log.ts";
 import type { MultusDeps } from "../multus/ports.ts";
-import { dispatchRequest } from "../multus/commands/dispatch.ts";
+import { dispatchRequest, type CommandOutcome } from "../multus/commands/dispatch.ts";
 import { cmdHotplug } from "../multus/commands/hotplug.ts";
 
 export interface HandlerDeps {
@@ -59,6 +60,7 @@ export async function handleRequest(request: Request, deps: HandlerDeps): Promis
 
 export async function handleCni(body: string, isDelegate: boolean, deps: HandlerDeps): Promise<Response> {
   let args: CmdArgs | undefined;
+  let pod: PodArgs | undefined;
   const started = performance.now();
   const observe = (ok: boolean) => {
     if (args) deps.observeCommand?.(args.command, (performance.now() - started) / 1000, ok);
@@ -77,31 +79,30 @@ export async function handleCni(body: string, isDelegate: boolean, deps: Handler
     const raw = decodeJsonObject(stdin, "CNI configuration");
     const merged = mergeRequestConfig(raw, deps.daemon);
     const conf = validate(MultusConfSchema, merged, ErrorCode.InvalidConfig, "multus configuration");
-    const req: MultusRequest = { args, conf, pod: podArgsFrom(args.args) };
+    pod = podArgsFrom(args.args);
+    const req: MultusRequest = { args, conf, pod };
     const a = args;
-    const run = () =>
+    const run = (): Promise<CommandOutcome> =>
       isDelegate
-        ? cmdHotplug(req, deps.multus, raw, request.interfaceAttributes ?? undefined)
+        ? cmdHotplug(req, deps.multus, raw, request.interfaceAttributes ?? undefined).then((result) => ({ result }))
         : dispatchRequest(req, deps.multus, merged);
     // One container's requests run one at a time. GC and STATUS are not tied to one
     // (GC takes the lock of each container it deletes, so it must not hold one itself).
     const key = a.command === "GC" || a.command === "STATUS" ? "" : a.containerId;
     const locks = deps.multus.locks;
-    const result = key && locks ? await locks.run(key, run) : await run();
+    const outcome = key && locks ? await locks.run(key, run) : await run();
     const response =
       a.command === "ADD"
-        ? Response.json({ Result: convertResult(result as Result100, "1.1.0") })
+        ? Response.json({ Result: convertResult(outcome.result as Result100, "1.1.0") })
         : new Response(null, { status: 200 });
     observe(true);
+    logRequestDone(deps.multus.log, { args: a, pod, ms: performance.now() - started, networks: outcome.networks });
     return response;
   } catch (err) {
     observe(false);
     const e = toCniError(err);
     deps.observeCniError?.(e.code);
-    deps.multus.log.error(
-      `${args?.command ?? "request"} failed: ${e.message}`,
-      args ? { containerID: args.containerId, ifname: args.ifname } : undefined,
-    );
+    logRequestFailed(deps.multus.log, { args, pod, ms: performance.now() - started, err: e });
     return new Response(JSON.stringify(e.toJSON()), { status: 400, headers: JSON_TYPE });
   }
 }

@@ -18,7 +18,8 @@ import {
   type LoadedDaemonConfig,
 } from "../config/daemon-config.ts";
 import { MULTUS_CONF_FILE } from "../config/generate.ts";
-import { copyUserConfig, createConfigManager, waitForReadinessIndicator, type ConfigManager } from "../config/watch.ts";
+import { copyUserConfig, createConfigManager, type ConfigManager } from "../config/watch.ts";
+import { waitForReadinessIndicator } from "../config/readiness-indicator.ts";
 import { DEFAULT_CNI_DIR, MultusConfSchema } from "../multus/netconf.ts";
 import type { TombstoneReplayer } from "../multus/tombstones.ts";
 import type { KubePort, MultusDeps } from "../multus/ports.ts";
@@ -171,6 +172,7 @@ function createSayers(loaded: LoadedDaemonConfig, configPath: string): Pick<Daem
     file: config.logFile,
     toStderr: config.logToStderr,
     options: loaded.raw.logOptions as never,
+    format: config.logFormat,
   });
   const say = (msg: string) => process.stderr.write(`multus-daemon: ${msg}\n`);
   // Unknown keys stay allowed (they reach every request), but a typo should not pass unseen.

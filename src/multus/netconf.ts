@@ -1,13 +1,7 @@
 // The Multus network configuration the core reads per request:
 // the runtime's stdin config with the daemon config laid over it.
 import * as v from "valibot";
-
-const LogOptionsSchema = v.looseObject({
-  maxAge: v.optional(v.number()),
-  maxSize: v.optional(v.number()),
-  maxBackups: v.optional(v.number()),
-  compress: v.optional(v.boolean()),
-});
+import { LogOptionsSchema } from "../config/shim-config.ts";
 
 const seconds = (dflt: number) => v.optional(v.pipe(v.number(), v.minValue(0.001)), dflt);
 
@@ -31,10 +25,13 @@ export const MultusConfSchema = v.looseObject({
   namespaceIsolation: v.optional(v.boolean(), false),
   globalNamespaces: v.optional(v.string(), ""),
   readinessindicatorfile: v.optional(v.string(), ""),
+  // Ours: how long ADD, GC and STATUS wait for it (Go: 45 s); the daemon's start-up wait reads the same key.
+  readinessIndicatorTimeoutSeconds: v.optional(v.pipe(v.number(), v.minValue(0)), 45),
   logFile: v.optional(v.string()),
   logLevel: v.optional(v.string()),
   logToStderr: v.optional(v.boolean()),
   logOptions: v.optional(LogOptionsSchema),
+  logFormat: v.optional(v.string()),
   capabilities: v.optional(v.record(v.string(), v.boolean())),
   runtimeConfig: v.optional(v.record(v.string(), v.unknown())),
   retryDeleteOnError: v.optional(v.boolean(), false),

@@ -4,6 +4,7 @@ import type { CmdArgs } from "../cni/args.ts";
 import { getCniArg, parseCniArgs } from "../cni/args.ts";
 import type { CniRuntime, RuntimeConf } from "../cni/conf.ts";
 import { execPlugin, type PluginRunner } from "../cni/invoke.ts";
+import { loggedRunner } from "./delegate-log.ts";
 import type { MultusConf } from "./netconf.ts";
 import type { MultusDeps, MultusObserver, PodRef } from "./ports.ts";
 import type { Delegate } from "./delegates.ts";
@@ -50,8 +51,16 @@ export function cniRuntimeFor(conf: MultusConf, deps: MultusDeps): CniRuntime {
     maxOutputBytes: conf.maxPluginOutputBytes,
     chrootDir: deps.chrootDir,
     baseEnv: deps.delegateBaseEnv,
-    ...(deps.observer && { run: observedRunner(execPlugin, deps.observer) }),
+    run: runnerFor(deps),
   };
+}
+
+/** execPlugin, timed for the observer (metrics) and traced at debug level, when either is there. */
+function runnerFor(deps: MultusDeps): PluginRunner | undefined {
+  let run: PluginRunner = execPlugin;
+  if (deps.observer) run = observedRunner(run, deps.observer);
+  if (deps.log.level === "debug") run = loggedRunner(run, deps.log);
+  return run === execPlugin ? undefined : run;
 }
 
 /** `run`, timed: the observer hears of each plugin run once it has ended, failed or not. */
@@ -128,11 +137,17 @@ export function runtimeConfFor(
 
 /** Log context of a request. */
 export function requestContext(req: MultusRequest): Record<string, string | undefined> {
+  return contextOf(req.args, req.pod);
+}
+
+/** Log context of a CNI call: the command, the pod (namespace/name and uid), the container and its ifname. */
+export function contextOf(args: CmdArgs, pod: PodArgs | undefined): Record<string, string | undefined> {
   return {
-    command: req.args.command,
-    containerID: req.args.containerId,
+    command: args.command,
     // podman sends K8S_POD_NAME alone: say "name", not "undefined/name".
-    pod: req.pod.name ? (req.pod.namespace ? `${req.pod.namespace}/${req.pod.name}` : req.pod.name) : undefined,
-    ifname: req.args.ifname,
+    pod: pod?.name ? (pod.namespace ? `${pod.namespace}/${pod.name}` : pod.name) : undefined,
+    podUID: pod?.uid,
+    containerID: args.containerId,
+    ifname: args.ifname,
   };
 }

@@ -70,11 +70,14 @@ function decodeReply({ status, text }: { status: number; text: string }): unknow
   }
 }
 
+/** An error the daemon answered with: the daemon has logged it, the shim only passes it on. */
+export class DaemonAnswerError extends CniError {}
+
 /** A daemon (or delegate) CNI error reaches the runtime unchanged. */
 function errorFromResponse(status: number, text: string): CniError {
   try {
     const obj: unknown = JSON.parse(text);
-    if (isCniErrorObject(obj)) return CniError.fromObject(obj);
+    if (isCniErrorObject(obj)) return new DaemonAnswerError(obj.code, obj.msg, obj.details);
   } catch {
     // not JSON: plain-text error from a Go daemon
   }

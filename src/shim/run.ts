@@ -10,7 +10,7 @@ import { validate } from "../cni/schemas.ts";
 import { Endpoint, socketPathIn, type CniRequest, type CniResponse } from "../api/api.ts";
 import { ShimConfigSchema } from "../config/shim-config.ts";
 import { createLogger, type Logger } from "../util/log.ts";
-import { callDaemon, type DaemonClientOptions } from "./client.ts";
+import { callDaemon, DaemonAnswerError, type DaemonClientOptions } from "./client.ts";
 
 export const SHIM_ABOUT = "meta-plugin that delegates to other CNI plugins";
 
@@ -22,7 +22,13 @@ export async function runShim(io: SkelIO): Promise<number> {
 function createShimHandlers(env: SkelIO["env"]): SkelHandlers {
   const send = async (args: CmdArgs, conf: Record<string, unknown>): Promise<unknown> => {
     const shim = validate(ShimConfigSchema, conf, ErrorCode.InvalidConfig, "multus-shim configuration");
-    const log = createLogger({ level: shim.logLevel, file: shim.logFile, toStderr: shim.logToStderr }).with({
+    const log = createLogger({
+      level: shim.logLevel,
+      file: shim.logFile,
+      toStderr: shim.logToStderr,
+      format: shim.logFormat,
+      options: shim.logOptions,
+    }).with({
       command: args.command,
       containerID: args.containerId,
       ifname: args.ifname,
@@ -38,7 +44,10 @@ function createShimHandlers(env: SkelIO["env"]): SkelHandlers {
       log.verbose(`${args.command} done in ${(performance.now() - started).toFixed(1)} ms`);
       return reply;
     } catch (err) {
-      logFailure(log, err);
+      // The daemon logged the failures it answered with; the shim logs only those it met itself.
+      if (err instanceof DaemonAnswerError) {
+        log.verbose(`${args.command} answered with code ${err.code} in ${(performance.now() - started).toFixed(1)} ms`);
+      } else logFailure(log, err);
       throw err;
     }
   };

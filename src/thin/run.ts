@@ -3,15 +3,16 @@
 // `kubeconfig` and no daemon.
 import { runSkel, type SkelHandlers, type SkelIO } from "../cni/skel.ts";
 import type { CmdArgs } from "../cni/args.ts";
-import { ErrorCode } from "../cni/errors.ts";
+import { ErrorCode, toCniError } from "../cni/errors.ts";
 import { validate } from "../cni/schemas.ts";
 import { configVersion } from "../cni/version.ts";
 import { convertResult } from "../cni/result.ts";
 import { MultusConfSchema, type MultusConf } from "../multus/netconf.ts";
-import { podArgsFrom } from "../multus/request.ts";
+import { podArgsFrom, type MultusRequest } from "../multus/request.ts";
+import { logRequestDone, logRequestFailed } from "../multus/request-log.ts";
 import { dispatchRequest } from "../multus/commands/dispatch.ts";
 import type { KubePort, MultusDeps } from "../multus/ports.ts";
-import { createLogger } from "../util/log.ts";
+import { createLogger, type Logger } from "../util/log.ts";
 import { createDevicePort } from "../kubelet/devices.ts";
 
 export const THIN_ABOUT = "meta-plugin that delegates to other CNI plugins";
@@ -19,22 +20,38 @@ export const THIN_ABOUT = "meta-plugin that delegates to other CNI plugins";
 export async function runThin(io: SkelIO): Promise<number> {
   let kube: (KubePort & { stop(): Promise<void> }) | undefined;
   const run = async (args: CmdArgs, raw: Record<string, unknown>) => {
+    const started = performance.now();
     const conf = validate(MultusConfSchema, raw, ErrorCode.InvalidConfig, "multus configuration");
+    // The core's default for logToStderr is true in the thin plugin.
+    const log = createLogger({
+      level: conf.logLevel,
+      file: conf.logFile,
+      toStderr: conf.logToStderr ?? true,
+      options: conf.logOptions,
+      format: conf.logFormat,
+    });
+    const pod = podArgsFrom(args.args);
+    try {
+      const outcome = await runCore({ args, conf, pod }, log, raw);
+      logRequestDone(log, { args, pod, ms: performance.now() - started, networks: outcome.networks });
+      return outcome.result;
+    } catch (err) {
+      // The one log line of the failure; the skel hands the same error to the runtime.
+      logRequestFailed(log, { args, pod, ms: performance.now() - started, err: toCniError(err) });
+      throw err;
+    }
+  };
+  const runCore = async (req: MultusRequest, log: Logger, raw: Record<string, unknown>) => {
+    const { conf } = req;
     kube ??= await connect(conf);
     const deps: MultusDeps = {
-      // The core's default for logToStderr is true in the thin plugin.
-      log: createLogger({
-        level: conf.logLevel,
-        file: conf.logFile,
-        toStderr: conf.logToStderr ?? true,
-        options: conf.logOptions,
-      }),
+      log,
       kube,
       delegateBaseEnv: { PATH: io.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" },
       extraBinDirs: (io.env.CNI_PATH ?? "").split(":").filter(Boolean),
       devices: createDevicePort({}),
     };
-    return dispatchRequest({ args, conf, pod: podArgsFrom(args.args) }, deps, raw);
+    return dispatchRequest(req, deps, raw);
   };
   const handlers: SkelHandlers = {
     async add(args, raw) {

@@ -1,29 +1,31 @@
 // Logger factory. Levels and line format follow the Go Multus:
-// panic < error < verbose < debug, lines `<RFC3339> [<level>] <message>`.
+// panic < error < verbose < debug, lines `<RFC3339> [<level>] <message>`
+// (or, with logFormat "json", one JSON object per line for log shippers).
 // consola's small core entry is used with our own reporter: its default entry
 // costs ~16 MB and sends info to stdout, which belongs to CNI in the shim.
-// Rotation gzips with Bun.gzipSync: importing node:zlib costs every shim start ~3 ms.
-// node:fs and node:path are required only when a log file is configured: a shim
-// that logs nothing (the default) does not pay for loading them.
+// The log file and its rotation are in log-file.ts.
 import { createConsola, type LogObject } from "consola/core";
+import { createFileSink, type LogOptions } from "./log-file.ts";
+
+export type { LogOptions } from "./log-file.ts";
 
 export const LOG_LEVELS = ["panic", "error", "verbose", "debug"] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ["text", "json"] as const;
 
-export interface LogOptions {
-  maxAge?: number; // days
-  maxSize?: number; // MB
-  maxBackups?: number;
-  compress?: boolean;
-}
 export interface LogSettings {
   level?: string;
   file?: string;
   toStderr?: boolean;
   options?: LogOptions;
+  /** "json": one JSON object per line; anything else: the Go text line. */
+  format?: string;
+  /** Where stderr lines go (tests); fd 2 by default. */
+  stderr?: (text: string) => void;
 }
+export type LogValue = string | number | boolean | readonly unknown[] | { readonly [key: string]: unknown };
 /** Request context printed with each line. */
-export type LogContext = Record<string, string | undefined>;
+export type LogContext = Record<string, LogValue | undefined>;
 
 export interface Logger {
   panic(msg: string, ctx?: LogContext): void;
@@ -57,19 +59,45 @@ export function parseLogLevel(name: string | undefined, fallback: LogLevelName =
   return fallback;
 }
 
+/** One line in the Go format: `<RFC3339> [<level>] <message> k=v ...`; arrays and objects are left to the message and to JSON. */
 export function formatLine(level: LogLevelName, msg: string, ctx: LogContext | undefined, now = new Date()): string {
   let line = `${now.toISOString()} [${level}] ${msg}`;
   if (ctx) {
-    for (const [k, v] of Object.entries(ctx)) if (v !== undefined && v !== "") line += ` ${k}=${v}`;
+    for (const [k, v] of Object.entries(ctx)) {
+      if (v === undefined || v === "" || typeof v === "object") continue;
+      line += ` ${k}=${v}`;
+    }
   }
   return `${line}\n`;
 }
 
+/** One JSON object per line for log shippers: time, level, msg, then every context field as given. */
+export function formatJsonLine(
+  level: LogLevelName,
+  msg: string,
+  ctx: LogContext | undefined,
+  now = new Date(),
+): string {
+  const out: Record<string, unknown> = { time: now.toISOString(), level, msg };
+  if (ctx) {
+    for (const [k, v] of Object.entries(ctx)) if (v !== undefined && v !== "" && !(k in out)) out[k] = v;
+  }
+  return `${JSON.stringify(out)}\n`;
+}
+
 export function createLogger(settings: LogSettings = {}): Logger {
   const level = parseLogLevel(settings.level);
+  const format = settings.format === "json" ? formatJsonLine : formatLine;
+  const stderr = settings.stderr ?? writeStderr;
   const sinks: Array<(line: string) => void> = [];
-  if (settings.toStderr) sinks.push(writeStderr);
-  if (settings.file) sinks.push(createFileSink(settings.file, settings.options ?? {}));
+  if (settings.toStderr) sinks.push(stderr);
+  // Probed now, so that an unusable file is said at start and stderr takes its place.
+  if (settings.file) {
+    const toStderr = settings.toStderr === true;
+    const sink = createFileSink({ file: settings.file, options: settings.options ?? {}, stderr, toStderr });
+    if (sink) sinks.push(sink);
+    else if (!settings.toStderr) sinks.push(stderr);
+  }
 
   const consola = createConsola({
     level: 5,
@@ -79,7 +107,7 @@ export function createLogger(settings: LogSettings = {}): Logger {
           const lvl = TYPE_LEVEL[obj.type] ?? "verbose";
           if (RANK[lvl] > RANK[level] || sinks.length === 0) return;
           const [msg, ctx] = obj.args as [string, LogContext | undefined];
-          const line = formatLine(lvl, String(msg), ctx, obj.date);
+          const line = format(lvl, String(msg), ctx, obj.date);
           for (const sink of sinks) sink(line);
         },
       },
@@ -101,63 +129,13 @@ export function createLogger(settings: LogSettings = {}): Logger {
   return make(undefined);
 }
 
-/** Appends lines to `file`, rotating it by size as lumberjack does with the Go defaults. */
-function createFileSink(file: string, opts: LogOptions): (line: string) => void {
-  const { appendFileSync, mkdirSync, statSync } = require("node:fs") as typeof import("node:fs");
-  const { dirname } = require("node:path") as typeof import("node:path");
-  const maxBytes = (opts.maxSize ?? 100) * 1024 * 1024;
-  const maxBackups = opts.maxBackups ?? 5;
-  const compress = opts.compress ?? true;
-  let size = -1;
-  return (line) => {
-    try {
-      if (size < 0) {
-        mkdirSync(dirname(file), { recursive: true });
-        try {
-          size = statSync(file).size;
-        } catch {
-          size = 0;
-        }
-      }
-      if (size + line.length > maxBytes && size > 0) {
-        rotate(file, maxBackups, compress);
-        size = 0;
-      }
-      appendFileSync(file, line);
-      size += Buffer.byteLength(line);
-    } catch {
-      // A broken log file must never fail a CNI request.
-    }
-  };
-}
-
-function rotate(file: string, maxBackups: number, compress: boolean): void {
-  const { readdirSync, renameSync, unlinkSync, writeFileSync, readFileSync } =
-    require("node:fs") as typeof import("node:fs");
-  const { basename, dirname, join } = require("node:path") as typeof import("node:path");
-  const stamp = new Date().toISOString().replace(/[:]/g, "-");
-  const backup = `${file}-${stamp}`;
-  renameSync(file, backup);
-  if (compress) {
-    writeFileSync(`${backup}.gz`, Bun.gzipSync(readFileSync(backup)));
-    unlinkSync(backup);
-  }
-  const prefix = `${basename(file)}-`;
-  const dir = dirname(file);
-  const backups = readdirSync(dir)
-    .filter((n) => n.startsWith(prefix))
-    .sort();
-  for (const old of backups.slice(0, Math.max(0, backups.length - maxBackups))) unlinkSync(join(dir, old));
-}
-
 /**
- * A synchronous write to fd 2. process.stderr would set up Node's stream layer
- * on first use (2-8 ms of a shim call that logs, e.g. with logToStderr from a
- * generated 00-multus.conf); a sync write also keeps lines whole and ordered.
+ * A synchronous write to fd 2. Bun's console writes synchronously (nothing is
+ * lost at process.exit, lines stay whole and ordered) and prints a lone string
+ * verbatim; process.stderr would set up Node's stream layer and node:fs would
+ * cost the shim ~2 ms to load per call.
  */
-// Bun's console writes synchronously to fd 2 (nothing is lost at process.exit) and
-// prints a lone string verbatim; node:fs would cost the shim ~2 ms to load per call.
-function writeStderr(line: string): void {
+export function writeStderr(line: string): void {
   try {
     console.error(line.endsWith("\n") ? line.slice(0, -1) : line);
   } catch {

@@ -1,10 +1,11 @@
 // ADD: resolve delegates, cache them, attach each in order, roll back on
 // failure, report. The steps are named functions; this file reads top-down.
-import { CniError, toCniError } from "../../cni/errors.ts";
+import { toCniError } from "../../cni/errors.ts";
 import { addNetworkList, delNetworkList } from "../../cni/conf.ts";
 import { placeholderResult, toCurrentResult, type Result100 } from "../../cni/result.ts";
 import { resolveDelegates, type Attached, type Delegate } from "../delegates.ts";
 import { writeDelegateCache, deleteDelegateCache, type CacheEntry } from "../delegate-cache.ts";
+import { DelegateError, delegateType } from "../delegate-error.ts";
 import { checkEcmp } from "../gateway.ts";
 import { checkPodUid, lookupPod } from "../pod.ts";
 import { applyDefaultRoutes } from "../default-route.ts";
@@ -21,12 +22,18 @@ import {
 } from "../request.ts";
 import type { MultusDeps, PodInfo } from "../ports.ts";
 
-export async function cmdAdd(req: MultusRequest, deps: MultusDeps): Promise<Result100> {
+/** The master's result (what the runtime gets) and every network attached. */
+export interface AddOutcome {
+  result: Result100;
+  attached: Attached[];
+}
+
+export async function cmdAdd(req: MultusRequest, deps: MultusDeps): Promise<AddOutcome> {
   const log = deps.log.with(requestContext(req));
   const pod = await lookupPod(req, deps);
   if (pod === null) {
     log.verbose("pod not found in the API: returning the placeholder result, attaching nothing");
-    return placeholder(req);
+    return { result: placeholder(req), attached: [] };
   }
   if (pod) checkPodUid(req, pod);
 
@@ -61,9 +68,8 @@ export async function cmdAdd(req: MultusRequest, deps: MultusDeps): Promise<Resu
     await rollback(req, deps, { entries, upTo: entries.length - 1 });
     throw err;
   }
-  log.verbose(`attached ${attached.length} network(s)`);
   const master = attached.find((a) => a.delegate.role === "cluster") ?? attached[0]!;
-  return master.result;
+  return { result: master.result, attached };
 }
 
 function resolveOrReport(req: MultusRequest, deps: MultusDeps, pod: PodInfo | undefined): Promise<Delegate[]> {
@@ -119,7 +125,11 @@ async function rollback(
       await removeDeviceInfo(runtimeConfig, log);
     } catch (err) {
       if (i !== opts.failed) stillAttached.unshift(entry);
-      log.error(`rollback: DEL of network "${delegate.name}" failed: ${toCniError(err).message}`);
+      // Not the request's failure (that one is thrown): a leftover the operator must hear of.
+      log.error(`rollback: DEL of network "${delegate.name}" failed: ${toCniError(err).message}`, {
+        network: delegate.name,
+        delegate: delegateType(delegate),
+      });
     }
   }
   if (stillAttached.length === 0) {
@@ -129,13 +139,21 @@ async function rollback(
   await writeDelegateCache(req.conf.cniDir, req.args.containerId, stillAttached);
 }
 
-/** The delegate's own code and msg reach the runtime; which network failed goes into details. */
-function withNetworkContext(req: MultusRequest, delegate: Delegate, err: unknown): CniError {
+/** The delegate's own code and msg reach the runtime; which network and delegate failed go into details. */
+function withNetworkContext(req: MultusRequest, delegate: Delegate, err: unknown): DelegateError {
   const e = toCniError(err);
   const ref = podRefOf(req.pod);
   const who = ref ? `${ref.namespace}/${ref.name}/${req.pod.uid ?? ""}` : req.args.containerId;
-  const ctx = `[${who}:${delegate.name}]: error adding container to network "${delegate.name}"`;
-  return new CniError(e.code, e.msg, e.details ? `${ctx}: ${e.details}` : ctx, { cause: e });
+  const type = delegateType(delegate);
+  const ctx = `[${who}:${delegate.name}]: error adding container to network "${delegate.name}" (delegate ${type})`;
+  return new DelegateError({
+    code: e.code,
+    msg: e.msg,
+    details: e.details ? `${ctx}: ${e.details}` : ctx,
+    network: delegate.name,
+    delegate: type,
+    cause: e,
+  });
 }
 
 function placeholder(req: MultusRequest): Result100 {

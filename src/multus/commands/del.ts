@@ -2,7 +2,8 @@
 // reverse order; one that fails keeps its cache entry and DEL fails, so the
 // runtime's retry reaches exactly the delegates still attached.
 import { CniError, ErrorCode, toCniError } from "../../cni/errors.ts";
-import { resolveDelegates, type ResolveContext } from "../delegates.ts";
+import { resolveDelegates, type Delegate, type ResolveContext } from "../delegates.ts";
+import { DelegateError, delegateType } from "../delegate-error.ts";
 import { deleteDelegateCache, readDelegateCache, writeDelegateCache, type CacheEntry } from "../delegate-cache.ts";
 import { lookupPod } from "../pod.ts";
 import { assignPodDevices, removeDeviceInfo } from "../devices.ts";
@@ -37,7 +38,8 @@ export async function cmdDel(req: MultusRequest, deps: MultusDeps): Promise<void
   }
   const rt = cniRuntimeFor(req.conf, deps);
   const failed: CacheEntry[] = [];
-  const errors: CniError[] = [];
+  // Each failure is said once: in the error thrown, or in the warning when DEL succeeds anyway.
+  const errors: Array<{ delegate: Delegate; error: CniError }> = [];
   for (const entry of [...entries].reverse()) {
     const { delegate } = entry;
     try {
@@ -48,22 +50,21 @@ export async function cmdDel(req: MultusRequest, deps: MultusDeps): Promise<void
       const outcome = await delOrTombstone({ rt, list: delegate.list, rc, cniDir, log, tombstones });
       if (outcome === "deleted") await removeDeviceInfo(entry.runtimeConfig, log);
     } catch (err) {
-      const e = toCniError(err);
-      log.error(`DEL of network "${delegate.name}" (${delegate.ifname}) failed: ${e.message}`);
       failed.unshift(entry);
-      errors.push(e);
+      errors.push({ delegate, error: toCniError(err) });
     }
   }
   if (errors.length === 0) {
     await deleteDelegateCache(cniDir, req.args.containerId);
     return;
   }
+  const described = errors.map(describeFailure).join(" / ");
   if (!cached) {
     // ADD caches before its first delegate and drops the cache only after a clean
     // rollback, so without a cache nothing is known to be attached: the rebuilt
     // DEL is a safety net, and failing it would leave the runtime retrying forever.
     log.warn(
-      `DEL rebuilt from the API: ${errors.length} delegate(s) refused DEL; nothing was cached as attached, so DEL succeeds`,
+      `DEL rebuilt from the API: ${errors.length} delegate(s) refused DEL (${described}); nothing was cached as attached, so DEL succeeds`,
     );
     await deleteDelegateCache(cniDir, req.args.containerId);
     return;
@@ -71,11 +72,17 @@ export async function cmdDel(req: MultusRequest, deps: MultusDeps): Promise<void
   // Keep what is still attached for the runtime's retry.
   await writeDelegateCache(cniDir, req.args.containerId, failed);
   const first = errors[0]!;
-  throw new CniError(
-    first.code,
-    first.msg,
-    `DEL failed for ${errors.length} of ${entries.length} network(s): ${errors.map((e) => e.message).join(" / ")}`,
-  );
+  throw new DelegateError({
+    code: first.error.code,
+    msg: first.error.msg,
+    details: `DEL failed for ${errors.length} of ${entries.length} network(s): ${described}`,
+    network: first.delegate.name,
+    delegate: delegateType(first.delegate),
+  });
+}
+
+function describeFailure({ delegate, error }: { delegate: Delegate; error: CniError }): string {
+  return `DEL of network "${delegate.name}" (delegate ${delegateType(delegate)}, ${delegate.ifname}) failed: ${error.message}`;
 }
 
 /**

@@ -4,29 +4,45 @@ import { CniError, ErrorCode } from "../../cni/errors.ts";
 import type { Result100 } from "../../cni/result.ts";
 import type { MultusRequest } from "../request.ts";
 import type { MultusDeps } from "../ports.ts";
+import { awaitReadinessIndicator } from "../readiness.ts";
+import { summarizeAttachments, type NetworkSummary } from "../request-log.ts";
 import { cmdAdd } from "./add.ts";
 import { cmdDel } from "./del.ts";
 import { cmdCheck } from "./check.ts";
 import { cmdGc } from "./gc.ts";
 import { cmdStatus } from "./status.ts";
 
-/** Runs the request's command; ADD returns the master's result, the rest undefined. */
+export interface CommandOutcome {
+  /** ADD: the master's result. */
+  result?: Result100;
+  /** ADD: every network attached, for the request's log line. */
+  networks?: NetworkSummary[];
+}
+
+/** Runs the request's command. */
 export async function dispatchRequest(
   req: MultusRequest,
   deps: MultusDeps,
   raw: Record<string, unknown>,
-): Promise<Result100 | undefined> {
+): Promise<CommandOutcome> {
+  await awaitReadinessIndicator(req, deps.log);
   switch (req.args.command) {
-    case "ADD":
-      return cmdAdd(req, deps);
+    case "ADD": {
+      const { result, attached } = await cmdAdd(req, deps);
+      return { result, networks: summarizeAttachments(attached) };
+    }
     case "DEL":
-      return void (await cmdDel(req, deps));
+      await cmdDel(req, deps);
+      return {};
     case "CHECK":
-      return void (await cmdCheck(req, deps));
+      await cmdCheck(req, deps);
+      return {};
     case "GC":
-      return void (await cmdGc(req, deps, raw));
+      await cmdGc(req, deps, raw);
+      return {};
     case "STATUS":
-      return void (await cmdStatus(req, deps));
+      await cmdStatus(req, deps);
+      return {};
     default:
       throw new CniError(ErrorCode.InvalidEnv, `unexpected or missing CNI_COMMAND "${req.args.command}"`);
   }
