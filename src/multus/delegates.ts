@@ -84,96 +84,117 @@ export interface ResolveContext {
 /** The full, ordered delegate list with interface names assigned. */
 export async function resolveDelegates(ctx: ResolveContext): Promise<Delegate[]> {
   const { conf, pod } = ctx;
-  const specs: Array<DelegateSpec | Skipped> = [];
-  /** Resolves one network, or leaves a placeholder when the caller forgives its failure. */
-  const resolve = async (
-    network: string,
-    slot: Skipped,
-    spec: () => Promise<DelegateSpec>,
-  ): Promise<DelegateSpec | Skipped> => {
-    try {
-      return await spec();
-    } catch (err) {
-      if (err instanceof CniError && ctx.skipUnresolvable?.(network, err)) return slot;
-      throw err;
-    }
-  };
-
   const override = pod
     ? parseDefaultNetworkAnnotation(pod.annotations[DEFAULT_NETWORK_ANNOTATION], conf.multusNamespace)
     : undefined;
-  if (override) {
-    specs.push(
-      await resolve(
-        `${override.namespace}/${override.name}`,
-        { skipped: true, role: "cluster", requested: override.interface },
-        async () => ({ ...(await delegateFromNad(ctx, override)), role: "cluster", selection: undefined }),
-      ),
-    );
-  } else if (conf.clusterNetwork) {
-    const ref = conf.clusterNetwork;
-    specs.push(
-      await resolve(ref, { skipped: true, role: "cluster" }, async () => ({
-        ...(await resolveNetworkRef(ctx, ref)),
-        role: "cluster",
-      })),
-    );
-  } else if (conf.delegates.length > 0) {
-    specs.push(delegateFromObject(conf.delegates[0]!, "cluster"));
-  } else {
-    throw new CniError(ErrorCode.InvalidConfig, "at least one delegate/clusterNetwork must be specified");
-  }
-
-  if (conf.clusterNetwork || override) {
-    const inSystemNs = pod ? isSystemNamespace(pod.namespace, conf.systemNamespaces) : false;
-    if (!inSystemNs) {
-      for (const ref of conf.defaultNetworks) {
-        specs.push(
-          await resolve(ref, { skipped: true, role: "network" }, async () => ({
-            ...(await resolveNetworkRef(ctx, ref)),
-            role: "network",
-          })),
-        );
-      }
-    }
-  }
-  if (!conf.clusterNetwork && !override) {
-    for (const d of conf.delegates.slice(1)) specs.push(delegateFromObject(d, "network"));
-  }
-
-  if (pod) {
-    const selections = parseNetworkSelections(pod.annotations[NETWORKS_ANNOTATION], pod.namespace);
-    checkNamespaceIsolation({
-      podNamespace: pod.namespace,
-      selections,
-      enabled: conf.namespaceIsolation,
-      globalNamespaces: conf.globalNamespaces,
-    });
-    for (const sel of selections) {
-      specs.push(
-        await resolve(
-          `${sel.namespace}/${sel.name}`,
-          { skipped: true, role: "network", requested: sel.interface },
-          async () => ({ ...(await delegateFromNad(ctx, sel)), role: "network", selection: sel }),
-        ),
-      );
-    }
-  }
-
-  // Last, the auxiliary chain, when its directory has plugins.
-  try {
-    const chain = await auxiliaryChain(conf);
-    if (chain) specs.push(chain);
-  } catch (err) {
-    if (!(err instanceof CniError && ctx.skipUnresolvable?.(`auxiliary chain ${conf.auxiliaryCNIChainName}`, err)))
-      throw err;
-  }
+  // In order: the cluster network, the default networks, the pod's selections, the auxiliary chain.
+  const specs: Array<DelegateSpec | Skipped> = [await clusterSpec(ctx, override)];
+  specs.push(...(await defaultNetworkSpecs(ctx, override)));
+  if (pod) specs.push(...(await selectedSpecs(ctx, pod)));
+  const chain = await auxiliarySpec(ctx);
+  if (chain) specs.push(chain);
 
   const names = assignIfnames({
     requestIfname: ctx.ifname,
     delegates: specs.map((s) => ("skipped" in s ? s : { role: s.role, requested: s.selection?.interface })),
   });
   return specs.flatMap((s, i) => ("skipped" in s ? [] : [{ ...s, ifname: names[i]! }]));
+}
+
+/** Resolves one network, or leaves its placeholder when the caller forgives the failure. */
+async function resolveOrSkip(
+  ctx: ResolveContext,
+  { network, slot, spec }: { network: string; slot: Skipped; spec: () => Promise<DelegateSpec> },
+): Promise<DelegateSpec | Skipped> {
+  try {
+    return await spec();
+  } catch (err) {
+    if (err instanceof CniError && ctx.skipUnresolvable?.(network, err)) return slot;
+    throw err;
+  }
+}
+
+/** The pod's default-network annotation, else clusterNetwork, else the first of `delegates`. */
+async function clusterSpec(
+  ctx: ResolveContext,
+  override: NetworkSelection | undefined,
+): Promise<DelegateSpec | Skipped> {
+  const { conf } = ctx;
+  if (override) {
+    return resolveOrSkip(ctx, {
+      network: `${override.namespace}/${override.name}`,
+      slot: { skipped: true, role: "cluster", requested: override.interface },
+      spec: async () => ({ ...(await delegateFromNad(ctx, override)), role: "cluster", selection: undefined }),
+    });
+  }
+  if (conf.clusterNetwork) {
+    const ref = conf.clusterNetwork;
+    return resolveOrSkip(ctx, {
+      network: ref,
+      slot: { skipped: true, role: "cluster" },
+      spec: async () => ({ ...(await resolveNetworkRef(ctx, ref)), role: "cluster" }),
+    });
+  }
+  if (conf.delegates.length > 0) return delegateFromObject(conf.delegates[0]!, "cluster");
+  throw new CniError(ErrorCode.InvalidConfig, "at least one delegate/clusterNetwork must be specified");
+}
+
+/**
+ * With a cluster network: defaultNetworks, except for pods in a system namespace.
+ * Without one (the delegates list): the delegates after the first.
+ */
+async function defaultNetworkSpecs(
+  ctx: ResolveContext,
+  override: NetworkSelection | undefined,
+): Promise<Array<DelegateSpec | Skipped>> {
+  const { conf, pod } = ctx;
+  if (!conf.clusterNetwork && !override) return conf.delegates.slice(1).map((d) => delegateFromObject(d, "network"));
+  if (pod && isSystemNamespace(pod.namespace, conf.systemNamespaces)) return [];
+  const specs: Array<DelegateSpec | Skipped> = [];
+  for (const ref of conf.defaultNetworks) {
+    specs.push(
+      await resolveOrSkip(ctx, {
+        network: ref,
+        slot: { skipped: true, role: "network" },
+        spec: async () => ({ ...(await resolveNetworkRef(ctx, ref)), role: "network" }),
+      }),
+    );
+  }
+  return specs;
+}
+
+/** The networks the pod's annotation selects, after the namespace-isolation check. */
+async function selectedSpecs(ctx: ResolveContext, pod: PodInfo): Promise<Array<DelegateSpec | Skipped>> {
+  const { conf } = ctx;
+  const selections = parseNetworkSelections(pod.annotations[NETWORKS_ANNOTATION], pod.namespace);
+  checkNamespaceIsolation({
+    podNamespace: pod.namespace,
+    selections,
+    enabled: conf.namespaceIsolation,
+    globalNamespaces: conf.globalNamespaces,
+  });
+  const specs: Array<DelegateSpec | Skipped> = [];
+  for (const sel of selections) {
+    specs.push(
+      await resolveOrSkip(ctx, {
+        network: `${sel.namespace}/${sel.name}`,
+        slot: { skipped: true, role: "network", requested: sel.interface },
+        spec: async () => ({ ...(await delegateFromNad(ctx, sel)), role: "network", selection: sel }),
+      }),
+    );
+  }
+  return specs;
+}
+
+/** Last, the auxiliary chain, when its directory has plugins (DEL may forgo it). */
+async function auxiliarySpec(ctx: ResolveContext): Promise<DelegateSpec | undefined> {
+  try {
+    return await auxiliaryChain(ctx.conf);
+  } catch (err) {
+    const network = `auxiliary chain ${ctx.conf.auxiliaryCNIChainName}`;
+    if (err instanceof CniError && ctx.skipUnresolvable?.(network, err)) return undefined;
+    throw err;
+  }
 }
 
 /** The passthru plugin heading the auxiliary chain, as Go writes it. */
