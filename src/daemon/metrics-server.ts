@@ -13,6 +13,8 @@ export interface MetricsServerOptions {
   /** Delay before the first retry, doubled after each failure up to `maxRetryMs`. */
   retryMs?: number;
   maxRetryMs?: number;
+  /** More paths on the same port (the enablePprof profiles): a Response, or undefined for "not mine". */
+  routes?(request: Request): Promise<Response | undefined>;
 }
 
 export type Scrape = () => Promise<{ body: string; contentType: string }>;
@@ -41,6 +43,8 @@ export function startRetryingServer(opts: MetricsServerOptions, onFailure: () =>
         port: opts.port,
         hostname,
         async fetch(request) {
+          const routed = await opts.routes?.(request);
+          if (routed) return routed;
           if (new URL(request.url).pathname !== "/metrics") return new Response("not found\n", { status: 404 });
           const { body, contentType } = await scrape();
           return new Response(body, { headers: { "content-type": contentType } });

@@ -278,10 +278,14 @@ async function startMetricsIfAsked(
   ctx: DaemonContext,
   pendingTombstones: () => Promise<number>,
 ): Promise<Metrics | undefined> {
-  const { metricsPort } = ctx.loaded.config;
-  if (!metricsPort) return undefined;
+  const { metricsPort, enablePprof } = ctx.loaded.config;
+  if (!metricsPort) {
+    if (enablePprof) ctx.say("warning: enablePprof serves its profiles on metricsPort, which is not set: no profiling");
+    return undefined;
+  }
   const { startMetrics } = await import("./metrics.ts");
-  return startMetrics({ port: metricsPort, log: ctx.log, say: ctx.say, pendingTombstones });
+  const pprof = enablePprof ? (await import("./pprof.ts")).createPprof() : undefined;
+  return startMetrics({ port: metricsPort, log: ctx.log, say: ctx.say, pendingTombstones, routes: pprof?.handle });
 }
 
 /** 4c. The socket server (failure: exit 3). */
