@@ -4,6 +4,8 @@
 // open. node:inspector is loaded only when a profile is asked for.
 // docs/metrics.md "Profiling".
 
+import type { Logger } from "../util/log.ts";
+
 export const PPROF_PREFIX = "/debug/pprof/";
 const DEFAULT_SECONDS = 30; // Go's pprof default
 const MAX_SECONDS = 300;
@@ -20,8 +22,8 @@ export interface Pprof {
   handle(request: Request): Promise<Response | undefined>;
 }
 
-/** `sleep` waits out a profile (replaceable in tests). */
-export function createPprof(opts: { sleep?: (ms: number) => Promise<void> } = {}): Pprof {
+/** `log` says when a profile starts and ends; `sleep` waits out a profile (replaceable in tests). */
+export function createPprof(opts: { log: Logger; sleep?: (ms: number) => Promise<void> }): Pprof {
   const sleep = opts.sleep ?? ((ms: number) => Bun.sleep(ms));
   let profiling = false;
   return {
@@ -41,9 +43,11 @@ export function createPprof(opts: { sleep?: (ms: number) => Promise<void> } = {}
           if (profiling) return text("a CPU profile is already being taken; try again when it is done\n", 409);
           profiling = true;
           try {
+            opts.log.verbose(`pprof: CPU profile of ${seconds} s started`);
             return download(JSON.stringify(await cpuProfile(seconds * 1000, sleep)), "cpuprofile");
           } finally {
             profiling = false;
+            opts.log.verbose("pprof: CPU profile done");
           }
         }
         default:

@@ -284,7 +284,7 @@ async function startMetricsIfAsked(
     return undefined;
   }
   const { startMetrics } = await import("./metrics.ts");
-  const pprof = enablePprof ? (await import("./pprof.ts")).createPprof() : undefined;
+  const pprof = enablePprof ? (await import("./pprof.ts")).createPprof({ log: ctx.log }) : undefined;
   return startMetrics({ port: metricsPort, log: ctx.log, say: ctx.say, pendingTombstones, routes: pprof?.handle });
 }
 

@@ -35,7 +35,13 @@ async function freePort(): Promise<number> {
 
 async function startProfiled(enablePprof: boolean) {
   const port = await freePort();
-  const daemon = await startDaemon(work.dir, { cniDir: join(work.dir, "cache"), metricsPort: port, enablePprof });
+  const daemon = await startDaemon(work.dir, {
+    cniDir: join(work.dir, "cache"),
+    metricsPort: port,
+    enablePprof,
+    logToStderr: true,
+    logLevel: "verbose",
+  });
   cleanup.add(() => daemon.stop());
   const get = (path: string) => fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(20_000) });
   // The metrics server comes up beside the socket; wait until it answers.
@@ -62,13 +68,10 @@ describe.skipIf(!canRunE2e)("enablePprof", () => {
     const { daemon, get } = await startProfiled(true);
     const started = performance.now();
     let profileDone = false;
-    const profile = get("/debug/pprof/profile?seconds=2").finally(() => (profileDone = true));
+    const profile = get("/debug/pprof/profile?seconds=3").finally(() => (profileDone = true));
     // While it runs: a second profile is refused, and a DEL through the shim still answers.
-    let busy: Response | undefined;
-    await waitFor("a second profile to be refused", async () => {
-      busy = await get("/debug/pprof/profile?seconds=1");
-      return busy.status === 409;
-    });
+    await waitFor("the profile to start", () => daemon.stderr().includes("pprof: CPU profile of 3 s started"));
+    expect((await get("/debug/pprof/profile?seconds=1")).status).toBe(409);
     const del = await runCni(work.shim, {
       command: "DEL",
       containerId: containerId(),
@@ -79,7 +82,7 @@ describe.skipIf(!canRunE2e)("enablePprof", () => {
 
     const res = await profile;
     expect(res.status).toBe(200);
-    expect(performance.now() - started).toBeGreaterThanOrEqual(1990);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(2990);
     expect(res.headers.get("content-disposition")).toMatch(/\.cpuprofile"$/);
     const cpu = (await res.json()) as any;
     expect(cpu.nodes.length).toBeGreaterThan(0);
