@@ -116,72 +116,88 @@ export async function selfCheck(socketPath: string, timeoutMs = 5000): Promise<n
 
 export async function startServer(opts: ServerOptions): Promise<DaemonServer> {
   await claimSocket(opts.socketPath);
-  let inFlight = 0;
   const admission = new Admission({
     limit: opts.connectionLimit ?? Infinity,
     deadlineMs: opts.queueDeadlineMs ?? DEFAULT_QUEUE_DEADLINE_MS,
   });
-
+  const counter = { inFlight: 0 };
   const server = Bun.serve({
     unix: opts.socketPath,
     // A CNI request is a config of a few KiB; refuse what could only be a mistake or abuse.
     maxRequestBodySize: MAX_REQUEST_BYTES,
-    async fetch(request, srv) {
-      // A delegate may legitimately take long (Bun's default idle timeout is 10 s); the shim carries the deadline.
-      srv.timeout(request, 0);
-      const path = new URL(request.url).pathname;
-      // Probes and /status never queue behind slow delegates: a busy daemon is not a dead one.
-      if (path === Endpoint.HEALTHZ || path === Endpoint.READYZ || path === Endpoint.STATUS) {
-        const response = await opts.handle(request);
-        opts.onResponse?.(path, request.method, response.status);
-        return response;
-      }
-      let release: () => void;
-      try {
-        release = await admission.acquire(await commandOf(request));
-      } catch (err) {
-        if (!(err instanceof QueueDeadlineError)) throw err;
-        const response = saturated(err);
-        opts.onCniError?.(ErrorCode.TryAgainLater);
-        opts.onResponse?.(path, request.method, response.status);
-        return response;
-      }
-      inFlight++;
-      try {
-        const response = await opts.handle(request);
-        opts.onResponse?.(path, request.method, response.status);
-        return response;
-      } finally {
-        inFlight--;
-        release();
-      }
-    },
+    fetch: createFetch(opts, { admission, counter }),
   });
   await chmod(opts.socketPath, 0o600);
 
   return {
     get inFlight() {
-      return inFlight;
+      return counter.inFlight;
     },
-    queue: () => ({ inFlight, queued: admission.waiting, limit: admission.limit, deadlineMs: admission.deadlineMs }),
+    queue: () => ({
+      inFlight: counter.inFlight,
+      queued: admission.waiting,
+      limit: admission.limit,
+      deadlineMs: admission.deadlineMs,
+    }),
     queuedByCommand: () => admission.waitingByCommand(),
-    async stop(graceMs: number) {
-      // Still listening while requests finish, so /readyz can answer 500 (the
-      // caller flipped readiness) and a DEL can still get through; then close.
-      const deadline = Date.now() + graceMs;
-      while (inFlight > 0 && Date.now() < deadline) await Bun.sleep(20);
-      const stopped = server.stop(false);
-      while (inFlight > 0 && Date.now() < deadline) await Bun.sleep(20);
-      if (inFlight > 0) await server.stop(true);
-      // A handler cut at the deadline may still be awaiting its delegate: do not wait for it.
-      // The timer is cleared: a pending one would keep the process alive after a prompt stop.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const cut = new Promise<void>(
-        (resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()) + 100)),
-      );
-      await Promise.race([stopped.catch(() => undefined), cut]);
-      clearTimeout(timer);
-      await unlink(opts.socketPath).catch(() => undefined);
-    },
+    stop: (graceMs: number) => stopServer(server, { graceMs, counter, socketPath: opts.socketPath }),
   };
+}
+
+/** Probes and /status at once; everything else through admission, counted while in flight. */
+function createFetch(
+  opts: ServerOptions,
+  { admission, counter }: { admission: Admission; counter: { inFlight: number } },
+): (request: Request, srv: Bun.Server<undefined>) => Promise<Response> {
+  const answer = async (request: Request, path: string) => {
+    const response = await opts.handle(request);
+    opts.onResponse?.(path, request.method, response.status);
+    return response;
+  };
+  return async (request, srv) => {
+    // A delegate may legitimately take long (Bun's default idle timeout is 10 s); the shim carries the deadline.
+    srv.timeout(request, 0);
+    const path = new URL(request.url).pathname;
+    // Probes and /status never queue behind slow delegates: a busy daemon is not a dead one.
+    if (path === Endpoint.HEALTHZ || path === Endpoint.READYZ || path === Endpoint.STATUS) return answer(request, path);
+    let release: () => void;
+    try {
+      release = await admission.acquire(await commandOf(request));
+    } catch (err) {
+      if (!(err instanceof QueueDeadlineError)) throw err;
+      const response = saturated(err);
+      opts.onCniError?.(ErrorCode.TryAgainLater);
+      opts.onResponse?.(path, request.method, response.status);
+      return response;
+    }
+    counter.inFlight++;
+    try {
+      return await answer(request, path);
+    } finally {
+      counter.inFlight--;
+      release();
+    }
+  };
+}
+
+/**
+ * Still listening while requests finish, so /readyz can answer 500 (the
+ * caller flipped readiness) and a DEL can still get through; then close.
+ */
+async function stopServer(
+  server: Bun.Server<undefined>,
+  { graceMs, counter, socketPath }: { graceMs: number; counter: { inFlight: number }; socketPath: string },
+): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  while (counter.inFlight > 0 && Date.now() < deadline) await Bun.sleep(20);
+  const stopped = server.stop(false);
+  while (counter.inFlight > 0 && Date.now() < deadline) await Bun.sleep(20);
+  if (counter.inFlight > 0) await server.stop(true);
+  // A handler cut at the deadline may still be awaiting its delegate: do not wait for it.
+  // The timer is cleared: a pending one would keep the process alive after a prompt stop.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const cut = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()) + 100)));
+  await Promise.race([stopped.catch(() => undefined), cut]);
+  clearTimeout(timer);
+  await unlink(socketPath).catch(() => undefined);
 }
