@@ -404,10 +404,13 @@ for (const mode of modes) {
       await fake.setDown(true, "hang");
       try {
         const ac = new AbortController();
+        const before = fake.count("GET pods");
         const p = elapsed(
           client.getPod({ namespace: "ns1", name: "elsewhere" }, { timeoutMs: 5_000, signal: ac.signal }),
         );
-        setTimeout(() => ac.abort(new Error("cancelled by test")), 50);
+        // Aborted once the GET is held at the API server: the read is pending, not yet to be sent.
+        await until(async () => fake.count("GET pods") > before, "the GET to reach the API server");
+        ac.abort(new Error("cancelled by test"));
         const r = await p;
         expect((r.error as Error).message).toBe("cancelled by test");
         expect(r.ms).toBeLessThan(1_000);
