@@ -7,10 +7,11 @@
 # the macvlan one with a static IP and its own interface name. The daemon runs
 # against it as the DaemonSet runs it (auto mode: it writes 00-multus.conf from
 # the cluster network's conflist); the shim is called as a container runtime
-# calls it (CNI env, 00-multus.conf on stdin) for ADD, CHECK, then DEL. It prints the
-# pod's network-status annotation and the interfaces in its netns, and shows
-# that DEL and the clean-up remove everything that was made: interfaces,
-# host-local leases, cache files, the netns, links, processes and files.
+# calls it (CNI env, 00-multus.conf on stdin) for ADD, CHECK, then DEL. It
+# prints the pod's network-status annotation, the interfaces in its netns and
+# `multus status` of the running daemon, and shows that DEL and the clean-up
+# remove everything that was made: interfaces, host-local leases, cache files,
+# the netns, links, processes and files.
 # On any failure or Ctrl-C the trap removes it all too.
 #
 # DEMO_PAUSE=1 waits for Enter before DEL, to look around (ip netns exec ...).
@@ -146,6 +147,9 @@ if [ "${DEMO_PAUSE:-}" = 1 ]; then
   say "paused: look around (ip netns exec $ns ip addr); press Enter to DEL"
   read -r _
 fi
+
+say "multus status: the running daemon's own account (GET /status on its socket)"
+dist/multus status --socket-dir "$dir/run"
 
 say "CHECK"
 shim CHECK && echo "  ok"

@@ -67,6 +67,10 @@ describe.skipIf(!canRunE2e)("scripts/demo.sh", () => {
     expect(entries[1]).toMatchObject({ interface: "data0", ips: ["192.168.77.50"] });
     expect(entries[2]!.interface).toBe("net2");
     expect(out).toMatch(/data0@\S+\s+UP\s+192\.168\.77\.50\/24/);
+    // `multus status` of the running daemon: ready, its informers listed the pod and both NADs.
+    expect(out).toMatch(/^ready\s+yes$/m);
+    expect(out).toMatch(/informer pods\s+synced, 1 cached/);
+    expect(out).toMatch(/informer network-attachment-definitions\s+synced, 2 cached/);
     expect(out).toContain("host-local leases left: 0; cache files left: 0");
     expect(out).toContain("demo: everything it made is gone");
     await expectGone(made(out));
