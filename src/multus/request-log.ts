@@ -34,10 +34,10 @@ export function summarizeAttachments(attached: readonly Attached[]): NetworkSumm
   }));
 }
 
-/** `ADD done in 41.2 ms: cluster(bridge) eth0 10.1.1.5/24, net-a(macvlan) net1 10.2.2.5/24`, with fields. */
+/** `ADD finished in 41.2 ms: cluster(bridge) eth0 10.1.1.5/24, net-a(macvlan) net1 10.2.2.5/24`, with fields. */
 export function logRequestDone(log: Logger, o: RequestOutcome): void {
   const nets = o.networks && `: ${o.networks.length === 0 ? "nothing attached" : o.networks.map(describe).join(", ")}`;
-  log.verbose(`${o.args.command} done in ${o.ms.toFixed(1)} ms${nets ?? ""}`, {
+  log.verbose(`${o.args.command} finished in ${o.ms.toFixed(1)} ms${nets ?? ""}`, {
     ...fieldsOf(o.args, o.pod, o.ms),
     networks: o.networks,
   });

@@ -121,10 +121,10 @@ describe.skipIf(!canRunE2e)("verbose: one line per finished request", () => {
     const add = await cni(text, "ADD", id);
     expect(add.code).toBe(0);
     const [eth0, net1] = [await addrOf("eth0"), await addrOf("net1")];
-    const done = await waitFor("the ADD line", () => linesOf(text, id).filter((l) => l.includes("ADD done in")));
+    const done = await waitFor("the ADD line", () => linesOf(text, id).filter((l) => l.includes("ADD finished in")));
     expect(done).toHaveLength(1);
     const line = done[0]!;
-    expect(line).toMatch(/^\d{4}-\d\d-\d\dT\S+Z \[verbose\] ADD done in \d+\.\d ms: /);
+    expect(line).toMatch(/^\d{4}-\d\d-\d\dT\S+Z \[verbose\] ADD finished in \d+\.\d ms: /);
     expect(line).toContain(`${cluster.name}(bridge) eth0 ${eth0}, ${second.name}(bridge) net1 ${net1}`);
     expect(line).toContain(`pod=logs/web-${s}`);
     expect(line).toContain(`podUID=uid-${id}`);
@@ -134,7 +134,9 @@ describe.skipIf(!canRunE2e)("verbose: one line per finished request", () => {
     expect(linesOf(text, id).some((l) => l.includes("delegate bridge"))).toBe(false);
 
     expect((await cni(text, "DEL", id)).code).toBe(0);
-    await waitFor("the DEL line", () => linesOf(text, id).some((l) => /\[verbose\] DEL done in \d+\.\d ms/.test(l)));
+    await waitFor("the DEL line", () =>
+      linesOf(text, id).some((l) => /\[verbose\] DEL finished in \d+\.\d ms/.test(l)),
+    );
   });
 
   test("a failed ADD is logged once, naming the pod, the network and its delegate", async () => {
@@ -152,7 +154,7 @@ describe.skipIf(!canRunE2e)("verbose: one line per finished request", () => {
     expect(line).toContain("code=7");
     // The shim passed the daemon's answer on without logging it again.
     expect(add.stderr).not.toContain("failing refuses");
-    expect(linesOf(text, id).filter((l) => l.includes("done in"))).toEqual([]);
+    expect(linesOf(text, id).filter((l) => l.includes("finished in"))).toEqual([]);
     expect((await cni(text, "DEL", id)).code).toBe(0);
   });
 });
@@ -163,7 +165,7 @@ describe.skipIf(!canRunE2e)('logFormat "json" at debug', () => {
     expect((await cni(json, "ADD", id)).code).toBe(0);
     const [eth0, net1] = [await addrOf("eth0"), await addrOf("net1")];
     const done = await waitFor("the ADD object", () =>
-      parsedLines(json).find((o) => o.containerID === id && String(o.msg).startsWith("ADD done")),
+      parsedLines(json).find((o) => o.containerID === id && String(o.msg).startsWith("ADD finished")),
     );
     expect(done).toMatchObject({
       level: "verbose",
@@ -250,7 +252,7 @@ describe.skipIf(!canRunE2e)("the log file", () => {
     await waitFor("a log line on stderr", () => /\[verbose\] listening on /.test(d.stderr()));
     const id = containerId("lognofile");
     expect((await cni(d, "ADD", id)).code).toBe(0);
-    await waitFor("the ADD line on stderr", () => linesOf(d, id).some((l) => l.includes("ADD done in")));
+    await waitFor("the ADD line on stderr", () => linesOf(d, id).some((l) => l.includes("ADD finished in")));
     expect((await cni(d, "DEL", id)).code).toBe(0);
     expect(await exists(logFile)).toBe(false);
   });

@@ -254,7 +254,7 @@ describe.skipIf(!canRun)("podman run (CNI backend) -> multus-shim -> daemon", ()
     const log = (await Bun.file(logFile).text()).split("\n").filter((l) => l.includes(`containerID=${id}`));
     expect(log.filter((l) => /ADD done in/.test(l))).toHaveLength(1);
     expect(log.filter((l) => /DEL done in/.test(l)).length).toBeGreaterThanOrEqual(1);
-    expect(log.filter((l) => /request failed/.test(l))).toEqual([]);
+    expect(log.filter((l) => /request failed|answered with code| failed in /.test(l))).toEqual([]);
 
     expect(await storeIps(cluster.dataDir, cluster.name)).toEqual([]);
     expect(await storeIps(macvlan.dataDir, macvlan.name)).toEqual([]);
