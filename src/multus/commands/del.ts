@@ -16,44 +16,19 @@ import {
 } from "../request.ts";
 import { delOrTombstone } from "../tombstones.ts";
 import type { MultusDeps } from "../ports.ts";
+import type { Logger } from "../../util/log.ts";
 
 export async function cmdDel(req: MultusRequest, deps: MultusDeps): Promise<void> {
   const log = deps.log.with(requestContext(req));
   const { cniDir } = req.conf;
-  const cached = await readDelegateCache({
-    cniDir,
-    containerId: req.args.containerId,
-    requestIfname: req.args.ifname,
-  }).catch(async (err: unknown) => {
-    // A cache cut short by a crash (written without fsync, like libcni's) is no cache.
-    if (!(err instanceof CniError) || err.code !== ErrorCode.DecodeFailure) throw err;
-    log.warn(`unreadable delegate cache removed, treated as missing: ${err.message}`);
-    await deleteDelegateCache(cniDir, req.args.containerId);
-    return undefined;
-  });
+  const cached = await readCacheOrDrop(req, log);
   const entries = cached ?? (await rebuildFromApi(req, deps));
   if (!entries) {
     log.verbose("no delegate cache and no pod: nothing to delete");
     return;
   }
-  const rt = cniRuntimeFor(req.conf, deps);
-  const failed: CacheEntry[] = [];
   // Each failure is said once: in the error thrown, or in the warning when DEL succeeds anyway.
-  const errors: Array<{ delegate: Delegate; error: CniError }> = [];
-  for (const entry of [...entries].reverse()) {
-    const { delegate } = entry;
-    try {
-      const rc = runtimeConfFor(req, { delegate, runtimeConfig: entry.runtimeConfig, forAdd: false });
-      // A cached delegate whose plugin is not installed, with the netns gone, becomes a
-      // tombstone the daemon replays (a rebuilt one was never known to be attached).
-      const tombstones = cached ? deps.tombstones : undefined;
-      const outcome = await delOrTombstone({ rt, list: delegate.list, rc, cniDir, log, tombstones });
-      if (outcome === "deleted") await removeDeviceInfo(entry.runtimeConfig, log);
-    } catch (err) {
-      failed.unshift(entry);
-      errors.push({ delegate, error: toCniError(err) });
-    }
-  }
+  const { failed, errors } = await delEach(req, deps, { entries, fromCache: cached !== undefined, log });
   if (errors.length === 0) {
     await deleteDelegateCache(cniDir, req.args.containerId);
     return;
@@ -79,6 +54,47 @@ export async function cmdDel(req: MultusRequest, deps: MultusDeps): Promise<void
     network: first.delegate.name,
     delegate: delegateType(first.delegate),
   });
+}
+
+/** The delegate cache; one cut short by a crash (written without fsync, like libcni's) is removed and counts as none. */
+async function readCacheOrDrop(req: MultusRequest, log: Logger): Promise<CacheEntry[] | undefined> {
+  const { cniDir } = req.conf;
+  return readDelegateCache({
+    cniDir,
+    containerId: req.args.containerId,
+    requestIfname: req.args.ifname,
+  }).catch(async (err: unknown) => {
+    if (!(err instanceof CniError) || err.code !== ErrorCode.DecodeFailure) throw err;
+    log.warn(`unreadable delegate cache removed, treated as missing: ${err.message}`);
+    await deleteDelegateCache(cniDir, req.args.containerId);
+    return undefined;
+  });
+}
+
+/** DEL to every delegate, last attached first; returns those that refused (in attach order) and why. */
+async function delEach(
+  req: MultusRequest,
+  deps: MultusDeps,
+  { entries, fromCache, log }: { entries: CacheEntry[]; fromCache: boolean; log: Logger },
+): Promise<{ failed: CacheEntry[]; errors: Array<{ delegate: Delegate; error: CniError }> }> {
+  const rt = cniRuntimeFor(req.conf, deps);
+  const failed: CacheEntry[] = [];
+  const errors: Array<{ delegate: Delegate; error: CniError }> = [];
+  for (const entry of [...entries].reverse()) {
+    const { delegate } = entry;
+    try {
+      const rc = runtimeConfFor(req, { delegate, runtimeConfig: entry.runtimeConfig, forAdd: false });
+      // A cached delegate whose plugin is not installed, with the netns gone, becomes a
+      // tombstone the daemon replays (a rebuilt one was never known to be attached).
+      const tombstones = fromCache ? deps.tombstones : undefined;
+      const outcome = await delOrTombstone({ rt, list: delegate.list, rc, cniDir: req.conf.cniDir, log, tombstones });
+      if (outcome === "deleted") await removeDeviceInfo(entry.runtimeConfig, log);
+    } catch (err) {
+      failed.unshift(entry);
+      errors.push({ delegate, error: toCniError(err) });
+    }
+  }
+  return { failed, errors };
 }
 
 function describeFailure({ delegate, error }: { delegate: Delegate; error: CniError }): string {
