@@ -10,7 +10,7 @@ import { createNetns, deleteNetns, randomSuffix, type NetnsFixture } from "../he
 import { auditLeaks } from "./audit.ts";
 
 const NETWORKS = "k8s.v1.cni.cncf.io/networks";
-const API_TIMEOUT_S = 2;
+const API_TIMEOUT_S = 0.5;
 /** What ADD may take past its deadline (delegates, rollback, a loaded machine). */
 const SLACK_MS = 2_500;
 /** The informers must watch again this soon after the API is back (their backoff starts at 200 ms). */
