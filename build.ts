@@ -1,7 +1,9 @@
 // Builds ONE executable, dist/multus. Flags:
-// --bytecode needs --format=esm; --splitting keeps role modules behind import()
-// so the shim never evaluates the daemon's graph; a CNI plugin runs in the
-// runtime's cwd, so .env/bunfig.toml auto-loading is turned off.
+// --bytecode needs --format=esm; --splitting makes each import() its own chunk,
+// parsed only when that branch runs, so the shim neither parses nor evaluates
+// the daemon's graph (without it the shim starts about twice as slow, measured
+// in bench/results.md); a CNI plugin runs in the runtime's cwd, so
+// .env/bunfig.toml auto-loading is turned off.
 //
 // `bun run build.ts [--target <target>] [--outfile <path>]`: without a target the
 // executable is for this machine (dist/multus); a target cross-compiles (Bun fetches
@@ -45,9 +47,8 @@ const args = [
   "--no-compile-autoload-dotenv",
   "--no-compile-autoload-bunfig",
   // The JIT tiers up 1000x later: a daemon's hot path is short and I/O-bound, and the
-  // JIT's code and profiling data were most of its peak. Measured side by side (daemon,
-  // two trivial delegates, 32 in flight): peak RSS 64-67 -> 52-53 MB, RssAnon after the
-  // burst 19-22 -> 13-14 MB, ADD p50 no slower (bench/results.md). No env var needed.
+  // JIT's code and profiling data were most of its peak memory; ADD is no slower
+  // (bench/results.md, "JIT tier-up policy"). No env var needed.
   "--compile-jit-policy=1000",
   `--define=MULTUS_VERSION=${JSON.stringify(pkg.version)}`,
   `--define=MULTUS_COMMIT=${JSON.stringify(commit)}`,

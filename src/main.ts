@@ -51,7 +51,7 @@ async function main(): Promise<number> {
     return runPluginRole(async () => (await import("./thin/run.ts")).runThin);
   }
   // `multus daemon` too goes straight to the daemon: through cli/root.ts it would
-  // evaluate citty (and consola's full entry), ~2.5 MB of the daemon's RSS for good.
+  // evaluate citty (and consola's full entry), daemon memory held for good.
   if (invoked === "multus-daemon" || args[0] === "daemon") {
     const { runDaemonCommand } = await import("./cli/daemon.ts");
     return runDaemonCommand(invoked === "multus-daemon" ? args : args.slice(1));
@@ -66,6 +66,6 @@ async function main(): Promise<number> {
 
 const code = await main();
 // A plugin role is done once stdout is written: exit now rather than wait for
-// idle sockets to close (~0.3 ms of every shim call). Long-running roles return
+// idle sockets to close, a cost on every shim call. Long-running roles return
 // only when they are finished too.
 process.exit(code);

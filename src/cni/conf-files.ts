@@ -130,8 +130,8 @@ async function completeConfFile(file: Omit<ConfFile, "isList">): Promise<ConfFil
 /**
  * Conf files are read on every ADD (the clusterNetwork, confs found by name),
  * but change rarely: their text is kept per path and read again only when the
- * file's identity, size or times change. A stat is synchronous and a few
- * microseconds; an async read goes through Bun's thread pool at ~1 ms.
+ * file's identity, size or times change. A stat is synchronous and cheap; an
+ * async read goes through Bun's thread pool, far slower (bench/results.md, "Costs the code is shaped by").
  * Callers get fresh objects each time (the text is decoded per call).
  */
 const textCache = new Map<string, { stamp: string; text: string }>();

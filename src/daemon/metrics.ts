@@ -1,5 +1,5 @@
 // Prometheus metrics on metricsPort, loaded only when a port is configured:
-// prom-client alone costs ~15 MB of daemon memory. This is the one module that
+// prom-client alone is a good part of the daemon's memory. This is the one module that
 // imports it: the rest of the daemon, the core and the Kubernetes client hear of
 // events through small observer interfaces, and gauges read their value from
 // `sources` at scrape time, so nothing on a request's path waits on metrics.

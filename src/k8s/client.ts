@@ -7,8 +7,8 @@
  * otherwise re-implement — parsing kubeconfig files and producing credentials (tokens, token files
  * re-read every 60 s, exec plugins, OIDC, client certificates, CA). Requests, list/watch and the
  * informer loop are plain `fetch` over a Bun.FetchSession carrying the TLS material.
- * We measured two client-node informers at ~12 MB over the bare client versus ~5 MB
- * for fetch-based list/watch; client-node's informer also keeps full objects in its cache (ours
+ * client-node's informers cost more than twice the memory of fetch-based list/watch (bench/results.md,
+ * "Costs the code is shaped by"); they also keep full objects in their cache (ours
  * keeps only PodInfo/Nad, so memory stays flat as the cluster grows), stops for good after any
  * error other than 410, and offers no per-request deadline or abort. Our own loop restarts with
  * capped backoff, relists on 410, classifies every failure by HTTP status (errors.ts) and bounds
@@ -17,7 +17,7 @@
  *
  * client-node is imported from its `dist/config.js` module rather than the package root: the
  * root also evaluates informer, watch, exec/attach (ws), cp (tar), metrics and top modules that
- * we never use (~2.5 MB RSS in the compiled daemon). The version is pinned at 1.4.0.
+ * we never use, daemon memory for nothing. The version is pinned at 1.4.0.
  */
 import { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import { isIPv6 } from "node:net";

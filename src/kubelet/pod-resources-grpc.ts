@@ -1,7 +1,7 @@
 // One unary gRPC call to the kubelet, spoken directly over node:http2 (h2c,
-// length-prefixed messages, status in trailers): measured in the compiled
-// daemon @grpc/grpc-js costs ~22 MB RSS once used against ~13 MB for
-// node:http2 alone. node:http2 is imported on the first call, so a node
+// length-prefixed messages, status in trailers): @grpc/grpc-js would cost the
+// daemon far more memory than node:http2 alone (bench/results.md, "Costs the
+// code is shaped by"). node:http2 is imported on the first call, so a node
 // without device plugins never loads it.
 import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders } from "node:http2";
 import { GrpcStatus, PodResourcesError } from "./pod-resources-error.ts";

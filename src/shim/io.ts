@@ -1,7 +1,7 @@
 // Process edges of the shim role: stdin is read only when a CNI command is
 // set (so `multus-shim` run by hand never blocks), and stdout is flushed fully.
 // Bun's own stdin/stdout are used, not process.stdin/stdout: the first touch of
-// a process.std* stream sets up Node's stream layer, ~2 ms of every start.
+// a process.std* stream sets up Node's stream layer, a cost on every start.
 
 export async function readStdinIfCni(env: Record<string, string | undefined>): Promise<Uint8Array> {
   if (!env.CNI_COMMAND || (env.CNI_COMMAND === "VERSION" && isTerminal(0))) return new Uint8Array();

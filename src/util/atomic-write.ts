@@ -8,7 +8,7 @@ export interface AtomicWriteOptions {
   /**
    * fsync the file and its directory (default true). Per-request caches turn it
    * off, as libcni and the Go Multus do: after a crash such a file may be absent or
-   * empty, and their readers treat that as missing; ~1 ms saved on every ADD.
+   * empty, and their readers treat that as missing; the fsyncs would slow every ADD.
    */
   durable?: boolean;
 }

@@ -3,7 +3,8 @@
 // Go Multus defaults: maxSize 100 MB, maxBackups 5, maxAge 5 days, compress on.
 // A backup is `<file>-<UTC timestamp>[.gz]`; its age is the timestamp in its
 // name, as lumberjack reads it, so a copied or touched file keeps its age.
-// Rotation gzips with Bun.gzipSync: importing node:zlib costs every shim start ~3 ms.
+// Rotation gzips with Bun.gzipSync: importing node:zlib would slow every shim start
+// (bench/results.md, "Costs the code is shaped by").
 // node:fs and node:path are required only when a log file is configured: a shim
 // that logs nothing (the default) does not pay for loading them.
 

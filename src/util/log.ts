@@ -2,7 +2,8 @@
 // panic < error < verbose < debug, lines `<RFC3339> [<level>] <message>`
 // (or, with logFormat "json", one JSON object per line for log shippers).
 // consola's small core entry is used with our own reporter: its default entry
-// costs ~16 MB and sends info to stdout, which belongs to CNI in the shim.
+// costs memory and sends info to stdout, which belongs to CNI in the shim
+// (bench/results.md, "Costs the code is shaped by").
 // The log file and its rotation are in log-file.ts.
 import { createConsola, type LogObject } from "consola/core";
 import { createFileSink, type LogOptions } from "./log-file.ts";
@@ -130,10 +131,10 @@ export function createLogger(settings: LogSettings = {}): Logger {
 }
 
 /**
- * A synchronous write to fd 2. Bun's console writes synchronously (nothing is
- * lost at process.exit, lines stay whole and ordered) and prints a lone string
- * verbatim; process.stderr would set up Node's stream layer and node:fs would
- * cost the shim ~2 ms to load per call.
+ * One line to fd 2 through Bun's console: it writes synchronously (lines stay
+ * whole and ordered, nothing is lost at process.exit) and prints a lone string
+ * verbatim. process.stderr would set up Node's stream layer on first use and
+ * node:fs would have to be loaded, each a cost on every shim call that logs.
  */
 export function writeStderr(line: string): void {
   try {
