@@ -89,6 +89,8 @@ const LAYERS: Record<string, { folders: string[]; packages: string[] } | "*"> = 
   thin: { folders: ["cni", "config", "multus", "kubelet", "util", "api"], packages: ["node:"] },
   // citty statically; every role module through import().
   cli: { folders: ["api", "config", "util"], packages: ["citty", "node:"] },
+  // Offline diagnostics (multus validate): the core's decisions over manifests read from files.
+  diag: { folders: ["cni", "config", "multus", "k8s", "ports", "util"], packages: ["node:"] },
   // Types only: the shapes k8s/ and multus/ exchange.
   ports: { folders: [], packages: [] },
   daemon: "*",

@@ -6,7 +6,7 @@ import { defineCommand } from "citty";
 import { readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { loadDaemonConfig, type LoadedDaemonConfig } from "../config/daemon-config.ts";
-import { previewMultusConf } from "../config/watch.ts";
+import { previewForDaemonConfig } from "../config/watch.ts";
 
 export const DEFAULT_DAEMON_CONFIG = "/etc/cni/net.d/multus.d/daemon-config.json";
 
@@ -28,14 +28,7 @@ export async function generateConf(opts: { configPath: string; primaryPath?: str
   const loaded = await loadDaemonConfigLikeTheDaemon(opts.configPath);
   const { config } = loaded;
   if (config.multusConfigFile === "auto") {
-    const preview = await previewMultusConf({
-      daemon: loaded.raw,
-      cniConfigDir: config.cniConfigDir,
-      autoconfigDir: config.multusAutoconfigDir,
-      masterCni: config.multusMasterCNI || undefined,
-      forceCniVersion: config.forceCNIVersion,
-      primaryPath: opts.primaryPath,
-    });
+    const preview = await previewForDaemonConfig(loaded, opts.primaryPath);
     return { path: preview.path, content: preview.content, source: preview.primaryPath };
   }
   if (opts.primaryPath !== undefined) {

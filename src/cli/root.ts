@@ -24,6 +24,7 @@ const subCommands: Record<string, CommandDef | (() => Promise<CommandDef>)> = {
   probe: () => import("./probe.ts").then((m) => m.probeCommand as CommandDef),
   config: () => import("./config.ts").then((m) => m.configCommand as CommandDef),
   status: () => import("./status.ts").then((m) => m.statusCommand as CommandDef),
+  validate: () => import("./validate.ts").then((m) => m.validateCommand as CommandDef),
 };
 
 export const rootCommand = defineCommand({

@@ -23,6 +23,7 @@ import { readdir, readFile, realpath, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { loadConfFile } from "../cni/conf-files.ts";
+import type { LoadedDaemonConfig } from "./daemon-config.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { exists } from "../util/exists.ts";
 import { sleep } from "../util/sleep.ts";
@@ -317,6 +318,19 @@ interface StartupWait {
   timeoutMs: number;
   signal?: AbortSignal;
   log?: Logger;
+}
+
+/** previewMultusConf with the keys of a loaded daemon config, as the daemon passes them to its config manager. */
+export function previewForDaemonConfig(loaded: LoadedDaemonConfig, primaryPath?: string): Promise<MultusConfPreview> {
+  const { config } = loaded;
+  return previewMultusConf({
+    daemon: loaded.raw,
+    cniConfigDir: config.cniConfigDir,
+    autoconfigDir: config.multusAutoconfigDir,
+    masterCni: config.multusMasterCNI || undefined,
+    forceCniVersion: config.forceCNIVersion,
+    primaryPath,
+  });
 }
 
 /** g.1: the first candidate in `dir`, waiting (bounded) for one to appear; a missing dir counts as empty. */
