@@ -23,7 +23,7 @@ import { waitForReadinessIndicator } from "../config/readiness-indicator.ts";
 import { DEFAULT_CNI_DIR, MultusConfSchema } from "../multus/netconf.ts";
 import type { TombstoneReplayer } from "../multus/tombstones.ts";
 import type { KubePort, MultusDeps } from "../multus/ports.ts";
-import { createLogger, type Logger } from "../util/log.ts";
+import { createLogger, formatNotice, type Logger } from "../util/log.ts";
 import { createKeyedLock } from "../util/keyed-lock.ts";
 import { DEFAULT_PATH } from "../util/default-path.ts";
 import { sweepStaleTempFiles } from "../util/atomic-write.ts";
@@ -174,7 +174,8 @@ function createSayers(loaded: LoadedDaemonConfig, configPath: string): Pick<Daem
     options: loaded.raw.logOptions as never,
     format: config.logFormat,
   });
-  const say = (msg: string) => process.stderr.write(`multus-daemon: ${msg}\n`);
+  const say = (msg: string) =>
+    process.stderr.write(formatNotice({ source: "multus-daemon", msg, format: config.logFormat }));
   // Unknown keys stay allowed (they reach every request), but a typo should not pass unseen.
   for (const unknown of loaded.unknownKeys) {
     const msg = `warning: unknown key in ${configPath}: ${describeUnknownKey(unknown)} (it is still laid over every request)`;

@@ -21,8 +21,10 @@ export interface LogOptions {
 export interface FileSinkOptions {
   file: string;
   options: LogOptions;
-  /** Where the warnings and, while the file cannot be written, the lines go. */
+  /** Where the lines go while the file cannot be written. */
   stderr: (text: string) => void;
+  /** Says a problem with the file on stderr, in the logger's format. */
+  notice: (msg: string) => void;
   /** stderr already gets every line: do not write it twice. */
   toStderr: boolean;
 }
@@ -53,12 +55,12 @@ export function createFileSink(o: FileSinkOptions): ((line: string) => void) | u
     fs.mkdirSync(dirname(file), { recursive: true });
     fs.appendFileSync(file, "");
   } catch (err) {
-    o.stderr(`multus logging: cannot write the log file ${file}: ${reason(err)}; logging to stderr instead\n`);
+    o.notice(`cannot write the log file ${file}: ${reason(err)}; logging to stderr instead`);
     return undefined;
   }
   const limits = limitsOf(o.options);
   // lumberjack prunes when it opens the file, not only when it rotates.
-  prune(file, limits, o.stderr);
+  prune(file, limits, o.notice);
   let size = fs.statSync(file).size;
   let broken = false;
   return (line) => {
@@ -66,14 +68,14 @@ export function createFileSink(o: FileSinkOptions): ((line: string) => void) | u
       if (size > 0 && size + line.length > limits.maxBytes) {
         rotate(file, limits);
         size = 0;
-        prune(file, limits, o.stderr);
+        prune(file, limits, o.notice);
       }
       fs.appendFileSync(file, line);
       size += Buffer.byteLength(line);
       broken = false;
     } catch (err) {
       // A broken log file must never fail a CNI request, nor hide what it would have said.
-      if (!broken) o.stderr(`multus logging: cannot write the log file ${file}: ${reason(err)}; logging to stderr\n`);
+      if (!broken) o.notice(`cannot write the log file ${file}: ${reason(err)}; logging to stderr`);
       broken = true;
       if (!o.toStderr) o.stderr(line);
     }
@@ -104,11 +106,11 @@ function rotate(file: string, limits: Limits): void {
   }
 }
 
-function prune(file: string, limits: Limits, stderr: (text: string) => void): void {
+function prune(file: string, limits: Limits, notice: (msg: string) => void): void {
   try {
     pruneBackups(file, { maxBackups: limits.maxBackups, maxAgeMs: limits.maxAgeMs, now: Date.now() });
   } catch (err) {
-    stderr(`multus logging: cannot remove old log files of ${file}: ${reason(err)}\n`);
+    notice(`cannot remove old log files of ${file}: ${reason(err)}`);
   }
 }
 

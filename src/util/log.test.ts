@@ -60,6 +60,16 @@ describe("the log file", () => {
     expect(out.slice(1).map((l) => l.replace(/^\S+ /, ""))).toEqual(["[verbose] one\n", "[verbose] two\n"]);
   });
 
+  test('with format "json" the warning is a JSON object of level notice too', () => {
+    const out: string[] = [];
+    const file = join(dir, "no", "\0");
+    createLogger({ level: "verbose", file, format: "json", stderr: (t) => out.push(t) }).verbose("one");
+    expect(out.map((l) => JSON.parse(l))).toMatchObject([
+      { level: "notice", source: "multus logging", msg: expect.stringContaining("logging to stderr instead") },
+      { level: "verbose", msg: "one" },
+    ]);
+  });
+
   test("with logToStderr as well, the lines are not written twice", () => {
     const out: string[] = [];
     createLogger({ level: "verbose", file: dir, toStderr: true, stderr: (t) => out.push(t) }).verbose("once");

@@ -72,9 +72,12 @@ export function formatLine(level: LogLevelName, msg: string, ctx: LogContext | u
   return `${line}\n`;
 }
 
-/** One JSON object per line for log shippers: time, level, msg, then every context field as given. */
+/**
+ * One JSON object per line for log shippers: time, level, msg, then every context field as given.
+ * Level "notice" is what is said on stderr whatever the log level (start-up news, a broken log file).
+ */
 export function formatJsonLine(
-  level: LogLevelName,
+  level: LogLevelName | "notice",
   msg: string,
   ctx: LogContext | undefined,
   now = new Date(),
@@ -86,6 +89,15 @@ export function formatJsonLine(
   return `${JSON.stringify(out)}\n`;
 }
 
+/**
+ * A line said on stderr whatever the log level: `<source>: <msg>` as the Go daemon says
+ * it, or with format "json" an object of level "notice", so that stderr stays one
+ * JSON object per line for a log shipper.
+ */
+export function formatNotice(o: { source: string; msg: string; format?: string }): string {
+  return o.format === "json" ? formatJsonLine("notice", o.msg, { source: o.source }) : `${o.source}: ${o.msg}\n`;
+}
+
 export function createLogger(settings: LogSettings = {}): Logger {
   const level = parseLogLevel(settings.level);
   const format = settings.format === "json" ? formatJsonLine : formatLine;
@@ -95,7 +107,8 @@ export function createLogger(settings: LogSettings = {}): Logger {
   // Probed now, so that an unusable file is said at start and stderr takes its place.
   if (settings.file) {
     const toStderr = settings.toStderr === true;
-    const sink = createFileSink({ file: settings.file, options: settings.options ?? {}, stderr, toStderr });
+    const notice = (msg: string) => stderr(formatNotice({ source: "multus logging", msg, format: settings.format }));
+    const sink = createFileSink({ file: settings.file, options: settings.options ?? {}, stderr, notice, toStderr });
     if (sink) sinks.push(sink);
     else if (!settings.toStderr) sinks.push(stderr);
   }

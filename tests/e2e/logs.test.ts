@@ -180,6 +180,11 @@ describe.skipIf(!canRunE2e)('logFormat "json" at debug', () => {
     });
     expect(typeof done.durationMs).toBe("number");
     expect(Number.isNaN(Date.parse(String(done.time)))).toBe(false);
+    // What the daemon says whatever the log level is an object too.
+    expect(parsedLines(json).find((o) => o.level === "notice")).toMatchObject({
+      source: "multus-daemon",
+      msg: expect.stringContaining(`listening on ${json.socketDir}`),
+    });
 
     const calls = parsedLines(json).filter((o) => o.containerID === id && o.plugin !== undefined);
     expect(calls.map((c) => [c.plugin, c.command, c.network, c.ifname, c.exitStatus])).toEqual([
@@ -208,12 +213,12 @@ describe.skipIf(!canRunE2e)('logFormat "json" at debug', () => {
   });
 });
 
-/** Every log line of the daemon parsed; a line that is not one JSON object fails the test. */
+/** Every line of the daemon's stderr parsed, its start-up news too; a line that is not one JSON object fails the test. */
 function parsedLines(d: DaemonHandle): Array<Record<string, unknown>> {
   return d
     .stderr()
     .split("\n")
-    .filter((l) => l !== "" && !l.startsWith("multus-daemon:"))
+    .filter((l) => l !== "")
     .map((l) => {
       const o = JSON.parse(l) as unknown;
       expect(typeof o === "object" && o !== null && !Array.isArray(o)).toBe(true);
