@@ -90,6 +90,7 @@ export async function handleCni(body: string, isDelegate: boolean, deps: Handler
     // (GC takes the lock of each container it deletes, so it must not hold one itself).
     const key = a.command === "GC" || a.command === "STATUS" ? "" : a.containerId;
     const locks = deps.multus.locks;
+    if (key && locks?.isHeld(key)) deps.multus.log.debug(`${a.command} of ${key} waits for the request in flight`);
     const outcome = key && locks ? await locks.run(key, run) : await run();
     const response =
       a.command === "ADD"

@@ -1,6 +1,8 @@
 // Serialises work per key (a container ID) while different keys run in parallel.
 export interface KeyedLock {
   run<T>(key: string, fn: () => Promise<T>): Promise<T>;
+  /** Whether work for `key` is running or queued: what is run for it now waits. */
+  isHeld(key: string): boolean;
   readonly size: number;
 }
 
@@ -10,6 +12,7 @@ export function createKeyedLock(): KeyedLock {
     get size() {
       return tails.size;
     },
+    isHeld: (key) => tails.has(key),
     run<T>(key: string, fn: () => Promise<T>): Promise<T> {
       const prev = tails.get(key) ?? Promise.resolve();
       const next = prev.then(fn, fn);

@@ -2,11 +2,11 @@
 // the same container are serialised, so a DEL sent while its ADD is still
 // running sees everything that ADD attached.
 //
-// The cluster network is the recording plugin, sleeping a little on every
-// call (a window to observe); the second network is a real bridge, whose
-// interface would be left behind if DEL overtook ADD.
+// The cluster network is the recording plugin, whose ADD is held until the
+// test opens a gate (a window to observe); the second network is a real
+// bridge, whose interface would be left behind if DEL overtook ADD.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createWorkdir, runCni, shimConf, startDaemon, type DaemonHandle, type ShimRun } from "../helpers/multus.ts";
 import { createCleanup, createNetns, deleteNetns, randomSuffix, type NetnsFixture } from "../helpers/netns.ts";
@@ -25,12 +25,12 @@ import {
   writeBridgeNetwork,
 } from "../helpers/e2e.ts";
 
-const SLEEP_MS = 500;
 const s = randomSuffix(5);
 let work: Awaited<ReturnType<typeof createWorkdir>>;
 let daemon: DaemonHandle;
 let cniDir: string;
 let record: string;
+let gate: string;
 let bridgeNet: BridgeNet;
 const fileCleanup = createCleanup();
 
@@ -41,6 +41,7 @@ beforeAll(async () => {
   fileCleanup.add(() => work.remove());
   cniDir = join(work.dir, "cache");
   record = join(work.dir, "slow.record");
+  gate = join(work.dir, "gate");
   const confDir = join(work.dir, "net.d");
   await mkdir(confDir);
   const dataDir = join(work.dir, "ipam");
@@ -48,7 +49,7 @@ beforeAll(async () => {
   const slow = await writeJson(join(work.dir, "slow.conflist"), {
     cniVersion: "1.0.0",
     name: `slow-${s}`,
-    plugins: [{ type: "recorder", recordFile: record, sleepMs: SLEEP_MS }],
+    plugins: [{ type: "recorder", recordFile: record, waitForFile: gate }],
   });
   const binDir = await createBinDir(join(work.dir, "plugins"), { extra: { recorder } });
   daemon = await startDaemon(work.dir, {
@@ -57,14 +58,18 @@ beforeAll(async () => {
     binDir,
     clusterNetwork: slow,
     defaultNetworks: [bridgeNet.name],
+    // At debug the daemon says when a request waits for another of the same container.
+    logToStderr: true,
+    logLevel: "debug",
   });
   fileCleanup.add(() => daemon.stop());
 });
 afterAll(() => fileCleanup.run());
 
 let cleanup: ReturnType<typeof createCleanup>;
-beforeEach(() => {
+beforeEach(async () => {
   cleanup = createCleanup();
+  if (canRunE2e) await rm(gate, { force: true });
 });
 afterEach(async () => {
   if (canRunE2e) await cleanup.run();
@@ -110,9 +115,10 @@ describe.skipIf(!canRunE2e)("concurrent requests", () => {
     const [a, b] = [containerId("a"), containerId("b")];
     const addA = start("ADD", a, nsA);
     const addB = start("ADD", b, nsB);
-    // both reached the slow plugin while neither has returned: they overlap
+    // both reached the held plugin: they overlap (one at a time, the second would never get there)
     await waitFor("both ADDs to reach the plugin", async () => (await recordedAdds([a, b])).length === 2, 10_000, 10);
     expect([addA.done(), addB.done()]).toEqual([false, false]);
+    await writeFile(gate, "");
 
     const [runA, runB] = await Promise.all([addA.run, addB.run]);
     expect([runA.code, runB.code]).toEqual([0, 0]);
@@ -134,10 +140,15 @@ describe.skipIf(!canRunE2e)("concurrent requests", () => {
     const ns = await netns();
     const id = containerId("same");
     const add = start("ADD", id, ns);
-    // ADD holds the container's lock: its cache is written and the slow plugin is running
+    // ADD holds the container's lock: its cache is written and the held plugin is running
     await waitFor("ADD to reach the plugin", async () => (await recordedAdds([id])).length === 1, 10_000, 10);
     expect(await exists(join(cniDir, id))).toBe(true);
     const del = start("DEL", id, ns);
+    await waitFor("the daemon to hold DEL back", () =>
+      daemon.stderr().includes(`DEL of ${id} waits for the request in flight`),
+    );
+    expect(del.done()).toBe(false);
+    await writeFile(gate, "");
 
     const [addRun, delRun] = await Promise.all([add.run, del.run]);
     expect(addRun.code).toBe(0);

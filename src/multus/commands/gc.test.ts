@@ -58,6 +58,7 @@ test("a stale container's DEL waits for the request holding that container's loc
       asked.push(key);
       return real.run(key, fn);
     },
+    isHeld: (key) => real.isHeld(key),
     get size() {
       return real.size;
     },
