@@ -31,22 +31,6 @@ export const ConfListSchema = v.looseObject({
 });
 export type ConfList = v.InferOutput<typeof ConfListSchema>;
 
-/** SPEC "Error" object as printed by a failing plugin. */
-export const CniErrorSchema = v.looseObject({
-  cniVersion: v.optional(v.string()),
-  code: v.pipe(v.number(), v.integer("expected an integer")),
-  msg: v.string(),
-  details: v.optional(v.string()),
-});
-export type CniErrorReply = v.InferOutput<typeof CniErrorSchema>;
-
-/** A plugin's answer to VERSION. */
-export const VersionReplySchema = v.looseObject({
-  cniVersion: v.string(),
-  supportedVersions: v.array(v.string()),
-});
-export type VersionReply = v.InferOutput<typeof VersionReplySchema>;
-
 /** Bytes (or text) that must be one JSON object; anything else is code 6. */
 export function decodeJsonObject(bytes: Uint8Array | string, what: string): Record<string, unknown> {
   const text = typeof bytes === "string" ? bytes : new TextDecoder().decode(bytes);

@@ -1,8 +1,6 @@
 // The `k8s.v1.cni.cncf.io/network-status` annotation: entries
 // built from each delegate's 1.x result, and the exact text Go Multus writes
 // (json.MarshalIndent per entry, joined by "," inside "[" "]").
-import * as v from "valibot";
-import { CniError, ErrorCode } from "../cni/errors.ts";
 import type { DNS, Result100 } from "../cni/result.ts";
 import { isDefaultRouteDst } from "./gateway.ts";
 import { canonicalIp } from "../cni/ip.ts";
@@ -209,50 +207,4 @@ function ordered(s: NetworkStatus): Record<string, unknown> {
  */
 export function formatNetworkStatus(list: NetworkStatus[]): string {
   return `[${list.map((s) => goMarshalIndent(ordered(s))).join(",")}]`;
-}
-
-const DnsSchema = v.object({
-  nameservers: v.optional(v.array(v.string())),
-  domain: v.optional(v.string()),
-  search: v.optional(v.array(v.string())),
-  options: v.optional(v.array(v.string())),
-});
-
-const NetworkStatusSchema = v.array(
-  v.object({
-    name: v.string(),
-    interface: v.optional(v.string()),
-    ips: v.optional(v.array(v.string())),
-    mac: v.optional(v.string()),
-    mtu: v.optional(v.number()),
-    default: v.optional(v.boolean()),
-    dns: v.optional(DnsSchema, {}),
-    "device-info": v.optional(v.unknown()),
-    gateway: v.optional(v.array(v.string())),
-  }),
-);
-
-/** Reads an annotation value back (tests, tools); code 6 when it is not a network-status list. */
-export function parseNetworkStatus(value: string): NetworkStatus[] {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(value);
-  } catch (err) {
-    throw new CniError(ErrorCode.DecodeFailure, "network-status annotation is not valid JSON", (err as Error).message);
-  }
-  const parsed = v.safeParse(NetworkStatusSchema, raw);
-  if (!parsed.success) {
-    const issue = parsed.issues[0];
-    const path = (issue.path ?? [])
-      .map((p) => (typeof p.key === "number" ? `[${p.key}]` : `.${String(p.key)}`))
-      .join("");
-    throw new CniError(
-      ErrorCode.DecodeFailure,
-      `invalid network-status annotation at ${path || "top level"}: ${issue.message}`,
-    );
-  }
-  return parsed.output.map((s) => {
-    const out = entry({ ...s, deviceInfo: s["device-info"] });
-    return out;
-  });
 }
