@@ -8,10 +8,11 @@
 # against it as the DaemonSet runs it (auto mode: it writes 00-multus.conf from
 # the cluster network's conflist); the shim is called as a container runtime
 # calls it (CNI env, 00-multus.conf on stdin) for ADD, CHECK, then DEL. It
-# prints the pod's network-status annotation, the interfaces in its netns and
-# `multus status` of the running daemon, and shows that DEL and the clean-up
-# remove everything that was made: interfaces, host-local leases, cache files,
-# the netns, links, processes and files.
+# prints what `multus validate` says the pod would get (offline, from the same
+# files), the ADD result, the pod's network-status annotation, the interfaces
+# in its netns and `multus status` of the running daemon, and shows that DEL
+# and the clean-up remove everything that was made: interfaces, host-local
+# leases, cache files, the netns, links, processes and files.
 # On any failure or Ctrl-C the trap removes it all too.
 #
 # DEMO_PAUSE=1 waits for Enter before DEL, to look around (ip netns exec ...).
@@ -129,6 +130,9 @@ shim() {
 }
 leases() { find "$dir/ipam" -type f -regex '.*/[0-9a-f.:]+$' | sed "s|$dir/ipam/||"; }
 cached() { find "$dir/cache" -type f | sed "s|$dir/cache/||"; }
+
+say "multus validate: what the pod would get, worked out offline from the same files"
+dist/multus validate --pod "$dir/manifests/pod.yaml" --nad "$dir/manifests/nads.yaml" --config "$dir/daemon-config.json"
 
 say "ADD: the shim, as the runtime runs it; its result"
 shim ADD | $bun -e 'console.log(JSON.stringify(JSON.parse(await Bun.stdin.text()), null, 2))'

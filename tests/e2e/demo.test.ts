@@ -67,6 +67,10 @@ describe.skipIf(!canRunE2e)("scripts/demo.sh", () => {
     expect(entries[1]).toMatchObject({ interface: "data0", ips: ["192.168.77.50"] });
     expect(entries[2]!.interface).toBe("net2");
     expect(out).toMatch(/data0@\S+\s+UP\s+192\.168\.77\.50\/24/);
+    // `multus validate` on the same files said the same before ADD.
+    expect(out).toMatch(/^data0\s+default\/macvlan-net\s+network\s+macvlan\s+1\.0\.0\s+ips=192\.168\.77\.50\/24$/m);
+    expect(out).toMatch(/^net2\s+default\/bridge-net\s+network\s+bridge\b/m);
+    expect(out).toContain("ok: the daemon would attach these networks");
     // `multus status` of the running daemon: ready, its informers listed the pod and both NADs.
     expect(out).toMatch(/^ready\s+yes$/m);
     expect(out).toMatch(/informer pods\s+synced, 1 cached/);
