@@ -36,6 +36,8 @@ let second: BridgeNet;
 let clusterFile: string;
 let confDir: string;
 const FAILING = `failing-${s}`;
+/** A network whose plugin is not installed. */
+const ABSENT = `absent-${s}`;
 const fileCleanup = createCleanup();
 
 /** Config shared by the daemons: where plugins and confs are; each daemon has its own cache and socket. */
@@ -61,6 +63,7 @@ beforeAll(async () => {
   await mkdir(confDir);
   clusterFile = await writeJson(join(confDir, "10-cluster.conflist"), bridgeConflist(cluster));
   await writeJson(join(confDir, "20-second.conflist"), bridgeConflist(second));
+  await writeJson(join(confDir, "40-absent.conf"), { cniVersion: "1.0.0", name: ABSENT, type: "absent-plugin" });
   // A delegate whose ADD fails with its own CNI error; DEL of it succeeds.
   await writeJson(join(confDir, "30-failing.conf"), { cniVersion: "1.0.0", name: FAILING, type: "failing" });
   const binDir = await createBinDir(join(work.dir, "bin-plugins"), {
@@ -209,6 +212,20 @@ describe.skipIf(!canRunE2e)('logFormat "json" at debug', () => {
     );
     expect(call).toMatchObject({ level: "debug", network: FAILING, exitStatus: "exit status 1" });
     expect(parsedLines(json).filter((o) => o.containerID === id && o.level === "error")).toHaveLength(1);
+    expect((await cni(json, "DEL", id)).code).toBe(0);
+  });
+
+  test("a delegate that could not be started says so", async () => {
+    const id = containerId("logjabs");
+    const add = await cni(json, "ADD", id, { defaultNetworks: [ABSENT] });
+    expect(add.json()).toMatchObject({
+      code: 7,
+      msg: expect.stringContaining('failed to find plugin "absent-plugin"'),
+    });
+    const call = await waitFor("the absent plugin's call", () =>
+      parsedLines(json).find((o) => o.containerID === id && o.plugin === "absent-plugin" && o.command === "ADD"),
+    );
+    expect(call).toMatchObject({ level: "debug", network: ABSENT, exitStatus: "not run" });
     expect((await cni(json, "DEL", id)).code).toBe(0);
   });
 });

@@ -186,8 +186,14 @@ describe.skipIf(!canRunE2e)("readinessindicatorfile in thin mode", () => {
     const id = containerId("rdythok");
     const call = (command: string) =>
       runCni(thin, { command, containerId: id, netns: ns.path, stdin: thinConf({ readinessindicatorfile: file }) });
-    expect((await call("ADD")).code).toBe(0);
+    const add = await call("ADD");
+    expect(add.code).toBe(0);
     expect(await ns.links()).toContain("eth0");
+    // The thin plugin says what the request did, as the daemon does.
+    const [addr] = await ns.addrs("eth0");
+    expect(add.stderr).toMatch(
+      new RegExp(`\\[verbose\\] ADD finished in [\\d.]+ ms: ${cluster.name}\\(bridge\\) eth0 ${addr}`),
+    );
     expect((await call("DEL")).code).toBe(0);
     await expectNothingAttached(id);
   });
