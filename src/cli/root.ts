@@ -28,7 +28,10 @@ const subCommands: Record<string, CommandDef | (() => Promise<CommandDef>)> = {
 };
 
 export const rootCommand = defineCommand({
-  meta: { name: "multus", description: "Multus CNI thick plugin: shim, daemon and installer in one binary" },
+  meta: {
+    name: "multus",
+    description: "Multus CNI thick plugin: shim, daemon, installer and diagnostics in one binary",
+  },
   subCommands,
 });
 

@@ -137,7 +137,7 @@ function podFrom(source: string, doc: Doc): PodInput {
   if (namespace !== meta?.namespace)
     notes.push({ source, where: at("metadata.namespace"), message: 'not set: taken as "default"' });
   const name =
-    typeof meta?.name === "string" && meta.name !== "" ? meta.name : String(meta?.generateName ?? "") + "<generated>";
+    typeof meta?.name === "string" && meta.name !== "" ? meta.name : `${String(meta?.generateName ?? "")}<generated>`;
   const pod = toPodInfo({ metadata: { ...meta, name, namespace }, status: obj?.status });
   return pod
     ? { pod, errors, notes }
