@@ -2,7 +2,7 @@
 // user-supplied conf (the key comes in the runtime's stdin, nothing strips it)
 // and in thin mode. ADD, GC and STATUS wait for the file, bounded, then code 11
 // naming it; DEL goes ahead with a warning.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -14,23 +14,20 @@ import {
   type DaemonHandle,
   type ShimRun,
 } from "../helpers/multus.ts";
-import { createCleanup, createNetns, deleteNetns, randomSuffix, type NetnsFixture } from "../helpers/netns.ts";
+import { createCleanup, randomSuffix } from "../helpers/netns.ts";
 import {
-  bridgeConflist,
   canRunE2e,
   containerId,
-  deleteBridge,
   ensureBinary,
   exists,
   PLUGIN_DIR,
-  randomPrefix,
   storeIps,
   waitFor,
-  writeJson,
   type BridgeNet,
+  writeBridgeNetwork,
+  netnsPerTest,
 } from "../helpers/e2e.ts";
 
-const s = randomSuffix(5);
 let work: Awaited<ReturnType<typeof createWorkdir>>;
 let daemon: DaemonHandle;
 let cluster: BridgeNet;
@@ -45,9 +42,11 @@ beforeAll(async () => {
   work = await createWorkdir();
   fileCleanup.add(() => work.remove());
   cniDir = join(work.dir, "cache");
-  cluster = { name: `cluster-${s}`, bridge: `mrbr${s}`, prefix: randomPrefix(), dataDir: join(work.dir, "ipam") };
-  fileCleanup.add(() => deleteBridge(cluster.bridge));
-  clusterFile = await writeJson(join(work.dir, "10-cluster.conflist"), bridgeConflist(cluster));
+  ({ net: cluster, file: clusterFile } = await writeBridgeNetwork({
+    dir: work.dir,
+    tag: "cluster",
+    cleanup: fileCleanup,
+  }));
   // The binary installed as `multus` is the thin plugin.
   await mkdir(join(work.dir, "thin"));
   thin = join(work.dir, "thin", "multus");
@@ -59,13 +58,7 @@ beforeAll(async () => {
 
 afterAll(() => fileCleanup.run());
 
-let ns: NetnsFixture;
-beforeEach(async () => {
-  if (canRunE2e) ns = await createNetns("mtrdy");
-});
-afterEach(async () => {
-  if (canRunE2e) await deleteNetns(ns.name);
-});
+const ns = netnsPerTest("mtrdy");
 
 /** A path no test has created yet. */
 const indicator = () => join(work.dir, `ready-${randomSuffix(8)}`);
