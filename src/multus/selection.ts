@@ -226,29 +226,25 @@ function checkDefaultRoute(label: Label, index: number, gateways: readonly strin
 // ---------------------------------------------------------------------------
 // The two forms.
 
+/** `text` split at `sep`, which may stand in it once at most (Go's parsePodNetworkObjectName). */
+function splitAtMostOnce(text: string, sep: string, where: { label: Label; index: number; item: string }): string[] {
+  const parts = text.split(sep);
+  if (parts.length <= 2) return parts;
+  throw elementError(
+    where.label,
+    where.index,
+    undefined,
+    `${JSON.stringify(where.item)} has more than one '${sep}'`,
+    `${GO_PREFIX}: parsePodNetworkObjectName: Invalid network object (failed at '${sep}')`,
+  );
+}
+
 function parseCommaItem(label: Label, index: number, item: string, defaultNamespace: string): NetworkSelection {
   if (item === "") throw elementError(label, index, undefined, "empty item (a doubled or trailing comma?)");
-  const slash = item.split("/");
-  if (slash.length > 2) {
-    throw elementError(
-      label,
-      index,
-      undefined,
-      `${JSON.stringify(item)} has more than one '/'`,
-      `${GO_PREFIX}: parsePodNetworkObjectName: Invalid network object (failed at '/')`,
-    );
-  }
+  const where = { label, index, item };
+  const slash = splitAtMostOnce(item, "/", where);
   const namespace = slash.length === 2 ? slash[0]!.trim() : "";
-  const at = slash[slash.length - 1]!.split("@");
-  if (at.length > 2) {
-    throw elementError(
-      label,
-      index,
-      undefined,
-      `${JSON.stringify(item)} has more than one '@'`,
-      `${GO_PREFIX}: parsePodNetworkObjectName: Invalid network object (failed at '@')`,
-    );
-  }
+  const at = splitAtMostOnce(slash[slash.length - 1]!, "@", where);
   const name = at[0]!.trim();
   const ifname = at.length === 2 ? at[1]!.trim() : "";
   checkNames(label, index, { name, namespace, ifname, goChecksNames: true });
