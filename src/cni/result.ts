@@ -146,18 +146,40 @@ type Loose<T> = { [K in keyof T]?: T[K] | null };
 // The hub keeps what Go's structs would keep: empty strings, zero ints
 // (mtu/advmss/priority) and empty lists are "absent"; table/scope are pointers
 // in Go, so 0 is kept.
-const nonEmpty = (s: string | null | undefined): s is string => typeof s === "string" && s !== "";
-const nonZero = (n: number | null | undefined): n is number => typeof n === "number" && n !== 0;
-const isSet = (n: number | null | undefined): n is number => typeof n === "number";
+const nonEmpty = (s: unknown): s is string => typeof s === "string" && s !== "";
+const nonZero = (n: unknown): n is number => typeof n === "number" && n !== 0;
+const isSet = (n: unknown): n is number => typeof n === "number";
+
+/** Which of a struct's optional fields the hub keeps, in Go's field order. */
+type KeepRules = Record<string, (value: unknown) => boolean>;
+const INTERFACE_FIELDS: KeepRules = {
+  mac: nonEmpty,
+  mtu: nonZero,
+  sandbox: nonEmpty,
+  socketPath: nonEmpty,
+  pciID: nonEmpty,
+};
+const ROUTE_FIELDS: KeepRules = {
+  dst: nonEmpty,
+  gw: nonEmpty,
+  mtu: nonZero,
+  advmss: nonZero,
+  priority: nonZero,
+  table: isSet,
+  scope: isSet,
+};
+
+function keptFields(src: object, rules: KeepRules): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, keep] of Object.entries(rules)) {
+    const value = (src as Record<string, unknown>)[key];
+    if (keep(value)) out[key] = value;
+  }
+  return out;
+}
 
 function cleanInterface(i: Loose<Interface>): Interface {
-  const out: Interface = { name: i.name ?? "" };
-  if (nonEmpty(i.mac)) out.mac = i.mac;
-  if (nonZero(i.mtu)) out.mtu = i.mtu;
-  if (nonEmpty(i.sandbox)) out.sandbox = i.sandbox;
-  if (nonEmpty(i.socketPath)) out.socketPath = i.socketPath;
-  if (nonEmpty(i.pciID)) out.pciID = i.pciID;
-  return out;
+  return { name: i.name ?? "", ...keptFields(i, INTERFACE_FIELDS) };
 }
 
 function cleanIp(ip: Loose<IPConfig> & { address: string }): IPConfig {
@@ -169,15 +191,7 @@ function cleanIp(ip: Loose<IPConfig> & { address: string }): IPConfig {
 }
 
 function cleanRoute(r: Loose<Route>): Route {
-  const out: Route = {};
-  if (nonEmpty(r.dst)) out.dst = r.dst;
-  if (nonEmpty(r.gw)) out.gw = r.gw;
-  if (nonZero(r.mtu)) out.mtu = r.mtu;
-  if (nonZero(r.advmss)) out.advmss = r.advmss;
-  if (nonZero(r.priority)) out.priority = r.priority;
-  if (isSet(r.table)) out.table = r.table;
-  if (isSet(r.scope)) out.scope = r.scope;
-  return out;
+  return keptFields(r, ROUTE_FIELDS);
 }
 
 function cleanDns(d: Loose<DNS> | null | undefined): DNS {
