@@ -47,6 +47,13 @@ export async function generateConf(opts: { configPath: string; primaryPath?: str
   return { path: join(config.cniConfigDir, basename(source)), content, source };
 }
 
+const EXAMPLES = `  multus config generate --config /etc/cni/net.d/multus.d/daemon-config.json > /tmp/00-multus.conf
+  diff /tmp/00-multus.conf /etc/cni/net.d/00-multus.conf     is the node's file what this config gives?
+  multus config generate --config new-config.json --primary /etc/cni/net.d/10-calico.conflist
+
+  Exit 0: printed; 1: the daemon would fail to start on this config, or writes no file. More in docs/cli.md.
+`;
+
 const generateCommand = defineCommand({
   meta: {
     name: "generate",
@@ -75,6 +82,8 @@ const generateCommand = defineCommand({
     }
   },
 });
+
+Object.assign(generateCommand, { examples: EXAMPLES });
 
 export const configCommand = defineCommand({
   meta: { name: "config", description: "Daemon configuration tools (`multus config generate --help`)" },

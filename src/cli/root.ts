@@ -53,7 +53,9 @@ export async function runCli(rawArgs: string[]): Promise<number> {
     // citty's runCommand does not handle --help: render it here, never run the command.
     // A command group without a subcommand named gets its usage too (exit 2: nothing was done).
     const parent = defineCommand({ meta: { name: ["multus", ...chosen.path.slice(0, -1)].join(" ") } });
-    const usage = await renderUsage(chosen.cmd, parent);
+    // A command may carry examples (citty's usage has no place for them): they follow the options.
+    const examples = (chosen.cmd as { examples?: string }).examples;
+    const usage = `${await renderUsage(chosen.cmd, parent)}${examples ? `\nEXAMPLES\n\n${examples}` : ""}`;
     if (wantsHelp) process.stdout.write(`${usage}\n`);
     else if (chosen.rest[0] && !chosen.rest[0].startsWith("-"))
       process.stderr.write(`multus: unknown command "${chosen.path.join(" ")} ${chosen.rest[0]}"\n${usage}\n`);

@@ -65,6 +65,14 @@ export function formatStatus(s: DaemonStatus): string {
   return `${shown.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n")}\n`;
 }
 
+const EXAMPLES = `  multus status                                  the daemon at /run/multus/multus.sock
+  multus status --socket-dir /host/run/multus/   inside the reference DaemonSet's pod
+  multus status --json | jq .requests            in flight and queued, for scripts
+
+  Exit 0: ready; 1: the daemon answers but is not ready (starting or stopping); 3: no daemon
+  answers (no socket, nobody listening, no answer in time). More in docs/cli.md.
+`;
+
 export const statusCommand = defineCommand({
   meta: {
     name: "status",
@@ -90,3 +98,4 @@ export const statusCommand = defineCommand({
     return status.ready ? 0 : EXIT_NOT_READY;
   },
 });
+Object.assign(statusCommand, { examples: EXAMPLES });

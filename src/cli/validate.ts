@@ -83,6 +83,14 @@ function defaultRouteText(r: ValidateReport): string {
   return `${r.defaultRoute.kept.map((k) => `${k.family} via ${k.via} on ${k.ifname}`).join(", ")}; every other default route is removed`;
 }
 
+const EXAMPLES = `  multus validate --pod web.yaml --nad nads.yaml
+  kubectl get pod web -o yaml > web.yaml; kubectl get net-attach-def -A -o yaml > nads.yaml
+  multus validate --pod web.yaml --nad nads.yaml --config /etc/cni/net.d/multus.d/daemon-config.json --json
+
+  Exit 0: the daemon would attach the networks shown; 1: it would refuse the pod (every error is
+  listed with its file and place); 2: a file cannot be read. More in docs/cli.md.
+`;
+
 export const validateCommand = defineCommand({
   meta: {
     name: "validate",
@@ -130,3 +138,4 @@ export const validateCommand = defineCommand({
     return report.ok ? 0 : 1;
   },
 });
+Object.assign(validateCommand, { examples: EXAMPLES });

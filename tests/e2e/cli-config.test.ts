@@ -219,6 +219,7 @@ describe.skipIf(!canRunE2e)("multus config generate: a bad config exits 1 and sa
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("multus config generate");
     expect(help.stdout).toContain("--primary");
+    expect(help.stdout).toContain("EXAMPLES");
     const group = await runMultus(["config"]);
     expect(group.code).toBe(2);
     expect(group.stderr).toContain("generate");

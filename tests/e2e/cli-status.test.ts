@@ -165,6 +165,7 @@ describe.skipIf(!canRunE2e)("multus status without a daemon", () => {
     for (const word of ["--socket-dir", "--json", "--timeout", "exit 0 ready, 1 not ready, 3 no daemon"]) {
       expect(help.stdout).toContain(word);
     }
+    expect(help.stdout).toMatch(/EXAMPLES\n\n {2}multus status/);
     const bad = await runMultus(["status", "--timeout", "soon"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--timeout");

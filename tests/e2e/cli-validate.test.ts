@@ -399,5 +399,6 @@ describe.skipIf(!canRunE2e)("multus validate: usage", () => {
     const help = await runMultus(["validate", "--help"]);
     expect(help.code).toBe(0);
     for (const word of ["--pod", "--nad", "--config", "--ifname", "--json"]) expect(help.stdout).toContain(word);
+    expect(help.stdout).toContain("EXAMPLES");
   });
 });
