@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CniError } from "../cni/errors.ts";
+import { captureLog, logged } from "../../tests/helpers/capture-log.ts";
 import { describeSeconds, waitForReadinessIndicator } from "./readiness-indicator.ts";
 
 let dir: string;
@@ -14,12 +15,14 @@ afterEach(() => rm(dir, { recursive: true, force: true }));
 describe("waitForReadinessIndicator", () => {
   test("returns once the file appears", async () => {
     const file = join(dir, "ready");
-    const waiting = waitForReadinessIndicator(file, { timeoutMs: 10_000 });
+    const log = captureLog();
+    const waiting = waitForReadinessIndicator(file, { timeoutMs: 10_000, log });
     let done = false;
     void waiting.then(() => {
       done = true;
     });
-    await Bun.sleep(0);
+    // Said once the first look found no file: from then on it is waiting.
+    await logged(log, `waiting up to 10 s for readiness indicator file ${file}`, 0);
     expect(done).toBe(false);
     await writeFile(file, "");
     await waiting;

@@ -3,7 +3,7 @@ import { chmod, mkdir, mkdtemp, readFile, rename, rm, stat, symlink, writeFile }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CniError } from "../cni/errors.ts";
-import { createLogger, type Logger } from "../util/log.ts";
+import { createLogger } from "../util/log.ts";
 import {
   copyUserConfig,
   createConfigManager,
@@ -11,34 +11,11 @@ import {
   type ConfigManager,
   type ConfigManagerOptions,
 } from "./watch.ts";
-import { waitForReadinessIndicator } from "./readiness-indicator.ts";
+import { captureLog, logged } from "../../tests/helpers/capture-log.ts";
 
 const log = createLogger({});
 
-/** A logger that keeps every line: the manager's log is how a test sees that it re-checked. */
-function captureLog(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const logger: Logger & { lines: string[] } = {
-    lines,
-    level: "debug",
-    panic: (m) => void lines.push(m),
-    error: (m) => void lines.push(m),
-    warn: (m) => void lines.push(m),
-    verbose: (m) => void lines.push(m),
-    debug: (m) => void lines.push(m),
-    with: () => logger,
-  };
-  return logger;
-}
-
-/** Waits until the manager logs a line containing `needle` after `from` lines. */
-async function logged(logger: { lines: string[] }, needle: string, from: number): Promise<number> {
-  const at = await until(async () => {
-    const i = logger.lines.findIndex((l, n) => n >= from && l.includes(needle));
-    return i >= 0 ? i + 1 : false;
-  }, `a log line with "${needle}"`);
-  return at;
-}
+// The manager's log (captureLog) is how a test sees that it re-checked.
 let dir = "";
 let netd = "";
 const managers: ConfigManager[] = [];
@@ -325,18 +302,6 @@ describe("writing and watching", () => {
 });
 
 describe("readiness indicator", () => {
-  test("waits for the file to appear, bounded", async () => {
-    const file = join(dir, "ready");
-    const logger = captureLog();
-    const ready = settledState(waitForReadinessIndicator(file, { timeoutMs: 10_000, log: logger }));
-    await logged(logger, `waiting up to 10 s for readiness indicator file ${file}`, 0);
-    expect(ready.settled).toBe(false);
-    await writeFile(file, "");
-    await ready.promise;
-    const err = await errorOf(waitForReadinessIndicator(join(dir, "never"), { timeoutMs: 100 }));
-    expect(err.message).toContain(`still waiting for readinessindicatorfile @ ${join(dir, "never")}`);
-  });
-
   test("its removal removes 00-multus.conf and resolves `lost`", async () => {
     const file = join(dir, "run", "ready");
     await mkdir(join(dir, "run"));
