@@ -1,10 +1,10 @@
 // Per-attachment result cache, file-compatible with libcni (libcni/api.go
 // cachedInfo): <cacheDir>/results/<networkName>-<containerId>-<ifName>.
 // Written temp-then-rename; a missing entry reads as undefined.
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { isRecord } from "../util/is-record.ts";
+import { readTextIfPresent, tryParseJson } from "../util/json-file.ts";
 import { removeIfPresent } from "../util/remove.ts";
 import { CniError, ErrorCode } from "./errors.ts";
 
@@ -82,36 +82,20 @@ export async function writeCachedResult(
  * that is not JSON is a decode failure.
  */
 export async function readCachedResult(cacheDir: string, key: CacheKey): Promise<CachedAttachment | undefined> {
-  const path = cachedResultPath(cacheDir, key);
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new CniError(
-      ErrorCode.IoFailure,
-      `failed to read cached network ${q(key.networkName)} result`,
-      (err as Error).message,
-      { cause: err },
-    );
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
+  const what = `cached network ${q(key.networkName)} result`;
+  const text = await readTextIfPresent(cachedResultPath(cacheDir, key)).catch((err: Error) => {
+    throw new CniError(ErrorCode.IoFailure, `failed to read ${what}`, err.message, { cause: err });
+  });
+  if (text === undefined) return undefined;
+  const json = tryParseJson(text);
+  if (!json.ok || !isRecord(json.value)) {
     throw new CniError(
       ErrorCode.DecodeFailure,
-      `failed to unmarshal cached network ${q(key.networkName)} result`,
-      (err as Error).message,
+      `failed to unmarshal ${what}`,
+      json.ok ? "not a JSON object" : json.reason,
     );
   }
-  if (!isRecord(parsed)) {
-    throw new CniError(
-      ErrorCode.DecodeFailure,
-      `failed to unmarshal cached network ${q(key.networkName)} result`,
-      "not a JSON object",
-    );
-  }
+  const parsed = json.value;
   if (parsed.kind !== CACHE_KIND_V1) {
     return { ...key, netns: "", config: new Uint8Array(), cniArgs: [], capabilityArgs: {}, result: parsed };
   }

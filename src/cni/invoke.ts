@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { CniError, ErrorCode, isCniErrorObject } from "./errors.ts";
 import { Env, type CniCommand } from "./spec.ts";
 import { DEFAULT_PATH } from "../util/default-path.ts";
+import { tryParseJson } from "../util/json-file.ts";
 
 export interface ExecRequest {
   command: CniCommand;
@@ -267,21 +268,12 @@ function pluginError(reason: string, stdout: Uint8Array, stderr: Uint8Array): Cn
     if (errText === "") return new CniError(ErrorCode.Internal, `netplugin failed with no error message: ${reason}`);
     return new CniError(ErrorCode.Internal, `netplugin failed: ${quote(truncate(errText))}`, reason);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(out);
-  } catch (err) {
-    return new CniError(
-      ErrorCode.Internal,
-      `netplugin failed but error parsing its diagnostic message ${quote(truncate(out))}`,
-      (err as Error).message,
-    );
-  }
-  if (isCniErrorObject(parsed)) return CniError.fromObject(parsed);
+  const json = tryParseJson(out);
+  if (json.ok && isCniErrorObject(json.value)) return CniError.fromObject(json.value);
   return new CniError(
     ErrorCode.Internal,
     `netplugin failed but error parsing its diagnostic message ${quote(truncate(out))}`,
-    "not a CNI error object (needs a numeric code and a msg)",
+    json.ok ? "not a CNI error object (needs a numeric code and a msg)" : json.reason,
   );
 }
 

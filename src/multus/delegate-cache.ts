@@ -4,11 +4,11 @@
 // own: the assigned ifname, the master flag, the runtimeConfig sent on ADD (so
 // DEL gives each delegate exactly what it got: portmap needs its mappings) and
 // which entry is the auxiliary chain.
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as v from "valibot";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
+import { readTextIfPresent, tryParseJson } from "../util/json-file.ts";
 import { removeIfPresent } from "../util/remove.ts";
 import { decodeJsonObject, validate } from "../cni/schemas.ts";
 import { delegateFromBytes, type Delegate } from "./delegates.ts";
@@ -104,22 +104,15 @@ export async function readDelegateCache(opts: {
 }): Promise<CacheEntry[] | undefined> {
   const { cniDir, containerId, requestIfname } = opts;
   const path = delegateCachePath(cniDir, containerId);
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new CniError(ErrorCode.IoFailure, `cannot read delegate cache ${path}`, (err as Error).message);
+  const text = await readTextIfPresent(path).catch((err: Error) => {
+    throw new CniError(ErrorCode.IoFailure, `cannot read delegate cache ${path}`, err.message);
+  });
+  if (text === undefined) return undefined;
+  const json = tryParseJson(text);
+  if (!json.ok || !Array.isArray(json.value)) {
+    throw new CniError(ErrorCode.DecodeFailure, `corrupt delegate cache ${path}`, json.ok ? "not a list" : json.reason);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new CniError(ErrorCode.DecodeFailure, `corrupt delegate cache ${path}`, (err as Error).message);
-  }
-  if (!Array.isArray(parsed))
-    throw new CniError(ErrorCode.DecodeFailure, `corrupt delegate cache ${path}`, "not a list");
-  const entries = validate(DelegateCacheSchema, parsed, ErrorCode.DecodeFailure, `delegate cache ${path}`);
+  const entries = validate(DelegateCacheSchema, json.value, ErrorCode.DecodeFailure, `delegate cache ${path}`);
   return entries.map((entry, i) => {
     const bytes = Buffer.from(entry.Bytes ?? "", "base64").toString("utf8");
     const raw = decodeJsonObject(bytes, `delegate ${i} in ${path}`);
