@@ -23,7 +23,7 @@ import {
   bridgeNet,
   netnsPerTest,
 } from "../helpers/e2e.ts";
-import { NODE, describeRun, startK8sEnv, type K8sEnv, type PodHandle } from "../helpers/k8s-e2e.ts";
+import { NODE, createdAndCached, describeRun, startK8sEnv, type K8sEnv, type PodHandle } from "../helpers/k8s-e2e.ts";
 import { createVethPair, deleteLink, randomSuffix } from "../helpers/netns.ts";
 
 const NETWORKS = "k8s.v1.cni.cncf.io/networks";
@@ -107,7 +107,9 @@ async function delOk(pod: PodHandle, id: string): Promise<void> {
 describe.skipIf(!canRunE2e)("requests the daemon makes", () => {
   test("ADD with warm caches: no GET of the pod or its NADs, exactly one write (PATCH pods/status); DEL from the cache: no request", async () => {
     await informersWatching();
-    const { pod, nets } = podWithTwoNetworks();
+    const { pod, nets } = await createdAndCached(env, { pods: 1, "network-attachment-definitions": 2 }, () =>
+      podWithTwoNetworks(),
+    );
     const id = containerId();
     env.fake.resetCounts();
     await addOk(pod, id);
@@ -136,9 +138,11 @@ describe.skipIf(!canRunE2e)("requests the daemon makes", () => {
     const name = `bound-${randomSuffix(6)}`;
     const uid = crypto.randomUUID();
     env.fake.createPod({ namespace: "default", name, uid });
-    env.fake.updatePod("default", name, (p) => {
-      (p.spec as Record<string, unknown>).nodeName = NODE;
-    });
+    await createdAndCached(env, { pods: 1 }, () =>
+      env.fake.updatePod("default", name, (p) => {
+        (p.spec as Record<string, unknown>).nodeName = NODE;
+      }),
+    );
     const pod: PodHandle = {
       namespace: "default",
       name,
@@ -240,7 +244,9 @@ describe.skipIf(!canRunE2e)("informer recovery", () => {
       expect(cut).toBeGreaterThanOrEqual(2);
       await informersWatching();
 
-      const { pod, nets } = podWithTwoNetworks();
+      const { pod, nets } = await createdAndCached(env, { pods: 1, "network-attachment-definitions": 2 }, () =>
+        podWithTwoNetworks(),
+      );
       const id = containerId();
       env.fake.resetCounts();
       await addOk(pod, id);

@@ -18,6 +18,7 @@ import {
   createBinDir,
   deleteBridge,
   ensureBinary,
+  socketRequest,
   waitFor,
   writeJson,
   type BridgeNet,
@@ -76,7 +77,25 @@ export interface K8sEnv {
   networkStatus(pod: PodHandle): string | undefined;
   /** Events about the pod, waiting until at least `min` have arrived (events are sent after the reply). */
   events(pod: PodHandle, min: number): Promise<RecordedEvent[]>;
+  /** Objects in the daemon's informer caches, by informer name, as its GET /status reports them. */
+  cachedObjects(): Promise<Record<string, number>>;
   stop(): Promise<void>;
+}
+
+/**
+ * Runs `create`, then waits until the daemon's informers hold `more` objects
+ * more than before (by informer name: "pods", "network-attachment-definitions"):
+ * an ADD right after creating a pod otherwise races the watch event and
+ * rightly falls back to a live GET.
+ */
+export async function createdAndCached<T>(env: K8sEnv, more: Record<string, number>, create: () => T): Promise<T> {
+  const before = await env.cachedObjects();
+  const made = create();
+  await waitFor(`the daemon's caches to hold ${JSON.stringify(more)} more`, async () => {
+    const now = await env.cachedObjects();
+    return Object.entries(more).every(([name, n]) => (now[name] ?? 0) >= (before[name] ?? 0) + n);
+  });
+  return made;
 }
 
 export async function startK8sEnv(opts: K8sEnvOptions = {}): Promise<K8sEnv> {
@@ -172,6 +191,12 @@ export async function startK8sEnv(opts: K8sEnvOptions = {}): Promise<K8sEnv> {
           const list = about();
           return list.length >= min ? list : undefined;
         });
+      },
+
+      async cachedObjects() {
+        const status = await socketRequest(join(daemon.socketDir, "multus.sock"), "/status", { method: "GET" });
+        const informers = status.json().kubernetes.informers as Array<{ name: string; objects: number }>;
+        return Object.fromEntries(informers.map((i) => [i.name, i.objects]));
       },
 
       stop: () => cleanup.run(),
