@@ -24,7 +24,7 @@ import {
 import {
   checkNamespaceIsolation,
   parseDefaultNetworkAnnotation,
-  parseNetworkSelections,
+  parseNetworkSelectionsEach,
   type NetworkSelection,
 } from "../multus/selection.ts";
 import { composeRuntimeConfig, MULTUS_RUNTIME_KEYS } from "../multus/runtime-config.ts";
@@ -222,7 +222,11 @@ function checkAnnotations(opts: {
     delete annotations[key];
   };
   try {
-    report.networks = parseNetworkSelections(pod.annotations[NETWORKS_ANNOTATION], pod.namespace);
+    // Every bad element is reported; the annotation is then left out of resolution, as the daemon refuses it whole.
+    const each = parseNetworkSelectionsEach(pod.annotations[NETWORKS_ANNOTATION], pod.namespace);
+    report.networks = each.selections;
+    for (const err of each.errors.slice(0, -1)) fail(NETWORKS_ANNOTATION, err);
+    if (each.errors.length > 0) throw each.errors.at(-1);
     checkNamespaceIsolation({
       podNamespace: pod.namespace,
       selections: report.networks,

@@ -7,6 +7,7 @@ import {
   isSystemNamespace,
   parseDefaultNetworkAnnotation,
   parseNetworkSelections,
+  parseNetworkSelectionsEach,
 } from "./selection.ts";
 
 const GO_JSON = "parsePodNetworkAnnotation: failed to parse pod Network Attachment Selection Annotation JSON format";
@@ -600,5 +601,25 @@ describe("isSystemNamespace", () => {
     expect(isSystemNamespace("default", ["kube-system"])).toBe(false);
     expect(isSystemNamespace("x", [])).toBe(false);
     expect(isSystemNamespace("b", ["a", "b"])).toBe(true);
+  });
+});
+
+describe("parseNetworkSelectionsEach", () => {
+  test.each([
+    ["comma form", "good, Bad_Name, ok@x/y, also-good"],
+    [
+      "JSON form",
+      JSON.stringify([{ name: "good" }, { name: "Bad_Name" }, { name: "ok", interface: "x/y" }, { name: "also-good" }]),
+    ],
+  ])("%s: every bad element reported with its index, the good ones kept", (_form, annotation) => {
+    const { selections, errors } = parseNetworkSelectionsEach(annotation, "apps");
+    expect(selections.map((s) => s.name)).toEqual(["good", "also-good"]);
+    expect(errors.map((e) => e.message.match(/element \d+/)?.[0])).toEqual(["element 1", "element 2"]);
+    // The strict parser stops at the first of them, with the same error.
+    expect(() => parseNetworkSelections(annotation, "apps")).toThrow(errors[0]!.message);
+  });
+
+  test("an annotation that is not a list still throws", () => {
+    expect(() => parseNetworkSelectionsEach('{"name": "a"}', "apps")).toThrow("must be a list");
   });
 });

@@ -308,7 +308,28 @@ function parseJsonElement(label: Label, index: number, raw: unknown, defaultName
   return out;
 }
 
-function parseAnnotation(label: Label, annotation: string | undefined, defaultNamespace: string): NetworkSelection[] {
+/**
+ * With `onElementError`, a bad element is handed to it and left out instead of
+ * thrown, so every bad element can be reported (multus validate); an annotation
+ * that is not even a list still throws.
+ */
+function parseAnnotation(
+  label: Label,
+  annotation: string | undefined,
+  defaultNamespace: string,
+  onElementError?: (err: CniError) => void,
+): NetworkSelection[] {
+  const each = <T>(items: T[], parse: (item: T, i: number) => NetworkSelection): NetworkSelection[] =>
+    items.flatMap((item, i) => {
+      if (!onElementError) return [parse(item, i)];
+      try {
+        return [parse(item, i)];
+      } catch (err) {
+        if (!(err instanceof CniError)) throw err;
+        onElementError(err);
+        return [];
+      }
+    });
   if (annotation === undefined || annotation.trim() === "") return [];
   if (/[[{"]/.test(annotation)) {
     let raw: unknown;
@@ -330,9 +351,9 @@ function parseAnnotation(label: Label, annotation: string | undefined, defaultNa
         `${GO_PREFIX}: failed to parse pod Network Attachment Selection Annotation JSON format`,
       );
     }
-    return raw.map((element, i) => parseJsonElement(label, i, element, defaultNamespace));
+    return each(raw, (element, i) => parseJsonElement(label, i, element, defaultNamespace));
   }
-  return annotation.split(",").map((item, i) => parseCommaItem(label, i, item.trim(), defaultNamespace));
+  return each(annotation.split(","), (item, i) => parseCommaItem(label, i, item.trim(), defaultNamespace));
 }
 
 /**
@@ -343,6 +364,16 @@ function parseAnnotation(label: Label, annotation: string | undefined, defaultNa
  */
 export function parseNetworkSelections(annotation: string | undefined, defaultNamespace: string): NetworkSelection[] {
   return parseAnnotation("networks", annotation, defaultNamespace);
+}
+
+/** parseNetworkSelections that goes on past a bad element: the good ones, and one error per bad element. */
+export function parseNetworkSelectionsEach(
+  annotation: string | undefined,
+  defaultNamespace: string,
+): { selections: NetworkSelection[]; errors: CniError[] } {
+  const errors: CniError[] = [];
+  const selections = parseAnnotation("networks", annotation, defaultNamespace, (err) => errors.push(err));
+  return { selections, errors };
 }
 
 /**

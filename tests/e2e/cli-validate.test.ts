@@ -349,6 +349,14 @@ const BAD: Bad[] = [
     ],
   },
   {
+    name: "every bad element of the networks annotation, each with its index",
+    files: { pod: podYaml({ [NETWORKS]: "ok, Bad_Name, x@waytoolonginterface" }) },
+    errors: [
+      ["pod.yaml", `metadata.annotations["${NETWORKS}"]`, /element 1: field "name"/],
+      ["pod.yaml", `metadata.annotations["${NETWORKS}"]`, /element 2: field "interface"/],
+    ],
+  },
+  {
     name: "every error at once: the default-network annotation, a missing NAD, a bad NAD file",
     files: {
       pod: podYaml({ [DEFAULT_NET]: "a,b", [NETWORKS]: "gone" }),
