@@ -1,6 +1,7 @@
 /** NetworkAttachmentDefinitions: the trimmed shape we keep and live reads. */
 import type { KubeHttp } from "./client.ts";
-import { isObjectNotFound, isRetryable } from "./errors.ts";
+import { isObjectNotFound } from "./errors.ts";
+import { readObject } from "./read-object.ts";
 import type { Nad, PodRef } from "../ports/kube.ts";
 import { asRecord } from "../util/is-record.ts";
 
@@ -38,14 +39,12 @@ export async function readNad(
   ref: PodRef,
   opts: { timeoutMs: number; signal?: AbortSignal },
 ): Promise<Nad | null> {
-  try {
-    const obj = await http.call<unknown>({ method: "GET", path: nadPath(ref) }, { ...opts, retryIf: isRetryable });
-    const nad = toNad(obj);
-    if (!nad) throw new Error(`GET ${nadPath(ref)}: the answer is not a NetworkAttachmentDefinition`);
-    return nad;
-  } catch (err) {
-    // A 404 without a Status is the URL: the NetworkAttachmentDefinition CRD is not installed.
-    if (isObjectNotFound(err)) return null;
-    throw err;
-  }
+  // A 404 without a Status is the URL: the NetworkAttachmentDefinition CRD is not installed.
+  return readObject(http, {
+    path: nadPath(ref),
+    kind: "NetworkAttachmentDefinition",
+    convert: toNad,
+    isMissing: isObjectNotFound,
+    ...opts,
+  });
 }

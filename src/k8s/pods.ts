@@ -3,6 +3,7 @@ import type { PodAnnotation, PodInfo, PodRef } from "../ports/kube.ts";
 import { asRecord } from "../util/is-record.ts";
 import type { KubeHttp } from "./client.ts";
 import { isConflict, isNotFound, isRetryable } from "./errors.ts";
+import { readObject } from "./read-object.ts";
 
 /** Set by the kubelet; anything but "api" marks a static pod (its UID differs from the API's). */
 export const CONFIG_SOURCE_ANNOTATION = "kubernetes.io/config.source";
@@ -55,15 +56,7 @@ export async function readPod(
   ref: PodRef,
   opts: { timeoutMs: number; signal?: AbortSignal },
 ): Promise<PodInfo | null> {
-  try {
-    const obj = await http.call<unknown>({ method: "GET", path: podPath(ref) }, { ...opts, retryIf: isRetryable });
-    const info = toPodInfo(obj);
-    if (!info) throw new Error(`GET ${podPath(ref)}: the answer is not a Pod`);
-    return info;
-  } catch (err) {
-    if (isNotFound(err)) return null;
-    throw err;
-  }
+  return readObject(http, { path: podPath(ref), kind: "Pod", convert: toPodInfo, isMissing: isNotFound, ...opts });
 }
 
 /**
