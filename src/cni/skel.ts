@@ -26,6 +26,9 @@ export interface SkelHandlers {
   status(args: CmdArgs, conf: Record<string, unknown>): Promise<void>;
 }
 
+/** The handler of each command that prints nothing on success. */
+const HANDLER_OF = { DEL: "del", CHECK: "check", GC: "gc", STATUS: "status" } as const;
+
 /** The config version each command first appeared in (SPEC "Version considerations"). */
 const MIN_CONFIG_VERSION: Partial<Record<CniCommand, string>> = { CHECK: "0.4.0", GC: "1.1.0", STATUS: "1.1.0" };
 
@@ -86,23 +89,9 @@ export async function runSkel(
     reconcileVersion(version, supported);
     await refuseOwnNetns(args, io.env);
 
-    switch (args.command) {
-      case "ADD":
-        io.stdout(formatCniJson(await handlers.add(args, conf)));
-        break;
-      case "DEL":
-        await handlers.del(args, conf);
-        break;
-      case "CHECK":
-        await handlers.check(args, conf);
-        break;
-      case "GC":
-        await handlers.gc(args, conf);
-        break;
-      case "STATUS":
-        await handlers.status(args, conf);
-        break;
-    }
+    // ADD alone prints a result; the others print nothing on success.
+    if (args.command === "ADD") io.stdout(formatCniJson(await handlers.add(args, conf)));
+    else await handlers[HANDLER_OF[args.command]](args, conf);
     return 0;
   } catch (err) {
     io.stdout(formatCniJson(toCniError(err).toJSON(errorVersion)));
