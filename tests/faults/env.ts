@@ -28,8 +28,8 @@ export interface FaultNode {
   /** Every container ID of this node starts with it (the orphan-process audit looks for it). */
   tag: string;
   containerId(): string;
-  /** The daemon started again on the same config (after a SIGKILL, say). */
-  restart(): Promise<DaemonHandle>;
+  /** The daemon started again on the same config (after a SIGKILL, say), `overrides` laid over it. */
+  restart(overrides?: Record<string, unknown>): Promise<DaemonHandle>;
   /** A CNI call through the compiled shim with both networks (or `defaultNetworks`) in its stdin. */
   cni(call: FaultCall): Promise<ShimRun>;
   audit(extra?: Partial<AuditScope>): Promise<string[]>;
@@ -82,8 +82,8 @@ export async function startFaultNode(opts: FaultNodeOptions = {}): Promise<Fault
       daemon,
       tag,
       containerId: () => `${tag}-${randomSuffix(10)}`,
-      async restart() {
-        daemon = await startDaemon(work.dir, config);
+      async restart(overrides = {}) {
+        daemon = await startDaemon(work.dir, { ...config, ...overrides });
         node.daemon = daemon;
         return daemon;
       },

@@ -97,4 +97,31 @@ describe.skipIf(!canRunE2e)("a DEL whose plugin is not installed", () => {
     expect(await metric("multus_del_tombstones_pending")).toEqual(["multus_del_tombstones_pending 0"]);
     expect(await node.audit({ networks: [node.cluster, node.second, ptp] })).toEqual([]);
   });
+
+  test("a tombstone left by a stopped daemon is replayed when the next one starts", async () => {
+    const ns = await createNetns("mtts");
+    const id = node.containerId();
+    const call = { containerId: id, netns: ns.path, defaultNetworks: [ptp.name] };
+    const add = await node.cni({ command: "ADD", ...call });
+    expect(add.code, describeRun(add)).toBe(0);
+    await rm(join(node.binDir, "ptp"));
+    await deleteNetns(ns.name);
+    const del = await node.cni({ command: "DEL", ...call, netns: "" });
+    expect(del.code, describeRun(del)).toBe(0);
+    const stoneFile = join(node.cniDir, "tombstones", `${id}-net1.json`);
+    expect(await Bun.file(stoneFile).exists()).toBe(true);
+
+    expect(await node.daemon.stop()).toBe(0);
+    await symlink(join(PLUGIN_DIR, "ptp"), join(node.binDir, "ptp"));
+    // A timer an hour away: only the pass at start can replay it.
+    await node.restart({ tombstoneReplaySeconds: 3600, metricsPort: freePort() });
+    await waitFor(
+      "the tombstone to be replayed at start",
+      async () => !(await Bun.file(stoneFile).exists()),
+      10_000,
+      50,
+    );
+    expect(await storeIps(ptp.dataDir, ptp.name)).toEqual([]);
+    expect(await node.audit({ networks: [node.cluster, node.second, ptp] })).toEqual([]);
+  });
 });
