@@ -21,8 +21,11 @@ export async function installSelf(opts: {
   source: string;
   dest: string;
   type: keyof typeof INSTALL_NAMES;
-}): Promise<{ target: string; passthru: string }> {
+  /** Also install passthru (default true); Go's thin entrypoint copies only multus. */
+  passthru?: boolean;
+}): Promise<{ target: string; passthru?: string }> {
   const name = INSTALL_NAMES[opts.type];
+  const withPassthru = opts.passthru ?? true;
   await mkdir(opts.dest, { recursive: true });
   const target = join(opts.dest, name);
   const passthru = join(opts.dest, PASSTHRU_NAME);
@@ -32,18 +35,20 @@ export async function installSelf(opts: {
   try {
     await copyFile(opts.source, tmp);
     await chmod(tmp, (await stat(opts.source)).mode & 0o7777);
-    await link(tmp, tmpPassthru).catch(async () => {
-      await copyFile(tmp, tmpPassthru);
-      await chmod(tmpPassthru, (await stat(tmp)).mode & 0o7777);
-    });
+    if (withPassthru) {
+      await link(tmp, tmpPassthru).catch(async () => {
+        await copyFile(tmp, tmpPassthru);
+        await chmod(tmpPassthru, (await stat(tmp)).mode & 0o7777);
+      });
+    }
     await rename(tmp, target);
-    await rename(tmpPassthru, passthru);
+    if (withPassthru) await rename(tmpPassthru, passthru);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
     await unlink(tmpPassthru).catch(() => undefined);
     throw err;
   }
-  return { target, passthru };
+  return { target, passthru: withPassthru ? passthru : undefined };
 }
 
 export const installCommand = defineCommand({

@@ -25,6 +25,7 @@ const subCommands: Record<string, CommandDef | (() => Promise<CommandDef>)> = {
   config: () => import("./config.ts").then((m) => m.configCommand as CommandDef),
   status: () => import("./status.ts").then((m) => m.statusCommand as CommandDef),
   validate: () => import("./validate.ts").then((m) => m.validateCommand as CommandDef),
+  "thin-entrypoint": () => import("./thin-entrypoint.ts").then((m) => m.thinEntrypointCommand as CommandDef),
 };
 
 export const rootCommand = defineCommand({
