@@ -58,6 +58,10 @@ export async function runEntrypoint(o: EntrypointOptions): Promise<number> {
   const state: PassState = { written: new Set() };
   const first = await syncPass(o, state).catch((err: Error) => err);
   if (first) return fail(first.message);
+  // Go's lines; the second also tells a supervisor (or a test) that the first pass is done.
+  say("kubeconfig file is created.");
+  say("multus config file is created.");
+  if (!o.skipConfigWatch) say("Entering watch loop...");
   if (!o.skipConfigWatch) await watchLoop(o, state, stopped);
   else await stopped;
   if (o.cleanupConfigOnExit) {
@@ -163,7 +167,7 @@ async function writeConf(o: EntrypointOptions, state: PassState): Promise<void> 
     throw new Error(`cannot read master CNI config json: ${path} is not a JSON object`);
   const conf = renderThinConf(o, { path, raw: raw as Record<string, unknown> });
   const target = join(o.cniConfDir, conf.name);
-  if (await writeIfChanged(target, conf.text, state)) say(`multus config file ${target} is created.`);
+  if (await writeIfChanged(target, conf.text, state)) say(`multus config is written to ${target}`);
   // The other name left from an earlier version would sort first and be the one a runtime reads.
   const other = join(o.cniConfDir, conf.name === THIN_CONF_FILE ? THIN_CONFLIST_FILE : THIN_CONF_FILE);
   await rm(other, { force: true });
