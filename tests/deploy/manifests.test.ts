@@ -5,7 +5,7 @@
 // together: the paths in daemon-config.json resolve through the DaemonSet's
 // mounts to the host paths the shim, the runtime and chroot expect; commands
 // name the binary where the image puts it; RBAC grants exactly the calls the
-// code makes. The thin manifest's shell loop is run for real.
+// code makes. The thin manifest's entrypoint command is run for real.
 import { describe, expect, test, beforeAll, afterAll } from "bun:test";
 import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { existsSync, readFileSync } from "node:fs";
@@ -24,7 +24,8 @@ import { DEFAULT_SOCKET_DIR, socketPathIn } from "../../src/api/api.ts";
 import { parseDaemonConfig } from "../../src/config/daemon-config.ts";
 import { MultusConfSchema } from "../../src/multus/netconf.ts";
 import { INSTALL_NAMES } from "../../src/cli/install.ts";
-import { waitFor } from "../helpers/e2e.ts";
+import { ensureBinary } from "../helpers/e2e.ts";
+import { parseThinFlags } from "../../src/cli/thin-entrypoint.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const THICK = "deployments/multus-daemonset-thick.yml";
@@ -246,7 +247,9 @@ describe.each(MANIFESTS)("%s", (file) => {
   const objects = loadManifest(file);
 
   test("parses as YAML and holds the expected objects", () => {
-    expect(objects.map((o) => `${o.apiVersion}/${o.kind}`).sort()).toEqual(Object.keys(MODELS).sort());
+    // The thin entrypoint takes flags: no ConfigMap there.
+    const expected = Object.keys(MODELS).filter((k) => file !== THIN || k !== "v1/ConfigMap");
+    expect(objects.map((o) => `${o.apiVersion}/${o.kind}`).sort()).toEqual(expected.sort());
   });
 
   test("every object passes the Kubernetes schema (kubernetes-models)", () => {
@@ -612,11 +615,9 @@ describe(THIN, () => {
   const podSpec = ds.spec.template.spec;
   const main = container(ds, "kube-multus");
   const install = container(ds, "install-multus-binary", true);
-  const configMap = only(objects, "ConfigMap");
-  const script: string = configMap.data["thin-entrypoint.sh"];
-  const template: string = configMap.data["00-multus.conf.template"];
-  /** `VAR="${VAR:-default}"` lines of the script. */
-  const scriptDefault = (name: string) => new RegExp(`^${name}="\\$\\{${name}:-([^}]*)\\}"`, "m").exec(script)?.[1];
+  /** The main container's flags as the entrypoint parses them (defaults filled in). */
+  const flags = parseThinFlags(main.command.slice(2));
+  const str = (name: string) => flags[name] as string;
 
   let dir = "";
   beforeAll(async () => {
@@ -625,37 +626,6 @@ describe(THIN, () => {
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });
-
-  /** A fresh host: net.d with the given files, a service account, the ConfigMap's files. */
-  async function host(name: string, files: Record<string, string>) {
-    const root = join(dir, name);
-    const netd = join(root, "net.d");
-    const sa = join(root, "sa");
-    await mkdir(netd, { recursive: true });
-    await mkdir(sa);
-    for (const [file, text] of Object.entries(files)) await writeFile(join(netd, file), text);
-    await writeFile(join(sa, "token"), "header.payload.sig-1");
-    await writeFile(join(sa, "ca.crt"), "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n");
-    await writeFile(join(root, "template"), template);
-    await writeFile(join(root, "entrypoint.sh"), script);
-    const run = (env: Record<string, string> = {}) => {
-      const proc = Bun.spawnSync(["/bin/sh", join(root, "entrypoint.sh")], {
-        env: {
-          PATH: "/usr/bin:/bin",
-          ONESHOT: "1",
-          CNI_CONF_DIR: netd,
-          HOST_CNI_CONF_DIR: "/etc/cni/net.d",
-          TEMPLATE: join(root, "template"),
-          SA_DIR: sa,
-          KUBERNETES_SERVICE_HOST: "10.96.0.1",
-          KUBERNETES_SERVICE_PORT: "443",
-          ...env,
-        },
-      });
-      return { code: proc.exitCode, stderr: proc.stderr.toString() };
-    };
-    return { root, netd, sa, run };
-  }
 
   const CONFLIST = JSON.stringify(
     {
@@ -671,26 +641,22 @@ describe(THIN, () => {
     2,
   );
 
-  test("the template is JSON with only keys the multus core reads", () => {
-    const parsed = JSON.parse(template) as Obj;
-    expect(parsed.type).toBe("multus");
-    expect(parsed.name).toBe("multus-cni-network");
-    for (const key of Object.keys(parsed)) expect(key in MultusConfSchema.entries).toBe(true);
+  test("the main container runs `multus thin-entrypoint` with Go's flags only", () => {
+    expect(main.command.slice(0, 2)).toEqual([IMAGE_BINARY, "thin-entrypoint"]);
+    expect(str("multus-conf-file")).toBe("auto");
+    // The init container installs the binary; the main container does not copy it again.
+    expect(flags["skip-multus-binary-copy"]).toBe(true);
+    expect(podSpec.volumes.some((v: Obj) => v.configMap)).toBe(false);
   });
 
-  test("the script's default paths are the DaemonSet's mounts", () => {
-    const netd = scriptDefault("CNI_CONF_DIR")!;
-    expect(hostPathOf(podSpec, main, netd)).toBe(scriptDefault("HOST_CNI_CONF_DIR"));
-    expect(scriptDefault("HOST_CNI_CONF_DIR")).toBe("/etc/cni/net.d");
-    expect(configMapFileOf(podSpec, main, scriptDefault("TEMPLATE")!)).toEqual({
-      name: configMap.metadata.name,
-      key: "00-multus.conf.template",
-      readOnly: true,
-    });
-    expect(scriptDefault("SA_DIR")).toBe("/var/run/secrets/kubernetes.io/serviceaccount");
-    expect(main.command).toEqual(["/bin/sh", "/etc/multus-thin/thin-entrypoint.sh"]);
-    expect(configMapFileOf(podSpec, main, main.command[1])?.key).toBe("thin-entrypoint.sh");
-    for (const path of main.readinessProbe.exec.command[2].match(/\/host\/\S+/g)) {
+  test("the flags' paths are the DaemonSet's mounts of the host's /etc/cni/net.d", () => {
+    expect(hostPathOf(podSpec, main, str("cni-conf-dir"))).toBe("/etc/cni/net.d");
+    expect(hostPathOf(podSpec, main, str("multus-autoconfig-dir"))).toBe("/etc/cni/net.d");
+    // The conf names the kubeconfig by its host path: where the entrypoint writes it, through the mount.
+    expect(hostPathOf(podSpec, main, posix.join(str("cni-conf-dir"), "multus.d/multus.kubeconfig"))).toBe(
+      str("multus-kubeconfig-file-host"),
+    );
+    for (const path of main.readinessProbe.exec.command[2].match(/\/host\/[^\s;}]+/g)) {
       expect(hostPathOf(podSpec, main, path)?.startsWith("/etc/cni/net.d/")).toBe(true);
     }
   });
@@ -707,128 +673,42 @@ describe(THIN, () => {
     for (const g of thin) expect(THICK_GRANTS).toContain(g);
   });
 
-  test("one pass writes a kubeconfig and a 00-multus.conf the thin plugin accepts", async () => {
-    const h = await host("basic", { "10-calico.conflist": CONFLIST, "05-notes.json": "{}", "99-other.conf": "{}" });
-    const { code, stderr } = h.run();
-    expect(stderr).toContain("wrote");
-    expect(code).toBe(0);
-    const conf = JSON.parse(await readFile(join(h.netd, "00-multus.conf"), "utf8")) as Obj;
-    expect(conf).toEqual({
-      cniVersion: "0.4.0",
-      name: "multus-cni-network",
-      type: "multus",
-      capabilities: { bandwidth: true, portMappings: true },
-      kubeconfig: "/etc/cni/net.d/multus.d/multus.kubeconfig",
-      clusterNetwork: "/etc/cni/net.d/10-calico.conflist",
+  test("the manifest's command writes a kubeconfig and a 00-multus.conf the thin plugin accepts", async () => {
+    const netd = join(dir, "net.d");
+    const sa = join(dir, "sa");
+    await mkdir(netd, { recursive: true });
+    await mkdir(sa);
+    await writeFile(join(netd, "10-calico.conflist"), CONFLIST);
+    await writeFile(join(sa, "token"), "header.payload.sig-1");
+    await writeFile(join(sa, "ca.crt"), "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n");
+    // The manifest's command with the container's /host/etc/cni/net.d moved to a temp dir.
+    const argv = main.command.slice(1).map((a: string) => a.replaceAll(str("cni-conf-dir"), netd));
+    const proc = Bun.spawn([await ensureBinary(), ...argv, `--service-account-dir=${sa}`, "--skip-config-watch"], {
+      env: { PATH: "/usr/bin:/bin", KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443" },
+      stdout: "pipe",
+      stderr: "pipe",
     });
+    const stderr = new Response(proc.stderr).text();
+    let out = "";
+    for await (const chunk of proc.stdout) {
+      out += Buffer.from(chunk).toString();
+      if (out.includes("multus config file is created.\n")) break;
+    }
+    proc.kill("SIGTERM");
+    expect(await proc.exited, await stderr).toBe(0);
+    const conf = JSON.parse(await readFile(join(netd, "00-multus.conf"), "utf8")) as Obj;
+    expect(conf.type).toBe("multus");
+    expect(conf.capabilities).toEqual({ bandwidth: true, portMappings: true });
+    expect(conf.kubeconfig).toBe(str("multus-kubeconfig-file-host"));
+    expect(conf.delegates).toEqual([JSON.parse(CONFLIST)]);
     expect(() => v.parse(MultusConfSchema, conf)).not.toThrow();
-    // the conf names the kubeconfig by its host path; the script wrote it there (through the mount)
-    const kubeconfigFile = join(h.netd, "multus.d", "multus.kubeconfig");
-    expect(posix.join("/etc/cni/net.d", kubeconfigFile.slice(h.netd.length))).toBe(conf.kubeconfig);
-    for (const file of [kubeconfigFile, join(h.netd, "00-multus.conf")])
+    const kubeconfigFile = join(netd, "multus.d", "multus.kubeconfig");
+    for (const file of [kubeconfigFile, join(netd, "00-multus.conf")])
       expect((await stat(file)).mode & 0o777).toBe(0o600);
-
     const kc = new clientNode.KubeConfig();
     kc.loadFromString(await readFile(kubeconfigFile, "utf8"));
     expect(kc.getCurrentCluster()?.server).toBe("https://10.96.0.1:443");
-    expect(kc.getCurrentCluster()?.caData).toBe(Buffer.from(await readFile(join(h.sa, "ca.crt"))).toString("base64"));
+    expect(kc.getCurrentCluster()?.caData).toBe(Buffer.from(await readFile(join(sa, "ca.crt"))).toString("base64"));
     expect(kc.getCurrentUser()?.token).toBe("header.payload.sig-1");
   });
-
-  test("a rotated token rewrites the kubeconfig only; a conf with no capabilities gets {}", async () => {
-    const h = await host("rotate", {
-      "10-bridge.conf": JSON.stringify({ cniVersion: "1.0.0", name: "b", type: "bridge" }),
-    });
-    expect(h.run().code).toBe(0);
-    await writeFile(join(h.sa, "token"), "header.payload.sig-2");
-    const second = h.run();
-    expect(second.code).toBe(0);
-    expect(second.stderr).toContain("multus.kubeconfig");
-    expect(second.stderr).not.toContain("00-multus.conf");
-    const kc = new clientNode.KubeConfig();
-    kc.loadFromFile(join(h.netd, "multus.d", "multus.kubeconfig"));
-    expect(kc.getCurrentUser()?.token).toBe("header.payload.sig-2");
-    const conf = JSON.parse(await readFile(join(h.netd, "00-multus.conf"), "utf8")) as Obj;
-    expect(conf.capabilities).toEqual({});
-    expect(conf.cniVersion).toBe("1.0.0");
-    expect(h.run().stderr).not.toContain("wrote");
-  });
-
-  test("the primary conf is the first by byte order, skipping 00-multus*; MULTUS_MASTER_CNI overrides", async () => {
-    const one = (name: string) => JSON.stringify({ cniVersion: "0.3.1", name, type: "bridge" });
-    const h = await host("order", {
-      "00-multus.conflist": one("m"),
-      "10-b.conf": one("b"),
-      "9-a.conf": one("a"),
-      "10-a.conflist": one("c"),
-    });
-    expect(h.run().code).toBe(0);
-    expect(JSON.parse(await readFile(join(h.netd, "00-multus.conf"), "utf8")).clusterNetwork).toBe(
-      "/etc/cni/net.d/10-a.conflist",
-    );
-    expect(h.run({ MULTUS_MASTER_CNI: "9-a.conf" }).code).toBe(0);
-    expect(JSON.parse(await readFile(join(h.netd, "00-multus.conf"), "utf8")).clusterNetwork).toBe(
-      "/etc/cni/net.d/9-a.conf",
-    );
-  });
-
-  test("without a primary conf the pass fails, writes no 00-multus.conf, and says why", async () => {
-    const h = await host("empty", {});
-    const { code, stderr } = h.run();
-    expect(code).not.toBe(0);
-    expect(stderr).toContain("no primary CNI configuration");
-    expect(existsSync(join(h.netd, "00-multus.conf"))).toBe(false);
-  });
-
-  test("an IPv6 API server address is bracketed", async () => {
-    const h = await host("ipv6", {
-      "10-bridge.conf": JSON.stringify({ cniVersion: "0.3.1", name: "b", type: "bridge" }),
-    });
-    expect(h.run({ KUBERNETES_SERVICE_HOST: "fd00:10:96::1" }).code).toBe(0);
-    const kc = new clientNode.KubeConfig();
-    kc.loadFromFile(join(h.netd, "multus.d", "multus.kubeconfig"));
-    expect(kc.getCurrentCluster()?.server).toBe("https://[fd00:10:96::1]:443");
-  });
-
-  test("the loop stops at once on SIGTERM and leaves the files in place", async () => {
-    const h = await host("loop", {
-      "10-bridge.conf": JSON.stringify({ cniVersion: "0.3.1", name: "b", type: "bridge" }),
-    });
-    const proc = Bun.spawn(["/bin/sh", join(h.root, "entrypoint.sh")], {
-      env: {
-        PATH: "/usr/bin:/bin",
-        CNI_CONF_DIR: h.netd,
-        TEMPLATE: join(h.root, "template"),
-        SA_DIR: h.sa,
-        KUBERNETES_SERVICE_HOST: "10.96.0.1",
-        KUBERNETES_SERVICE_PORT: "443",
-        INTERVAL: "30",
-      },
-      stderr: "pipe",
-    });
-    const deadline = Date.now() + 5000;
-    while (!existsSync(join(h.netd, "00-multus.conf")) && Date.now() < deadline) await Bun.sleep(20);
-    expect(existsSync(join(h.netd, "00-multus.conf"))).toBe(true);
-    // The loop waits in `sleep "$INTERVAL" & wait $!`: the shell's sleep child shows it is there (its trap set).
-    await waitFor("the loop to reach its sleep", () => childCommands(proc.pid).includes("sleep"));
-    const t0 = performance.now();
-    proc.kill("SIGTERM");
-    expect(await proc.exited).toBe(0);
-    expect(performance.now() - t0).toBeLessThan(2000);
-    expect(existsSync(join(h.netd, "00-multus.conf"))).toBe(true);
-  });
 });
-
-/** The command names of `pid`'s children, from /proc. */
-function childCommands(pid: number): string[] {
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
-  return children
-    ? children.split(" ").map((c) => {
-        try {
-          return readFileSync(`/proc/${c}/comm`, "utf8").trim();
-        } catch {
-          return ""; // gone meanwhile
-        }
-      })
-    : [];
-}
