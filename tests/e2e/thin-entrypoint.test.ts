@@ -21,6 +21,7 @@ import {
 } from "../helpers/e2e.ts";
 import { startFakeKube, type FakeKube } from "../helpers/fake-kube.ts";
 import { createCleanup, createNetns, deleteNetns } from "../helpers/netns.ts";
+import { THIN_FLAGS } from "../../src/cli/thin-entrypoint.ts";
 
 const CA = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
 const CA_B64 = Buffer.from(CA).toString("base64");
@@ -282,6 +283,9 @@ current-context: multus-context
     expect(text).toContain("/usr/src/multus-cni/bin/multus");
     expect(text).not.toContain("force-cni-version");
     expect(text).not.toContain("skip-tls-verify");
+    // docs/configuration.md has a row for each flag, hidden ones included.
+    const doc = await readFile(join(import.meta.dir, "../../docs/configuration.md"), "utf8");
+    for (const f of THIN_FLAGS) expect(doc).toContain(`| \`--${f.name}\` |`);
   });
 
   test("without --skip-multus-binary-copy: --multus-bin-file lands as <cni-bin-dir>/multus, nothing else", async () => {
