@@ -56,7 +56,8 @@ export interface DaemonStatus {
   kubernetes: {
     /** false: no kubeconfig and no in-cluster environment, static delegates only. */
     connected: boolean;
-    informers: Array<{ name: string; synced: boolean; objects: number }>;
+    /** `lastSyncAt`: Unix ms of the last list or watch event; `restarts`: failed list/watches started again. */
+    informers: Array<{ name: string; synced: boolean; objects: number; lastSyncAt?: number; restarts?: number }>;
   };
   requests: {
     /** Being handled now (holding a connectionLimit slot). */

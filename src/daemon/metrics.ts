@@ -7,25 +7,17 @@
 import { readdir } from "node:fs/promises";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { Endpoint } from "../api/api.ts";
+import type { KubeRequestEvent } from "../k8s/observe.ts";
 import type { MultusObserver } from "../multus/ports.ts";
 import { type MetricsServerOptions, startRetryingServer } from "./metrics-server.ts";
 
 const KNOWN: string[] = Object.values(Endpoint);
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-/** One Kubernetes API request (one attempt: a retried call is two). */
-export interface KubeRequestObservation {
-  /** Kubernetes' verb: get, list, watch, create, patch, update, delete. */
-  verb: string;
-  /** e.g. pods, pods/status, events, network-attachment-definitions. */
-  resource: string;
-  /** The HTTP status, or "<error>" when no answer came (client-go's value). */
-  code: string;
-  seconds: number;
-}
-
 export interface InformerState {
   name: string;
+  /** Its first list completed. */
+  synced: boolean;
   objects: number;
   /** Unix ms of the last successful list or watch event; undefined before the first list. */
   lastSyncAt?: number;
@@ -45,7 +37,7 @@ export interface Metrics {
   observeResponse(path: string, method: string, status: number): void;
   observeCommand(command: string, seconds: number, ok: boolean): void;
   observeCniError(code: number): void;
-  observeKubeRequest(o: KubeRequestObservation): void;
+  observeKubeRequest(o: KubeRequestEvent): void;
   /** A DEL recorded a tombstone, or a replay cleared one. */
   observeTombstone(event: "recorded" | "replayed"): void;
   /** The core's observer port: plugin runs and network-status writes. */
@@ -216,6 +208,15 @@ function registerInformerGauges(registry: Registry, sources: MetricsSources): vo
     registers,
     collect() {
       for (const i of sources.informers?.() ?? []) this.set({ informer: i.name }, i.objects);
+    },
+  });
+  new Gauge({
+    name: "multus_informer_synced",
+    help: "1 once an informer's first list completed (until then pod and NAD reads are live GETs)",
+    labelNames,
+    registers,
+    collect() {
+      for (const i of sources.informers?.() ?? []) this.set({ informer: i.name }, i.synced ? 1 : 0);
     },
   });
   new Gauge({

@@ -35,6 +35,7 @@ import { startTombstoneReplayer } from "./tombstones.ts";
 import type { Metrics } from "./metrics.ts";
 import { buildStatus } from "./status.ts";
 import type { InformerState } from "../k8s/client.ts";
+import type { KubeObserver } from "../k8s/observe.ts";
 
 export interface DaemonOptions {
   configPath: string;
@@ -102,8 +103,9 @@ async function serveUntilStopped(ctx: DaemonContext): Promise<number> {
     await awaitReadinessIndicator(ctx);
     started.manager = await createManagerIfAuto(ctx);
     await sweepCacheTempFiles(ctx.loaded, ctx.log);
-    started.kube = await startKubernetes(ctx);
+    // Metrics first: the Kubernetes client reports its requests to them from its first list.
     started.metrics = await startMetricsIfAsked(ctx, async () => (await started.tombstones?.pending()) ?? 0);
+    started.kube = await startKubernetes(ctx, started.metrics);
     const multus = multusDeps(ctx, started);
     started.tombstones = startTombstoneReplayer({
       loaded: ctx.loaded,
@@ -266,9 +268,12 @@ async function createManagerIfAuto(ctx: DaemonContext): Promise<ConfigManager | 
 }
 
 /** 4a. Kubernetes, when there is a cluster (failure: exit 3). */
-async function startKubernetes(ctx: DaemonContext): Promise<KubeClient | undefined> {
+async function startKubernetes(ctx: DaemonContext, metrics: Metrics | undefined): Promise<KubeClient | undefined> {
   try {
-    return await connectKubernetes(ctx.loaded, ctx.opts.env, ctx.log);
+    const observer = metrics && { request: metrics.observeKubeRequest };
+    const kube = await connectKubernetes(ctx.loaded, ctx.opts.env, { log: ctx.log, observer });
+    if (kube?.informers) metrics?.watch({ informers: () => kube.informers?.() ?? [] });
+    return kube;
   } catch (err) {
     throw new StartupExit(3, `cannot create the Kubernetes client: ${(err as Error).message}`);
   }
@@ -439,7 +444,7 @@ function warnIfShimCannotFindSocket(loaded: LoadedDaemonConfig, say: (msg: strin
 async function connectKubernetes(
   loaded: LoadedDaemonConfig,
   env: DaemonOptions["env"],
-  log: Logger,
+  { log, observer }: { log: Logger; observer?: KubeObserver },
 ): Promise<KubeClient | undefined> {
   const kubeconfigPath = loaded.config.kubeconfig || undefined;
   const host = env.KUBERNETES_SERVICE_HOST;
@@ -456,7 +461,7 @@ async function connectKubernetes(
   if (!kubeconfigPath && !inCluster) return undefined;
   const { createKubeClient } = await import("../k8s/client.ts");
   const nodeName = env.MULTUS_NODE_NAME || (loaded.raw.nodeName as string | undefined);
-  const client = await createKubeClient({ kubeconfigPath, inCluster, nodeName, logger: log });
+  const client = await createKubeClient({ kubeconfigPath, inCluster, nodeName, logger: log, observer });
   // Not awaited: the socket must be served before the informers have listed. A daemon
   // restarted while the API is unreachable still answers DEL from its cache, and until
   // the caches fill, pod and NAD reads are live GETs bounded by each request's deadline.

@@ -26,6 +26,7 @@ import { sleep } from "../util/sleep.ts";
 import { createCredentialSource } from "./credentials.ts";
 import { createEventRecorder } from "./events.ts";
 import { createInformer, type Informer } from "./informers.ts";
+import { type KubeObserver, requestLabels } from "./observe.ts";
 import { nadCollectionPath, readNad, toNad } from "./nads.ts";
 import { patchPodAnnotation, readPod, toPodInfo } from "./pods.ts";
 import type { KubePort, Nad, PodInfo, PodRef } from "../ports/kube.ts";
@@ -102,7 +103,7 @@ export interface KubeHttp {
 
 const CALL_BACKOFF = { initialMs: 50, maxMs: 1_000 };
 
-export function createKubeHttp(kc: KubeConfig): KubeHttp {
+export function createKubeHttp(kc: KubeConfig, observer?: KubeObserver): KubeHttp {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error("Kubernetes client: no current cluster");
   const server = cluster.server.replace(/\/+$/, "");
@@ -110,7 +111,7 @@ export function createKubeHttp(kc: KubeConfig): KubeHttp {
     throw new Error(`Kubernetes client: SOCKS proxies are not supported (${cluster.proxyUrl})`);
   const credentials = createCredentialSource(kc, { server, proxyUrl: cluster.proxyUrl });
 
-  async function send(req: KubeRequest, signal: AbortSignal): Promise<Response> {
+  async function fetchOnce(req: KubeRequest, signal: AbortSignal): Promise<Response> {
     const creds = await credentials.get();
     const headers: Record<string, string> = { ...creds.headers, accept: "application/json", "user-agent": "multus" };
     let body: string | undefined;
@@ -123,6 +124,7 @@ export function createKubeHttp(kc: KubeConfig): KubeHttp {
     if (res.status === 401) credentials.invalidate(); // re-read credentials next time
     throw await apiErrorOf(req, res);
   }
+  const send = observer ? observed(fetchOnce, observer) : fetchOnce;
 
   async function once<T>(req: KubeRequest, ms: number, signal: AbortSignal | undefined): Promise<T> {
     const deadline = AbortSignal.timeout(Math.max(1, ms));
@@ -161,6 +163,27 @@ export function createKubeHttp(kc: KubeConfig): KubeHttp {
     close() {
       credentials.close();
     },
+  };
+}
+
+/** `send`, timed for the observer until the answer's headers (a watch's stream is not waited for). */
+function observed(
+  send: (req: KubeRequest, signal: AbortSignal) => Promise<Response>,
+  observer: KubeObserver,
+): (req: KubeRequest, signal: AbortSignal) => Promise<Response> {
+  return async (req, signal) => {
+    const started = performance.now();
+    let code = "<error>";
+    try {
+      const res = await send(req, signal);
+      code = String(res.status);
+      return res;
+    } catch (err) {
+      if (err instanceof KubeApiError) code = String(err.status);
+      throw err;
+    } finally {
+      observer.request({ ...requestLabels(req), code, seconds: (performance.now() - started) / 1000 });
+    }
   };
 }
 
@@ -247,6 +270,10 @@ export interface InformerState {
   synced: boolean;
   /** Objects in its cache. */
   objects: number;
+  /** Unix ms of its last successful list or watch event; undefined before the first list. */
+  lastSyncAt?: number;
+  /** Times its list/watch failed and was started again. */
+  restarts: number;
 }
 
 export interface KubeClientOptions {
@@ -261,6 +288,8 @@ export interface KubeClientOptions {
   informerBackoff?: { initialMs: number; maxMs: number };
   /** How long stop() lets queued events drain (default 2 s). */
   eventDrainMs?: number;
+  /** Told of every API request (the daemon's metrics). */
+  observer?: KubeObserver;
 }
 
 const NO_LOG: KubeLogger = { error() {}, verbose() {}, debug() {} };
@@ -268,7 +297,7 @@ const NO_LOG: KubeLogger = { error() {}, verbose() {}, debug() {} };
 export async function createKubeClient(opts: KubeClientOptions): Promise<KubeClient> {
   const logger = opts.logger ?? NO_LOG;
   const kc = loadKubeConfig(opts);
-  const http = createKubeHttp(kc);
+  const http = createKubeHttp(kc, opts.observer);
   // Fail at start-up, not at the first request, when a CA/cert/token file is missing or bad.
   await http.prepare();
   const { podInformer, nadInformer } = createInformers(opts, http, logger);
@@ -316,7 +345,9 @@ export async function createKubeClient(opts: KubeClientOptions): Promise<KubeCli
     isSynced: () => (podInformer?.isSynced() ?? true) && nadInformer.isSynced(),
 
     informers: () =>
-      [podInformer, nadInformer].flatMap((i) => (i ? [{ name: i.name, synced: i.isSynced(), objects: i.size() }] : [])),
+      [podInformer, nadInformer].flatMap((i) =>
+        i ? [{ name: i.name, synced: i.isSynced(), objects: i.size(), ...i.health() }] : [],
+      ),
   };
 }
 

@@ -20,6 +20,15 @@ export interface Informer<T> {
   isSynced(): boolean;
   /** true once the first list completed; false when `timeoutMs` passes first (or on stop). */
   waitForSync(timeoutMs: number): Promise<boolean>;
+  /** For metrics and GET /status: is the loop getting through, and how often did it start again. */
+  health(): Health;
+}
+
+export interface Health {
+  /** Unix ms of the last successful list or watch event (bookmarks included). */
+  lastSyncAt?: number;
+  /** Failed lists or watches (an error, a 410 relist, a watch that ended at once), each followed by a new start. */
+  restarts: number;
 }
 
 export interface InformerOptions<T> {
@@ -77,6 +86,7 @@ interface Cache<T> {
   store: Map<string, T>;
   /** undefined: (re)list before the next watch. */
   rv?: string;
+  health: Health;
 }
 
 export function createInformer<T>(o: InformerOptions<T>): Informer<T> {
@@ -86,7 +96,7 @@ export function createInformer<T>(o: InformerOptions<T>): Informer<T> {
     requestTimeoutMs: o.requestTimeoutMs ?? 60_000,
     watchTimeoutSeconds: o.watchTimeoutSeconds ?? (() => 300 + Math.floor(Math.random() * 300)),
   };
-  const cache: Cache<T> = { store: new Map() };
+  const cache: Cache<T> = { store: new Map(), health: { restarts: 0 } };
   const stopCtl = new AbortController();
   const sync = createSyncGate();
   let loop: Promise<void> | undefined;
@@ -105,6 +115,7 @@ export function createInformer<T>(o: InformerOptions<T>): Informer<T> {
     },
     get: (key) => cache.store.get(key),
     size: () => cache.store.size,
+    health: () => ({ ...cache.health }),
     isSynced: sync.isOpen,
     waitForSync: sync.wait,
   };
@@ -152,6 +163,7 @@ async function run<T>(
     try {
       if (cache.rv === undefined) {
         Object.assign(cache, await list(o, signal));
+        cache.health.lastSyncAt = Date.now();
         o.logger.debug(`${o.name} informer: listed ${cache.store.size} objects at resourceVersion ${cache.rv}`);
         sync.open();
         failures = 0;
@@ -160,11 +172,13 @@ async function run<T>(
       const events = await watch({ o, cache, stopSignal: signal, progress });
       if (events > 0 || Date.now() - started >= SHORT_WATCH_MS) failures = 0;
       else {
+        cache.health.restarts++;
         delay = backoffDelay(++failures, o.backoff);
         o.logger.debug(`${o.name} informer: very short watch; resuming in ${delay} ms`);
       }
     } catch (err) {
       if (signal.aborted) break;
+      cache.health.restarts++;
       if (isGone(err) && cache.rv !== undefined) {
         o.logger.verbose(`${o.name} informer: resourceVersion ${cache.rv} expired, relisting`);
         cache.rv = undefined;
@@ -182,7 +196,7 @@ async function run<T>(
 }
 
 /** Lists every page; the result replaces the cache only once the last page arrived. */
-async function list<T>(o: Resolved<T>, signal: AbortSignal): Promise<Required<Cache<T>>> {
+async function list<T>(o: Resolved<T>, signal: AbortSignal): Promise<Required<Omit<Cache<T>, "health">>> {
   const next = new Map<string, T>();
   let cont: string | undefined;
   let listRv: string | undefined;
@@ -262,6 +276,7 @@ async function watch<T>({
       signal: ctl.signal,
       onLine(line) {
         apply(o, cache, JSON.parse(line) as WatchEvent);
+        cache.health.lastSyncAt = Date.now();
         progress.events++;
       },
     });

@@ -17,6 +17,7 @@ import {
   workdirPerTest,
 } from "../helpers/e2e.ts";
 import { type Exposition, freePort, scrapeMetrics } from "../helpers/prom-text.ts";
+import { describeRun, startK8sEnv } from "../helpers/k8s-e2e.ts";
 
 const { work, cleanup } = workdirPerTest();
 
@@ -200,4 +201,91 @@ function expectProcessSeries(page: Exposition): void {
   expect(started).toBeGreaterThan(now - 300);
   // Whole seconds, rounded: it may read up to 1 s ahead of the clock.
   expect(started).toBeLessThanOrEqual(now + 1);
+}
+
+describe.skipIf(!canRunE2e)("metrics of a daemon with Kubernetes", () => {
+  test("API requests by verb, resource and code; informer health; network-status writes; a delegate refusing ADD", async () => {
+    const port = await freePort();
+    const env = await startK8sEnv({ daemonConfig: { metricsPort: port }, withRecorder: true });
+    cleanup.add(() => env.stop());
+    env.createNad({
+      name: "refuses",
+      config: { cniVersion: "1.0.0", type: "recorder", failOn: ["ADD"], error: { code: 7, msg: "no, says the NAD" } },
+    });
+    const netns = await Promise.all([createNetns("mtmk"), createNetns("mtmk"), createNetns("mtmk")]);
+    for (const ns of netns) cleanup.add(() => deleteNetns(ns.name));
+    const scrape = () => waitFor("/metrics to answer", () => scrapeMetrics(port), 10_000, 100);
+    // The NAD informer has the NAD once its count says so: no live GET races the watch.
+    await waitFor("both informers synced, the NAD cached", async () => {
+      const page = await scrape();
+      return page.value("multus_informer_objects", { informer: "network-attachment-definitions" }) === 1;
+    });
+
+    const ok = env.createPod({});
+    const okRun = await env.cni("ADD", { pod: ok, containerId: "ctr-ok", netns: netns[0]!.path });
+    expect(okRun.code, describeRun(okRun)).toBe(0);
+    expect((await env.cni("DEL", { pod: ok, containerId: "ctr-ok", netns: netns[0]!.path })).code).toBe(0);
+    const refused = env.createPod({ annotations: { "k8s.v1.cni.cncf.io/networks": "refuses" } });
+    const refusedRun = await env.cni("ADD", { pod: refused, containerId: "ctr-refused", netns: netns[1]!.path });
+    expect(refusedRun.json()).toMatchObject({ code: 7 });
+    const unwritable = env.createPod({});
+    env.fake.failNext({ verb: "PATCH", path: "pods/status", status: 403 });
+    const unwritableRun = await env.cni("ADD", { pod: unwritable, containerId: "ctr-403", netns: netns[2]!.path });
+    expect(unwritableRun.json(), describeRun(unwritableRun)).toMatchObject({ code: 999 });
+
+    // A watch that ends and cannot be opened again is a restart of its informer.
+    env.fake.failNext({ verb: "WATCH", path: "nads", status: 500 });
+    env.fake.cutWatches();
+    const page = await waitFor("the NAD informer to restart", async () => {
+      const p = await scrape();
+      return (p.value("multus_informer_restarts_total", { informer: "network-attachment-definitions" }) ?? 0) >= 1
+        ? p
+        : undefined;
+    });
+
+    const writes = (outcome: string) => page.value("multus_network_status_writes_total", { outcome });
+    expect([writes("success"), writes("error")]).toEqual([1, 1]);
+    expect(page.value("multus_cni_errors_total", { code: "7" })).toBe(1);
+    expect(page.value("multus_cni_errors_total", { code: "999" })).toBe(1);
+    const runs = (type: string, command: string, outcome: string) =>
+      page.value("multus_delegate_duration_seconds_count", { plugin_type: type, command, outcome }) ?? 0;
+    // Every ADD attached the cluster bridge; the DEL and both rollbacks took it away again.
+    expect([runs("bridge", "ADD", "success"), runs("bridge", "DEL", "success")]).toEqual([3, 3]);
+    expect([runs("recorder", "ADD", "error"), runs("recorder", "DEL", "success")]).toEqual([1, 1]);
+    expect(page.value("multus_delegate_cache_entries")).toBe(0);
+    expectKubeRequests(page, env.fake.counts());
+    expectInformerHealth(page);
+  });
+});
+
+/** Each counted request the fake API saw appears with Kubernetes' verb, resource and status. */
+function expectKubeRequests(page: Exposition, fake: Record<string, number>): void {
+  const requests = (labels: Record<string, string>) => page.sum("multus_kube_api_requests_total", labels);
+  expect(requests({ verb: "patch", resource: "pods/status", code: "200" })).toBe(1);
+  expect(requests({ verb: "patch", resource: "pods/status", code: "403" })).toBe(1);
+  expect(requests({ verb: "patch", resource: "pods/status" })).toBe(fake["PATCH pods/status"] ?? 0);
+  expect(requests({ verb: "list", resource: "pods", code: "200" })).toBeGreaterThanOrEqual(1);
+  expect(requests({ verb: "list", resource: "network-attachment-definitions", code: "200" })).toBeGreaterThanOrEqual(1);
+  expect(requests({ verb: "watch", resource: "network-attachment-definitions", code: "500" })).toBe(1);
+  expect(requests({ verb: "watch", resource: "pods", code: "200" })).toBeGreaterThanOrEqual(1);
+  const labels = page.samples("multus_kube_api_requests_total").map((s) => Object.keys(s.labels).sort().join(","));
+  expect(new Set(labels)).toEqual(new Set(["code,resource,verb"]));
+  const latency = page.value("multus_kube_api_request_duration_seconds_count", {
+    verb: "patch",
+    resource: "pods/status",
+  });
+  expect(latency).toBe(2);
+}
+
+function expectInformerHealth(page: Exposition): void {
+  const now = Date.now() / 1000;
+  for (const informer of ["pods", "network-attachment-definitions"]) {
+    expect(page.value("multus_informer_synced", { informer })).toBe(1);
+    const last = page.value("multus_informer_last_sync_timestamp_seconds", { informer }) ?? 0;
+    expect(last).toBeGreaterThan(now - 120);
+    expect(last).toBeLessThanOrEqual(now + 1);
+  }
+  // The three pods of this test are on the node.
+  expect(page.value("multus_informer_objects", { informer: "pods" })).toBe(3);
+  expect(page.value("multus_informer_objects", { informer: "network-attachment-definitions" })).toBe(1);
 }
