@@ -83,8 +83,14 @@ describe.skipIf(!canRunE2e)("multus status against a running daemon", () => {
     expect(synced.kubernetes).toEqual({
       connected: true,
       informers: [
-        { name: "pods", synced: true, objects: 0 },
-        { name: "network-attachment-definitions", synced: true, objects: 2 },
+        { name: "pods", synced: true, objects: 0, lastSyncAt: expect.any(Number), restarts: 0 },
+        {
+          name: "network-attachment-definitions",
+          synced: true,
+          objects: 2,
+          lastSyncAt: expect.any(Number),
+          restarts: 0,
+        },
       ],
     });
     const table = await runMultus(["status", "--socket-dir", daemon.socketDir]);
