@@ -55,23 +55,28 @@ export async function runEntrypoint(o: EntrypointOptions): Promise<number> {
     await stopped;
     return 0;
   }
-  const state: PassState = { written: new Set() };
-  const first = await syncPass(o, state).catch((err: Error) => err);
+  const run: Run = { o, written: new Set(), first: true };
+  const first = await syncPass(run).catch((err: Error) => err);
   if (first) return fail(first.message);
   // Go's lines; the second also tells a supervisor (or a test) that the first pass is done.
   say("kubeconfig file is created.");
   say("multus config file is created.");
   if (!o.skipConfigWatch) say("Entering watch loop...");
-  if (!o.skipConfigWatch) await watchLoop(o, state, stopped);
+  run.first = false;
+  if (!o.skipConfigWatch) await watchLoop(run, stopped);
   else await stopped;
   if (o.cleanupConfigOnExit) {
-    for (const path of state.written) await rm(path, { force: true });
+    for (const path of run.written) await rm(path, { force: true });
     say("generated files removed");
   }
   return 0;
 }
 
-interface PassState {
+/** One entrypoint run: its options and what its passes leave for the next. */
+interface Run {
+  o: EntrypointOptions;
+  /** The start-up pass (Go's); later ones are the watch's. */
+  first: boolean;
   /** Every file this process wrote, for --cleanup-config-on-exit. */
   written: Set<string>;
   /** The last failure logged, so a lasting problem is logged once. */
@@ -79,17 +84,19 @@ interface PassState {
 }
 
 /** The kubeconfig first: a conf must never name a kubeconfig that is not there. */
-async function syncPass(o: EntrypointOptions, state: PassState): Promise<void> {
-  await writeKubeconfig(o, state).catch((err: Error) => {
+async function syncPass(run: Run): Promise<void> {
+  await writeKubeconfig(run).catch((err: Error) => {
     throw new Error(`failed to create multus kubeconfig: ${err.message}`);
   });
-  await writeConf(o, state).catch((err: Error) => {
+  // With --rename-conf-file the primary is gone after the first pass: only the kubeconfig is kept current.
+  if (!run.first && run.o.renameConfFile) return;
+  await writeConf(run).catch((err: Error) => {
     throw new Error(`failed to create multus config: ${err.message}`);
   });
 }
 
 /** One pass a second until stopped; a failing pass is logged (once) and retried, the files left as they are. */
-async function watchLoop(o: EntrypointOptions, state: PassState, stopped: Promise<void>): Promise<void> {
+async function watchLoop(run: Run, stopped: Promise<void>): Promise<void> {
   let done = false;
   void stopped.then(() => {
     done = true;
@@ -98,12 +105,12 @@ async function watchLoop(o: EntrypointOptions, state: PassState, stopped: Promis
     await Promise.race([stopped, new Promise((r) => setTimeout(r, POLL_MS))]);
     if (done) break;
     try {
-      await syncPass(o, state);
-      state.lastProblem = undefined;
+      await syncPass(run);
+      run.lastProblem = undefined;
     } catch (err) {
       const message = (err as Error).message;
-      if (message !== state.lastProblem) complain(message);
-      state.lastProblem = message;
+      if (message !== run.lastProblem) complain(message);
+      run.lastProblem = message;
     }
   }
 }
@@ -122,15 +129,16 @@ function stopSignal(): Promise<void> {
 }
 
 /** Writes `path` (mode 0600, temp + rename) unless it already holds `text`; true when written. */
-async function writeIfChanged(path: string, text: string, state: PassState): Promise<boolean> {
-  state.written.add(path);
+async function writeIfChanged(run: Run, { path, text }: { path: string; text: string }): Promise<boolean> {
+  run.written.add(path);
   const current = await readFile(path, "utf8").catch(() => undefined);
   if (current === text) return false;
   await writeFileAtomic(path, text, 0o600);
   return true;
 }
 
-async function writeKubeconfig(o: EntrypointOptions, state: PassState): Promise<void> {
+async function writeKubeconfig(run: Run): Promise<void> {
+  const { o } = run;
   const tokenFile = join(o.serviceAccountDir, "token");
   const caFile = join(o.serviceAccountDir, "ca.crt");
   await stat(tokenFile).catch((err: Error) => {
@@ -149,10 +157,11 @@ async function writeKubeconfig(o: EntrypointOptions, state: PassState): Promise<
     ca: o.skipTlsVerify ? undefined : await readFile(caFile),
   });
   const path = join(o.cniConfDir, THIN_KUBECONFIG);
-  if (await writeIfChanged(path, text, state)) say(`kubeconfig is created in ${path}`);
+  if (await writeIfChanged(run, { path, text })) say(`kubeconfig is created in ${path}`);
 }
 
-async function writeConf(o: EntrypointOptions, state: PassState): Promise<void> {
+async function writeConf(run: Run): Promise<void> {
+  const { o } = run;
   const path = await findMaster(o);
   const text = await readFile(path, "utf8").catch((err: Error) => {
     throw new Error(`cannot read master CNI config file ${JSON.stringify(path)}: ${err.message}`);
@@ -167,11 +176,11 @@ async function writeConf(o: EntrypointOptions, state: PassState): Promise<void> 
     throw new Error(`cannot read master CNI config json: ${path} is not a JSON object`);
   const conf = renderThinConf(o, { path, raw: raw as Record<string, unknown> });
   const target = join(o.cniConfDir, conf.name);
-  if (await writeIfChanged(target, conf.text, state)) say(`multus config is written to ${target}`);
+  if (await writeIfChanged(run, { path: target, text: conf.text })) say(`multus config is written to ${target}`);
   // The other name left from an earlier version would sort first and be the one a runtime reads.
   const other = join(o.cniConfDir, conf.name === THIN_CONF_FILE ? THIN_CONFLIST_FILE : THIN_CONF_FILE);
   await rm(other, { force: true });
-  state.written.delete(other);
+  run.written.delete(other);
   if (o.renameConfFile) {
     await rename(path, `${path}.old`).catch(() => {
       throw new Error(`cannot move original master file to ${JSON.stringify(`${path}.old`)}`);

@@ -82,14 +82,25 @@ async function once(args: string[], env: Record<string, string> = {}, base = bas
     const decoder = new TextDecoder();
     for await (const chunk of proc.stdout) {
       stdout += decoder.decode(chunk, { stream: true });
-      if (stdout.includes(FIRST_PASS_DONE) && proc.exitCode === null) proc.kill("SIGTERM");
+      if (FIRST_PASS_DONE.test(stdout) && proc.exitCode === null) proc.kill("SIGTERM");
     }
   })();
   const code = await proc.exited;
   await reading;
   return { code, stdout, stderr: await stderr };
 }
-const FIRST_PASS_DONE = "multus config file is created.\n";
+/** Go's last start-up line: generated, or the user's file copied. */
+const FIRST_PASS_DONE = /^multus config file (is created|\S+ is copied)\.$/m;
+
+/** A stream's text so far, read in the background. */
+function collect(stream: ReadableStream<Uint8Array>): { text: string } {
+  const out = { text: "" };
+  void (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) out.text += decoder.decode(chunk, { stream: true });
+  })();
+  return out;
+}
 
 async function generatedNames(): Promise<string[]> {
   const names = (await readdir(netd).catch(() => [] as string[])).filter((n) => n.startsWith("00-multus"));
@@ -301,6 +312,25 @@ current-context: multus-context
     expect(missing.stderr).toStartWith("multus-bin-file is not found: ");
   });
 
+  test("--multus-conf-file=<file>: that file copied in, no kubeconfig; --rename-conf-file: the master becomes .old", async () => {
+    const own = join(root, "70-own.conf");
+    await writeFile(own, BRIDGE_CONF);
+    const copied = await once([`--multus-conf-file=${own}`]);
+    expect(copied.code).toBe(0);
+    expect(copied.stdout).toContain(`multus config file ${own} is copied.`);
+    expect(await readdir(netd)).toEqual(["70-own.conf"]);
+    expect(await read("70-own.conf")).toBe(BRIDGE_CONF);
+    const missing = await once([`--multus-conf-file=${join(root, "none.conf")}`]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toStartWith("multus-conf-file is not found: ");
+
+    await rm(join(netd, "70-own.conf"));
+    await writeFile(join(netd, "10-bridge.conf"), BRIDGE_CONF);
+    expect((await once(["--rename-conf-file"])).code).toBe(0);
+    expect((await readdir(netd)).sort()).toEqual(["00-multus.conf", "10-bridge.conf.old", "multus.d"]);
+    expect(JSON.parse(await read("00-multus.conf")).delegates[0].name).toBe("mynet");
+  });
+
   test("the watch: a changed master or a rotated token is written again; SIGTERM leaves the files", async () => {
     await writeFile(join(netd, "10-bridge.conf"), BRIDGE_CONF);
     const proc = spawn(baseFlags());
@@ -309,8 +339,18 @@ current-context: multus-context
     await waitFor("the new capabilities", async () => (await read("00-multus.conf")).includes('{"bandwidth":true,'));
     await writeFile(join(sa, "token"), "header.payload.sig-2");
     await waitFor("the new token", async () => (await read("multus.d/multus.kubeconfig")).includes("sig-2"));
+    // The primary gone: the pass fails, is logged once, and the files stay as they were.
+    const stderr = collect(proc.stderr as ReadableStream<Uint8Array>);
+    await rm(join(netd, "10-bridge.conf"));
+    await waitFor("the failed pass", () => stderr.text.includes("cannot find valid master CNI config"), 15_000);
+    await writeFile(join(netd, "20-other.conf"), BRIDGE_CONF.replace('"mynet"', '"other"'));
+    await waitFor(
+      "the new primary",
+      async () => JSON.parse(await read("00-multus.conf")).delegates[0].name === "other",
+    );
     proc.kill("SIGTERM");
     expect(await proc.exited).toBe(0);
+    expect(stderr.text.match(/cannot find valid master/g)).toHaveLength(1);
     expect(await generatedNames()).toEqual(["00-multus.conf", "multus.d/multus.kubeconfig"]);
   });
 
