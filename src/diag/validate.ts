@@ -120,10 +120,13 @@ export async function validatePod(input: ValidateInput): Promise<ValidateReport>
       plugins: [],
       runtimeConfig: {},
     });
-    notes.push({
-      source: "(no --config)",
-      message: "the cluster network is not checked: give the daemon config with --config",
-    });
+    // With --config its failure is already an error of the config.
+    if (!input.config) {
+      notes.push({
+        source: "(no --config)",
+        message: "the cluster network is not checked: give the daemon config with --config",
+      });
+    }
   }
   report.defaultRoute = decideDefaultRoute(delegates, errors, input.pod.path);
   for (const n of delegates.length > 0 ? nadsIn.nads : []) {
