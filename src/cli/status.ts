@@ -51,10 +51,7 @@ export function formatStatus(s: DaemonStatus): string {
     ["  namespaceIsolation", c.namespaceIsolation ? "on" : undefined],
     ["  unknown keys", c.unknownKeys.length > 0 ? c.unknownKeys.join(", ") : undefined],
     ["kubernetes", s.kubernetes.connected ? "connected" : "none (static delegates only)"],
-    ...s.kubernetes.informers.map((i): [string, string] => [
-      `  informer ${i.name}`,
-      `${i.synced ? "synced" : "not synced (reads are live GETs)"}, ${i.objects} cached`,
-    ]),
+    ...s.kubernetes.informers.map((i): [string, string] => [`  informer ${i.name}`, informerText(i)]),
     ["requests in flight", s.requests.inFlight],
     ["requests queued", s.requests.queued],
     ["  connectionLimit", s.requests.connectionLimit || "none"],
@@ -72,6 +69,15 @@ const EXAMPLES = `  multus status                                  the daemon at
   Exit 0: ready; 1: the daemon answers but is not ready (starting or stopping); 3: no daemon
   answers (no socket, nobody listening, no answer in time). More in docs/cli.md.
 `;
+
+function informerText(i: DaemonStatus["kubernetes"]["informers"][number]): string {
+  const parts = [i.synced ? "synced" : "not synced (reads are live GETs)", `${i.objects} cached`];
+  // A restart count that keeps growing is a list/watch that keeps failing (RBAC, the API, the network).
+  if (i.restarts !== undefined) parts.push(`${i.restarts} restart${i.restarts === 1 ? "" : "s"}`);
+  if (i.lastSyncAt !== undefined)
+    parts.push(`last heard ${Math.max(0, Math.round((Date.now() - i.lastSyncAt) / 1000))} s ago`);
+  return parts.join(", ");
+}
 
 export const statusCommand = defineCommand({
   meta: {

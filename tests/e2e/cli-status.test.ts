@@ -94,7 +94,9 @@ describe.skipIf(!canRunE2e)("multus status against a running daemon", () => {
       ],
     });
     const table = await runMultus(["status", "--socket-dir", daemon.socketDir]);
-    expect(table.stdout).toMatch(/^\s+informer network-attachment-definitions\s+synced, 2 cached$/m);
+    expect(table.stdout).toMatch(
+      /^\s+informer network-attachment-definitions\s+synced, 2 cached, 0 restarts, last heard \d+ s ago$/m,
+    );
   });
 
   test("busy: one ADD in flight and one queued are reported, and /status does not wait for them", async () => {
