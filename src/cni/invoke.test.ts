@@ -1,6 +1,6 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { chmod, copyFile, mkdir, mkdtemp, open, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, copyFile, mkdir, mkdtemp, open, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { buildRecordingPlugin, readRecords } from "../../tests/helpers/build-fixtures.ts";
@@ -66,6 +66,50 @@ describe("findPlugin", () => {
     await writeFile(join(b, "plug"), "x", { mode: 0o755 });
     expect(await findPlugin("plug", [a, b])).toBe(join(b, "plug"));
   });
+
+  test("a symlink within the bin dir, or into another bin dir, is followed", async () => {
+    const a = join(tmp, "a");
+    const b = join(tmp, "b");
+    await mkdir(a);
+    await mkdir(b);
+    await writeFile(join(b, "multi"), "x", { mode: 0o755 });
+    await symlink("multi", join(b, "same-dir"));
+    await symlink(join(b, "multi"), join(a, "other-bin-dir"));
+    expect(await findPlugin("same-dir", [a, b])).toBe(join(b, "same-dir"));
+    expect(await findPlugin("other-bin-dir", [a, b])).toBe(join(a, "other-bin-dir"));
+  });
+
+  test("a symlink out of the bin dirs to a file only root can change is followed (Debian's /bin)", async () => {
+    const bin = join(tmp, "bin");
+    await mkdir(bin);
+    await symlink("/bin/true", join(bin, "t"));
+    expect(await findPlugin("t", [bin])).toBe(join(bin, "t"));
+  });
+
+  test.each([
+    ["a dir writable by others", 0o777, 0, "is writable by group or others (mode 777)"],
+    ["a group-writable file", 0o775, 0, "is writable by group or others (mode 775)"],
+    ["a dir owned by another user", 0o755, 1234, "is owned by uid 1234"],
+  ])(
+    "a symlink out of the bin dirs into %s is refused before exec, naming the plugin",
+    async (_what, mode, uid, why) => {
+      const bin = join(tmp, "bin");
+      const elsewhere = join(tmp, "elsewhere");
+      await mkdir(bin);
+      await mkdir(elsewhere);
+      await writeFile(join(elsewhere, "evil"), "#!/bin/sh\n", { mode: 0o755 });
+      if (mode === 0o775) await chmod(join(elsewhere, "evil"), mode);
+      else await chmod(elsewhere, mode);
+      if (uid !== 0) await chown(elsewhere, uid, uid);
+      await symlink(join(elsewhere, "evil"), join(bin, "bridge"));
+      const err = await rejection(findPlugin("bridge", [bin]));
+      expect(err.code).toBe(ErrorCode.InvalidConfig);
+      expect(err.msg).toContain(
+        `plugin "bridge" refused: ${join(bin, "bridge")} resolves to ${join(elsewhere, "evil")}`,
+      );
+      expect(err.msg).toContain(why);
+    },
+  );
 
   test("not found names the plugin and the path like libcni", async () => {
     const err = await rejection(findPlugin("nope", ["/nonexistent/a", "/nonexistent/b"]));

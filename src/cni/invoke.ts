@@ -6,6 +6,7 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { CniError, ErrorCode, isCniErrorObject } from "./errors.ts";
+import { checkPluginLocation } from "./plugin-path.ts";
 import { Env, type CniCommand } from "./spec.ts";
 import { DEFAULT_PATH } from "../util/default-path.ts";
 import { tryParseJson } from "../util/json-file.ts";
@@ -52,7 +53,8 @@ export function isValidPluginType(t: string): boolean {
 /**
  * Absolute path of `pluginType` in the first of `binDirs` that holds a regular
  * file of that name. A type that could escape the bin dir is refused before any
- * lookup (docs/compatibility.md, difference 13).
+ * lookup (docs/compatibility.md, difference 13); a symlink that leaves the bin
+ * dirs for a place others can write is refused before exec (plugin-path.ts).
  */
 export async function findPlugin(pluginType: string, binDirs: readonly string[]): Promise<string> {
   if (!isValidPluginType(pluginType)) {
@@ -66,7 +68,9 @@ export async function findPlugin(pluginType: string, binDirs: readonly string[])
     if (dir === "") continue;
     const full = join(dir, pluginType);
     const st = await stat(full).catch(() => undefined);
-    if (st?.isFile()) return full;
+    if (!st?.isFile()) continue;
+    await checkPluginLocation({ pluginType, full, binDirs });
+    return full;
   }
   throw new PluginNotFoundError(pluginType, binDirs);
 }

@@ -22,6 +22,7 @@ import {
   type DelegateRole,
 } from "../multus/delegates.ts";
 import {
+  checkDefaultNetworkIsolation,
   checkNamespaceIsolation,
   parseDefaultNetworkAnnotation,
   parseNetworkSelectionsEach,
@@ -244,6 +245,13 @@ function checkAnnotations(opts: {
       pod.annotations[DEFAULT_NETWORK_ANNOTATION],
       conf.multusNamespace,
     );
+    checkDefaultNetworkIsolation({
+      podNamespace: pod.namespace,
+      override: report.defaultNetwork,
+      enabled: conf.namespaceIsolation,
+      globalNamespaces: conf.globalNamespaces,
+      multusNamespace: conf.multusNamespace,
+    });
   } catch (err) {
     fail(DEFAULT_NETWORK_ANNOTATION, err);
   }

@@ -14,6 +14,7 @@ import type { MultusConf } from "./netconf.ts";
 import type { KubePort, Nad, PodInfo } from "./ports.ts";
 import type { NetworkSelection } from "./selection.ts";
 import {
+  checkDefaultNetworkIsolation,
   checkNamespaceIsolation,
   isSystemNamespace,
   parseDefaultNetworkAnnotation,
@@ -87,6 +88,15 @@ export async function resolveDelegates(ctx: ResolveContext): Promise<Delegate[]>
   const override = pod
     ? parseDefaultNetworkAnnotation(pod.annotations[DEFAULT_NETWORK_ANNOTATION], conf.multusNamespace)
     : undefined;
+  if (pod) {
+    checkDefaultNetworkIsolation({
+      podNamespace: pod.namespace,
+      override,
+      enabled: conf.namespaceIsolation,
+      globalNamespaces: conf.globalNamespaces,
+      multusNamespace: conf.multusNamespace,
+    });
+  }
   // In order: the cluster network, the default networks, the pod's selections, the auxiliary chain.
   const specs: Array<DelegateSpec | Skipped> = [await clusterSpec(ctx, override)];
   specs.push(...(await defaultNetworkSpecs(ctx, override)));

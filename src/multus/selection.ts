@@ -430,6 +430,32 @@ export function checkNamespaceIsolation(opts: {
   });
 }
 
+/**
+ * Namespace isolation for the default-network override, which Go does not
+ * check (it resolves the override wherever it points): with `enabled`, the
+ * override must target the pod's own namespace, an allowed global namespace,
+ * or multusNamespace, where an unqualified override is looked up and where the
+ * admin keeps the cluster's default networks (clusterNetwork and
+ * defaultNetworks, which come from the config and are not checked at all).
+ */
+export function checkDefaultNetworkIsolation(opts: {
+  podNamespace: string;
+  override: NetworkSelection | undefined;
+  enabled: boolean;
+  globalNamespaces: string;
+  multusNamespace: string;
+}): void {
+  const sel = opts.override;
+  if (!opts.enabled || sel === undefined) return;
+  const allowed = [...allowedGlobalNamespaces(opts.globalNamespaces), opts.multusNamespace];
+  if (sel.namespace === opts.podNamespace || allowed.includes(sel.namespace)) return;
+  throw new CniError(
+    ErrorCode.InvalidConfig,
+    `namespace isolation enabled, the default-network annotation violates permission, pod is in namespace ${opts.podNamespace} but refers to target namespace ${sel.namespace}`,
+    `${sel.namespace}/${sel.name}; allowed besides the pod's own: ${allowed.join(", ")}`,
+  );
+}
+
 /** Is `namespace` one of `systemNamespaces`? (Compared with the pod's namespace, never its name.) */
 export function isSystemNamespace(namespace: string, systemNamespaces: readonly string[]): boolean {
   return systemNamespaces.includes(namespace);
