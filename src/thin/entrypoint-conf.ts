@@ -58,16 +58,23 @@ export function renderThinConf(
     networkName = master.name;
   }
   const lines = optionalLines(o, masterCapabilities(primary.path, master));
+  // Go pastes these three in unquoted: a `"` or `\` in one breaks the file (or adds keys).
+  // JSON-escaped they are the same bytes for every ordinary value, and safe for the rest.
   const data = {
-    cniVersion,
-    networkName,
+    cniVersion: jsonEscape(cniVersion),
+    networkName: jsonEscape(networkName),
     lines: lines.map((l) => `\n        ${l},`).join(""),
-    kubeconfig: o.multusKubeconfigFileHost,
+    kubeconfig: jsonEscape(o.multusKubeconfigFileHost),
     master: goJson(sortKeysDeep(master)),
   };
   return isList(cniVersion)
     ? { name: THIN_CONFLIST_FILE, text: conflistTemplate(data) }
     : { name: THIN_CONF_FILE, text: confTemplate(data) };
+}
+
+/** A string's JSON form without its quotes. */
+function jsonEscape(s: string): string {
+  return JSON.stringify(s).slice(1, -1);
 }
 
 function isList(cniVersion: string): boolean {
@@ -147,7 +154,7 @@ interface TemplateData {
   master: string;
 }
 
-// Go's templates put version, name and kubeconfig in with {{ }} (no quoting).
+// Go's templates; version, name and kubeconfig come in escaped (see renderThinConf).
 function conflistTemplate(d: TemplateData): string {
   return `{
     "cniVersion": "${d.cniVersion}",

@@ -271,6 +271,17 @@ current-context: multus-context
     expect(r.stderr).toStartWith("failed to create multus kubeconfig: service account token is not found: ");
   });
 
+  test("a master name with a quote is escaped (Go would paste it in and break the file)", async () => {
+    await writeFile(
+      join(netd, "10-bad.conf"),
+      JSON.stringify({ cniVersion: "0.4.0", name: 'a", "x": "y', type: "bridge" }),
+    );
+    expect((await once(["--override-network-name"])).code).toBe(0);
+    const conf = JSON.parse(await read("00-multus.conf"));
+    expect(conf.name).toBe('a", "x": "y');
+    expect(conf.x).toBeUndefined();
+  });
+
   test("a bad --multus-log-level exits 1 with Go's message and writes nothing", async () => {
     await writeFile(join(netd, "10-bridge.conf"), BRIDGE_CONF);
     const r = await once(["--multus-log-level=loud"]);
