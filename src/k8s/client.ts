@@ -4,8 +4,8 @@
  * writes, events).
  *
  * Design (memory and control): client-node is used only for what it does well and we would
- * otherwise re-implement — parsing kubeconfig files and producing credentials (tokens, token files
- * re-read every 60 s, exec plugins, OIDC, client certificates, CA). Requests, list/watch and the
+ * otherwise re-implement — parsing kubeconfig files and producing credentials (tokens, exec
+ * plugins, OIDC, client certificates, CA); token files we follow ourselves (token-file.ts). Requests, list/watch and the
  * informer loop are plain `fetch` over a Bun.FetchSession carrying the TLS material.
  * client-node's informers cost more than twice the memory of fetch-based list/watch (bench/results.md,
  * "Costs the code is shaped by"); they also keep full objects in their cache (ours
@@ -23,7 +23,9 @@ import { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import { isIPv6 } from "node:net";
 import { KubeApiError, KubeTimeoutError, KubeTransportError, backoffDelay } from "./errors.ts";
 import { sleep } from "../util/sleep.ts";
-import { createCredentialSource } from "./credentials.ts";
+import { createCredentialSource, type Credentials } from "./credentials.ts";
+import { followTokenFile } from "./token-file.ts";
+import { readFileSync } from "node:fs";
 import { createEventRecorder } from "./events.ts";
 import { createInformer, type Informer } from "./informers.ts";
 import { type KubeObserver, requestLabels } from "./observe.ts";
@@ -50,13 +52,14 @@ export function loadKubeConfig(opts: { kubeconfigPath?: string; inCluster?: InCl
   const kc = new KubeConfig();
   if (opts.kubeconfigPath) {
     kc.loadFromFile(opts.kubeconfigPath);
+    followTokenFile(kc, readFileSync(opts.kubeconfigPath, "utf8"), opts.kubeconfigPath);
   } else if (opts.inCluster) {
     const { host, port, tokenFile, caFile } = opts.inCluster;
     const scheme = port === "80" || port === "8080" || port === "8001" ? "http" : "https";
     const serverHost = isIPv6(host) ? `[${host}]` : host;
     kc.loadFromClusterAndUser(
       { name: "inCluster", server: `${scheme}://${serverHost}:${port}`, caFile, skipTLSVerify: false },
-      // the tokenFile auth provider re-reads the (rotating, projected) token every 60 s
+      // the token file is followed as kubelet rotates it (token-file.ts)
       { name: "inClusterUser", authProvider: { name: "tokenFile", config: { tokenFile } } },
     );
   } else {
@@ -111,17 +114,31 @@ export function createKubeHttp(kc: KubeConfig, observer?: KubeObserver): KubeHtt
     throw new Error(`Kubernetes client: SOCKS proxies are not supported (${cluster.proxyUrl})`);
   const credentials = createCredentialSource(kc, { server, proxyUrl: cluster.proxyUrl });
 
-  async function fetchOnce(req: KubeRequest, signal: AbortSignal): Promise<Response> {
-    const creds = await credentials.get();
+  function attempt(req: KubeRequest, creds: Credentials, signal: AbortSignal): Promise<Response> {
     const headers: Record<string, string> = { ...creds.headers, accept: "application/json", "user-agent": "multus" };
     let body: string | undefined;
     if (req.body !== undefined) {
       body = JSON.stringify(req.body);
       headers["content-type"] = req.contentType ?? "application/json";
     }
-    const res = await creds.session.fetch(urlOf(server, req), { method: req.method, headers, body, signal });
+    return creds.session.fetch(urlOf(server, req), { method: req.method, headers, body, signal });
+  }
+
+  async function fetchOnce(req: KubeRequest, signal: AbortSignal): Promise<Response> {
+    const creds = await credentials.get();
+    let res = await attempt(req, creds, signal);
+    if (res.status === 401) {
+      // The token may have rotated before we noticed: re-read the credentials and, when
+      // they changed, try once more so the caller never sees the rotation.
+      credentials.invalidate();
+      const fresh = await credentials.get();
+      if (fresh.headers.authorization !== creds.headers.authorization) {
+        await res.body?.cancel().catch(() => undefined);
+        res = await attempt(req, fresh, signal);
+        if (res.status === 401) credentials.invalidate();
+      }
+    }
     if (res.ok) return res;
-    if (res.status === 401) credentials.invalidate(); // re-read credentials next time
     throw await apiErrorOf(req, res);
   }
   const send = observer ? observed(fetchOnce, observer) : fetchOnce;

@@ -2,11 +2,13 @@
  * Credentials for the API server, produced by client-node's KubeConfig (tokens, token files,
  * exec plugins, OIDC, client certificates, CA) and carried as request headers plus one
  * Bun.FetchSession holding the TLS material. Headers are re-read every CREDENTIALS_TTL_MS
- * (a projected token rotates); the session is rebuilt only when the TLS material changes, so
- * idle keep-alive connections survive a token refresh.
+ * (exec plugins, OIDC); a bearer token file is followed on every get() (token-file.ts), so a
+ * rotated projected token is sent from the first request after the swap. The session is rebuilt
+ * only when the TLS material changes, so idle keep-alive connections survive a token refresh.
  */
 import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import type { RequestOptions } from "node:https";
+import { createTokenFile, tokenFileOf } from "./token-file.ts";
 
 /** Credentials (headers) are refreshed this often; the TLS session is rebuilt when its files change. */
 const CREDENTIALS_TTL_MS = 10_000;
@@ -20,7 +22,7 @@ export interface Credentials {
 export interface CredentialSource {
   /** Current credentials; one refresh at a time when they are older than the TTL. */
   get(): Promise<Credentials>;
-  /** Forget the cached headers (after a 401): the next get() re-reads them. */
+  /** Forget the cached headers (after a 401): the next get() re-reads them and the token file. */
   invalidate(): void;
   /** Closes the session's idle connections. */
   close(): void;
@@ -31,6 +33,18 @@ export function createCredentialSource(kc: KubeConfig, opts: { server: string; p
   let pending: Promise<Credentials> | undefined;
   let session: Bun.FetchSession | undefined;
   let tlsFingerprint = "";
+  const path = tokenFileOf(kc);
+  const tokenFile = path ? createTokenFile(path) : undefined;
+  let forceToken = false;
+
+  /** The bearer token from the file, laid over client-node's (which it re-reads only once a minute). */
+  async function withToken(c: Credentials): Promise<Credentials> {
+    if (!tokenFile) return c;
+    const force = forceToken;
+    forceToken = false;
+    const token = await tokenFile.read(force);
+    return { ...c, headers: { ...c.headers, authorization: `Bearer ${token}` } };
+  }
 
   async function refresh(): Promise<Credentials> {
     const { headers, tls, fingerprint } = await readCredentials(kc);
@@ -47,13 +61,14 @@ export function createCredentialSource(kc: KubeConfig, opts: { server: string; p
   }
 
   return {
-    get() {
-      if (current && Date.now() - current.at < CREDENTIALS_TTL_MS) return Promise.resolve(current);
+    async get() {
+      if (current && Date.now() - current.at < CREDENTIALS_TTL_MS) return withToken(current);
       pending ??= refresh().finally(() => (pending = undefined));
-      return pending;
+      return withToken(await pending);
     },
     invalidate() {
       current = undefined;
+      forceToken = true;
     },
     close() {
       session?.close();

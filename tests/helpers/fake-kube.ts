@@ -73,11 +73,11 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
   const token = opts.token ?? `fake-${crypto.randomUUID()}`;
   const watches = createWatchHub();
   const store = createStore({ historySize: opts.historySize ?? 1000, onChange: (c) => watches.notify(c) });
-  const state: RequestState = { failRules: [], counters: {}, log: [] };
+  const state: RequestState = { failRules: [], counters: {}, log: [], tokens: [token] };
   const listener = await createListener({
     tls,
     port: opts.port ?? 0,
-    onRequest: createRouter({ store, watches, token, state }),
+    onRequest: createRouter({ store, watches, state }),
   });
   const { port } = listener;
   const url = `https://127.0.0.1:${port}`;
@@ -91,7 +91,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     caPem: tls.caPem,
     token,
     dir,
-    writeKubeconfig: (path, o = {}) => writeKubeconfig(path, { url, token, tls, caAsFile: o.caAsFile }),
+    writeKubeconfig: (path, o = {}) => writeKubeconfig(path, { url, token, tls, ...o }),
     inClusterEnv: (target, o = {}) =>
       writeInClusterEnv(target, { token, caPem: tls.caPem, port, namespace: o.namespace }),
     async stop() {
@@ -218,6 +218,9 @@ function requestControls(state: RequestState) {
     },
     clearFailures() {
       state.failRules = [];
+    },
+    acceptTokens(...tokens) {
+      state.tokens = tokens;
     },
     counts: () => ({ ...state.counters }),
     count: (key) => state.counters[key] ?? 0,

@@ -34,6 +34,8 @@ export interface K8sEnvOptions {
   env?: Record<string, string>;
   /** binDir holds Debian's plugins plus the recording plugin as `recorder`. */
   withRecorder?: boolean;
+  /** Writes the daemon's kubeconfig in `dir` and returns its path (default: fake.writeKubeconfig with a fixed token). */
+  kubeconfig?: (fake: FakeKube, dir: string) => string;
 }
 
 export interface PodHandle {
@@ -120,7 +122,7 @@ export async function startK8sEnv(opts: K8sEnvOptions = {}): Promise<K8sEnv> {
       ? await createBinDir(join(work.dir, "cni-bin"), { extra: { recorder: await buildRecordingPlugin() } })
       : PLUGIN_DIR;
 
-    const kubeconfig = fake.writeKubeconfig(join(work.dir, "kubeconfig"));
+    const kubeconfig = opts.kubeconfig?.(fake, work.dir) ?? fake.writeKubeconfig(join(work.dir, "kubeconfig"));
     const daemon = await startDaemon(
       work.dir,
       {

@@ -2,12 +2,14 @@
 // and through in-cluster settings (token + CA files, host/port).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
+import { utimes } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createKubeClient, type KubeClient, type KubeClientOptions, type KubeLogger } from "../../src/k8s/client.ts";
 import { KubeTimeoutError, isConnectionError, kubeStatusOf } from "../../src/k8s/errors.ts";
 import { NETWORK_STATUS_ANNOTATION } from "../../src/multus/report.ts";
 import { startFakeKube, until, type FakeKube } from "../helpers/fake-kube.ts";
+import { createProjectedToken } from "../helpers/projected-token.ts";
 
 /** The network-status annotation as multus/ hands it to the client. */
 const status = (value: string) => ({ key: NETWORK_STATUS_ANNOTATION, value });
@@ -347,6 +349,63 @@ for (const mode of modes) {
       await c.stop();
     });
 
+    test("a rotated token file is followed without a restart or a failed request", async () => {
+      const projected = createProjectedToken(join(dir, `projected-${crypto.randomUUID()}`), fake.token);
+      const c = await createKubeClient(
+        mode.name === "kubeconfig"
+          ? { kubeconfigPath: fake.writeKubeconfig(join(dir, "kubeconfig-file"), { tokenFile: projected.path }) }
+          : { inCluster: { ...connection.inCluster!, tokenFile: projected.path } },
+      );
+      try {
+        const get = () => c.getPod({ namespace: "ns1", name: "web" }, { timeoutMs: 2_000 });
+        expect((await get())?.uid).toBe("uid-web");
+        // kubelet writes the new token while the old one is still valid, then the old one expires
+        fake.acceptTokens(fake.token, "rotated-1");
+        projected.rotate("rotated-1");
+        fake.acceptTokens("rotated-1");
+        fake.resetCounts();
+        expect((await get())?.uid).toBe("uid-web");
+        expect(podGetStatuses(fake)).toEqual([200]); // the change was seen before sending
+      } finally {
+        fake.acceptTokens(fake.token);
+        await c.stop();
+      }
+    });
+
+    test("a 401 re-reads the token file and retries once", async () => {
+      const file = join(dir, `token-${crypto.randomUUID()}`);
+      await writeFile(file, "before-0");
+      const mtime = new Date("2026-01-01T00:00:00Z"); // whole seconds: utimes restores it exactly
+      await utimes(file, mtime, mtime);
+      const c = await createKubeClient(
+        mode.name === "kubeconfig"
+          ? { kubeconfigPath: fake.writeKubeconfig(join(dir, "kubeconfig-file"), { tokenFile: file }) }
+          : { inCluster: { ...connection.inCluster!, tokenFile: file } },
+      );
+      try {
+        fake.acceptTokens("before-0");
+        const get = () => c.getPod({ namespace: "ns1", name: "web" }, { timeoutMs: 2_000 });
+        expect((await get())?.uid).toBe("uid-web");
+        // Rewritten in place with the same size and mtime: nothing a stat can see, as when a
+        // change lands within the file system's timestamp granularity.
+        await writeFile(file, "after-01".slice(0, 8));
+        await utimes(file, mtime, mtime);
+        fake.acceptTokens("after-01");
+        fake.resetCounts();
+        expect((await get())?.uid).toBe("uid-web");
+        expect(podGetStatuses(fake)).toEqual([401, 200]);
+        // A token that stays wrong is not retried in a loop: one 401 and one retry, then the error.
+        fake.acceptTokens("nobody-has-this");
+        fake.resetCounts();
+        const r = await elapsed(get());
+        expect(kubeStatusOf(r.error)).toBe(401);
+        expect(podGetStatuses(fake)).toEqual([401]); // the file did not change, so nothing to retry with
+      } finally {
+        fake.acceptTokens(fake.token);
+        await c.stop();
+      }
+    });
+
     test("a wrong token gives 401 at once (not retried)", async () => {
       const c = await createKubeClient({
         ...(mode.name === "kubeconfig"
@@ -431,6 +490,13 @@ for (const mode of modes) {
     });
   });
 }
+
+/** Statuses of the pod GETs the fake answered since resetCounts (the suite's own informers also talk to it). */
+const podGetStatuses = (fake: FakeKube) =>
+  fake
+    .requests()
+    .filter((r) => r.verb === "GET" && r.resource === "pods")
+    .map((r) => r.status);
 
 async function writeFile(path: string, text: string): Promise<string> {
   await Bun.write(path, text);

@@ -22,8 +22,11 @@ export function createTls(dir: string): Tls {
   };
 }
 
-/** A kubeconfig with a bearer token; the CA inline as certificate-authority-data unless `caAsFile`. */
-export function writeKubeconfig(path: string, o: { url: string; token: string; tls: Tls; caAsFile?: boolean }): string {
+/** A kubeconfig with a bearer token (or a `token-file` naming `tokenFile`); the CA inline as certificate-authority-data unless `caAsFile`. */
+export function writeKubeconfig(
+  path: string,
+  o: { url: string; token: string; tls: Tls; caAsFile?: boolean; tokenFile?: string },
+): string {
   const cluster = o.caAsFile
     ? `    certificate-authority: ${JSON.stringify(o.tls.caFile)}`
     : `    certificate-authority-data: ${Buffer.from(o.tls.caPem).toString("base64")}`;
@@ -38,7 +41,7 @@ export function writeKubeconfig(path: string, o: { url: string; token: string; t
     "users:",
     "- name: fake-user",
     "  user:",
-    `    token: ${JSON.stringify(o.token)}`,
+    o.tokenFile ? `    token-file: ${JSON.stringify(o.tokenFile)}` : `    token: ${JSON.stringify(o.token)}`,
     "contexts:",
     "- name: fake",
     "  context:",

@@ -27,6 +27,8 @@ export interface RequestState {
   failRules: Array<FailRule & { remaining: number }>;
   counters: Record<string, number>;
   log: RequestLogEntry[];
+  /** Bearer tokens accepted now (acceptTokens); any other gets 401 with a Status, as a real API server answers an expired or unknown token. */
+  tokens: string[];
   downMode?: DownMode;
   /** While down in "hang" mode: requests wait for this. */
   hung?: Promise<void>;
@@ -35,7 +37,6 @@ export interface RequestState {
 export interface RouterDeps {
   store: FakeStore;
   watches: WatchHub;
-  token: string;
   state: RequestState;
 }
 
@@ -64,7 +65,8 @@ export function createRouter(deps: RouterDeps): (req: IncomingMessage, res: Serv
     if (state.downMode === "hang" && state.hung) await state.hung;
     if (state.downMode === "503")
       return reply(statusReply(503, "the server is currently unable to handle the request"));
-    if (req.headers.authorization !== `Bearer ${deps.token}`) return reply(statusReply(401, "Unauthorized"));
+    if (!state.tokens.some((t) => req.headers.authorization === `Bearer ${t}`))
+      return reply(statusReply(401, "Unauthorized"));
     const injected = injectedFailure(state, entry);
     if (injected) return reply(injected);
 

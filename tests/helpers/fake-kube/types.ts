@@ -114,7 +114,7 @@ export interface FakeKube {
   /** Temp dir holding certificates; removed by stop(). */
   readonly dir: string;
   /** Writes a kubeconfig (CA inline as certificate-authority-data, bearer token). */
-  writeKubeconfig(path: string, opts?: { caAsFile?: boolean }): string;
+  writeKubeconfig(path: string, opts?: { caAsFile?: boolean; tokenFile?: string }): string;
   /** Writes token, ca.crt and namespace into `dir` the way a pod sees them. */
   inClusterEnv(dir: string, opts?: { namespace?: string }): InClusterFiles;
   stop(): Promise<void>;
@@ -149,6 +149,8 @@ export interface FakeKube {
   failNext(rule: FailRule): void;
   /** Drop every pending failNext rule. */
   clearFailures(): void;
+  /** From now on only these bearer tokens pass (a rotation: the old token expired); others get 401. */
+  acceptTokens(...tokens: string[]): void;
 
   counts(): Record<string, number>;
   count(key: string): number;
