@@ -71,6 +71,9 @@ export const DaemonConfigSchema = v.looseObject({
   deviceInfoDir: v.optional(v.string()),
   // Ours: how often tombstones (DELs owed to a plugin that was not installed) are replayed.
   tombstoneReplaySeconds: v.optional(v.pipe(v.number(), v.gtValue(0)), 60),
+  // Ours: false turns POST /delegate (hot-plug into a running pod) off, for
+  // clusters that run no hot-plug client; true (Go's behaviour) by default.
+  enableDelegateEndpoint: v.optional(v.boolean(), true),
 });
 export type DaemonConfig = v.InferOutput<typeof DaemonConfigSchema>;
 

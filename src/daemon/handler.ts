@@ -39,6 +39,7 @@ export async function handleRequest(request: Request, deps: HandlerDeps): Promis
     case Endpoint.CNI:
     case Endpoint.DELEGATE:
       if (method !== "POST") return new Response("Method not allowed\n", { status: 405, headers: TEXT });
+      if (path === Endpoint.DELEGATE && !deps.daemon.config.enableDelegateEndpoint) return delegateDisabled();
       return handleCni(await request.text(), path === Endpoint.DELEGATE, deps);
     case Endpoint.HEALTHZ:
       if (method !== "GET" && method !== "POST")
@@ -56,6 +57,16 @@ export async function handleRequest(request: Request, deps: HandlerDeps): Promis
       deps.multus.log.error(`unknown endpoint ${method} ${path}`);
       return new Response(null, { status: 404 });
   }
+}
+
+/** /delegate turned off in the daemon config: 403 with a CNI error saying so. */
+function delegateDisabled(): Response {
+  const err = new CniError(
+    ErrorCode.InvalidConfig,
+    `${Endpoint.DELEGATE} is disabled in the daemon config`,
+    `"enableDelegateEndpoint": false; hot-plugging an interface into a running pod is turned off on this node`,
+  );
+  return Response.json(err.toJSON(), { status: 403, headers: JSON_TYPE });
 }
 
 export async function handleCni(body: string, isDelegate: boolean, deps: HandlerDeps): Promise<Response> {

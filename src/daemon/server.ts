@@ -1,6 +1,6 @@
 // The unix-socket HTTP server: socket file hygiene, an optional cap on
 // requests in flight (connectionLimit), and a graceful stop.
-import { chmod, mkdir, unlink } from "node:fs/promises";
+import { chmod, mkdir, stat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { DAEMON_URL, Endpoint } from "../api/api.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
@@ -63,12 +63,41 @@ export class SocketInUseError extends Error {
 }
 
 /**
+ * An existing socket dir must be ours and closed to others: in a dir that
+ * someone else can write, they could have planted a socket or a link that a
+ * shim (running as root) would talk to, or swap ours after we listen. We refuse
+ * it rather than chmod it, since whatever they put there is already there.
+ * A dir we create ourselves is made 0700.
+ */
+export async function checkSocketDir(dir: string): Promise<void> {
+  const st = await stat(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return undefined;
+    throw err;
+  });
+  if (st === undefined) return;
+  const mode = (st.mode & 0o7777).toString(8).padStart(4, "0");
+  const uid = process.getuid?.() ?? 0;
+  if (!st.isDirectory()) throw new Error(`socket dir ${dir} is not a directory`);
+  if (st.uid !== uid) {
+    throw new Error(
+      `socket dir ${dir} (mode ${mode}) is owned by uid ${st.uid}, not the daemon's uid ${uid}: refusing to serve there`,
+    );
+  }
+  if ((st.mode & 0o022) !== 0) {
+    throw new Error(
+      `socket dir ${dir} is writable by group or others (mode ${mode}): refusing to serve there; chmod 0700 it or set another socketDir`,
+    );
+  }
+}
+
+/**
  * A socket file nobody listens on is stale (the last daemon was killed): remove
  * it. One that answers, or accepts but does not answer in time (a live daemon
  * that is busy or stopping), belongs to someone else: refuse to take it over.
  * Only a refused connection (no listener) proves the file stale.
  */
 export async function claimSocket(socketPath: string, timeoutMs = 1000): Promise<void> {
+  await checkSocketDir(dirname(socketPath));
   await mkdir(dirname(socketPath), { recursive: true, mode: 0o700 });
   await chmod(dirname(socketPath), 0o700);
   try {
