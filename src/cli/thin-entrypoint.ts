@@ -102,8 +102,12 @@ async function runThinEntrypoint(f: ThinFlagValues): Promise<number> {
   const { checkLogLevel } = await import("../thin/entrypoint-conf.ts");
   const { runEntrypoint, SERVICE_ACCOUNT_DIR } = await import("../thin/entrypoint.ts");
   try {
-    // Before anything is written: Go would find this only when rendering the conf.
-    checkLogLevel(s("multus-log-level"));
+    // Before anything is written (Go finds it only when rendering the conf), in Go's words.
+    try {
+      checkLogLevel(s("multus-log-level"));
+    } catch (err) {
+      throw new Error(`failed to create multus config: ${(err as Error).message}`);
+    }
     await verifyFilesExist(f);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);

@@ -286,7 +286,9 @@ current-context: multus-context
     await writeFile(join(netd, "10-bridge.conf"), BRIDGE_CONF);
     const r = await once(["--multus-log-level=loud"]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('Log levels should be one of: debug/verbose/error/panic, did not understand: "loud"\n');
+    expect(r.stderr).toBe(
+      'failed to create multus config: Log levels should be one of: debug/verbose/error/panic, did not understand: "loud"\n',
+    );
     expect(await generatedNames()).toEqual([]);
   });
 
