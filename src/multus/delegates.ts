@@ -21,6 +21,7 @@ import {
   parseNetworkSelections,
 } from "./selection.ts";
 import { assignIfnames } from "./ifname.ts";
+import { checkAnnotationSize, checkDelegateCount } from "./pod-limits.ts";
 import { editEachPlugin, mergeCniArgsIntoConfig } from "./runtime-config.ts";
 
 export const NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks";
@@ -85,6 +86,10 @@ export interface ResolveContext {
 /** The full, ordered delegate list with interface names assigned. */
 export async function resolveDelegates(ctx: ResolveContext): Promise<Delegate[]> {
   const { conf, pod } = ctx;
+  if (pod) {
+    checkAnnotationSize(NETWORKS_ANNOTATION, pod.annotations[NETWORKS_ANNOTATION], conf);
+    checkAnnotationSize(DEFAULT_NETWORK_ANNOTATION, pod.annotations[DEFAULT_NETWORK_ANNOTATION], conf);
+  }
   const override = pod
     ? parseDefaultNetworkAnnotation(pod.annotations[DEFAULT_NETWORK_ANNOTATION], conf.multusNamespace)
     : undefined;
@@ -98,9 +103,10 @@ export async function resolveDelegates(ctx: ResolveContext): Promise<Delegate[]>
     });
   }
   // In order: the cluster network, the default networks, the pod's selections, the auxiliary chain.
+  const selections = pod ? selectionsOf(ctx, pod, override) : [];
   const specs: Array<DelegateSpec | Skipped> = [await clusterSpec(ctx, override)];
   specs.push(...(await defaultNetworkSpecs(ctx, override)));
-  if (pod) specs.push(...(await selectedSpecs(ctx, pod)));
+  if (pod) specs.push(...(await selectedSpecs(ctx, selections)));
   const chain = await auxiliarySpec(ctx);
   if (chain) specs.push(chain);
 
@@ -173,8 +179,11 @@ async function defaultNetworkSpecs(
   return specs;
 }
 
-/** The networks the pod's annotation selects, after the namespace-isolation check. */
-async function selectedSpecs(ctx: ResolveContext, pod: PodInfo): Promise<Array<DelegateSpec | Skipped>> {
+/**
+ * The networks the pod's annotation selects, after the namespace-isolation check and the
+ * delegate count (checked before anything is resolved: 1 cluster network, the default networks).
+ */
+function selectionsOf(ctx: ResolveContext, pod: PodInfo, override: NetworkSelection | undefined): NetworkSelection[] {
   const { conf } = ctx;
   const selections = parseNetworkSelections(pod.annotations[NETWORKS_ANNOTATION], pod.namespace);
   checkNamespaceIsolation({
@@ -183,6 +192,21 @@ async function selectedSpecs(ctx: ResolveContext, pod: PodInfo): Promise<Array<D
     enabled: conf.namespaceIsolation,
     globalNamespaces: conf.globalNamespaces,
   });
+  checkDelegateCount({ selected: selections.length, fixed: configuredCount(conf, pod, override), limits: conf });
+  return selections;
+}
+
+/** How many delegates the configuration gives the pod before its annotation: as clusterSpec and defaultNetworkSpecs count. */
+function configuredCount(conf: MultusConf, pod: PodInfo, override: NetworkSelection | undefined): number {
+  if (!conf.clusterNetwork && !override) return Math.max(1, conf.delegates.length);
+  return 1 + (isSystemNamespace(pod.namespace, conf.systemNamespaces) ? 0 : conf.defaultNetworks.length);
+}
+
+/** A spec per selection, resolved in order. */
+async function selectedSpecs(
+  ctx: ResolveContext,
+  selections: NetworkSelection[],
+): Promise<Array<DelegateSpec | Skipped>> {
   const specs: Array<DelegateSpec | Skipped> = [];
   for (const sel of selections) {
     specs.push(

@@ -44,5 +44,8 @@ export const MultusConfSchema = v.looseObject({
   // Ours: what is read from a delegate's stdout and stderr is bounded (a plugin printing
   // without end must not take the daemon's memory with it).
   maxPluginOutputBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(4096)), 1024 * 1024),
+  // Ours: what a pod's annotations may ask for (pod-limits.ts).
+  maxAnnotationBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1024)), 64 * 1024),
+  maxDelegatesPerPod: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 32),
 });
 export type MultusConf = v.InferOutput<typeof MultusConfSchema>;
