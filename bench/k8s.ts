@@ -533,7 +533,7 @@ export interface BenchDaemon {
 
 export async function startDaemon(
   w: Workdir,
-  o: { tag: string; env: Record<string, string>; fake: FakeKube },
+  o: { tag: string; env: Record<string, string>; fake: FakeKube; config?: Record<string, unknown> },
 ): Promise<BenchDaemon> {
   const dir = join(w.dir, o.tag);
   const confDir = join(dir, "net.d");
@@ -555,6 +555,7 @@ export async function startDaemon(
       cniDir,
       binDir: w.binDir,
       kubeconfig: o.fake.writeKubeconfig(join(dir, "kubeconfig")),
+      ...o.config,
     }),
   );
   const t0 = performance.now();
