@@ -25,6 +25,7 @@ import { parseDaemonConfig } from "../../src/config/daemon-config.ts";
 import { MultusConfSchema } from "../../src/multus/netconf.ts";
 import { INSTALL_NAMES } from "../../src/cli/install.ts";
 import { ensureBinary } from "../helpers/e2e.ts";
+import { grants } from "../helpers/rbac.ts";
 import { parseThinFlags } from "../../src/cli/thin-entrypoint.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
@@ -156,20 +157,7 @@ function container(ds: Obj, name: string, init = false): Obj {
 
 // ---------------------------------------------------------------- RBAC and quantities
 
-function grants(role: Obj): string[] {
-  const out: string[] = [];
-  for (const rule of role.rules as Obj[]) {
-    expect(rule.nonResourceURLs).toBeUndefined();
-    expect(rule.resourceNames).toBeUndefined();
-    for (const group of rule.apiGroups)
-      for (const resource of rule.resources)
-        for (const verb of rule.verbs) {
-          out.push(`${group === "" ? "core" : group}/${resource}:${verb}`);
-        }
-  }
-  return out.sort();
-}
-
+// The calls the daemon makes; tests/e2e/rbac.test.ts checks them against a run's requests.
 const THICK_GRANTS = [
   "core/pods:get",
   "core/pods:list",
@@ -179,7 +167,6 @@ const THICK_GRANTS = [
   "k8s.cni.cncf.io/network-attachment-definitions:list",
   "k8s.cni.cncf.io/network-attachment-definitions:watch",
   "core/events:create",
-  "events.k8s.io/events:create",
 ].sort();
 
 const THIN_GRANTS = [
@@ -187,7 +174,6 @@ const THIN_GRANTS = [
   "core/pods/status:patch",
   "k8s.cni.cncf.io/network-attachment-definitions:get",
   "core/events:create",
-  "events.k8s.io/events:create",
 ].sort();
 
 /** Kubernetes quantity to a number (bytes, or cores for cpu). */
