@@ -45,6 +45,8 @@ export const DaemonConfigSchema = v.looseObject({
   enablePprof: v.optional(v.boolean(), false),
   connectionLimit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
   queueDeadlineSeconds: v.optional(v.pipe(v.number(), v.gtValue(0))),
+  maxRequestBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(4096))),
+  requestBodyTimeoutSeconds: v.optional(v.pipe(v.number(), v.gtValue(0))),
   perNodeCertificate: v.optional(PerNodeCertificateSchema),
   cniVersion: v.optional(v.string()),
   multusConfigFile: v.optional(v.string(), "auto"),

@@ -336,6 +336,9 @@ async function startSocketServer(
       onCniError: parts.metrics?.observeCniError,
       connectionLimit: config.connectionLimit ?? defaultConnectionLimit(),
       queueDeadlineMs: config.queueDeadlineSeconds === undefined ? undefined : config.queueDeadlineSeconds * 1000,
+      maxRequestBytes: config.maxRequestBytes,
+      bodyTimeoutMs:
+        config.requestBodyTimeoutSeconds === undefined ? undefined : config.requestBodyTimeoutSeconds * 1000,
     });
   } catch (err) {
     throw new StartupExit(3, `cannot listen on ${socketPath}: ${(err as Error).message}`);

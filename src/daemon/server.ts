@@ -7,6 +7,8 @@ import { CniError, ErrorCode } from "../cni/errors.ts";
 import { Admission, QueueDeadlineError } from "./admission.ts";
 
 export const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
+/** A request body still arriving after this long is cut off (a client trickling bytes). */
+export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
 
 export interface ServerOptions {
   socketPath: string;
@@ -19,6 +21,10 @@ export interface ServerOptions {
   connectionLimit?: number;
   /** Longest a request waits for a slot before it is refused with CNI code 11 (ms). */
   queueDeadlineMs?: number;
+  /** Largest request body (default MAX_REQUEST_BYTES); a larger one is refused with 413. */
+  maxRequestBytes?: number;
+  /** Longest the body may take to arrive (default DEFAULT_BODY_TIMEOUT_MS); then 408 and the connection is closed. */
+  bodyTimeoutMs?: number;
 }
 
 /** Without a configured deadline a waiter is refused after this long, well inside a kubelet's 4 min CNI timeout. */
@@ -153,7 +159,7 @@ export async function startServer(opts: ServerOptions): Promise<DaemonServer> {
   const server = Bun.serve({
     unix: opts.socketPath,
     // A CNI request is a config of a few KiB; refuse what could only be a mistake or abuse.
-    maxRequestBodySize: MAX_REQUEST_BYTES,
+    maxRequestBodySize: opts.maxRequestBytes ?? MAX_REQUEST_BYTES,
     fetch: createFetch(opts, { admission, counter }),
   });
   await chmod(opts.socketPath, 0o600);
@@ -183,7 +189,12 @@ function createFetch(
     opts.onResponse?.(path, request.method, response.status);
     return response;
   };
-  return async (request, srv) => {
+  const bodyTimeoutMs = opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+  return async (received, srv) => {
+    // The body first, within its own deadline: Bun's idle timeout only sees a silent
+    // connection, not one that sends a byte now and then.
+    const request = await withBody(received, bodyTimeoutMs);
+    if (request instanceof Response) return request;
     // A delegate may legitimately take long (Bun's default idle timeout is 10 s); the shim carries the deadline.
     srv.timeout(request, 0);
     const path = new URL(request.url).pathname;
@@ -207,6 +218,30 @@ function createFetch(
       release();
     }
   };
+}
+
+/**
+ * The request with its body read in full within `ms`, or a 408 (with Connection: close) for a
+ * client that has not sent it all by then. Bodies are small (a CNI config); buffering them
+ * here is what the handler did anyway.
+ */
+async function withBody(request: Request, ms: number): Promise<Request | Response> {
+  if (request.method === "GET" || request.method === "HEAD") return request;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), ms)));
+  try {
+    const body = await Promise.race([request.arrayBuffer(), late]);
+    if (body === "late") {
+      const e = new CniError(ErrorCode.TryAgainLater, `request body not received within ${ms} ms`);
+      return new Response(JSON.stringify(e.toJSON()), {
+        status: 408,
+        headers: { "Content-Type": "application/json", Connection: "close" },
+      });
+    }
+    return new Request(request.url, { method: request.method, headers: request.headers, body });
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
