@@ -56,7 +56,12 @@ export function tokenFileOf(kc: KubeConfig): string | undefined {
  */
 export function followTokenFile(kc: KubeConfig, kubeconfigText: string, kubeconfigPath: string): void {
   const name = kc.getCurrentUser()?.name;
-  const raw = Bun.YAML.parse(kubeconfigText) as { users?: { name?: unknown; user?: Record<string, unknown> }[] } | null;
+  let raw: { users?: { name?: unknown; user?: Record<string, unknown> }[] } | null;
+  try {
+    raw = Bun.YAML.parse(kubeconfigText) as typeof raw;
+  } catch {
+    return; // client-node parsed it; without our reading, its token stays the one read at load
+  }
   const entry = Array.isArray(raw?.users) ? raw.users.find((u) => u?.name === name) : undefined;
   const file = entry?.user?.["token-file"];
   if (typeof file !== "string" || entry?.user?.token !== undefined) return; // a fixed token wins, as in kubectl
