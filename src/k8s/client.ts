@@ -47,11 +47,25 @@ export interface InClusterConfig {
   caFile: string;
 }
 
+/**
+ * kc.loadFromFile, with an error that names the file and the parser's first
+ * line only: the YAML parser's message goes on to quote the lines around the
+ * error, which in a kubeconfig are a token or a client key.
+ */
+function loadKubeconfigFile(kc: KubeConfig, path: string): void {
+  try {
+    kc.loadFromFile(path);
+  } catch (err) {
+    const first = ((err as Error).message ?? String(err)).split("\n")[0];
+    throw new Error(`kubeconfig ${path} cannot be read: ${first}`);
+  }
+}
+
 /** Loads a kubeconfig file, or mirrors client-node's loadFromCluster with the given paths. */
 export function loadKubeConfig(opts: { kubeconfigPath?: string; inCluster?: InClusterConfig }): KubeConfig {
   const kc = new KubeConfig();
   if (opts.kubeconfigPath) {
-    kc.loadFromFile(opts.kubeconfigPath);
+    loadKubeconfigFile(kc, opts.kubeconfigPath);
     followTokenFile(kc, readFileSync(opts.kubeconfigPath, "utf8"), opts.kubeconfigPath);
   } else if (opts.inCluster) {
     const { host, port, tokenFile, caFile } = opts.inCluster;
