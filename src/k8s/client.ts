@@ -66,7 +66,7 @@ export function loadKubeConfig(opts: { kubeconfigPath?: string; inCluster?: InCl
   const kc = new KubeConfig();
   if (opts.kubeconfigPath) {
     loadKubeconfigFile(kc, opts.kubeconfigPath);
-    followTokenFile(kc, readFileSync(opts.kubeconfigPath, "utf8"), opts.kubeconfigPath);
+    followTokenFile(kc, readFileSync(opts.kubeconfigPath, "utf8"));
   } else if (opts.inCluster) {
     const { host, port, tokenFile, caFile } = opts.inCluster;
     const scheme = port === "80" || port === "8080" || port === "8001" ? "http" : "https";

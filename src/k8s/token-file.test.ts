@@ -35,7 +35,7 @@ describe("token file", () => {
       await expect(createTokenFile(path).read()).rejects.toThrow(`cannot read the token file ${path}`);
     }));
 
-  test("a kubeconfig token-file, relative to the kubeconfig, becomes a followed file; a fixed token wins", () =>
+  test("a kubeconfig token-file (relative: to the working directory, as client-node read it) becomes a followed file; a fixed token wins", () =>
     withDir(async (dir) => {
       writeFileSync(join(dir, "tok"), "t");
       const text = (user: string) =>
@@ -45,7 +45,7 @@ describe("token file", () => {
         writeFileSync(path, text(user));
         const kc = new KubeConfig();
         kc.loadFromFile(path);
-        followTokenFile(kc, text(user), path);
+        followTokenFile(kc, text(user));
         return kc;
       };
       const prev = process.cwd();

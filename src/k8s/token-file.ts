@@ -8,7 +8,7 @@
  * shows as a new inode) or when asked to (after a 401).
  */
 import { readFile, stat } from "node:fs/promises";
-import { dirname, isAbsolute, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 
 export interface TokenFile {
@@ -51,10 +51,10 @@ export function tokenFileOf(kc: KubeConfig): string | undefined {
 /**
  * client-node reads a kubeconfig user's `token-file` once, into a fixed token. Turn
  * that user into one of the tokenFile auth provider (the in-cluster form) so the
- * file is followed as it rotates. A relative path is relative to the kubeconfig,
- * as kubectl resolves it.
+ * file is followed as it rotates. A relative path is the one client-node read at
+ * load: from the working directory (kubectl would resolve it from the kubeconfig's).
  */
-export function followTokenFile(kc: KubeConfig, kubeconfigText: string, kubeconfigPath: string): void {
+export function followTokenFile(kc: KubeConfig, kubeconfigText: string): void {
   const name = kc.getCurrentUser()?.name;
   let raw: { users?: { name?: unknown; user?: Record<string, unknown> }[] } | null;
   try {
@@ -65,7 +65,7 @@ export function followTokenFile(kc: KubeConfig, kubeconfigText: string, kubeconf
   const entry = Array.isArray(raw?.users) ? raw.users.find((u) => u?.name === name) : undefined;
   const file = entry?.user?.["token-file"];
   if (typeof file !== "string" || entry?.user?.token !== undefined) return; // a fixed token wins, as in kubectl
-  const path = isAbsolute(file) ? file : resolve(dirname(kubeconfigPath), file);
+  const path = resolve(file);
   kc.users = kc.users.map((u) =>
     u.name === name ? { ...u, token: undefined, authProvider: { name: "tokenFile", config: { tokenFile: path } } } : u,
   );

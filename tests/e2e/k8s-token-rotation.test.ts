@@ -33,6 +33,9 @@ async function addAndDelete(name: string): Promise<void> {
   const r = await env.cni("ADD", { pod, containerId: id, netns: ns.path });
   expect(r.code, describeRun(r)).toBe(0);
   expect(env.networkStatus(pod)).toContain(env.cluster.name);
+  // The AddedInterface event is posted after the reply: wait for it, so that no request of
+  // this pod's is still on its way when the test changes the token file next.
+  await env.events(pod, 1);
   const d = await env.cni("DEL", { pod, containerId: id, netns: ns.path });
   expect(d.code, describeRun(d)).toBe(0);
 }
@@ -50,7 +53,10 @@ describe.skipIf(!canRunE2e)("a rotating service-account token", () => {
     await addAndDelete("after-rotation");
     // Watches opened with the old token keep streaming; when cut they reconnect with the new one.
     env.fake.cutWatches("end");
-    await waitFor("the informers to watch again", () => env.fake.count("WATCH pods") > 0);
+    await waitFor(
+      "the informers to watch again",
+      () => env.fake.count("WATCH pods") > 0 && env.fake.count("WATCH nads") > 0,
+    );
     expect(statuses().filter((s) => s.endsWith(" 401"))).toEqual([]);
     expect(statuses().some((s) => s.startsWith("PATCH pods/status 200"))).toBe(true);
     expect(env.daemon.proc.pid).toBe(pid);
