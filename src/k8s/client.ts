@@ -120,6 +120,9 @@ export interface KubeHttp {
 
 const CALL_BACKOFF = { initialMs: 50, maxMs: 1_000 };
 
+type Send = (req: KubeRequest, signal: AbortSignal) => Promise<Response>;
+type CredentialSource = ReturnType<typeof createCredentialSource>;
+
 export function createKubeHttp(kc: KubeConfig, observer?: KubeObserver): KubeHttp {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error("Kubernetes client: no current cluster");
@@ -127,7 +130,23 @@ export function createKubeHttp(kc: KubeConfig, observer?: KubeObserver): KubeHtt
   if (cluster.proxyUrl?.startsWith("socks"))
     throw new Error(`Kubernetes client: SOCKS proxies are not supported (${cluster.proxyUrl})`);
   const credentials = createCredentialSource(kc, { server, proxyUrl: cluster.proxyUrl });
+  const fetchOnce = createSender(server, credentials);
+  const send = observer ? observed(fetchOnce, observer) : fetchOnce;
+  return {
+    call: <T>(req: KubeRequest, opts: KubeCallOptions) =>
+      withRetries(opts, (remainingMs) => callOnce<T>(send, req, remainingMs, opts.signal)),
+    open: (req, opts) => openStream(send, req, opts),
+    async prepare() {
+      await credentials.get();
+    },
+    close() {
+      credentials.close();
+    },
+  };
+}
 
+/** One HTTP exchange with the current credentials; a 401 after a token rotation is retried once. */
+function createSender(server: string, credentials: CredentialSource): Send {
   function attempt(req: KubeRequest, creds: Credentials, signal: AbortSignal): Promise<Response> {
     const headers: Record<string, string> = { ...creds.headers, accept: "application/json", "user-agent": "multus" };
     let body: string | undefined;
@@ -138,7 +157,7 @@ export function createKubeHttp(kc: KubeConfig, observer?: KubeObserver): KubeHtt
     return creds.session.fetch(urlOf(server, req), { method: req.method, headers, body, signal });
   }
 
-  async function fetchOnce(req: KubeRequest, signal: AbortSignal): Promise<Response> {
+  return async (req, signal) => {
     const creds = await credentials.get();
     let res = await attempt(req, creds, signal);
     if (res.status === 401) {
@@ -154,47 +173,39 @@ export function createKubeHttp(kc: KubeConfig, observer?: KubeObserver): KubeHtt
     }
     if (res.ok) return res;
     throw await apiErrorOf(req, res);
-  }
-  const send = observer ? observed(fetchOnce, observer) : fetchOnce;
-
-  async function once<T>(req: KubeRequest, ms: number, signal: AbortSignal | undefined): Promise<T> {
-    const deadline = AbortSignal.timeout(Math.max(1, ms));
-    const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
-    try {
-      const res = await send(req, combined);
-      return (await res.json()) as T;
-    } catch (err) {
-      throw classify(err, req, { signal, deadline, ms });
-    }
-  }
-
-  return {
-    call: <T>(req: KubeRequest, opts: KubeCallOptions) =>
-      withRetries(opts, (remainingMs) => once<T>(req, remainingMs, opts.signal)),
-
-    async open(req, opts) {
-      const headersDeadline = new AbortController();
-      const timer = setTimeout(() => headersDeadline.abort(), opts.timeoutMs);
-      const combined = AbortSignal.any([opts.signal, headersDeadline.signal]);
-      try {
-        const res = await send(req, combined);
-        if (!res.body) throw new KubeTransportError(`${req.method} ${req.path}: empty body`, { cause: undefined });
-        return res.body;
-      } catch (err) {
-        throw classify(err, req, { signal: opts.signal, deadline: headersDeadline.signal, ms: opts.timeoutMs });
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-
-    async prepare() {
-      await credentials.get();
-    },
-
-    close() {
-      credentials.close();
-    },
   };
+}
+
+/** One call within `ms` (the caller's signal may end it sooner), decoded as JSON. */
+async function callOnce<T>(send: Send, req: KubeRequest, ms: number, signal: AbortSignal | undefined): Promise<T> {
+  const deadline = AbortSignal.timeout(Math.max(1, ms));
+  const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
+  try {
+    const res = await send(req, combined);
+    return (await res.json()) as T;
+  } catch (err) {
+    throw classify(err, req, { signal, deadline, ms });
+  }
+}
+
+/** A watch: the body once the headers arrive within `timeoutMs`; it then lives until `signal` aborts. */
+async function openStream(
+  send: Send,
+  req: KubeRequest,
+  opts: { timeoutMs: number; signal: AbortSignal },
+): Promise<ReadableStream<Uint8Array>> {
+  const headersDeadline = new AbortController();
+  const timer = setTimeout(() => headersDeadline.abort(), opts.timeoutMs);
+  const combined = AbortSignal.any([opts.signal, headersDeadline.signal]);
+  try {
+    const res = await send(req, combined);
+    if (!res.body) throw new KubeTransportError(`${req.method} ${req.path}: empty body`, { cause: undefined });
+    return res.body;
+  } catch (err) {
+    throw classify(err, req, { signal: opts.signal, deadline: headersDeadline.signal, ms: opts.timeoutMs });
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** `send`, timed for the observer until the answer's headers (a watch's stream is not waited for). */
