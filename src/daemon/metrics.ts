@@ -7,22 +7,13 @@
 import { readdir } from "node:fs/promises";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { Endpoint } from "../api/api.ts";
+import type { InformerState } from "../k8s/client.ts";
 import type { KubeRequestEvent } from "../k8s/observe.ts";
 import type { MultusObserver } from "../multus/ports.ts";
 import { type MetricsServerOptions, startRetryingServer } from "./metrics-server.ts";
 
 const KNOWN: string[] = Object.values(Endpoint);
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
-
-export interface InformerState {
-  name: string;
-  /** Its first list completed. */
-  synced: boolean;
-  objects: number;
-  /** Unix ms of the last successful list or watch event; undefined before the first list. */
-  lastSyncAt?: number;
-  restarts: number;
-}
 
 /** Where the gauges read their values when /metrics is scraped. */
 export interface MetricsSources {
