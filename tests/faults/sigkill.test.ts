@@ -10,10 +10,10 @@ import { describeRun } from "../helpers/k8s-e2e.ts";
 import { createNetns, deleteNetns, type NetnsFixture } from "../helpers/netns.ts";
 import { startFaultNode, type FaultNode } from "./env.ts";
 
-/** ADD/DEL pairs (issue 8 asks for 200 at 16; this is sized for a shared 2-core machine). */
-const PAIRS = 40;
-const CONCURRENCY = 8;
-const KILLS = 4;
+/** ADD/DEL pairs and how many at once: 200 at 16 take ~9 s on a shared 2-core machine. */
+const PAIRS = 200;
+const CONCURRENCY = 16;
+const KILLS = 8;
 /** Sandboxes a pod gets before the test gives up on it (the runtime would go on). */
 const ADD_ATTEMPTS = 4;
 const DEL_ATTEMPTS = 10;
@@ -60,6 +60,8 @@ describe.skipIf(!canRunE2e)("the daemon SIGKILLed during ADD/DEL storms", () => 
     await Promise.all([killer(), ...Array.from({ length: CONCURRENCY }, worker)]);
     console.log(`sigkill storm: ${JSON.stringify(stats)}`);
     expect(stats.kills).toBe(KILLS);
+    // The kills must have landed on requests in flight, or the storm proved nothing.
+    expect(stats.addsFailed + stats.delsFailed).toBeGreaterThan(0);
     expect(stats.addsOk).toBe(PAIRS);
     expect(await node.audit()).toEqual([]);
   }, 240_000);
