@@ -125,3 +125,28 @@ describe("daemon configuration: JSON syntax errors name line and column", () => 
     expect(err.message).toContain(where);
   });
 });
+
+describe("daemon configuration: perNodeCertificate", () => {
+  test("certDuration defaults to Go's 10m; disabled needs no paths", () => {
+    expect(parse({ perNodeCertificate: {} }).config.perNodeCertificate).toEqual({
+      enabled: false,
+      certDuration: "10m",
+    });
+  });
+
+  test("enabled with both paths and a Go duration is accepted", () => {
+    const perNodeCertificate = { enabled: true, bootstrapKubeconfig: "/b", certDir: "/c", certDuration: "1h30m" };
+    expect(parse({ perNodeCertificate }).config.perNodeCertificate).toEqual(perNodeCertificate);
+  });
+
+  test.each([{ certDir: "/c" }, { bootstrapKubeconfig: "/b" }])("enabled without both paths is refused: %p", (p) => {
+    const err = thrown(() => parse({ perNodeCertificate: { enabled: true, ...p } }));
+    expect(err.message).toContain("perNodeCertificate");
+    expect(err.message).toContain("bootstrapKubeconfig and certDir");
+  });
+
+  test.each(["10", "1d", "0", "-5m"])("certDuration %p is refused naming the field", (certDuration) => {
+    const err = thrown(() => parse({ perNodeCertificate: { certDuration } }));
+    expect(err.message).toContain("perNodeCertificate.certDuration");
+  });
+});

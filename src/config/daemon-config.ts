@@ -7,14 +7,29 @@ import { decodeJsonObject, validate } from "../cni/schemas.ts";
 import { DEFAULT_SOCKET_DIR } from "../api/api.ts";
 import { LOG_FORMATS, LOG_LEVELS } from "../util/log.ts";
 import { closestKey } from "../util/closest.ts";
+import { parseGoDuration } from "../util/go-duration.ts";
 import { ShimConfigSchema } from "./shim-config.ts";
 
-const PerNodeCertificateSchema = v.looseObject({
-  enabled: v.optional(v.boolean(), false),
-  bootstrapKubeconfig: v.optional(v.string()),
-  certDir: v.optional(v.string()),
-  certDuration: v.optional(v.string(), "10m"),
-});
+// The daemon's own client certificate (k8s/node-certificate.ts); Go's default lifetime is 10m.
+const PerNodeCertificateSchema = v.pipe(
+  v.looseObject({
+    enabled: v.optional(v.boolean(), false),
+    bootstrapKubeconfig: v.optional(v.string()),
+    certDir: v.optional(v.string()),
+    certDuration: v.optional(
+      v.pipe(
+        v.string(),
+        v.check((d) => (parseGoDuration(d) ?? 0) > 0, 'a positive Go duration such as "10m" or "24h" is required'),
+      ),
+      "10m",
+    ),
+  }),
+  // Go refuses to start when enabled without both paths ("failed to configure PerNodeCertificate").
+  v.check(
+    (p) => !p.enabled || (!!p.bootstrapKubeconfig && !!p.certDir),
+    "enabled needs both bootstrapKubeconfig and certDir",
+  ),
+);
 
 export const DaemonConfigSchema = v.looseObject({
   chrootDir: v.optional(v.string()),
