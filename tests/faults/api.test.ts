@@ -1,5 +1,5 @@
 // Fault case b: the API server failing in each of the ways a real one does
-// (500, 429 with Retry-After, refusing connections, accepting and never
+// (slow, 500, 429 with Retry-After, refusing connections, accepting and never
 // answering) while pods come and go. ADD fails with code 11 within its
 // deadline and leaves nothing attached, DEL works from the delegate cache, and
 // once the API is back the informers recover within a bound (measured).
@@ -16,8 +16,11 @@ const SLACK_MS = 2_500;
 /** The informers must watch again this soon after the API is back (their backoff starts at 200 ms). */
 const RECOVERY_BOUND_MS = 10_000;
 
-type Fault = "500" | "429" | "refuse" | "hang";
-const FAULTS: Fault[] = ["500", "429", "refuse", "hang"];
+/** "slow": every reply and watch start this late, well past apiTimeoutSeconds. */
+const SLOW_S = 3;
+
+type Fault = "slow" | "500" | "429" | "refuse" | "hang";
+const FAULTS: Fault[] = ["slow", "500", "429", "refuse", "hang"];
 
 let env: K8sEnv;
 const tag = `fapi${randomSuffix(4)}`;
@@ -28,6 +31,7 @@ afterAll(() => env?.stop());
 
 async function startFault(fault: Fault): Promise<void> {
   if (fault === "refuse" || fault === "hang") await env.fake.setDown(true, fault);
+  else if (fault === "slow") env.fake.setDelay(SLOW_S);
   else {
     const rule = fault === "429" ? { status: 429, retryAfterSeconds: 1 } : { status: 500 };
     for (const verb of ["GET", "LIST", "WATCH", "PATCH", "POST"])
@@ -38,6 +42,7 @@ async function startFault(fault: Fault): Promise<void> {
 }
 
 async function endFault(): Promise<void> {
+  env.fake.setDelay(0);
   env.fake.clearFailures();
   await env.fake.setDown(false);
 }
@@ -72,6 +77,7 @@ describe.skipIf(!canRunE2e)("the API server failing", () => {
         const first = await cni("ADD", attached);
         expect(first.code, describeRun(first)).toBe(0);
 
+        const faultAt = performance.now();
         await startFault(fault);
         // Created while the API fails: only a live GET could find it.
         const unseen = env.createPod({ annotations });
@@ -95,6 +101,16 @@ describe.skipIf(!canRunE2e)("the API server failing", () => {
         expect(del.code, describeRun(del)).toBe(0);
         expect(await pods.get(attached)!.ns.links()).toEqual(["lo"]);
 
+        if (fault === "slow") {
+          // Slow is not down: the informers' streams, cut when it began, open again through it.
+          await waitFor("the informers to watch through the slow API", watching, SLOW_S * 1000 + RECOVERY_BOUND_MS, 20);
+          const ms = Math.round(performance.now() - faultAt);
+          console.log(
+            `API fault slow: informers watching again ${ms} ms after their streams were cut (${SLOW_S} s per reply)`,
+          );
+          expect(ms).toBeGreaterThanOrEqual(SLOW_S * 1000);
+        }
+
         const t0 = performance.now();
         await endFault();
         await waitFor("the informers to watch again", watching, RECOVERY_BOUND_MS, 20).catch((e) => {
@@ -117,7 +133,7 @@ describe.skipIf(!canRunE2e)("the API server failing", () => {
           throw e;
         });
         console.log(
-          `API fault ${fault}: informers watching again ${Math.round(performance.now() - t0)} ms after it ended`,
+          `API fault ${fault}: ADD failed in ${Math.round(add.ms)} ms (pod known) and ${Math.round(lookup.ms)} ms (pod unseen); informers watching again ${Math.round(performance.now() - t0)} ms after it ended`,
         );
 
         for (const pod of [known, unseen]) {

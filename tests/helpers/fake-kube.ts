@@ -96,6 +96,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
       writeInClusterEnv(target, { token, caPem: tls.caPem, port, namespace: o.namespace }),
     async stop() {
       if (bookmarkTimer) clearInterval(bookmarkTimer);
+      fake.setDelay(0);
       watches.endAll("end");
       outage.release();
       await listener.close();
@@ -212,7 +213,16 @@ function watchControls(store: FakeStore, watches: WatchHub) {
 }
 
 function requestControls(state: RequestState) {
+  let endDelay: (() => void) | undefined;
   return {
+    setDelay(seconds) {
+      endDelay?.();
+      endDelay = undefined;
+      state.delay = undefined;
+      if (seconds <= 0) return;
+      const over = new Promise<void>((resolve) => (endDelay = resolve));
+      state.delay = { ms: seconds * 1000, over };
+    },
     failNext(rule) {
       state.failRules.push({ ...rule, remaining: rule.times ?? 1 });
     },

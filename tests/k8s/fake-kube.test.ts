@@ -216,6 +216,42 @@ describe("fake-kube protocol", () => {
     expect((await api("/version")).status).toBe(200);
   });
 
+  test("setDelay: replies and watch starts come late, a request given up is dropped, 0 lets waiters through", async () => {
+    fake.createPod({ namespace: "slow", name: "p" });
+    fake.setDelay(0.3);
+    try {
+      let t0 = performance.now();
+      expect((await api("/api/v1/namespaces/slow/pods/p")).status).toBe(200);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
+
+      t0 = performance.now();
+      const watch = await api("/api/v1/namespaces/slow/pods?watch=true");
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
+      expect((await readEvents(watch, 1))[0]?.type).toBe("ADDED");
+
+      // A merge patch whose client gives up while it waits must not be applied.
+      const patched = api("/api/v1/namespaces/slow/pods/p", {
+        method: "PATCH",
+        contentType: "application/merge-patch+json",
+        body: JSON.stringify({ metadata: { annotations: { late: "yes" } } }),
+        signal: AbortSignal.timeout(50),
+      });
+      await expect(patched).rejects.toThrow();
+      const rv = fake.resourceVersion();
+      fake.setDelay(30);
+      t0 = performance.now();
+      const waiting = api("/version");
+      await until(() => fake.requests().some((r) => r.path === "/version" && r.status === 0), "the GET to wait");
+      fake.setDelay(0);
+      expect((await waiting).status).toBe(200);
+      expect(performance.now() - t0).toBeLessThan(5_000);
+      expect(fake.resourceVersion()).toBe(rv);
+      expect(fake.getPod("slow", "p")?.metadata.annotations?.late).toBeUndefined();
+    } finally {
+      fake.setDelay(0);
+    }
+  });
+
   test("events: core v1 and events.k8s.io/v1 POSTs are recorded", async () => {
     const core = await api("/api/v1/namespaces/ev/events", {
       method: "POST",

@@ -32,6 +32,8 @@ export interface RequestState {
   downMode?: DownMode;
   /** While down in "hang" mode: requests wait for this. */
   hung?: Promise<void>;
+  /** While slow (setDelay): each request waits `ms`, or until `over` resolves (the delay ended). */
+  delay?: { ms: number; over: Promise<void> };
 }
 
 export interface RouterDeps {
@@ -63,6 +65,11 @@ export function createRouter(deps: RouterDeps): (req: IncomingMessage, res: Serv
     }
     const { state } = deps;
     if (state.downMode === "hang" && state.hung) await state.hung;
+    if (state.delay) {
+      await waitDelay(state.delay);
+      // The client timed out and closed the connection: nothing is done on its behalf.
+      if (req.socket.destroyed || res.destroyed) return;
+    }
     if (state.downMode === "503")
       return reply(statusReply(503, "the server is currently unable to handle the request"));
     if (!state.tokens.some((t) => req.headers.authorization === `Bearer ${t}`))
@@ -87,6 +94,12 @@ export function createRouter(deps: RouterDeps): (req: IncomingMessage, res: Serv
       return reply(statusReply(500, `fake-kube: ${(err as Error).message}`));
     }
   };
+}
+
+function waitDelay(delay: { ms: number; over: Promise<void> }): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const slept = new Promise<void>((resolve) => (timer = setTimeout(resolve, delay.ms)));
+  return Promise.race([slept, delay.over]).finally(() => clearTimeout(timer));
 }
 
 function logRequest(

@@ -146,6 +146,11 @@ export interface FakeKube {
   /** "refuse": stop listening and drop every connection (ECONNREFUSED) until setDown(false);
    *  "503": answer ServiceUnavailable and cut watches; "hang": hold requests until setDown(false). */
   setDown(down: boolean, mode?: DownMode): Promise<void>;
+  /** A slow API server: from now on every request (REST, and a watch before its stream opens)
+   *  is answered `seconds` late; a request whose client gave up meanwhile is dropped unserved,
+   *  as the real one drops a request cancelled while it queued. 0 ends the delay and lets the
+   *  waiting requests through at once. */
+  setDelay(seconds: number): void;
   failNext(rule: FailRule): void;
   /** Drop every pending failNext rule. */
   clearFailures(): void;
