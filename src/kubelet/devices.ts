@@ -8,6 +8,13 @@
 // from call to call. v4.3.0 sorted the whole pod's list per resource; upstream
 // reverted that (multus-cni#1540) because it breaks the container <-> device
 // pairing of multi-container pods, and sorts per container instead (#1539).
+//
+// DRA through the kubelet (Go v4.1-v4.3): a container's DynamicResources
+// count as one more resource per claim, keyed by the claim's name, whose IDs
+// are the part after `=` of each CDI device name ("vendor.com/class=ID"); a
+// name without exactly one `=` is skipped, as Go does. They follow the
+// container's device-plugin devices. A claim shared by several containers is
+// reported for each; its IDs are listed once.
 import { exists } from "../util/exists.ts";
 import { DEFAULT_CHECKPOINT_FILE, readCheckpoint, type CheckpointEntry } from "./checkpoint.ts";
 import { DEFAULT_POD_RESOURCES_SOCKET, listPodResources, type PodResources } from "./pod-resources.ts";
@@ -64,9 +71,17 @@ export function podDevicesFromList(
       for (const d of c.devices)
         byResource.set(d.resourceName, [...(byResource.get(d.resourceName) ?? []), ...d.deviceIds]);
       for (const [resourceName, deviceIds] of byResource) groups.push({ resourceName, deviceIds });
+      for (const r of c.dynamicResources)
+        groups.push({ resourceName: r.claimName, deviceIds: r.cdiDevices.flatMap(cdiDeviceId) });
     }
   }
   return collect(groups);
+}
+
+/** The device ID in a CDI device name "vendor.com/class=ID"; none unless there is exactly one `=`. */
+export function cdiDeviceId(name: string): string[] {
+  const parts = name.split("=");
+  return parts.length === 2 ? [parts[1]!] : [];
 }
 
 /** The devices of the pod with this UID in checkpoint entries. */

@@ -1,15 +1,25 @@
 // The PodResources List reply decoded by hand from the field numbers in
 // podresources-v1.proto: a compiled binary carries no .proto file for a loader.
-// Unknown fields (CPU IDs, memory, topology, DRA) are skipped.
+// Unknown fields (CPU IDs, memory, topology) are skipped.
 import { PodResourcesError } from "./pod-resources-error.ts";
 
 export interface ContainerDevices {
   resourceName: string;
   deviceIds: string[];
 }
+/** One DRA claim's allocation to a container (DynamicResource). */
+export interface DynamicResource {
+  /** Sent by kubelets before 1.31 only. */
+  className: string;
+  claimName: string;
+  claimNamespace: string;
+  /** The CDI device names of every ClaimResource, in order ("vendor.com/class=name"). */
+  cdiDevices: string[];
+}
 export interface ContainerResources {
   name: string;
   devices: ContainerDevices[];
+  dynamicResources: DynamicResource[];
 }
 export interface PodResources {
   name: string;
@@ -93,15 +103,40 @@ function decodePod(buf: Uint8Array): PodResources {
   return pod;
 }
 
-/** ContainerResources { name = 1; repeated ContainerDevices devices = 2; ... } */
+/** ContainerResources { name = 1; repeated ContainerDevices devices = 2; ...; repeated DynamicResource dynamic_resources = 5; } */
 function decodeContainer(buf: Uint8Array): ContainerResources {
-  const c: ContainerResources = { name: "", devices: [] };
+  const c: ContainerResources = { name: "", devices: [], dynamicResources: [] };
   for (const f of fields(buf)) {
     if (!f.bytes) continue;
     if (f.field === 1) c.name = text(f.bytes);
     else if (f.field === 2) c.devices.push(decodeDevices(f.bytes));
+    else if (f.field === 5) c.dynamicResources.push(decodeDynamicResource(f.bytes));
   }
   return c;
+}
+
+/** DynamicResource { class_name = 1; claim_name = 2; claim_namespace = 3; repeated ClaimResource claim_resources = 4; } */
+function decodeDynamicResource(buf: Uint8Array): DynamicResource {
+  const r: DynamicResource = { className: "", claimName: "", claimNamespace: "", cdiDevices: [] };
+  for (const f of fields(buf)) {
+    if (!f.bytes) continue;
+    if (f.field === 1) r.className = text(f.bytes);
+    else if (f.field === 2) r.claimName = text(f.bytes);
+    else if (f.field === 3) r.claimNamespace = text(f.bytes);
+    else if (f.field === 4) r.cdiDevices.push(...decodeClaimResource(f.bytes));
+  }
+  return r;
+}
+
+/** ClaimResource { repeated CDIDevice cdi_devices = 1; driver_name = 2; pool_name = 3; device_name = 4; }: the CDI names. */
+function decodeClaimResource(buf: Uint8Array): string[] {
+  const names: string[] = [];
+  for (const f of fields(buf)) {
+    if (f.field !== 1 || !f.bytes) continue;
+    // CDIDevice { name = 1; }
+    for (const g of fields(f.bytes)) if (g.field === 1 && g.bytes) names.push(text(g.bytes));
+  }
+  return names;
 }
 
 /** ContainerDevices { resource_name = 1; repeated string device_ids = 2; TopologyInfo topology = 3; } */

@@ -14,7 +14,7 @@ test("the method path is the .proto's", () => {
 });
 
 describe("decodeListPodResourcesResponse", () => {
-  test("pods, containers and devices; CPU IDs, memory, topology and DRA fields are skipped", () => {
+  test("pods, containers, devices and DRA claims; CPU IDs, memory and topology are skipped", () => {
     const bytes = encode({
       podResources: [
         {
@@ -37,8 +37,13 @@ describe("decodeListPodResourcesResponse", () => {
                 {
                   claimName: "c",
                   claimNamespace: "ns",
-                  claimResources: [{ cdiDevices: [{ name: "x" }], driverName: "d" }],
+                  claimResources: [
+                    { cdiDevices: [{ name: "k8s.example.com/net=vf-1" }, { name: "x" }], driverName: "d" },
+                    { cdiDevices: [{ name: "k8s.example.com/net=vf-2" }], poolName: "p", deviceName: "dev" },
+                  ],
                 },
+                // a kubelet before 1.31 also names the class
+                { className: "net-class", claimName: "old", claimNamespace: "ns", claimResources: [] },
               ],
             },
             { name: "empty" },
@@ -58,8 +63,17 @@ describe("decodeListPodResourcesResponse", () => {
               { resourceName: "intel.com/sriov", deviceIds: ["0000:03:02.3"] },
               { resourceName: "intel.com/sriov", deviceIds: ["0000:03:02.1", "0000:03:02.2"] },
             ],
+            dynamicResources: [
+              {
+                className: "",
+                claimName: "c",
+                claimNamespace: "ns",
+                cdiDevices: ["k8s.example.com/net=vf-1", "x", "k8s.example.com/net=vf-2"],
+              },
+              { className: "net-class", claimName: "old", claimNamespace: "ns", cdiDevices: [] },
+            ],
           },
-          { name: "empty", devices: [] },
+          { name: "empty", devices: [], dynamicResources: [] },
         ],
       },
       { name: "pod-2", namespace: "ns", containers: [] },

@@ -6,7 +6,7 @@ import { connect, unaryCall } from "./pod-resources-grpc.ts";
 import { decodeListPodResourcesResponse, type PodResources } from "./pod-resources-proto.ts";
 
 export { GrpcStatus, PodResourcesError } from "./pod-resources-error.ts";
-export type { ContainerDevices, ContainerResources, PodResources } from "./pod-resources-proto.ts";
+export type { ContainerDevices, ContainerResources, DynamicResource, PodResources } from "./pod-resources-proto.ts";
 
 export const DEFAULT_POD_RESOURCES_SOCKET = "/var/lib/kubelet/pod-resources/kubelet.sock";
 export const LIST_METHOD = "/v1.PodResourcesLister/List";

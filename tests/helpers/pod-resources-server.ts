@@ -16,6 +16,13 @@ export interface FakePodResources {
     name: string;
     devices?: Array<{ resourceName: string; deviceIds: string[]; numaNodes?: number[] }>;
     cpuIds?: number[];
+    /** DRA claims, as kubelets with KubeletPodResourcesDynamicResources report them. */
+    dynamicResources?: Array<{
+      className?: string;
+      claimName: string;
+      claimNamespace?: string;
+      claimResources: Array<{ cdiDevices: string[]; driverName?: string; poolName?: string; deviceName?: string }>;
+    }>;
   }>;
 }
 
@@ -61,6 +68,17 @@ export async function startPodResourcesServer(socketPath: string): Promise<PodRe
               resourceName: d.resourceName,
               deviceIds: d.deviceIds,
               topology: d.numaNodes ? { nodes: d.numaNodes.map((id) => ({ ID: id })) } : undefined,
+            })),
+            dynamicResources: (c.dynamicResources ?? []).map((r) => ({
+              className: r.className ?? "",
+              claimName: r.claimName,
+              claimNamespace: r.claimNamespace ?? p.namespace,
+              claimResources: r.claimResources.map((cr) => ({
+                cdiDevices: cr.cdiDevices.map((name) => ({ name })),
+                driverName: cr.driverName ?? "",
+                poolName: cr.poolName ?? "",
+                deviceName: cr.deviceName ?? "",
+              })),
             })),
           })),
         })),

@@ -83,6 +83,41 @@ describe("createDevicePort with the PodResources socket", () => {
     expect(await port.getPodDevices({ uid: "x", namespace: "ns1", name: "absent" })).toEqual(new Map());
   });
 
+  test("DRA claims the kubelet reports (DynamicResources) are resources named after the claim", async () => {
+    server.setPods([
+      {
+        name: "dra",
+        namespace: "ns1",
+        containers: [
+          {
+            name: "app",
+            devices: [{ resourceName: SRIOV, deviceIds: ["0000:03:02.4"] }],
+            dynamicResources: [
+              {
+                claimName: "vf-claim",
+                claimResources: [
+                  {
+                    cdiDevices: ["k8s.example.com/vf=0000:04:00.3", "k8s.example.com/vf=0000:04:00.2"],
+                    driverName: "vf.example.com",
+                    poolName: "node-e2e",
+                    deviceName: "vf-3",
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      },
+    ]);
+    const port = createDevicePort({ podResourcesSocket: server.socketPath, checkpointFile: join(dir, "none") });
+    expect(await port.getPodDevices({ uid: "u", namespace: "ns1", name: "dra" })).toEqual(
+      new Map([
+        [SRIOV, ["0000:03:02.4"]],
+        ["vf-claim", ["0000:04:00.2", "0000:04:00.3"]],
+      ]),
+    );
+  });
+
   test("an error status from the kubelet is a PodResourcesError with its code", async () => {
     server.setError({ code: status.UNAVAILABLE, details: "kubelet is shutting down" });
     const err = await listPodResources({ socketPath: server.socketPath }).catch((e) => e);
