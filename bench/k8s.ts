@@ -606,7 +606,7 @@ export function cniEnv(p: PodSpec, command: string, containerId: string): Record
   };
 }
 
-const newContainerId = () => (crypto.randomUUID() + crypto.randomUUID()).replaceAll("-", "");
+export const newContainerId = () => (crypto.randomUUID() + crypto.randomUUID()).replaceAll("-", "");
 const eventCount = (c: ApiCounts) =>
   Object.entries(c)
     .filter(([k]) => k.endsWith(" events"))
@@ -648,9 +648,9 @@ async function eventsPosted(fake: FakeKube, before: ApiCounts, n: number): Promi
 }
 
 /** One CNI call for a pod: through the shim (a process, as the runtime runs it), or the shim's request POSTed from here. */
-type Via = "shim" | "post";
+export type Via = "shim" | "post";
 
-async function callCni(
+export async function callCni(
   w: Workdir,
   d: BenchDaemon,
   via: Via,

@@ -15,6 +15,8 @@ export interface ModeResult {
   settings: Record<string, unknown>;
   /** Record mode's figures: written as JSON (bench/results/latest.json) and compared with --compare. */
   record?: BenchRecord;
+  /** Any other mode's figures as JSON: written to --json, else bench/results/<mode>.json. */
+  json?: unknown;
 }
 
 export interface BenchMode {

@@ -17,10 +17,14 @@
 // "k8s" (bench/k8s.ts, root) runs the daemon against the fake API server with
 // real delegates; its flags: --pods=N --other-pods=N --nads=N --concurrency=N
 // --envs=daemonset,default --no-small.
+// "ab" (bench/ab.ts, root) runs two builds side by side, their calls alternated:
+// --a=EXE or --a-ref=REV (built from git), --b likewise (default --binary); prints
+// b/a per figure and writes its JSON (--json, else bench/results/ab.json). Its flags:
+// --a-env/--b-env=K=V,... --rounds=N --burst=N --paced=N --interval=MS --other-pods=N --nads=N.
 // --binary compares another build (default dist/multus, which `bun run bench` rebuilds).
 import { parseArgs } from "node:util";
 import { loadavg } from "node:os";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BINARY } from "../tests/helpers/multus.ts";
 import { isBusy, runInfo } from "./info.ts";
@@ -34,6 +38,7 @@ const MODES: Record<string, () => Promise<BenchMode>> = {
   record: async () => (await import("./record.ts")).recordMode,
   local: async () => (await import("./local.ts")).localMode,
   k8s: async () => (await import("./k8s.ts")).k8sMode,
+  ab: async () => (await import("./ab.ts")).abMode,
 };
 
 const COMMON = {
@@ -55,7 +60,8 @@ if (typeof first.values.compare === "string" && typeof first.values.current === 
   process.exit(0);
 }
 const modeArg = first.positionals[0] ?? (typeof first.values.mode === "string" ? first.values.mode : undefined);
-const names = modeArg === "all" ? Object.keys(MODES) : [modeArg ?? "record"];
+// "all": every mode that needs no other build ("ab" compares two).
+const names = modeArg === "all" ? Object.keys(MODES).filter((n) => n !== "ab") : [modeArg ?? "record"];
 const unknown = names.find((n) => !MODES[n]);
 if (unknown) {
   console.error(`bench: unknown mode "${unknown}" (available: ${Object.keys(MODES).join(", ")}, all)`);
@@ -109,6 +115,11 @@ for (const mode of modes) {
     }
   }
   if (result.record) await saveRecord(result.record);
+  if (result.json !== undefined && (typeof values.json === "string" || !values["no-write"])) {
+    const path = typeof values.json === "string" ? values.json : join(import.meta.dir, "results", `${mode.name}.json`);
+    await writeFile(path, `${JSON.stringify(result.json, null, 2)}\n`);
+    console.log(`written to ${path}`);
+  }
 }
 
 /** A full run: the JSON, a line of history, the README; a quick one: only an explicit --json. */

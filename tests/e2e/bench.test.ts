@@ -6,6 +6,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { canRunE2e, ensureBinary } from "../helpers/e2e.ts";
+import { BINARY } from "../helpers/multus.ts";
+import type { AbReport } from "../../bench/ab.ts";
 import type { BenchRecord, Lat } from "../../bench/record.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
@@ -90,5 +92,44 @@ describe.skipIf(!canRunE2e)("bun run bench --quick", () => {
     const c = await bench([`--compare=${bad}`, `--current=${bad}`]);
     expect(c.code).toBe(2);
     expect(c.stderr).toContain(`${bad}: not a bench record`);
+  });
+
+  test("ab runs two builds side by side and writes each figure with its b/a ratio", async () => {
+    const out = join(dir, "ab.json");
+    const r = await bench([
+      "ab",
+      "--quick",
+      `--a=${BINARY}`,
+      "--b-env=MIMALLOC_PURGE_DELAY=0",
+      `--json=${out}`,
+      "--no-write",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`A/B: a = ${BINARY}`);
+    expect(r.stdout).toContain("daemon peak RSS (MiB)");
+
+    const rep = JSON.parse(await readFile(out, "utf8")) as AbReport;
+    const s = rep.settings;
+    expect(rep.b.env).toEqual({ MIMALLOC_PURGE_DELAY: "0" });
+    expect(rep.a.env).toEqual({});
+    for (const side of [rep.a, rep.b]) {
+      const f = side.figures;
+      expect(f.failures, side.firstError).toBe(0);
+      expect(f.calls).toBe(s.rounds * s.burst + 2 * s.paced);
+      expect(f.addP50).toBeGreaterThan(0);
+      expect(f.burstAddP50).toBeGreaterThan(0);
+      expect(f.shimCpuPerAdd).toBeGreaterThan(0);
+      expect(f.restRss).toBeCloseTo(f.restAnon + f.restFile, 0);
+      expect(f.peakRss).toBeGreaterThanOrEqual(f.restRss);
+      expect(side.version).toContain("multus");
+    }
+    expect(rep.ratio.calls).toBe(1);
+    expect(rep.ratio.peakRss).toBeCloseTo(rep.b.figures.peakRss / rep.a.figures.peakRss, 5);
+  }, 60_000);
+
+  test("ab without a build to compare says what it needs", async () => {
+    const r = await bench(["ab", "--quick", "--no-write"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("ab mode needs --a <executable> or --a-ref <git rev>");
   });
 });
