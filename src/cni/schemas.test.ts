@@ -24,6 +24,18 @@ describe("decodeJsonObject", () => {
     expect(e.msg).toBe("failed to decode result");
     expect(e.details).toBeTruthy();
   });
+  test("nesting past Go's 10000 levels is code 6, where JSON.stringify would later throw RangeError", () => {
+    const deep = (d: number) => `{"cniVersion":"1.0.0","name":"n","type":"t","x":${"[".repeat(d)}${"]".repeat(d)}}`;
+    expect(decodeJsonObject(deep(9_999), "x").name).toBe("n");
+    const e = thrown(() => decodeJsonObject(deep(100_000), "network configuration"));
+    expect(e.toJSON()).toEqual({
+      code: 6,
+      msg: "failed to decode network configuration",
+      details: "nested more than 10000 levels deep",
+    });
+    // Brackets inside strings are text, not nesting.
+    expect(decodeJsonObject(`{"s":"${"[".repeat(20_000)}"}`, "x").s).toHaveLength(20_000);
+  });
 });
 
 describe("validate", () => {

@@ -5,6 +5,7 @@
 import * as v from "valibot";
 import { CniError, ErrorCode } from "./errors.ts";
 import { locateJsonError } from "../util/json-position.ts";
+import { isJsonTooDeep, MAX_JSON_DEPTH } from "../util/json-depth.ts";
 
 /** One plugin's config (SPEC "Plugin configuration objects"). */
 export const NetConfSchema = v.looseObject({
@@ -36,6 +37,7 @@ export function decodeJsonObject(bytes: Uint8Array | string, what: string): Reco
   const text = typeof bytes === "string" ? bytes : new TextDecoder().decode(bytes);
   const fail = (details: string) => new CniError(ErrorCode.DecodeFailure, `failed to decode ${what}`, details);
   if (text.trim() === "") throw fail("empty input");
+  if (isJsonTooDeep(text)) throw fail(`nested more than ${MAX_JSON_DEPTH} levels deep`);
   let value: unknown;
   try {
     value = JSON.parse(text);
