@@ -73,7 +73,18 @@ export async function writeCachedResult(
   if (entry.cniArgs.length > 0) json.cniArgs = entry.cniArgs;
   if (Object.keys(entry.capabilityArgs).length > 0) json.capabilityArgs = entry.capabilityArgs;
   if (entry.result && Object.keys(entry.result).length > 0) json.result = entry.result;
-  await writeFileAtomic(cachedResultPath(cacheDir, entry), JSON.stringify(json), 0o600, { durable: false });
+  const path = cachedResultPath(cacheDir, entry);
+  // ENOSPC and EIO name no file: the path goes into the message.
+  await writeFileAtomic(path, JSON.stringify(json), 0o600, { durable: false }).catch((err: Error) => {
+    throw new CniError(
+      ErrorCode.IoFailure,
+      `failed to write cached network ${q(entry.networkName)} result ${path}`,
+      err.message,
+      {
+        cause: err,
+      },
+    );
+  });
 }
 
 /**

@@ -89,7 +89,11 @@ export async function writeDelegateCache(cniDir: string, containerId: string, en
       auxiliary: d.role === "auxiliary" || undefined,
     };
   });
-  await writeFileAtomic(delegateCachePath(cniDir, containerId), JSON.stringify(body), 0o600, { durable: false });
+  const path = delegateCachePath(cniDir, containerId);
+  // ENOSPC and EIO name no file: the path goes into the message.
+  await writeFileAtomic(path, JSON.stringify(body), 0o600, { durable: false }).catch((err: Error) => {
+    throw new CniError(ErrorCode.IoFailure, `cannot write delegate cache ${path}`, err.message, { cause: err });
+  });
 }
 
 /**

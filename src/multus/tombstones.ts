@@ -18,7 +18,7 @@ import {
   type RuntimeConf,
 } from "../cni/conf.ts";
 import { PluginNotFoundError } from "../cni/invoke.ts";
-import { toCniError } from "../cni/errors.ts";
+import { CniError, ErrorCode, toCniError } from "../cni/errors.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { exists } from "../util/exists.ts";
 import { removeIfPresent } from "../util/remove.ts";
@@ -117,7 +117,9 @@ async function writeTombstone(o: DelOrTombstone, err: PluginNotFoundError): Prom
     capabilityArgs: o.rc.runtimeConfig,
   };
   const path = join(o.cniDir, TOMBSTONE_DIR, `${o.rc.containerId}-${o.rc.ifname}.json`);
-  await writeFileAtomic(path, JSON.stringify(body, null, 2), 0o600);
+  await writeFileAtomic(path, JSON.stringify(body, null, 2), 0o600).catch((e: Error) => {
+    throw new CniError(ErrorCode.IoFailure, `cannot write tombstone ${path}`, e.message, { cause: e });
+  });
   return path;
 }
 

@@ -2,6 +2,7 @@
 // same config), a bin dir of Debian's plugins plus the case's scripts, a
 // bridge cluster network and a second bridge network as a default network,
 // so an ADD has two delegates and a fault can land between them.
+import { $ } from "bun";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -48,6 +49,8 @@ export interface FaultNodeOptions {
   /** Shell scripts put in the bin dir, by plugin name. */
   scripts?: Record<string, string>;
   daemonConfig?: Record<string, unknown>;
+  /** cniDir on a tmpfs of this size (mount's `size=`, e.g. "256k"), unmounted by stop(). */
+  cniDirTmpfsSize?: string;
 }
 
 export async function startFaultNode(opts: FaultNodeOptions = {}): Promise<FaultNode> {
@@ -60,6 +63,15 @@ export async function startFaultNode(opts: FaultNodeOptions = {}): Promise<Fault
     const confDir = join(work.dir, "net.d");
     const dataDir = join(work.dir, "ipam");
     await mkdir(confDir);
+    if (opts.cniDirTmpfsSize) {
+      await mkdir(cniDir);
+      await $`mount -t tmpfs -o size=${opts.cniDirTmpfsSize},mode=0700 tmpfs ${cniDir}`.quiet();
+      // Runs after the daemon's stop (steps run last added first) and before the work dir goes.
+      cleanup.add(async () => {
+        if ((await $`umount ${cniDir}`.nothrow().quiet()).exitCode !== 0)
+          await $`umount -l ${cniDir}`.nothrow().quiet();
+      });
+    }
     const s = randomSuffix(5);
     const cluster = { name: `fc-${s}`, bridge: `mtfc${s}`, prefix: randomPrefix(), dataDir };
     const second = { name: `fs-${s}`, bridge: `mtfs${s}`, prefix: randomPrefix(), dataDir };
