@@ -1,20 +1,35 @@
-// The ClusterRole in deployments/ grants exactly what the daemon calls: a
+// The ClusterRoles in deployments/ grant exactly what the code calls: a
 // representative run of the compiled daemon against the fake API (informer
 // list and watch, ADD with NADs, a NAD that is missing, a pod the caches do not
 // hold, the network-status patch, events, DEL) and the grant every request it
-// made needs, compared with the role. A call the role lacks fails on a real
-// cluster with 403; a grant no call needs is privilege to take away.
+// made needs, compared with the thick role; the same for the thin plugin (live
+// reads only, no informers) and the thin role. A call the role lacks fails on a
+// real cluster with 403; a grant no call needs is privilege to take away.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { parseAllDocuments } from "yaml";
-import { bridgeConflist, bridgeNet, canRunE2e, containerId, deleteBridge, netnsPerTest } from "../helpers/e2e.ts";
+import {
+  bridgeConflist,
+  bridgeNet,
+  canRunE2e,
+  containerId,
+  deleteBridge,
+  netnsPerTest,
+  PLUGIN_DIR,
+  writeJson,
+} from "../helpers/e2e.ts";
+import { startFakeKube, type FakeKube } from "../helpers/fake-kube.ts";
+import { thinInvoker } from "../helpers/invokers.ts";
 import { describeRun, startK8sEnv, type K8sEnv } from "../helpers/k8s-e2e.ts";
-import { randomSuffix } from "../helpers/netns.ts";
+import { createCleanup, randomSuffix } from "../helpers/netns.ts";
 import { grantOf, grants } from "../helpers/rbac.ts";
 
 const NETWORKS = "k8s.v1.cni.cncf.io/networks";
 const THICK = resolve(import.meta.dir, "../../deployments/multus-daemonset-thick.yml");
+const THIN = resolve(import.meta.dir, "../../deployments/multus-daemonset.yml");
 
 let env: K8sEnv;
 beforeAll(async () => {
@@ -24,8 +39,8 @@ afterAll(() => env?.stop());
 
 const ns = netnsPerTest("mtr");
 
-function clusterRole(): Record<string, any> {
-  const docs = parseAllDocuments(readFileSync(THICK, "utf8"));
+function clusterRole(file = THICK): Record<string, any> {
+  const docs = parseAllDocuments(readFileSync(file, "utf8"));
   const all = (Array.isArray(docs) ? docs : [docs]).map((d) => d.toJS());
   return all.find((o) => o?.kind === "ClusterRole");
 }
@@ -55,10 +70,69 @@ describe.skipIf(!canRunE2e)("the thick ClusterRole", () => {
     const d = await env.cni("DEL", { pod, containerId: id, netns: ns.path });
     expect(d.code, describeRun(d)).toBe(0);
 
-    const requests = env.fake.requests();
-    const nonResource = [...new Set(requests.filter((q) => grantOf(q) === undefined).map((q) => q.path))];
-    expect(nonResource.every((p) => p === "/version")).toBe(true);
-    const called = [...new Set(requests.map(grantOf).filter((g) => g !== undefined))].sort();
-    expect(called).toEqual(grants(clusterRole()));
+    expect(calledGrants(env.fake)).toEqual(grants(clusterRole(THICK)));
+  });
+});
+
+/** The grants the requests the fake API logged need; only /version may be a non-resource URL. */
+function calledGrants(fake: FakeKube): string[] {
+  const requests = fake.requests();
+  const nonResource = [...new Set(requests.filter((q) => grantOf(q) === undefined).map((q) => q.path))];
+  expect(nonResource.every((p) => p === "/version")).toBe(true);
+  return [...new Set(requests.map(grantOf).filter((g) => g !== undefined))].sort();
+}
+
+describe.skipIf(!canRunE2e)("the thin ClusterRole", () => {
+  const thin = thinInvoker();
+  const cleanup = createCleanup();
+  let fake: FakeKube;
+  beforeAll(async () => {
+    if (!canRunE2e) return;
+    fake = await startFakeKube();
+    cleanup.add(() => fake.stop());
+    const dir = await mkdtemp(join(tmpdir(), "multus-rbac-thin-"));
+    cleanup.add(() => rm(dir, { recursive: true, force: true }));
+    const confDir = join(dir, "net.d");
+    await mkdir(confDir);
+    const cluster = bridgeNet("rbt", join(dir, "ipam"));
+    cleanup.add(() => deleteBridge(cluster.bridge));
+    const clusterNetwork = await writeJson(join(confDir, "10-cluster.conflist"), bridgeConflist(cluster));
+    const kubeconfig = fake.writeKubeconfig(join(dir, "kubeconfig"));
+    await thin.setup({
+      config: { cniDir: join(dir, "cache"), confDir, binDir: PLUGIN_DIR, clusterNetwork, kubeconfig },
+    });
+    cleanup.add(() => thin.teardown());
+  });
+  afterAll(() => cleanup.run());
+
+  test("grants exactly the verbs and resources a representative thin run called", async () => {
+    const s = randomSuffix(5);
+    const net = bridgeNet("rbtn", join(tmpdir(), `multus-rbac-thin-ipam-${s}`));
+    cleanup.add(() => deleteBridge(net.bridge));
+    cleanup.add(() => rm(net.dataDir, { recursive: true, force: true }));
+    fake.createNad({ namespace: "default", name: `rbac-${s}`, config: JSON.stringify(bridgeConflist(net)) });
+    const args = (name: string, id: string) =>
+      `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${name};K8S_POD_INFRA_CONTAINER_ID=${id}`;
+    const cni = (command: string, name: string, id: string) =>
+      thin.cni({ command, containerId: id, netns: ns.path, args: args(name, id) });
+
+    // ADD with a NAD (pod and NAD read live, network-status patched, events), then DEL from the cache.
+    fake.createPod({ namespace: "default", name: `pod-${s}`, annotations: { [NETWORKS]: `rbac-${s}` } });
+    const id = containerId();
+    const add = await cni("ADD", `pod-${s}`, id);
+    expect(add.code, describeRun(add)).toBe(0);
+    expect(fake.count("PATCH pods/status")).toBe(1);
+    // A NAD that is missing: the ADD fails and says so in an event.
+    fake.createPod({ namespace: "default", name: `lost-${s}`, annotations: { [NETWORKS]: `absent-${s}` } });
+    const lost = await cni("ADD", `lost-${s}`, containerId());
+    expect(lost.code, describeRun(lost)).toBe(1);
+    expect(fake.events().map((e) => e.reason)).toContain("NoNetworkFound");
+    // No cache and a pod the API does not know: DEL asks for it and has nothing to delete.
+    const ghost = await cni("DEL", `ghost-${s}`, containerId());
+    expect(ghost.code, describeRun(ghost)).toBe(0);
+    const del = await cni("DEL", `pod-${s}`, id);
+    expect(del.code, describeRun(del)).toBe(0);
+
+    expect(calledGrants(fake)).toEqual(grants(clusterRole(THIN)));
   });
 });
