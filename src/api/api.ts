@@ -1,6 +1,7 @@
 // The shim <-> daemon contract: HTTP/1.1 over a unix socket,
 // wire-compatible with the Go multus-shim and multus-daemon.
 import * as v from "valibot";
+import { jsonObject } from "../cni/schemas.ts";
 
 export const SOCKET_NAME = "multus.sock";
 export const DEFAULT_SOCKET_DIR = "/run/multus/";
@@ -21,16 +22,18 @@ export function socketPathIn(dir: string): string {
 }
 
 /** `/delegate` only: attributes of the single interface to hot-plug. */
-export const InterfaceAttributesSchema = v.looseObject({
-  ips: v.optional(v.nullable(v.array(v.string()))),
-  mac: v.optional(v.nullable(v.string())),
-  "cni-args": v.optional(v.nullable(v.record(v.string(), v.unknown()))),
-});
+export const InterfaceAttributesSchema = jsonObject(
+  v.looseObject({
+    ips: v.optional(v.nullable(v.array(v.string()))),
+    mac: v.optional(v.nullable(v.string())),
+    "cni-args": v.optional(v.nullable(jsonObject(v.record(v.string(), v.unknown())))),
+  }),
+);
 export type InterfaceAttributes = v.InferOutput<typeof InterfaceAttributesSchema>;
 
 /** Request body of /cni and /delegate. `config` is the CNI stdin, base64 (Go []byte). */
 export const CniRequestSchema = v.object({
-  env: v.record(v.string(), v.string()),
+  env: jsonObject(v.record(v.string(), v.string())),
   config: v.pipe(v.string(), v.regex(/^[A-Za-z0-9+/]*={0,2}$/, "config must be base64")),
   interfaceAttributes: v.optional(v.nullable(InterfaceAttributesSchema)),
 });

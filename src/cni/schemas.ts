@@ -7,17 +7,29 @@ import { CniError, ErrorCode } from "./errors.ts";
 import { locateJsonError } from "../util/json-position.ts";
 import { isJsonTooDeep, MAX_JSON_DEPTH } from "../util/json-depth.ts";
 
+/**
+ * `schema` (an object or record schema) that refuses arrays: valibot takes an array
+ * for an object with keys "0", "1", ..., where Go's decoder refuses it.
+ */
+export function jsonObject<S extends v.GenericSchema<unknown, Record<string, unknown>>>(schema: S) {
+  // Checked first: the object and record schemas hand on a copy, no longer an array.
+  return v.pipe(
+    v.custom<unknown>((x) => !Array.isArray(x), "expected an object, got an array"),
+    schema,
+  );
+}
+
 /** One plugin's config (SPEC "Plugin configuration objects"). */
 export const NetConfSchema = v.looseObject({
   cniVersion: v.optional(v.string()),
   name: v.optional(v.string()),
   type: v.pipe(v.string(), v.nonEmpty("must not be empty")),
-  capabilities: v.optional(v.record(v.string(), v.boolean())),
-  runtimeConfig: v.optional(v.record(v.string(), v.unknown())),
+  capabilities: v.optional(jsonObject(v.record(v.string(), v.boolean()))),
+  runtimeConfig: v.optional(jsonObject(v.record(v.string(), v.unknown()))),
   prevResult: v.optional(v.unknown()),
-  args: v.optional(v.record(v.string(), v.unknown())),
-  ipam: v.optional(v.looseObject({ type: v.optional(v.string()) })),
-  dns: v.optional(v.looseObject({})),
+  args: v.optional(jsonObject(v.record(v.string(), v.unknown()))),
+  ipam: v.optional(jsonObject(v.looseObject({ type: v.optional(v.string()) }))),
+  dns: v.optional(jsonObject(v.looseObject({}))),
 });
 export type NetConf = v.InferOutput<typeof NetConfSchema>;
 
@@ -82,7 +94,7 @@ export function formatIssuePath(path: v.BaseIssue<unknown>["path"]): string {
 function describeIssue(issue: v.BaseIssue<unknown>): string {
   // A missing key (or one set to undefined) is simply required.
   if (issue.kind === "schema" && issue.received === "undefined") return "required";
-  // Our validation actions carry their own short messages.
-  if (issue.kind !== "schema") return issue.message;
+  // Our validation actions and custom schemas carry their own short messages.
+  if (issue.kind !== "schema" || issue.type === "custom") return issue.message;
   return `expected ${issue.expected}, got ${issue.received}`;
 }

@@ -2,14 +2,17 @@
 // else is forwarded to the daemon untouched.
 import * as v from "valibot";
 import { DEFAULT_SOCKET_DIR } from "../api/api.ts";
+import { jsonObject } from "../cni/schemas.ts";
 
 /** Rotation of the log file (lumberjack's options in the Go Multus). */
-export const LogOptionsSchema = v.looseObject({
-  maxAge: v.optional(v.pipe(v.number(), v.minValue(0))),
-  maxSize: v.optional(v.pipe(v.number(), v.minValue(0))),
-  maxBackups: v.optional(v.pipe(v.number(), v.minValue(0))),
-  compress: v.optional(v.boolean()),
-});
+export const LogOptionsSchema = jsonObject(
+  v.looseObject({
+    maxAge: v.optional(v.pipe(v.number(), v.minValue(0))),
+    maxSize: v.optional(v.pipe(v.number(), v.minValue(0))),
+    maxBackups: v.optional(v.pipe(v.number(), v.minValue(0))),
+    compress: v.optional(v.boolean()),
+  }),
+);
 
 export const ShimConfigSchema = v.looseObject({
   cniVersion: v.optional(v.string()),

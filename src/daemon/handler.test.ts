@@ -83,3 +83,47 @@ test("GET /status answers what deps.status builds, read-only: other methods 405,
   const none = await handleRequest(new Request("http://dummy/status"), base);
   expect(none.status).toBe(404);
 });
+
+test("a body nested past 10000 levels, an env or a config object that is an array: refused by type, nothing run", async () => {
+  const calls: string[] = [];
+  const deps: HandlerDeps = {
+    daemon: parseDaemonConfig(JSON.stringify({ cniDir: tmp, binDir: tmp })),
+    multus: {
+      log: createLogger({}),
+      delegateBaseEnv: { PATH: "/usr/bin:/bin" },
+      observer: { delegateCall: (c) => calls.push(c.pluginType), networkStatusWrite: () => {} },
+    },
+    isReady: () => true,
+  };
+  const env = {
+    CNI_COMMAND: "ADD",
+    CNI_CONTAINERID: "c1",
+    CNI_NETNS: "/proc/self/ns/net",
+    CNI_IFNAME: "eth0",
+    CNI_PATH: "/x",
+  };
+  const conf = { cniVersion: "1.0.0", name: "multus", type: "multus-shim", delegates: [{ name: "n", type: "rec" }] };
+  const answer = async (body: string) => {
+    const res = await handleRequest(new Request("http://dummy/cni", { method: "POST", body }), deps);
+    return { status: res.status, body: (await res.json()) as { code: number; msg: string; details?: string } };
+  };
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64");
+  const deep = `${"[".repeat(50_000)}${"]".repeat(50_000)}`;
+  expect(await answer(`{"env":${JSON.stringify(env)},"config":"${b64(conf)}","x":${deep}}`)).toEqual({
+    status: 400,
+    body: { code: 6, msg: "could not decode the CNI request body", details: "nested more than 10000 levels deep" },
+  });
+  // valibot takes an array for an object with keys "0", "1", ...; Go's decoder refuses it.
+  expect(await answer(JSON.stringify({ env: ["ADD"], config: b64(conf) }))).toEqual({
+    status: 400,
+    body: { code: 6, msg: 'invalid CNI request: field "env": expected an object, got an array' },
+  });
+  expect(await answer(JSON.stringify({ env, config: b64({ ...conf, runtimeConfig: [1] }) }))).toEqual({
+    status: 400,
+    body: { code: 7, msg: 'invalid multus configuration: field "runtimeConfig": expected an object, got an array' },
+  });
+  expect(calls).toEqual([]);
+  // The same request with a config object that is one: the delegate is looked for.
+  expect((await answer(JSON.stringify({ env, config: b64({ ...conf, runtimeConfig: {} }) }))).body.code).toBe(7);
+  expect(calls).toContain("rec");
+});

@@ -10,6 +10,7 @@ import { mergeRequestConfig, type LoadedDaemonConfig } from "../config/daemon-co
 import { DEFAULT_BIN_DIR, MultusConfSchema } from "../multus/netconf.ts";
 import { podArgsFrom, type MultusRequest, type PodArgs } from "../multus/request.ts";
 import { logRequestDone, logRequestFailed } from "../multus/request-log.ts";
+import { isJsonTooDeep, MAX_JSON_DEPTH } from "../util/json-depth.ts";
 import type { MultusDeps } from "../multus/ports.ts";
 import { dispatchRequest, type CommandOutcome } from "../multus/commands/dispatch.ts";
 import { cmdHotplug } from "../multus/commands/hotplug.ts";
@@ -145,6 +146,13 @@ function daemonBinDir(daemon: LoadedDaemonConfig): string {
 }
 
 function decodeRequest(body: string): CniRequest {
+  if (isJsonTooDeep(body)) {
+    throw new CniError(
+      ErrorCode.DecodeFailure,
+      "could not decode the CNI request body",
+      `nested more than ${MAX_JSON_DEPTH} levels deep`,
+    );
+  }
   let json: unknown;
   try {
     json = JSON.parse(body);

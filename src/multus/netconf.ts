@@ -2,6 +2,7 @@
 // the runtime's stdin config with the daemon config laid over it.
 import * as v from "valibot";
 import { LogOptionsSchema } from "../config/shim-config.ts";
+import { jsonObject } from "../cni/schemas.ts";
 
 const seconds = (dflt: number) => v.optional(v.pipe(v.number(), v.minValue(0.001)), dflt);
 
@@ -19,7 +20,7 @@ export const MultusConfSchema = v.looseObject({
   kubeconfig: v.optional(v.string()),
   clusterNetwork: v.optional(v.string()),
   defaultNetworks: v.optional(v.array(v.string()), []),
-  delegates: v.optional(v.array(v.record(v.string(), v.unknown())), []),
+  delegates: v.optional(v.array(jsonObject(v.record(v.string(), v.unknown()))), []),
   systemNamespaces: v.optional(v.array(v.string()), ["kube-system"]),
   multusNamespace: v.optional(v.string(), "kube-system"),
   namespaceIsolation: v.optional(v.boolean(), false),
@@ -32,8 +33,8 @@ export const MultusConfSchema = v.looseObject({
   logToStderr: v.optional(v.boolean()),
   logOptions: v.optional(LogOptionsSchema),
   logFormat: v.optional(v.string()),
-  capabilities: v.optional(v.record(v.string(), v.boolean())),
-  runtimeConfig: v.optional(v.record(v.string(), v.unknown())),
+  capabilities: v.optional(jsonObject(v.record(v.string(), v.boolean()))),
+  runtimeConfig: v.optional(jsonObject(v.record(v.string(), v.unknown()))),
   retryDeleteOnError: v.optional(v.boolean(), false),
   auxiliaryCNIChainName: v.optional(v.string()),
   chrootDir: v.optional(v.string()),
