@@ -22,7 +22,7 @@ import { copyUserConfig, createConfigManager, type ConfigManager } from "../conf
 import { waitForReadinessIndicator } from "../config/readiness-indicator.ts";
 import { DEFAULT_CNI_DIR, MultusConfSchema } from "../multus/netconf.ts";
 import type { TombstoneReplayer } from "../multus/tombstones.ts";
-import type { KubePort, MultusDeps } from "../multus/ports.ts";
+import type { KubePort, MultusDeps, ResourcePort } from "../multus/ports.ts";
 import { createLogger, formatNotice, type Logger } from "../util/log.ts";
 import { createKeyedLock } from "../util/keyed-lock.ts";
 import { DEFAULT_PATH } from "../util/default-path.ts";
@@ -78,7 +78,7 @@ interface Started {
   server?: DaemonServer;
 }
 
-type KubeClient = KubePort & { stop(): Promise<void>; informers?(): InformerState[] };
+type KubeClient = KubePort & ResourcePort & { stop(): Promise<void>; informers?(): InformerState[] };
 
 /**
  * A start-up step that cannot go on: the daemon exits with `code`, saying
@@ -380,6 +380,8 @@ function multusDeps(ctx: DaemonContext, parts: { kube?: KubeClient; metrics?: Me
       podResourcesSocket: config.podResourcesSocket,
       checkpointFile: config.kubeletCheckpointFile,
     }),
+    // DRA through resource.k8s.io/v1: asked only for pods with claims whose NADs name a resource.
+    resources: parts.kube,
     deviceInfoDir: config.deviceInfoDir,
     existingLinks,
     locks: createKeyedLock(),

@@ -31,7 +31,8 @@ import { createInformer, type Informer } from "./informers.ts";
 import { type KubeObserver, requestLabels } from "./observe.ts";
 import { nadCollectionPath, readNad, toNad } from "./nads.ts";
 import { patchPodAnnotation, readPod, toPodInfo } from "./pods.ts";
-import type { KubePort, Nad, PodInfo, PodRef } from "../ports/kube.ts";
+import type { KubePort, Nad, PodInfo, PodRef, ResourcePort } from "../ports/kube.ts";
+import { createResourceReader } from "./resources.ts";
 
 export interface KubeLogger {
   error(msg: string): void;
@@ -297,7 +298,7 @@ async function apiErrorOf(req: KubeRequest, res: Response): Promise<KubeApiError
  * of pods/<name>/status (409/429/5xx retried, 404 tolerated); events are queued and sent in
  * the background.
  */
-export interface KubeClient extends KubePort {
+export interface KubeClient extends KubePort, ResourcePort {
   /** Starts the informers; resolves once they have listed, or after `syncTimeoutMs`. */
   start(): Promise<void>;
   /** Stops the informers, sends queued events (bounded wait), closes connections. */
@@ -347,6 +348,9 @@ export async function createKubeClient(opts: KubeClientOptions): Promise<KubeCli
   const keyOf = (ref: PodRef) => `${ref.namespace}/${ref.name}`;
 
   return {
+    // DRA reads are live (no informer): asked only for pods with claims whose NADs name a resource.
+    ...createResourceReader(http),
+
     async getPod(ref, callOpts) {
       if (podInformer?.isSynced()) {
         const hit = podInformer.get(keyOf(ref));

@@ -32,7 +32,12 @@ export function toPodInfo(obj: unknown): PodInfo | undefined {
     annotations: Object.freeze(annotations),
     isStatic: source !== undefined && source !== "api",
   };
-  const claims = asRecord(asRecord(obj)?.status)?.resourceClaimStatuses;
+  const nodeName = asRecord(asRecord(obj)?.spec)?.nodeName;
+  if (typeof nodeName === "string" && nodeName !== "") info.nodeName = nodeName;
+  const status = asRecord(asRecord(obj)?.status);
+  const extended = extendedClaimOf(status?.extendedResourceClaimStatus);
+  if (extended) info.extendedResourceClaimStatus = extended;
+  const claims = status?.resourceClaimStatuses;
   if (Array.isArray(claims)) {
     info.resourceClaimStatuses = Object.freeze(
       claims.flatMap((c) => {
@@ -48,6 +53,24 @@ export function toPodInfo(obj: unknown): PodInfo | undefined {
     ) as PodInfo["resourceClaimStatuses"];
   }
   return Object.freeze(info);
+}
+
+/** status.extendedResourceClaimStatus, trimmed (frozen); undefined without a claim name. */
+function extendedClaimOf(v: unknown): PodInfo["extendedResourceClaimStatus"] {
+  const r = asRecord(v);
+  if (typeof r?.resourceClaimName !== "string") return undefined;
+  const mappings = Array.isArray(r.requestMappings) ? r.requestMappings : [];
+  return Object.freeze({
+    resourceClaimName: r.resourceClaimName,
+    requestMappings: Object.freeze(
+      mappings.flatMap((m) => {
+        const x = asRecord(m);
+        if (typeof x?.resourceName !== "string" || typeof x.requestName !== "string") return [];
+        const containerName = typeof x.containerName === "string" ? x.containerName : "";
+        return [Object.freeze({ containerName, resourceName: x.resourceName, requestName: x.requestName })];
+      }),
+    ) as Array<{ containerName: string; resourceName: string; requestName: string }>,
+  });
 }
 
 /** One live GET (retried on 429/5xx/connection errors within the deadline). null = NotFound. */

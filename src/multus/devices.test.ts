@@ -15,7 +15,7 @@ import {
   readDeviceInfo,
   removeDeviceInfo,
 } from "./devices.ts";
-import type { DevicePort, PodInfo } from "./ports.ts";
+import type { DevicePort, PodInfo, ResourcePort } from "./ports.ts";
 import { composeRuntimeConfig } from "./runtime-config.ts";
 
 const VERSIONS = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"];
@@ -187,6 +187,34 @@ describe("assignPodDevices", () => {
     expect(await assignPodDevices({ delegates: rd, pod: undefined, devices: p.port, log })).toBe(rd);
     expect(await assignPodDevices({ delegates: rd, pod: POD, devices: undefined, log })).toBe(rd);
     expect(p.seen).toEqual([]);
+  });
+
+  test("a pod with resource claims: the API's devices follow the kubelet's under the same name", async () => {
+    const p = port(async () => new Map([[SRIOV, ["d1"]]]));
+    const resources: ResourcePort = {
+      servesResourceApi: async () => true,
+      getResourceClaim: async (ref) => ({ ...ref, results: [{ request: "r", driver: "x", pool: "n", device: "v" }] }),
+      listSliceDevices: async () => [{ driver: "x", pool: "n", device: "v", deviceId: "d2", resourceName: SRIOV }],
+    };
+    const withClaim: PodInfo = { ...POD, resourceClaimStatuses: [{ name: "net", resourceClaimName: "pod1-net" }] };
+    const out = await assignPodDevices({
+      delegates: resourceDelegates(),
+      pod: withClaim,
+      devices: p.port,
+      resources,
+      log,
+    });
+    expect(out.map((d) => d.deviceId)).toEqual(["d1", "d2"]);
+    // A missing claim is code 11 as a kubelet failure is.
+    const err = await assignPodDevices({
+      delegates: resourceDelegates(),
+      pod: withClaim,
+      devices: p.port,
+      resources: { ...resources, getResourceClaim: async () => null },
+      log,
+    }).catch((e) => e);
+    expect(err.code).toBe(ErrorCode.TryAgainLater);
+    expect(err.details).toBe("resource claim ns1/pod1-net not found");
   });
 
   test("a failed lookup is code 11 on ADD; DEL (forgiving) goes on without devices", async () => {

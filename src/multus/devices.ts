@@ -13,7 +13,8 @@ import { decodeJsonObject } from "../cni/schemas.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import type { Logger } from "../util/log.ts";
 import { delegateFromBytes, type Delegate } from "./delegates.ts";
-import type { DevicePort, PodInfo } from "./ports.ts";
+import { draPodDevices } from "./dra.ts";
+import type { DevicePort, PodInfo, ResourcePort } from "./ports.ts";
 import { editEachPlugin, injectDeviceId } from "./runtime-config.ts";
 
 export const DEFAULT_DEVICE_INFO_DIR = "/var/run/k8s.cni.cncf.io/devinfo";
@@ -50,22 +51,33 @@ export function withDeviceId(d: Delegate, deviceId: string): Delegate {
 
 /**
  * The ADD hook (and DEL's rebuild from the API): asks the kubelet only when
- * some delegate names a resource. A failed lookup is code 11 (the kubelet may
- * be restarting); with `forgiving` (DEL) it is logged and the delegates go on
- * without devices.
+ * some delegate names a resource, and, for a pod with resource claims, the
+ * resource.k8s.io API (dra.ts) at the same time; the API's devices follow the
+ * kubelet's under the same resource name (as Go main fills the kubelet's map). A failed lookup is
+ * code 11 (the kubelet may be restarting, a claim may be gone); with
+ * `forgiving` (DEL) it is logged and the delegates go on without devices.
  */
 export async function assignPodDevices(opts: {
   delegates: Delegate[];
   pod: PodInfo | undefined;
   devices: DevicePort | undefined;
+  resources?: ResourcePort;
   log: Logger;
   forgiving?: boolean;
 }): Promise<Delegate[]> {
   const { delegates, pod, devices, log } = opts;
-  if (!pod || !devices || !delegates.some((d) => d.resourceName)) return delegates;
+  if (!pod || !(devices || opts.resources) || !delegates.some((d) => d.resourceName)) return delegates;
   let resources: Map<string, string[]>;
   try {
-    resources = await devices.getPodDevices({ uid: pod.uid, namespace: pod.namespace, name: pod.name });
+    // Both asked at once; both answers awaited (a failure of one does not cut the other's calls short).
+    const [fromKubelet, fromClaims] = await Promise.allSettled([
+      devices?.getPodDevices({ uid: pod.uid, namespace: pod.namespace, name: pod.name }),
+      opts.resources && draPodDevices({ pod, resources: opts.resources, log }),
+    ]);
+    if (fromKubelet.status === "rejected") throw fromKubelet.reason;
+    if (fromClaims.status === "rejected") throw fromClaims.reason;
+    resources = new Map(fromKubelet.value ?? []);
+    if (fromClaims.value) mergeDevices(resources, fromClaims.value);
   } catch (err) {
     const e = new CniError(
       ErrorCode.TryAgainLater,
@@ -83,6 +95,14 @@ export async function assignPodDevices(opts: {
       log.verbose(`network "${d.name}": pod has no unused device of resource ${d.resourceName}`);
   }
   return assigned;
+}
+
+/** `more` after `into`'s IDs of the same resource, each ID once (new lists: the port's stay as they were). */
+function mergeDevices(into: Map<string, string[]>, more: ReadonlyMap<string, readonly string[]>): void {
+  for (const [name, ids] of more) {
+    const list = into.get(name) ?? [];
+    into.set(name, [...list, ...ids.filter((id, i) => !list.includes(id) && ids.indexOf(id) === i)]);
+  }
 }
 
 // ---------------------------------------------------------------------------

@@ -5,8 +5,20 @@ import type { KeyedLock } from "../util/keyed-lock.ts";
 import type { Logger } from "../util/log.ts";
 import type { TombstonePort } from "./tombstones.ts";
 
-export type { PodRef, PodInfo, PodAnnotation, Nad, KubeEvent, KubeFailure, KubePort } from "../ports/kube.ts";
-import type { KubePort } from "../ports/kube.ts";
+export type {
+  ClaimDeviceResult,
+  PodRef,
+  PodInfo,
+  PodAnnotation,
+  Nad,
+  KubeEvent,
+  KubeFailure,
+  KubePort,
+  ResourceClaimInfo,
+  ResourcePort,
+  SliceDevice,
+} from "../ports/kube.ts";
+import type { KubePort, ResourcePort } from "../ports/kube.ts";
 
 /** Device IDs allocated to a pod, by resource name (kubelet PodResources or checkpoint). */
 export interface DevicePort {
@@ -37,6 +49,8 @@ export interface MultusDeps {
   log: Logger;
   kube?: KubePort;
   devices?: DevicePort;
+  /** DRA through the API (resource.k8s.io/v1 ResourceClaims and ResourceSlices); absent: the kubelet's view only. */
+  resources?: ResourcePort;
   /** Delegates run chrooted here when set (daemon config). */
   chrootDir?: string;
   /** Base environment handed to delegates (PATH and friends), chosen on purpose. */

@@ -13,7 +13,15 @@ export interface PodInfo {
   annotations: Record<string, string>;
   /** kubernetes.io/config.source present and not "api": exempt from the UID check. */
   isStatic: boolean;
+  /** spec.nodeName, when the pod is bound. */
+  nodeName?: string;
+  /** status.resourceClaimStatuses: the pod's DRA claims (resourceClaimName absent: none was needed). */
   resourceClaimStatuses?: Array<{ name: string; resourceClaimName?: string }>;
+  /** status.extendedResourceClaimStatus: the claim the scheduler made for extended resources backed by DRA. */
+  extendedResourceClaimStatus?: {
+    resourceClaimName: string;
+    requestMappings: Array<{ containerName: string; resourceName: string; requestName: string }>;
+  };
 }
 export interface Nad {
   namespace: string;
@@ -37,6 +45,45 @@ export interface KubeFailure {
   readonly status?: number;
   readonly reason?: string;
 }
+/** One device a ResourceClaim was allocated (status.allocation.devices.results[]). */
+export interface ClaimDeviceResult {
+  request: string;
+  driver: string;
+  pool: string;
+  device: string;
+}
+/** A resource.k8s.io/v1 ResourceClaim, trimmed to its allocation. */
+export interface ResourceClaimInfo {
+  namespace: string;
+  name: string;
+  /** status.allocation.devices.results; undefined when the claim has no device allocation. */
+  results?: ClaimDeviceResult[];
+}
+/**
+ * A device a ResourceSlice publishes, with the two attributes Multus reads
+ * (string values of k8s.cni.cncf.io/deviceID and k8s.cni.cncf.io/resourceName).
+ */
+export interface SliceDevice {
+  driver: string;
+  pool: string;
+  device: string;
+  deviceId?: string;
+  resourceName?: string;
+}
+
+/** The resource.k8s.io/v1 reads DRA needs (Kubernetes 1.34+). */
+export interface ResourcePort {
+  /** Whether the API server serves resource.k8s.io/v1 (false: it does not, e.g. before Kubernetes 1.34). */
+  servesResourceApi(opts: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean>;
+  /** null: the claim does not exist. */
+  getResourceClaim(ref: PodRef, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<ResourceClaimInfo | null>;
+  /** The devices of the ResourceSlices of `driver` on `nodeName` (every node when absent). */
+  listSliceDevices(
+    sel: { nodeName?: string; driver: string },
+    opts: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<SliceDevice[]>;
+}
+
 export interface PodAnnotation {
   key: string;
   value: string;

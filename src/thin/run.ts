@@ -11,14 +11,14 @@ import { MultusConfSchema, type MultusConf } from "../multus/netconf.ts";
 import { podArgsFrom, type MultusRequest } from "../multus/request.ts";
 import { logRequestDone, logRequestFailed } from "../multus/request-log.ts";
 import { dispatchRequest } from "../multus/commands/dispatch.ts";
-import type { KubePort, MultusDeps } from "../multus/ports.ts";
+import type { KubePort, MultusDeps, ResourcePort } from "../multus/ports.ts";
 import { createLogger, type Logger } from "../util/log.ts";
 import { createDevicePort } from "../kubelet/devices.ts";
 
 export const THIN_ABOUT = "meta-plugin that delegates to other CNI plugins";
 
 export async function runThin(io: SkelIO): Promise<number> {
-  let kube: (KubePort & { stop(): Promise<void> }) | undefined;
+  let kube: (KubePort & ResourcePort & { stop(): Promise<void> }) | undefined;
   const run = async (args: CmdArgs, raw: Record<string, unknown>) => {
     const started = performance.now();
     const conf = validate(MultusConfSchema, raw, ErrorCode.InvalidConfig, "multus configuration");
@@ -50,6 +50,7 @@ export async function runThin(io: SkelIO): Promise<number> {
       delegateBaseEnv: { PATH: io.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" },
       extraBinDirs: (io.env.CNI_PATH ?? "").split(":").filter(Boolean),
       devices: createDevicePort({}),
+      resources: kube,
     };
     return dispatchRequest(req, deps, raw);
   };
@@ -71,7 +72,7 @@ export async function runThin(io: SkelIO): Promise<number> {
 }
 
 /** Live API reads only: a one-shot plugin has no time to sync informers. */
-async function connect(conf: MultusConf): Promise<(KubePort & { stop(): Promise<void> }) | undefined> {
+async function connect(conf: MultusConf): Promise<(KubePort & ResourcePort & { stop(): Promise<void> }) | undefined> {
   if (!conf.kubeconfig) return undefined;
   const { createKubeClient } = await import("../k8s/client.ts");
   return createKubeClient({ kubeconfigPath: conf.kubeconfig });

@@ -167,6 +167,8 @@ const THICK_GRANTS = [
   "k8s.cni.cncf.io/network-attachment-definitions:list",
   "k8s.cni.cncf.io/network-attachment-definitions:watch",
   "core/events:create",
+  "resource.k8s.io/resourceclaims:get",
+  "resource.k8s.io/resourceslices:list",
 ].sort();
 
 const THIN_GRANTS = [
@@ -174,6 +176,8 @@ const THIN_GRANTS = [
   "core/pods/status:patch",
   "k8s.cni.cncf.io/network-attachment-definitions:get",
   "core/events:create",
+  "resource.k8s.io/resourceclaims:get",
+  "resource.k8s.io/resourceslices:list",
 ].sort();
 
 /** Kubernetes quantity to a number (bytes, or cores for cpu). */

@@ -15,7 +15,9 @@
  * - errors are `Status` objects (kind Status, apiVersion v1, status Failure, reason, code).
  *
  * Resources: core v1 pods (+ /status), namespaces, events; events.k8s.io/v1 events;
- * k8s.cni.cncf.io/v1 network-attachment-definitions; `/version`.
+ * k8s.cni.cncf.io/v1 network-attachment-definitions; `/version`; with `resourceApi`,
+ * resource.k8s.io/v1 resourceclaims and resourceslices and their discovery document
+ * (`/apis/resource.k8s.io/v1`), else 404 for all three as an API server before 1.34 answers.
  *
  * It runs on node:https rather than Bun.serve: Bun.serve sends no response headers for a
  * streaming body until its first chunk, while the real API server flushes a watch's headers at
@@ -73,7 +75,13 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
   const token = opts.token ?? `fake-${crypto.randomUUID()}`;
   const watches = createWatchHub();
   const store = createStore({ historySize: opts.historySize ?? 1000, onChange: (c) => watches.notify(c) });
-  const state: RequestState = { failRules: [], counters: {}, log: [], tokens: [token] };
+  const state: RequestState = {
+    failRules: [],
+    counters: {},
+    log: [],
+    tokens: [token],
+    resourceApi: opts.resourceApi ?? false,
+  };
   const listener = await createListener({
     tls,
     port: opts.port ?? 0,
@@ -106,6 +114,9 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     ...watchControls(store, watches),
     setDown: (down, mode = "refuse") => (down ? outage.begin(mode) : outage.end()),
     ...requestControls(state),
+    setResourceApi(on) {
+      state.resourceApi = on;
+    },
   };
   if (opts.bookmarkIntervalMs !== undefined)
     bookmarkTimer = setInterval(() => fake.sendBookmarks(), opts.bookmarkIntervalMs);
@@ -197,6 +208,9 @@ function objectControls(store: FakeStore) {
     deleteNad: (namespace, name) => store.tryDelete("nads", namespace, name),
     getNad: (namespace, name) => get("nads", namespace, name),
     createNamespace: (name) => store.create(STORE_INFO.namespaces, undefined, { metadata: { name } }),
+    createResourceClaim: (obj) => store.create(STORE_INFO.resourceclaims, undefined, obj),
+    deleteResourceClaim: (namespace, name) => store.tryDelete("resourceclaims", namespace, name),
+    createResourceSlice: (obj) => store.create(STORE_INFO.resourceslices, undefined, obj),
     events: () => recordedEvents(store),
   } satisfies Partial<FakeKube>;
 }

@@ -8,7 +8,7 @@
 import { $ } from "bun";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { startFakeKube, type FakeKube, type RecordedEvent } from "./fake-kube.ts";
+import { startFakeKube, type FakeKube, type FakeKubeOptions, type RecordedEvent } from "./fake-kube.ts";
 import { createWorkdir, runCni, shimConf, startDaemon, type DaemonHandle, type ShimRun } from "./multus.ts";
 import { createCleanup, randomSuffix } from "./netns.ts";
 import { buildRecordingPlugin } from "./build-fixtures.ts";
@@ -36,6 +36,8 @@ export interface K8sEnvOptions {
   withRecorder?: boolean;
   /** Writes the daemon's kubeconfig in `dir` and returns its path (default: fake.writeKubeconfig with a fixed token). */
   kubeconfig?: (fake: FakeKube, dir: string) => string;
+  /** Options of the fake API server (e.g. `resourceApi`). */
+  fake?: FakeKubeOptions;
 }
 
 export interface PodHandle {
@@ -60,7 +62,13 @@ export interface K8sEnv {
   cluster: BridgeNet;
   clusterFile: string;
   cleanup: ReturnType<typeof createCleanup>;
-  createPod(opts: { namespace?: string; name?: string; uid?: string; annotations?: Record<string, string> }): PodHandle;
+  createPod(opts: {
+    namespace?: string;
+    name?: string;
+    uid?: string;
+    annotations?: Record<string, string>;
+    status?: Record<string, unknown>;
+  }): PodHandle;
   /** A NAD whose spec.config is `config` (JSON-encoded when an object). */
   createNad(opts: { namespace?: string; name: string; config: string | Record<string, unknown> }): void;
   cni(
@@ -104,7 +112,7 @@ export async function startK8sEnv(opts: K8sEnvOptions = {}): Promise<K8sEnv> {
   await ensureBinary();
   const cleanup = createCleanup();
   try {
-    const fake = await startFakeKube();
+    const fake = await startFakeKube(opts.fake);
     cleanup.add(() => fake.stop());
     const work = await createWorkdir();
     cleanup.add(() => work.remove());
@@ -156,8 +164,14 @@ export async function startK8sEnv(opts: K8sEnvOptions = {}): Promise<K8sEnv> {
       clusterFile,
       cleanup,
 
-      createPod({ namespace = "default", name = `pod-${randomSuffix(6)}`, uid = crypto.randomUUID(), annotations }) {
-        fake.createPod({ namespace, name, uid, nodeName: NODE, annotations });
+      createPod({
+        namespace = "default",
+        name = `pod-${randomSuffix(6)}`,
+        uid = crypto.randomUUID(),
+        annotations,
+        status,
+      }) {
+        fake.createPod({ namespace, name, uid, nodeName: NODE, annotations, status });
         const p = { namespace, name, uid };
         return { ...p, args: podArgs(p) };
       },

@@ -99,6 +99,12 @@ for (const mode of modes) {
         status: {
           phase: "Running",
           resourceClaimStatuses: [{ name: "gpu", resourceClaimName: "web-gpu" }, { name: "none" }],
+          extendedResourceClaimStatus: {
+            resourceClaimName: "static-node-a-extended-resources-x",
+            requestMappings: [
+              { containerName: "c", resourceName: "example.com/vf", requestName: "container-0-request-0" },
+            ],
+          },
         },
       });
       fake.createPod({ namespace: "ns1", name: "elsewhere", nodeName: "node-b", uid: "uid-elsewhere" });
@@ -143,11 +149,16 @@ for (const mode of modes) {
         uid: "uid-web",
         annotations: { "k8s.v1.cni.cncf.io/networks": "net1" },
         isStatic: false,
+        nodeName: NODE,
       });
       const st = await client.getPod({ namespace: "kube-system", name: "static-node-a" }, { timeoutMs: 1_000 });
       expect(st?.isStatic).toBe(true);
       expect(st?.annotations).toEqual({ "kubernetes.io/config.source": "file" }); // last-applied dropped
       expect(st?.resourceClaimStatuses).toEqual([{ name: "gpu", resourceClaimName: "web-gpu" }, { name: "none" }]);
+      expect(st?.extendedResourceClaimStatus).toEqual({
+        resourceClaimName: "static-node-a-extended-resources-x",
+        requestMappings: [{ containerName: "c", resourceName: "example.com/vf", requestName: "container-0-request-0" }],
+      });
       expect(fake.count("GET pods")).toBe(0);
     });
 

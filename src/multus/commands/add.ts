@@ -41,6 +41,7 @@ export async function cmdAdd(req: MultusRequest, deps: MultusDeps): Promise<AddO
     delegates: await resolveOrReport(req, deps, pod),
     pod,
     devices: deps.devices,
+    resources: deps.resources,
     log,
   });
   checkEcmp(delegates.map((d) => d.selection?.defaultRoute));

@@ -132,6 +132,7 @@ async function rebuildFromApi(req: MultusRequest, deps: MultusDeps): Promise<Cac
     delegates: resolved,
     pod,
     devices: deps.devices,
+    resources: deps.resources,
     log: deps.log,
     forgiving: true,
   });

@@ -34,6 +34,8 @@ export interface RequestState {
   hung?: Promise<void>;
   /** While slow (setDelay): each request waits `ms`, or until `over` resolves (the delay ended). */
   delay?: { ms: number; over: Promise<void> };
+  /** Whether resource.k8s.io/v1 is served (Kubernetes 1.34+); off, its URLs are 404. */
+  resourceApi: boolean;
 }
 
 export interface RouterDeps {
@@ -46,7 +48,7 @@ export function createRouter(deps: RouterDeps): (req: IncomingMessage, res: Serv
   return async (req, res) => {
     const url = new URL(req.url ?? "/", "https://fake-kube");
     const method = req.method ?? "GET";
-    const r = route(url.pathname);
+    const r = route(url.pathname, deps.state.resourceApi);
     const verb = verbOf(method, r, url);
     const contentType = req.headers["content-type"];
     const entry = logRequest(deps.state, { method, verb, resource: resourceKeyOf(r, url.pathname), url, contentType });
@@ -82,6 +84,8 @@ export function createRouter(deps: RouterDeps): (req: IncomingMessage, res: Serv
         status: 200,
         body: { major: "1", minor: "33", gitVersion: "v1.33.0-fake", platform: "linux/amd64" },
       });
+    if (url.pathname === RESOURCE_API && method === "GET" && deps.state.resourceApi)
+      return reply({ status: 200, body: RESOURCE_API_DISCOVERY });
     if (!r) return reply(statusReply(404, "the server could not find the requested resource"));
     try {
       if (verb === "WATCH") {
@@ -153,7 +157,40 @@ function serve(
   return handle(store, { method: q.method, body }, q.r, q.url);
 }
 
-function route(pathname: string): Route | undefined {
+const RESOURCE_API = "/apis/resource.k8s.io/v1";
+const READ_VERBS = ["get", "list", "watch"];
+const WRITE_VERBS = ["create", "delete", "deletecollection", "patch", "update"];
+/** The discovery document of resource.k8s.io/v1, trimmed to the resources served here. */
+const RESOURCE_API_DISCOVERY = {
+  kind: "APIResourceList",
+  apiVersion: "v1",
+  groupVersion: "resource.k8s.io/v1",
+  resources: [
+    {
+      name: "resourceclaims",
+      singularName: "resourceclaim",
+      namespaced: true,
+      kind: "ResourceClaim",
+      verbs: [...READ_VERBS, ...WRITE_VERBS],
+    },
+    {
+      name: "resourceclaims/status",
+      singularName: "",
+      namespaced: true,
+      kind: "ResourceClaim",
+      verbs: ["get", "patch", "update"],
+    },
+    {
+      name: "resourceslices",
+      singularName: "resourceslice",
+      namespaced: false,
+      kind: "ResourceSlice",
+      verbs: [...READ_VERBS, ...WRITE_VERBS],
+    },
+  ],
+};
+
+function route(pathname: string, resourceApi: boolean): Route | undefined {
   const parts = pathname
     .split("/")
     .filter((p) => p !== "")
@@ -176,6 +213,7 @@ function route(pathname: string): Route | undefined {
   if (plural === undefined || extra.length > 0) return undefined;
   const info = RESOURCES[`${group}/${plural}`];
   if (!info) return undefined;
+  if (group === "resource.k8s.io" && (!resourceApi || parts[2] !== "v1")) return undefined;
   if (info.namespaced !== (namespace !== undefined) && name !== undefined) return undefined;
   if (!info.namespaced && namespace !== undefined) return undefined;
   if (subresource !== undefined && !(info.store === "pods" && subresource === "status")) return undefined;

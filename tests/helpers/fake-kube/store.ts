@@ -4,7 +4,14 @@
 import { clone, HttpError } from "./status.ts";
 import type { KubeObject, NadInput, PodInput, RecordedEvent, ResourceKey } from "./types.ts";
 
-export type StoreName = "pods" | "nads" | "namespaces" | "events" | "events.k8s.io";
+export type StoreName =
+  | "pods"
+  | "nads"
+  | "namespaces"
+  | "events"
+  | "events.k8s.io"
+  | "resourceclaims"
+  | "resourceslices";
 
 export interface ResourceInfo {
   store: StoreName;
@@ -39,6 +46,21 @@ export const RESOURCES: Record<string, ResourceInfo> = {
     namespaced: true,
     counterKey: "nads",
   },
+  // resource.k8s.io/v1 (Kubernetes 1.34+): served only while the fake's resourceApi is on.
+  "resource.k8s.io/resourceclaims": {
+    store: "resourceclaims",
+    kind: "ResourceClaim",
+    apiVersion: "resource.k8s.io/v1",
+    namespaced: true,
+    counterKey: "resourceclaims",
+  },
+  "resource.k8s.io/resourceslices": {
+    store: "resourceslices",
+    kind: "ResourceSlice",
+    apiVersion: "resource.k8s.io/v1",
+    namespaced: false,
+    counterKey: "resourceslices",
+  },
 };
 
 export const STORE_INFO: Record<StoreName, ResourceInfo> = {
@@ -47,6 +69,8 @@ export const STORE_INFO: Record<StoreName, ResourceInfo> = {
   namespaces: RESOURCES["/namespaces"]!,
   "events.k8s.io": RESOURCES["events.k8s.io/events"]!,
   nads: RESOURCES["k8s.cni.cncf.io/network-attachment-definitions"]!,
+  resourceclaims: RESOURCES["resource.k8s.io/resourceclaims"]!,
+  resourceslices: RESOURCES["resource.k8s.io/resourceslices"]!,
 };
 
 export type EventType = "ADDED" | "MODIFIED" | "DELETED";
@@ -105,7 +129,15 @@ export function createStore(opts: { historySize: number; onChange(c: Change): vo
     compactedThrough: 100,
     history: [],
     historySize: opts.historySize,
-    maps: { pods: new Map(), nads: new Map(), namespaces: new Map(), events: new Map(), "events.k8s.io": new Map() },
+    maps: {
+      pods: new Map(),
+      nads: new Map(),
+      namespaces: new Map(),
+      events: new Map(),
+      "events.k8s.io": new Map(),
+      resourceclaims: new Map(),
+      resourceslices: new Map(),
+    },
     onChange: opts.onChange,
   };
   return {

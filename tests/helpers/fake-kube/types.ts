@@ -23,7 +23,16 @@ export interface ObjectMeta {
 export type Verb = "GET" | "LIST" | "WATCH" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 /** Counter resource keys. Both event APIs count as "events". */
-export type ResourceKey = "pods" | "pods/status" | "nads" | "events" | "namespaces" | "version" | "other";
+export type ResourceKey =
+  | "pods"
+  | "pods/status"
+  | "nads"
+  | "events"
+  | "namespaces"
+  | "resourceclaims"
+  | "resourceslices"
+  | "version"
+  | "other";
 
 export interface RequestLogEntry {
   method: string;
@@ -103,6 +112,11 @@ export interface FakeKubeOptions {
   bookmarkIntervalMs?: number;
   /** TCP port on 127.0.0.1 (default 0: any free one). */
   port?: number;
+  /**
+   * Serve resource.k8s.io/v1 (ResourceClaims, ResourceSlices, its discovery document), as
+   * Kubernetes 1.34+ does (default false: 404, as an older API server answers).
+   */
+  resourceApi?: boolean;
 }
 
 export interface FakeKube {
@@ -128,6 +142,13 @@ export interface FakeKube {
   deleteNad(namespace: string, name: string): boolean;
   getNad(namespace: string, name: string): KubeObject | undefined;
   createNamespace(name: string): KubeObject;
+  /** A resource.k8s.io/v1 ResourceClaim (namespace default "default"), status included. */
+  createResourceClaim(obj: KubeObject): KubeObject;
+  deleteResourceClaim(namespace: string, name: string): boolean;
+  /** A resource.k8s.io/v1 ResourceSlice (cluster-scoped). */
+  createResourceSlice(obj: KubeObject): KubeObject;
+  /** Turn serving resource.k8s.io/v1 on or off (an API server upgraded, or downgraded). */
+  setResourceApi(on: boolean): void;
   events(): RecordedEvent[];
 
   /** Current global resourceVersion. */
