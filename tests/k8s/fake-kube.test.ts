@@ -237,6 +237,8 @@ describe("fake-kube protocol", () => {
         signal: AbortSignal.timeout(50),
       });
       await expect(patched).rejects.toThrow();
+      // Once its own wait is over, the fake sees the client gone and drops the PATCH.
+      await until(() => fake.requests().some((r) => r.method === "PATCH" && r.dropped), "the PATCH to be dropped");
       const rv = fake.resourceVersion();
       fake.setDelay(30);
       t0 = performance.now();

@@ -68,9 +68,15 @@ export function createRouter(deps: RouterDeps): (req: IncomingMessage, res: Serv
     const { state } = deps;
     if (state.downMode === "hang" && state.hung) await state.hung;
     if (state.delay) {
+      // Before the reply, "close" means the client went away (timed out, aborted).
+      let gone = false;
+      res.once("close", () => (gone = true));
       await waitDelay(state.delay);
       // The client timed out and closed the connection: nothing is done on its behalf.
-      if (req.socket.destroyed || res.destroyed) return;
+      if (gone || req.socket.destroyed || res.destroyed) {
+        entry.dropped = true;
+        return;
+      }
     }
     if (state.downMode === "503")
       return reply(statusReply(503, "the server is currently unable to handle the request"));

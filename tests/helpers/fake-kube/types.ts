@@ -41,7 +41,10 @@ export interface RequestLogEntry {
   path: string;
   query: string;
   contentType: string | undefined;
+  /** The status replied; 0 while none has been (waiting, or dropped). */
   status: number;
+  /** The client went away while the request waited (setDelay): it was never served. */
+  dropped?: boolean;
   body?: unknown;
   at: number;
 }
