@@ -6,7 +6,8 @@
 // is space, then succeeds.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { $ } from "bun";
-import { rm, symlink } from "node:fs/promises";
+import { rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { canRunE2e, exists, PLUGIN_DIR, randomPrefix, storeIps, waitFor, writeJson } from "../helpers/e2e.ts";
 import { describeRun } from "../helpers/k8s-e2e.ts";
@@ -19,10 +20,31 @@ let node: FaultNode;
 let filler: string;
 const ptp = { name: `dp-${randomSuffix(5)}`, prefix: randomPrefix(), dataDir: "" };
 const spaces: NetnsFixture[] = [];
+// A delegate whose DEL refuses (code 11, in its own words), as this file says: after
+// filling the disk at the path it names ("fill:<path>"), or not at all ("allow").
+const REFUSE_DEL_MODE = join(tmpdir(), `mt-refuse-del-${randomSuffix(6)}`);
+const REFUSE_DEL = `#!/bin/sh
+cat >/dev/null
+[ "$CNI_COMMAND" = DEL ] || { [ "$CNI_COMMAND" = ADD ] && echo '{"cniVersion":"1.0.0"}'; exit 0; }
+mode=$(cat ${REFUSE_DEL_MODE} 2>/dev/null)
+[ "$mode" = allow ] && exit 0
+case "$mode" in fill:*) dd if=/dev/zero of="\${mode#fill:}" bs=4096 oflag=append conv=notrunc status=none ;; esac
+echo '{"cniVersion":"1.0.0","code":11,"msg":"refuse-del: busy"}'
+exit 1
+`;
 
 beforeAll(async () => {
   if (!canRunE2e) return;
-  node = await startFaultNode({ cniDirTmpfsSize: "256k", daemonConfig: { tombstoneReplaySeconds: 1 } });
+  node = await startFaultNode({
+    cniDirTmpfsSize: "256k",
+    daemonConfig: { tombstoneReplaySeconds: 1 },
+    scripts: { "refuse-del": REFUSE_DEL },
+  });
+  await writeJson(join(node.confDir, "refuse-del.conf"), {
+    cniVersion: "1.0.0",
+    name: "refuse-del",
+    type: "refuse-del",
+  });
   filler = join(node.cniDir, "filler");
   ptp.dataDir = node.cluster.dataDir;
   await writeJson(join(node.confDir, `${ptp.name}.conf`), {
@@ -37,7 +59,10 @@ afterEach(async () => {
   await freeSpace();
   for (const ns of spaces.splice(0)) await deleteNetns(ns.name);
 });
-afterAll(() => node?.stop());
+afterAll(async () => {
+  await rm(REFUSE_DEL_MODE, { force: true });
+  await node?.stop();
+});
 
 async function sandbox(): Promise<NetnsFixture> {
   const ns = await createNetns("mtfull");
@@ -110,6 +135,42 @@ describe.skipIf(!canRunE2e)("cniDir full or with one page free", () => {
       expect(await audit()).toEqual([]);
     });
   }
+
+  test("disk full during DEL: the delegate refusing DEL is what the runtime hears, and the retry reaches it", async () => {
+    const ns = await sandbox();
+    const id = node.containerId();
+    // refuse-del as the cluster network: attached first, so its DEL runs last, with
+    // nothing after it to free a page before the cache is rewritten.
+    const call = {
+      containerId: id,
+      defaultNetworks: [ptp.name],
+      conf: { clusterNetwork: join(node.confDir, "refuse-del.conf") },
+    };
+    const add = await node.cni({ command: "ADD", ...call, netns: ns.path });
+    expect(add.code, describeRun(add)).toBe(0);
+    try {
+      // ptp's DEL succeeds; refuse-del's fills the disk and refuses: the cache cannot
+      // then be cut down to it.
+      await writeFile(REFUSE_DEL_MODE, `fill:${filler}`);
+      const refused = await node.cni({ command: "DEL", ...call, netns: ns.path });
+      expect(refused.code, describeRun(refused)).toBe(1);
+      const err = refused.json();
+      expect(err.code, describeRun(refused)).toBe(11);
+      expect(err.msg).toBe("refuse-del: busy");
+      expect(err.details).toContain("the delegate cache was not rewritten");
+      expect(err.details).toContain("ENOSPC");
+      // The old cache stays: the retry runs DEL for every network again.
+      expect(await exists(join(node.cniDir, id))).toBe(true);
+      await freeSpace();
+      await writeFile(REFUSE_DEL_MODE, "allow");
+      const retry = await node.cni({ command: "DEL", ...call, netns: ns.path });
+      expect(retry.code, describeRun(retry)).toBe(0);
+    } finally {
+      await rm(REFUSE_DEL_MODE, { force: true });
+    }
+    expect(await ns.links()).toEqual(["lo"]);
+    expect(await audit()).toEqual([]);
+  });
 
   test("a DEL that must write a tombstone answers code 5 while full, succeeds with one page free", async () => {
     const ns = await sandbox();

@@ -133,11 +133,16 @@ async function rollback(
       });
     }
   }
-  if (stillAttached.length === 0) {
-    await deleteDelegateCache(req.conf.cniDir, req.args.containerId);
-    return;
-  }
-  await writeDelegateCache(req.conf.cniDir, req.args.containerId, stillAttached);
+  // A cache that cannot be updated (a full disk) must not hide the ADD's own error: the
+  // old cache, a superset of what is still attached, stays for the runtime's DEL.
+  const { cniDir } = req.conf;
+  const { containerId } = req.args;
+  await (stillAttached.length === 0
+    ? deleteDelegateCache(cniDir, containerId)
+    : writeDelegateCache(cniDir, containerId, stillAttached)
+  ).catch((err: unknown) => {
+    log.error(`rollback: delegate cache not updated, the old one is kept for DEL: ${toCniError(err).message}`);
+  });
 }
 
 /** The delegate's own code and msg reach the runtime; which network and delegate failed go into details. */

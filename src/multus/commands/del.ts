@@ -44,13 +44,19 @@ export async function cmdDel(req: MultusRequest, deps: MultusDeps): Promise<void
     await deleteDelegateCache(cniDir, req.args.containerId);
     return;
   }
-  // Keep what is still attached for the runtime's retry.
-  await writeDelegateCache(cniDir, req.args.containerId, failed);
+  // Keep what is still attached for the runtime's retry. When the cache cannot be
+  // rewritten (a full disk), the old one stays: the retry runs DEL for every network
+  // again, and the delegate's error, not the disk's, is what the runtime hears.
+  const notRewritten = await writeDelegateCache(cniDir, req.args.containerId, failed).then(
+    () => "",
+    (err: unknown) =>
+      `; the delegate cache was not rewritten (${toCniError(err).message}), so a retry runs DEL for every network`,
+  );
   const first = errors[0]!;
   throw new DelegateError({
     code: first.error.code,
     msg: first.error.msg,
-    details: `DEL failed for ${errors.length} of ${entries.length} network(s): ${described}`,
+    details: `DEL failed for ${errors.length} of ${entries.length} network(s): ${described}${notRewritten}`,
     network: first.delegate.name,
     delegate: delegateType(first.delegate),
   });
