@@ -10,6 +10,8 @@
 // that runtime from the npm registry) into dist/multus-<target> unless --outfile says
 // otherwise. Targets: linux-x64 (needs AVX2), linux-x64-baseline (x86-64 CPUs without
 // AVX2), linux-arm64.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { $ } from "bun";
 
@@ -37,6 +39,13 @@ const commit =
   process.env.MULTUS_COMMIT || (await $`git rev-parse --short HEAD`.nothrow().quiet().text()).trim() || "unknown";
 const date = new Date().toISOString();
 
+// Profile-guided bytecode layout (bench/bytecode-order.ts records the profiles):
+// the functions a shim call and a working daemon run sit together at the front
+// of the executable, so the daemon pages in ~2.5 MB less of it (bench/results.md,
+// "Memory, MB by MB"). The shim's comes first: it starts on every CNI call.
+const ORDER = ["shim.txt", "daemon.txt"].map((f) => join(import.meta.dir, "build", "bytecode-order", f));
+const order = ORDER.every((f) => existsSync(f)) ? [`--bytecode-order=${ORDER.join(",")}`] : [];
+
 const args = [
   "build",
   "--compile",
@@ -50,6 +59,7 @@ const args = [
   // JIT's code and profiling data were most of its peak memory; ADD is no slower
   // (bench/results.md, "JIT tier-up policy"). No env var needed.
   "--compile-jit-policy=1000",
+  ...order,
   `--define=MULTUS_VERSION=${JSON.stringify(pkg.version)}`,
   `--define=MULTUS_COMMIT=${JSON.stringify(commit)}`,
   `--define=MULTUS_BUILD_DATE=${JSON.stringify(date)}`,
