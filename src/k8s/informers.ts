@@ -10,6 +10,7 @@
 import type { KubeHttp, KubeLogger } from "./client.ts";
 import { type Backoff, KubeApiError, KubeTransportError, backoffDelay, describeKubeError, isGone } from "./errors.ts";
 import { sleep } from "../util/sleep.ts";
+import { isRecord } from "../util/is-record.ts";
 
 export interface Informer<T> {
   readonly name: string;
@@ -201,7 +202,7 @@ async function list<T>(o: Resolved<T>, signal: AbortSignal): Promise<Required<Om
   let cont: string | undefined;
   let listRv: string | undefined;
   do {
-    const page = await o.http.call<ListBody>(
+    const answer = await o.http.call<unknown>(
       {
         method: "GET",
         path: o.path,
@@ -209,6 +210,7 @@ async function list<T>(o: Resolved<T>, signal: AbortSignal): Promise<Required<Om
       },
       { timeoutMs: o.requestTimeoutMs, signal },
     );
+    const page = asListBody(answer, o.path);
     for (const obj of page.items ?? []) {
       const key = keyOf(obj as WatchEvent["object"]);
       const item = key === undefined ? undefined : o.toItem(obj);
@@ -221,6 +223,28 @@ async function list<T>(o: Resolved<T>, signal: AbortSignal): Promise<Required<Om
   } while (cont !== undefined);
   if (listRv === undefined) throw new Error(`list ${o.path}: the answer carries no resourceVersion`);
   return { store: next, rv: listRv };
+}
+
+/** The answer to a list, checked for the shape read from it (an API or proxy may answer anything). */
+function asListBody(answer: unknown, path: string): ListBody {
+  if (!isRecord(answer)) throw new Error(`list ${path}: the answer is not a list object`);
+  // null is Go's encoding of an empty slice.
+  if (answer.items !== undefined && answer.items !== null && !Array.isArray(answer.items)) {
+    throw new Error(`list ${path}: the answer's "items" is not a list`);
+  }
+  return answer as ListBody;
+}
+
+/** One line of a watch stream as an event; a line that is none is an error naming the path. */
+function parseWatchEvent(line: string, path: string): WatchEvent {
+  let ev: unknown;
+  try {
+    ev = JSON.parse(line);
+  } catch {
+    throw new Error(`watch ${path}: a line that is not JSON: ${JSON.stringify(line.slice(0, 100))}`);
+  }
+  if (!isRecord(ev)) throw new Error(`watch ${path}: an event that is not an object: ${line.slice(0, 100)}`);
+  return ev as WatchEvent;
 }
 
 /** How far one watch got, kept when it ends with an error. */
@@ -275,7 +299,7 @@ async function watch<T>({
       path: o.path,
       signal: ctl.signal,
       onLine(line) {
-        apply(o, cache, JSON.parse(line) as WatchEvent);
+        apply(o, cache, parseWatchEvent(line, o.path));
         cache.health.lastSyncAt = Date.now();
         progress.events++;
       },
@@ -346,7 +370,8 @@ function apply<T>(o: Resolved<T>, cache: Cache<T>, ev: WatchEvent): void {
         message: `watch ${o.path}: ${typeof obj?.message === "string" ? obj.message : "error event"}`,
       });
     default:
-      throw new Error(`watch ${o.path}: unknown event type ${String(ev.type)}`);
+      // JSON.stringify: String() of an object whose toString is not a function throws a TypeError.
+      throw new Error(`watch ${o.path}: unknown event type ${JSON.stringify(ev.type)?.slice(0, 100)}`);
   }
   const r = obj?.metadata?.resourceVersion;
   if (typeof r === "string" && r !== "") cache.rv = r;

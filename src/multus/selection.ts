@@ -19,6 +19,7 @@ import { isRecord } from "../util/is-record.ts";
 import { formatIssuePath } from "../cni/schemas.ts";
 import { ifnameProblem } from "../cni/args.ts";
 import { isMacAddress, parseCidr, parseIp } from "../cni/ip.ts";
+import { isJsonTooDeep, MAX_JSON_DEPTH } from "../util/json-depth.ts";
 
 export interface PortMapping {
   hostPort: number;
@@ -332,6 +333,15 @@ function parseAnnotation(
     });
   if (annotation === undefined || annotation.trim() === "") return [];
   if (/[[{"]/.test(annotation)) {
+    // Decodable, but past what JSON.stringify and our walks take (util/json-depth.ts).
+    if (isJsonTooDeep(annotation)) {
+      throw invalid(
+        label,
+        "",
+        `nested more than ${MAX_JSON_DEPTH} levels deep`,
+        `${GO_PREFIX}: failed to parse pod Network Attachment Selection Annotation JSON format`,
+      );
+    }
     let raw: unknown;
     try {
       raw = JSON.parse(annotation);
