@@ -193,3 +193,22 @@ describe("ifnameProblem", () => {
     });
   }
 });
+
+describe("a huge value in the env is quoted short", () => {
+  const env = { CNI_COMMAND: "DEL", CNI_CONTAINERID: "c1", CNI_PATH: "/x" };
+  test.each([
+    ["CNI_IFNAME", { ...env, CNI_IFNAME: "x".repeat(1 << 20) }],
+    ["CNI_CONTAINERID", { ...env, CNI_IFNAME: "eth0", CNI_CONTAINERID: `-${"x".repeat(1 << 20)}` }],
+    ["CNI_COMMAND", { ...env, CNI_IFNAME: "eth0", CNI_COMMAND: "X".repeat(1 << 20) }],
+  ])("%s of a megabyte: the message quotes 256 characters and says how long it was", (name, e) => {
+    const err = thrown(() => cmdArgsFromEnv(e, new Uint8Array()));
+    expect(err.code).toBe(4);
+    expect(err.message).toContain(name);
+    expect(err.message.length).toBeLessThan(500);
+    expect(err.message).toMatch(/\.\.\. \(104857[0-9] characters\)/);
+  });
+  test("CNI_ARGS item without '='", () => {
+    const err = thrown(() => parseCniArgs("y".repeat(1 << 20)));
+    expect(err.message.length).toBeLessThan(400);
+  });
+});

@@ -1,7 +1,7 @@
 // The one CNI_ARGS parser/formatter, and the CNI_* env map -> CmdArgs step
 // of containernetworking/cni pkg/skel (same required vars, order and codes).
 
-import { CniError, ErrorCode } from "./errors.ts";
+import { CniError, ErrorCode, quoteInput } from "./errors.ts";
 import { CNI_IDENTIFIER, type CniCommand, Env, isCniCommand, REQUIRED_ENV } from "./spec.ts";
 
 /**
@@ -15,7 +15,7 @@ export function parseCniArgs(s: string | undefined): Array<[string, string]> {
   for (const item of (s ?? "").split(";")) {
     if (item.trim() === "") continue;
     const eq = item.indexOf("=");
-    if (eq < 0) throw new CniError(ErrorCode.InvalidEnv, `invalid CNI_ARGS item ${JSON.stringify(item)}`);
+    if (eq < 0) throw new CniError(ErrorCode.InvalidEnv, `invalid CNI_ARGS item ${quoteInput(item)}`);
     pairs.push([item.slice(0, eq).trim(), item.slice(eq + 1).trim()]);
   }
   return pairs;
@@ -52,7 +52,7 @@ function validateContainerId(id: string): void {
     throw new CniError(
       ErrorCode.InvalidEnv,
       "invalid characters in containerID",
-      `${Env.CONTAINERID} ${JSON.stringify(id)} must match ${CNI_IDENTIFIER.source}`,
+      `${Env.CONTAINERID} ${quoteInput(id)} must match ${CNI_IDENTIFIER.source}`,
     );
   }
 }
@@ -74,11 +74,7 @@ export function ifnameProblem(name: string): string | undefined {
 function validateIfname(name: string): void {
   const problem = ifnameProblem(name);
   if (problem)
-    throw new CniError(
-      ErrorCode.InvalidEnv,
-      `invalid ${Env.IFNAME}`,
-      `interface name ${JSON.stringify(name)} ${problem}`,
-    );
+    throw new CniError(ErrorCode.InvalidEnv, `invalid ${Env.IFNAME}`, `interface name ${quoteInput(name)} ${problem}`);
 }
 
 const VALIDATORS: Partial<Record<string, (v: string) => void>> = {
@@ -97,7 +93,11 @@ export function cmdArgsFromEnv(env: Record<string, string | undefined>, stdin: U
   const get = (name: string) => env[name] ?? "";
   const command = get(Env.COMMAND);
   if (command === "") throw new CniError(ErrorCode.InvalidEnv, `required env variables [${Env.COMMAND}] missing`);
-  if (!isCniCommand(command)) throw new CniError(ErrorCode.InvalidEnv, `unknown ${Env.COMMAND}: ${command}`);
+  if (!isCniCommand(command))
+    throw new CniError(
+      ErrorCode.InvalidEnv,
+      `unknown ${Env.COMMAND}: ${command.length > 64 ? quoteInput(command) : command}`,
+    );
 
   const missing: string[] = [];
   for (const name of REQUIRED_ENV[command]) {

@@ -86,3 +86,21 @@ function isSystemCallError(err: unknown): boolean {
   const e = err as { code?: unknown; syscall?: unknown } | null;
   return typeof e === "object" && e !== null && typeof e.syscall === "string" && /^E[A-Z0-9]+$/.test(String(e.code));
 }
+
+/** How much of a caller's value a message quotes: enough to recognise it, not a megabyte echoed into every log line. */
+export const MAX_QUOTED_CHARS = 256;
+
+/**
+ * `value` as JSON for an error message, cut after MAX_QUOTED_CHARS characters
+ * with the full length said. Never throws (a value JSON cannot encode is named by its type).
+ */
+export function quoteInput(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(typeof value);
+  } catch {
+    text = Array.isArray(value) ? "an array" : typeof value;
+  }
+  if (text.length <= MAX_QUOTED_CHARS) return text;
+  return `${text.slice(0, MAX_QUOTED_CHARS)}... (${text.length} characters)`;
+}

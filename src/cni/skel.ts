@@ -3,7 +3,7 @@
 // whole path runs in tests without a process.
 
 import { type CmdArgs, cmdArgsFromEnv } from "./args.ts";
-import { CniError, ErrorCode, toCniError } from "./errors.ts";
+import { CniError, ErrorCode, quoteInput, toCniError } from "./errors.ts";
 import { formatCniJson } from "./result.ts";
 import { decodeJsonObject } from "./schemas.ts";
 import { CNI_IDENTIFIER, type CniCommand, CURRENT_VERSION, Env, SUPPORTED_VERSIONS } from "./spec.ts";
@@ -40,12 +40,16 @@ function checkNetworkName(conf: Record<string, unknown>): void {
     throw new CniError(
       ErrorCode.DecodeFailure,
       "failed to decode network configuration",
-      `field "name": expected string, got ${JSON.stringify(name)}`,
+      `field "name": expected string, got ${quoteInput(name)}`,
     );
   }
   if (!name) throw new CniError(ErrorCode.InvalidConfig, "missing network name");
   if (!CNI_IDENTIFIER.test(name))
-    throw new CniError(ErrorCode.InvalidConfig, "invalid characters found in network name", name);
+    throw new CniError(
+      ErrorCode.InvalidConfig,
+      "invalid characters found in network name",
+      name.length > 64 ? quoteInput(name) : name,
+    );
 }
 
 /**
@@ -83,7 +87,7 @@ export async function runSkel(
       throw new CniError(
         ErrorCode.IncompatibleVersion,
         `config version does not allow ${args.command}`,
-        `config is ${JSON.stringify(version)}, ${args.command} needs at least ${JSON.stringify(min)}`,
+        `config is ${quoteInput(version)}, ${args.command} needs at least ${JSON.stringify(min)}`,
       );
     }
     reconcileVersion(version, supported);

@@ -1,7 +1,7 @@
 // CNI spec versions: parse, compare, and reconcile a config's version against
 // what a plugin supports (containernetworking/cni pkg/version).
 
-import { CniError, ErrorCode } from "./errors.ts";
+import { CniError, ErrorCode, quoteInput } from "./errors.ts";
 import { SUPPORTED_VERSIONS } from "./spec.ts";
 
 /** libcni's reading of a config without `cniVersion`. */
@@ -14,7 +14,7 @@ export const DEFAULT_CONFIG_VERSION = "0.1.0";
  */
 export function parseVersion(v: string): [number, number, number] {
   const m = /^(\d+)\.(\d+)\.(\d+)$/.exec(v);
-  if (!m) throw new CniError(ErrorCode.IncompatibleVersion, `invalid CNI version ${JSON.stringify(v)}`);
+  if (!m) throw new CniError(ErrorCode.IncompatibleVersion, `invalid CNI version ${quoteInput(v)}`);
   return [Number(m[1]), Number(m[2]), Number(m[3])];
 }
 
@@ -54,7 +54,7 @@ export function resultGeneration(v: string): ResultGeneration {
     case "1.1.0":
       return "1.x";
   }
-  throw new CniError(ErrorCode.IncompatibleVersion, `unsupported CNI version ${JSON.stringify(v)}`);
+  throw new CniError(ErrorCode.IncompatibleVersion, `unsupported CNI version ${quoteInput(v)}`);
 }
 
 /**
@@ -68,7 +68,7 @@ export function configVersion(raw: Record<string, unknown>): string {
     throw new CniError(
       ErrorCode.DecodeFailure,
       "failed to decode network configuration",
-      `field "cniVersion": expected string, got ${JSON.stringify(v)}`,
+      `field "cniVersion": expected string, got ${quoteInput(v)}`,
     );
   }
   return v;
@@ -84,6 +84,6 @@ export function reconcileVersion(configVersion: string, supported: readonly stri
   throw new CniError(
     ErrorCode.IncompatibleVersion,
     "incompatible CNI versions",
-    `config is ${JSON.stringify(configVersion)}, plugin supports [${list}]`,
+    `config is ${quoteInput(configVersion)}, plugin supports [${list}]`,
   );
 }

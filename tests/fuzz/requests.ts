@@ -77,7 +77,7 @@ const envValue = fc.oneof(
 );
 
 /** Keys of the Multus config the daemon checks, with values of the wrong type or range. */
-const WRONG_FIELD: Array<[string, fc.Arbitrary<unknown>]> = (() => {
+export const WRONG_FIELD: Array<[string, fc.Arbitrary<unknown>]> = (() => {
   const notString = hostileJsonValue.filter((x) => typeof x !== "string" && x !== undefined);
   const notBool = hostileJsonValue.filter((x) => typeof x !== "boolean");
   const notArray = hostileJsonValue.filter((x) => !Array.isArray(x));
