@@ -3,13 +3,13 @@
 // one loader of conf files: the daemon's primary conf, clusterNetwork and
 // defaultNetworks paths, confs looked up by name, and the auxiliary chain's
 // plugin directory all come through here.
-import { type Dirent, readFileSync, statSync } from "node:fs";
-import { readdir, stat } from "node:fs/promises";
+import { type Dirent, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, extname, join } from "node:path";
 import { confListFromRaw, readBool } from "./conf.ts";
 import { CniError, ErrorCode } from "./errors.ts";
 import { NetConfSchema, decodeJsonObject, validate } from "./schemas.ts";
 import { CNI_IDENTIFIER } from "./spec.ts";
+import { statOrUndefined } from "../util/stat-sync.ts";
 
 /** What a conf directory holds, as libcni and Go Multus list it. */
 export const CONF_EXTENSIONS: readonly string[] = [".conf", ".conflist", ".json"];
@@ -41,9 +41,14 @@ export async function loadConfFile(path: string): Promise<ConfFile> {
  * path is a config error.
  */
 export async function loadConfPath(path: string): Promise<ConfFile> {
-  const info = await stat(path).catch((err: Error) => {
-    throw new CniError(ErrorCode.InvalidConfig, `cannot read network configuration ${path}`, err.message);
-  });
+  // Synchronous stat and readdir here: small local files, read on the request path,
+  // where an async call is a trip through Bun's thread pool.
+  let info: ReturnType<typeof statSync>;
+  try {
+    info = statSync(path);
+  } catch (err) {
+    throw new CniError(ErrorCode.InvalidConfig, `cannot read network configuration ${path}`, (err as Error).message);
+  }
   if (!info.isDirectory()) return loadConfFile(path);
   const [first] = await listConfFiles(path);
   if (first === undefined) {
@@ -69,7 +74,7 @@ export async function findConfByName(dir: string, name: string): Promise<ConfFil
 export async function listConfFiles(dir: string, extensions = CONF_EXTENSIONS): Promise<string[]> {
   let entries: Dirent[];
   try {
-    entries = await readdir(dir, { withFileTypes: true });
+    entries = readdirSync(dir, { withFileTypes: true });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return [];
@@ -91,7 +96,7 @@ export async function loadPluginDir(dir: string, networkName: string): Promise<R
   if (!CNI_IDENTIFIER.test(networkName)) return [];
   const out: Record<string, unknown>[] = [];
   for (const file of await listConfFiles(join(dir, networkName), [".conf"])) {
-    if (!(await stat(file).catch(() => undefined))?.isFile()) continue;
+    if (!statOrUndefined(file)?.isFile()) continue;
     const conf = decodeJsonObject(readText(file), `plugin configuration ${file}`);
     validate(NetConfSchema, conf, ErrorCode.InvalidConfig, `plugin configuration ${file}`);
     out.push(conf);

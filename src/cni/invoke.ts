@@ -3,12 +3,12 @@
 // printed. Modelled on containernetworking/cni pkg/invoke (find.go,
 // raw_exec.go, exec.go); the decoded result is handed back as plain JSON and
 // converted by the caller (conf.ts) through result.ts.
-import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { CniError, ErrorCode, isCniErrorObject } from "./errors.ts";
 import { checkPluginLocation } from "./plugin-path.ts";
 import { Env, type CniCommand } from "./spec.ts";
 import { DEFAULT_PATH } from "../util/default-path.ts";
+import { statOrUndefined } from "../util/stat-sync.ts";
 import { tryParseJson } from "../util/json-file.ts";
 
 export interface ExecRequest {
@@ -67,7 +67,7 @@ export async function findPlugin(pluginType: string, binDirs: readonly string[])
   for (const dir of binDirs) {
     if (dir === "") continue;
     const full = join(dir, pluginType);
-    const st = await stat(full).catch(() => undefined);
+    const st = statOrUndefined(full);
     if (!st?.isFile()) continue;
     await checkPluginLocation({ pluginType, full, binDirs });
     return full;

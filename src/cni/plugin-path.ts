@@ -7,7 +7,7 @@
 // us and not writable by group or others (a sticky dir such as /tmp counts as
 // safe for its entries). A link into a user's home, a group-writable dir, or a
 // dangling link someone else could later fill is refused before exec.
-import { realpath, stat } from "node:fs/promises";
+import { realpathSync, statSync } from "node:fs";
 import { dirname, sep } from "node:path";
 import { CniError, ErrorCode } from "./errors.ts";
 
@@ -20,14 +20,16 @@ export async function checkPluginLocation(opts: {
   full: string;
   binDirs: readonly string[];
 }): Promise<void> {
-  const target = await realpath(opts.full);
+  // Synchronous calls: each is microseconds on a local bin dir, and this runs for
+  // every delegate of every request (an async call is a trip through Bun's thread pool).
+  const target = realpathSync(opts.full);
   if (target === opts.full) return;
   for (const dir of opts.binDirs) {
     if (dir === "") continue;
-    const real = await realpath(dir).catch(() => undefined);
+    const real = realpathOrUndefined(dir);
     if (real !== undefined && target.startsWith(real.endsWith(sep) ? real : real + sep)) return;
   }
-  const unsafe = await unsafeAncestor(target);
+  const unsafe = unsafeAncestor(target);
   if (unsafe === undefined) return;
   throw new CniError(
     ErrorCode.InvalidConfig,
@@ -37,14 +39,22 @@ export async function checkPluginLocation(opts: {
 }
 
 /** Why `target` could be replaced by someone other than root or us, or undefined when it cannot. */
-async function unsafeAncestor(target: string): Promise<string | undefined> {
+function unsafeAncestor(target: string): string | undefined {
   const uid = process.getuid?.() ?? 0;
   for (let p = target; ; p = dirname(p)) {
-    const st = await stat(p);
+    const st = statSync(p);
     const isDir = st.isDirectory();
     if (st.uid !== 0 && st.uid !== uid) return `${p} is owned by uid ${st.uid}`;
     const writable = (st.mode & WRITABLE_BY_OTHERS) !== 0 && !(isDir && (st.mode & STICKY) !== 0);
     if (writable) return `${p} is writable by group or others (mode ${(st.mode & 0o7777).toString(8)})`;
     if (p === dirname(p)) return undefined;
+  }
+}
+
+function realpathOrUndefined(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
   }
 }

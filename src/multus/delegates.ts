@@ -3,7 +3,6 @@
 // pod's networks, then the auxiliary chain. Every delegate keeps the exact
 // bytes it was given.
 import { kubeFailureError } from "./kube-failure.ts";
-import { stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { decodeJsonObject } from "../cni/schemas.ts";
@@ -23,6 +22,7 @@ import {
 import { assignIfnames } from "./ifname.ts";
 import { checkAnnotationSize, checkDelegateCount } from "./pod-limits.ts";
 import { editEachPlugin, mergeCniArgsIntoConfig } from "./runtime-config.ts";
+import { statOrUndefined } from "../util/stat-sync.ts";
 
 export const NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks";
 export const DEFAULT_NETWORK_ANNOTATION = "v1.multus-cni.io/default-network";
@@ -247,7 +247,7 @@ export async function auxiliaryChain(conf: MultusConf): Promise<DelegateSpec | u
   const name = conf.auxiliaryCNIChainName;
   const ref = conf.clusterNetwork;
   if (!name || !ref?.includes("/")) return undefined;
-  const isDir = (await stat(ref).catch(() => undefined))?.isDirectory() ?? false;
+  const isDir = statOrUndefined(ref)?.isDirectory() ?? false;
   const plugins = await loadPluginDir(isDir ? ref : dirname(ref), name);
   if (plugins.length === 0) return undefined;
   const raw: Record<string, unknown> = {

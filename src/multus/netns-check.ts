@@ -2,7 +2,7 @@
 // namespace we can open. A netns that is gone (the sandbox died) otherwise
 // surfaces as the first plugin's error, after IPAM may already have run, and
 // Go Multus refuses it up front too (ns.GetNS in its cmdAdd).
-import { statfs } from "node:fs/promises";
+import { statfsSync } from "node:fs";
 import { join } from "node:path";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 
@@ -19,7 +19,8 @@ export async function checkNetns(netns: string, chrootDir?: string): Promise<voi
   const onHost = netnsOnHost(netns, chrootDir);
   let type: number;
   try {
-    type = Number((await statfs(onHost)).type);
+    // Synchronous: a statfs of a nsfs mount is microseconds, an async one a thread-pool trip.
+    type = Number(statfsSync(onHost).type);
   } catch (err) {
     throw new CniError(ErrorCode.Internal, `failed to open netns "${netns}"`, (err as Error).message);
   }
