@@ -20,10 +20,13 @@ export function toPodInfo(obj: unknown): PodInfo | undefined {
   const name = meta?.name;
   const namespace = meta?.namespace;
   if (typeof name !== "string" || typeof namespace !== "string") return undefined;
-  const annotations: Record<string, string> = {};
-  for (const [k, v] of Object.entries(asRecord(meta?.annotations) ?? {})) {
-    if (typeof v === "string" && !DROPPED_ANNOTATIONS.has(k)) annotations[k] = v;
-  }
+  // fromEntries defines each key as its own property: assigning would drop a key
+  // "__proto__" (it sets the prototype instead).
+  const annotations: Record<string, string> = Object.fromEntries(
+    Object.entries(asRecord(meta?.annotations) ?? {}).filter(
+      (e): e is [string, string] => typeof e[1] === "string" && !DROPPED_ANNOTATIONS.has(e[0]),
+    ),
+  );
   const source = annotations[CONFIG_SOURCE_ANNOTATION];
   const info: PodInfo = {
     namespace,

@@ -112,6 +112,13 @@ describe("API objects", () => {
     );
   });
 
+  test('an annotation named "__proto__" is kept as an annotation (assigning it set the prototype instead)', () => {
+    const pod = JSON.parse('{"metadata":{"name":"p","namespace":"ns","annotations":{"__proto__":"x","a":"b"}}}');
+    const info = toPodInfo(pod)!;
+    expect(Object.keys(info.annotations)).toEqual(["__proto__", "a"]);
+    expect(Object.getPrototypeOf(info.annotations)).toBe(Object.prototype);
+  });
+
   test("a valid Pod and NAD keep what multus reads", () => {
     fc.assert(
       fc.property(validPod, validNad, (pod, nad) => {
