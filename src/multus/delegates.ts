@@ -397,6 +397,10 @@ export function applySelectionToConfig(raw: Record<string, unknown>, sel: Networ
   return editEachPlugin(raw, (plugin) => mergeCniArgsIntoConfig(plugin, cniArgs));
 }
 
+/**
+ * A NAD config without a name gets the NAD's, as Go's GetCNIConfigFromSpec does; a name
+ * that is there but not a string stays, for validation to refuse (Go fails to decode it).
+ */
 function withName(raw: Record<string, unknown>, name: string): Record<string, unknown> {
-  return typeof raw.name === "string" && raw.name !== "" ? raw : { ...raw, name };
+  return raw.name === undefined || raw.name === null || raw.name === "" ? { ...raw, name } : raw;
 }

@@ -129,6 +129,8 @@ const cases: fc.Arbitrary<NadCase> = fc.oneof(
       [{ name: "n", cniVersions: [5], plugins: [{ type: "b" }] }, 7, "cniVersions"],
       [{ name: "n", cniVersions: ["x"], plugins: [{ type: "b" }] }, 1, "version"],
       [{ name: "n", disableCheck: "maybe", plugins: [{ type: "b" }] }, 7, "disableCheck"],
+      [{ name: 5, type: "b" }, 7, "name"],
+      [{ name: ["n"], plugins: [{ type: "b" }] }, 7, "name"],
     )
     .map(([c, code, word]) => nadCase(JSON.stringify(c), { codes: [code], mentions: word })),
   // Objects of any shape: never anything but a spec code.
