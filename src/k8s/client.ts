@@ -15,17 +15,14 @@
  * every call by the caller's deadline. There is no client-side QPS limit: the API server's
  * priority-and-fairness is the throttle, and 429s are retried with backoff.
  *
- * client-node is imported from its `dist/config.js` module rather than the package root: the
- * root also evaluates informer, watch, exec/attach (ws), cp (tar), metrics and top modules that
- * we never use, daemon memory for nothing. The version is pinned at 1.4.0.
+ * client-node is loaded only for a kubeconfig that kubeconfig.ts does not read itself
+ * (kubeconfig-client-node.ts): in-cluster and plain token or certificate kubeconfigs do without it.
  */
-import { KubeConfig } from "@kubernetes/client-node/dist/config.js";
-import { isIPv6 } from "node:net";
 import { KubeApiError, KubeTimeoutError, KubeTransportError, backoffDelay } from "./errors.ts";
 import { sleep } from "../util/sleep.ts";
 import { createCredentialSource, type Credentials } from "./credentials.ts";
-import { followTokenFile } from "./token-file.ts";
-import { readFileSync } from "node:fs";
+import type { KubeTarget } from "./kube-target.ts";
+import { type InClusterConfig, loadKubeTarget } from "./kubeconfig.ts";
 import { createEventRecorder } from "./events.ts";
 import { createInformer, type Informer } from "./informers.ts";
 import { type KubeObserver, requestLabels } from "./observe.ts";
@@ -40,51 +37,7 @@ export interface KubeLogger {
   debug(msg: string): void;
 }
 
-/** Where a pod finds its API server and service-account credentials. */
-export interface InClusterConfig {
-  host: string;
-  port: string;
-  tokenFile: string;
-  caFile: string;
-}
-
-/**
- * kc.loadFromFile, with an error that names the file and the parser's first
- * line only: the YAML parser's message goes on to quote the lines around the
- * error, which in a kubeconfig are a token or a client key.
- */
-function loadKubeconfigFile(kc: KubeConfig, path: string): void {
-  try {
-    kc.loadFromFile(path);
-  } catch (err) {
-    const first = ((err as Error).message ?? String(err)).split("\n")[0];
-    throw new Error(`kubeconfig ${path} cannot be read: ${first}`);
-  }
-}
-
-/** Loads a kubeconfig file, or mirrors client-node's loadFromCluster with the given paths. */
-export function loadKubeConfig(opts: { kubeconfigPath?: string; inCluster?: InClusterConfig }): KubeConfig {
-  const kc = new KubeConfig();
-  if (opts.kubeconfigPath) {
-    loadKubeconfigFile(kc, opts.kubeconfigPath);
-    followTokenFile(kc, readFileSync(opts.kubeconfigPath, "utf8"));
-  } else if (opts.inCluster) {
-    const { host, port, tokenFile, caFile } = opts.inCluster;
-    const scheme = port === "80" || port === "8080" || port === "8001" ? "http" : "https";
-    const serverHost = isIPv6(host) ? `[${host}]` : host;
-    kc.loadFromClusterAndUser(
-      { name: "inCluster", server: `${scheme}://${serverHost}:${port}`, caFile, skipTLSVerify: false },
-      // the token file is followed as kubelet rotates it (token-file.ts)
-      { name: "inClusterUser", authProvider: { name: "tokenFile", config: { tokenFile } } },
-    );
-  } else {
-    throw new Error("Kubernetes client: neither a kubeconfig path nor in-cluster settings were given");
-  }
-  if (!kc.getCurrentCluster()) {
-    throw new Error(`Kubernetes client: kubeconfig ${opts.kubeconfigPath ?? ""} names no current cluster`);
-  }
-  return kc;
-}
+export type { InClusterConfig };
 
 // --- transport ---------------------------------------------------------------------------------
 
@@ -124,13 +77,11 @@ const CALL_BACKOFF = { initialMs: 50, maxMs: 1_000 };
 type Send = (req: KubeRequest, signal: AbortSignal) => Promise<Response>;
 type CredentialSource = ReturnType<typeof createCredentialSource>;
 
-export function createKubeHttp(kc: KubeConfig, observer?: KubeObserver): KubeHttp {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error("Kubernetes client: no current cluster");
-  const server = cluster.server.replace(/\/+$/, "");
-  if (cluster.proxyUrl?.startsWith("socks"))
-    throw new Error(`Kubernetes client: SOCKS proxies are not supported (${cluster.proxyUrl})`);
-  const credentials = createCredentialSource(kc, { server, proxyUrl: cluster.proxyUrl });
+export function createKubeHttp(target: KubeTarget, observer?: KubeObserver): KubeHttp {
+  const server = target.server.replace(/\/+$/, "");
+  if (target.proxyUrl?.startsWith("socks"))
+    throw new Error(`Kubernetes client: SOCKS proxies are not supported (${target.proxyUrl})`);
+  const credentials = createCredentialSource({ ...target, server });
   const fetchOnce = createSender(server, credentials);
   const send = observer ? observed(fetchOnce, observer) : fetchOnce;
   return {
@@ -339,8 +290,7 @@ const NO_LOG: KubeLogger = { error() {}, verbose() {}, debug() {} };
 
 export async function createKubeClient(opts: KubeClientOptions): Promise<KubeClient> {
   const logger = opts.logger ?? NO_LOG;
-  const kc = loadKubeConfig(opts);
-  const http = createKubeHttp(kc, opts.observer);
+  const http = createKubeHttp(await loadKubeTarget(opts), opts.observer);
   // Fail at start-up, not at the first request, when a CA/cert/token file is missing or bad.
   await http.prepare();
   const { podInformer, nadInformer } = createInformers(opts, http, logger);

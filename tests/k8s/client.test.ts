@@ -1,7 +1,7 @@
 // src/k8s against the fake API server over HTTPS. One suite, run through a generated kubeconfig
 // and through in-cluster settings (token + CA files, host/port).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { utimes } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,6 +29,21 @@ const modes: Mode[] = [
     connect: (fake, dir) => {
       const { host, port, tokenFile, caFile } = fake.inClusterEnv(join(dir, "serviceaccount"));
       return { inCluster: { host, port, tokenFile, caFile } };
+    },
+  },
+  {
+    // Not a kubeconfig src/k8s/kubeconfig.ts reads itself: client-node's KubeConfig runs the plugin.
+    name: "kubeconfig with an exec plugin (client-node)",
+    connect: (fake, dir) => {
+      const path = fake.writeKubeconfig(join(dir, "kubeconfig"));
+      const text = readFileSync(path, "utf8");
+      const token = JSON.parse(/^ {4}token: (.*)$/m.exec(text)![1]!) as string;
+      const plugin = join(dir, "credential-plugin");
+      const credential = { apiVersion: "client.authentication.k8s.io/v1", kind: "ExecCredential", status: { token } };
+      writeFileSync(plugin, `#!/bin/sh\nprintf '%s' '${JSON.stringify(credential)}'\n`, { mode: 0o755 });
+      const exec = ["    exec:", "      apiVersion: client.authentication.k8s.io/v1", `      command: ${plugin}`];
+      writeFileSync(path, text.replace(/^ {4}token: .*$/m, exec.join("\n")));
+      return { kubeconfigPath: path };
     },
   },
 ];
@@ -363,7 +378,7 @@ for (const mode of modes) {
     test("a rotated token file is followed without a restart or a failed request", async () => {
       const projected = createProjectedToken(join(dir, `projected-${crypto.randomUUID()}`), fake.token);
       const c = await createKubeClient(
-        mode.name === "kubeconfig"
+        !connection.inCluster
           ? { kubeconfigPath: fake.writeKubeconfig(join(dir, "kubeconfig-file"), { tokenFile: projected.path }) }
           : { inCluster: { ...connection.inCluster!, tokenFile: projected.path } },
       );
@@ -389,7 +404,7 @@ for (const mode of modes) {
       const mtime = new Date("2026-01-01T00:00:00Z"); // whole seconds: utimes restores it exactly
       await utimes(file, mtime, mtime);
       const c = await createKubeClient(
-        mode.name === "kubeconfig"
+        !connection.inCluster
           ? { kubeconfigPath: fake.writeKubeconfig(join(dir, "kubeconfig-file"), { tokenFile: file }) }
           : { inCluster: { ...connection.inCluster!, tokenFile: file } },
       );
@@ -419,7 +434,7 @@ for (const mode of modes) {
 
     test("a wrong token gives 401 at once (not retried)", async () => {
       const c = await createKubeClient({
-        ...(mode.name === "kubeconfig"
+        ...(!connection.inCluster
           ? { kubeconfigPath: await writeBadKubeconfig(fake, dir) }
           : { inCluster: { ...connection.inCluster!, tokenFile: await writeFile(join(dir, "bad-token"), "nope") } }),
       });

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createKubeClient, createKubeHttp, loadKubeConfig, type KubeClient } from "../../src/k8s/client.ts";
+import { createKubeClient, createKubeHttp, type KubeClient } from "../../src/k8s/client.ts";
+import { loadKubeTarget } from "../../src/k8s/kubeconfig.ts";
 import { createResourceReader, toResourceClaim, toSliceDevices } from "../../src/k8s/resources.ts";
 import { startFakeKube, type FakeKube } from "../helpers/fake-kube.ts";
 
@@ -103,7 +104,7 @@ describe("resource.k8s.io/v1 reads", () => {
   test("an API server without resource.k8s.io/v1: discovery says so (and is asked again only later)", async () => {
     fake.setResourceApi(false);
     let now = 0;
-    const http = createKubeHttp(loadKubeConfig({ kubeconfigPath: join(dir, "kubeconfig") }));
+    const http = createKubeHttp(await loadKubeTarget({ kubeconfigPath: join(dir, "kubeconfig") }));
     const reader = createResourceReader(http, () => now);
     fake.resetCounts();
     expect(await reader.servesResourceApi(OPTS)).toBe(false);
