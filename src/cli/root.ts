@@ -26,6 +26,7 @@ const subCommands: Record<string, CommandDef | (() => Promise<CommandDef>)> = {
   status: () => import("./status.ts").then((m) => m.statusCommand as CommandDef),
   validate: () => import("./validate.ts").then((m) => m.validateCommand as CommandDef),
   "thin-entrypoint": () => import("./thin-entrypoint.ts").then((m) => m.thinEntrypointCommand as CommandDef),
+  "cert-approver": () => import("./cert-approver.ts").then((m) => m.certApproverCommand as CommandDef),
 };
 
 export const rootCommand = defineCommand({

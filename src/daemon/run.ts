@@ -451,6 +451,8 @@ async function connectKubernetes(
   env: DaemonOptions["env"],
   { log, observer }: { log: Logger; observer?: KubeObserver },
 ): Promise<KubeClient | undefined> {
+  const perNode = loaded.config.perNodeCertificate;
+  if (perNode?.enabled) return connectWithNodeCertificate(loaded, env, { log, observer });
   const kubeconfigPath = loaded.config.kubeconfig || undefined;
   const host = env.KUBERNETES_SERVICE_HOST;
   const port = env.KUBERNETES_SERVICE_PORT;
@@ -471,6 +473,37 @@ async function connectKubernetes(
   // restarted while the API is unreachable still answers DEL from its cache, and until
   // the caches fill, pod and NAD reads are live GETs bounded by each request's deadline.
   void client.start();
+  return client;
+}
+
+/**
+ * Go's perNodeCertificate: the daemon's own client certificate, requested with the bootstrap
+ * kubeconfig and renewed in the background; it wins over a kubeconfig and the in-cluster
+ * service account, as in Go. Start-up waits for the certificate (up to 2 min, Go's bound).
+ */
+async function connectWithNodeCertificate(
+  loaded: LoadedDaemonConfig,
+  env: DaemonOptions["env"],
+  { log, observer }: { log: Logger; observer?: KubeObserver },
+): Promise<KubeClient> {
+  const perNode = loaded.config.perNodeCertificate!;
+  const nodeName = env.MULTUS_NODE_NAME || (loaded.raw.nodeName as string | undefined);
+  if (!nodeName) throw new Error("perNodeCertificate is enabled but MULTUS_NODE_NAME is not set");
+  const [{ createKubeClient }, { parseGoDuration }] = await Promise.all([
+    import("../k8s/client.ts"),
+    import("../util/go-duration.ts"),
+  ]);
+  const client = await createKubeClient({
+    nodeName,
+    logger: log,
+    observer,
+    perNodeCertificate: {
+      bootstrapKubeconfig: perNode.bootstrapKubeconfig!,
+      certDir: perNode.certDir!,
+      durationMs: parseGoDuration(perNode.certDuration)!, // validated by the schema
+    },
+  });
+  void client.start(); // as connectKubernetes: the socket is served before the informers have listed
   return client;
 }
 

@@ -21,7 +21,8 @@
 import { KubeApiError, KubeTimeoutError, KubeTransportError, backoffDelay } from "./errors.ts";
 import { sleep } from "../util/sleep.ts";
 import { createCredentialSource, type Credentials } from "./credentials.ts";
-import type { KubeTarget } from "./kube-target.ts";
+import { createNodeCertificate, type NodeCertificate } from "./node-certificate.ts";
+import { type KubeTarget, tlsFingerprint } from "./kube-target.ts";
 import { type InClusterConfig, loadKubeTarget } from "./kubeconfig.ts";
 import { createEventRecorder } from "./events.ts";
 import { createInformer, type Informer } from "./informers.ts";
@@ -284,13 +285,17 @@ export interface KubeClientOptions {
   eventDrainMs?: number;
   /** Told of every API request (the daemon's metrics). */
   observer?: KubeObserver;
+  /** Authenticate with a certificate of this node's own instead (needs nodeName; kubeconfigPath and inCluster are then unused). */
+  perNodeCertificate?: { bootstrapKubeconfig: string; certDir: string; durationMs: number };
 }
 
 const NO_LOG: KubeLogger = { error() {}, verbose() {}, debug() {} };
 
 export async function createKubeClient(opts: KubeClientOptions): Promise<KubeClient> {
   const logger = opts.logger ?? NO_LOG;
-  const http = createKubeHttp(await loadKubeTarget(opts), opts.observer);
+  const { http, nodeCertificate } = opts.perNodeCertificate
+    ? await connectWithNodeCertificate(opts, logger)
+    : { http: createKubeHttp(await loadKubeTarget(opts), opts.observer), nodeCertificate: undefined };
   // Fail at start-up, not at the first request, when a CA/cert/token file is missing or bad.
   await http.prepare();
   const { podInformer, nadInformer } = createInformers(opts, http, logger);
@@ -334,6 +339,7 @@ export async function createKubeClient(opts: KubeClientOptions): Promise<KubeCli
     },
 
     async stop() {
+      nodeCertificate?.close();
       await Promise.all([podInformer?.stop(), nadInformer.stop(), recorder.stop(opts.eventDrainMs ?? 2_000)]);
       http.close();
     },
@@ -344,6 +350,58 @@ export async function createKubeClient(opts: KubeClientOptions): Promise<KubeCli
       [podInformer, nadInformer].flatMap((i) =>
         i ? [{ name: i.name, synced: i.isSynced(), objects: i.size(), ...i.health() }] : [],
       ),
+  };
+}
+
+/**
+ * Go's PerNodeK8sClient: the server and CA of the bootstrap kubeconfig, the user this node's
+ * own certificate (node-certificate.ts), obtained with the bootstrap credentials before the
+ * first request and renewed in the background. Waits for the certificate (Go: up to 2 min).
+ */
+async function connectWithNodeCertificate(
+  opts: KubeClientOptions,
+  logger: KubeLogger,
+): Promise<{ http: KubeHttp; nodeCertificate: NodeCertificate & { close(): void } }> {
+  const per = opts.perNodeCertificate!;
+  if (!opts.nodeName) throw new Error("perNodeCertificate needs the node name (MULTUS_NODE_NAME)");
+  const bootstrapTarget = await loadKubeTarget({ kubeconfigPath: per.bootstrapKubeconfig });
+  const bootstrap = createKubeHttp(bootstrapTarget, opts.observer);
+  let http: KubeHttp | undefined;
+  const nodeCertificate = createNodeCertificate({
+    nodeName: opts.nodeName,
+    certDir: per.certDir,
+    durationMs: per.durationMs,
+    bootstrap,
+    renewWith: () => http,
+    logger,
+  });
+  const target: KubeTarget = {
+    server: bootstrapTarget.server,
+    ...(bootstrapTarget.proxyUrl !== undefined && { proxyUrl: bootstrapTarget.proxyUrl }),
+    version: () => nodeCertificate.current()?.version,
+    async read() {
+      // The bootstrap kubeconfig's CA and server checks; its user is replaced by the pair.
+      const { tls } = await bootstrapTarget.read();
+      const pair = nodeCertificate.current();
+      const withPair: Bun.TLSOptions = { ...tls, cert: pair?.cert, key: pair?.key };
+      return { headers: {}, tls: withPair, fingerprint: tlsFingerprint(withPair) };
+    },
+  };
+  http = createKubeHttp(target, opts.observer);
+  try {
+    await nodeCertificate.start();
+  } catch (err) {
+    bootstrap.close();
+    throw err;
+  }
+  return {
+    http,
+    nodeCertificate: Object.assign(nodeCertificate, {
+      close() {
+        nodeCertificate.stop();
+        bootstrap.close();
+      },
+    }),
   };
 }
 

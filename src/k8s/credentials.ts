@@ -28,6 +28,7 @@ export interface CredentialSource {
 
 export function createCredentialSource(target: KubeTarget): CredentialSource {
   let current: Credentials | undefined;
+  let readVersion: number | undefined;
   let pending: Promise<Credentials> | undefined;
   let session: Bun.FetchSession | undefined;
   let tlsFingerprint = "";
@@ -44,7 +45,9 @@ export function createCredentialSource(target: KubeTarget): CredentialSource {
   }
 
   async function refresh(): Promise<Credentials> {
+    const version = target.version?.();
     const { headers, tls, fingerprint } = await target.read();
+    readVersion = version;
     if (!session || fingerprint !== tlsFingerprint) {
       session?.close(); // idle connections only; requests in flight finish
       session = new Bun.FetchSession({
@@ -59,7 +62,10 @@ export function createCredentialSource(target: KubeTarget): CredentialSource {
 
   return {
     async get() {
-      if (current && Date.now() - current.at < CREDENTIALS_TTL_MS) return withToken(current);
+      // A renewed client certificate (node-certificate.ts) is taken by the first request after
+      // the swap: its new session is built while requests in flight finish on the old one.
+      const renewed = target.version !== undefined && target.version() !== readVersion;
+      if (current && !renewed && Date.now() - current.at < CREDENTIALS_TTL_MS) return withToken(current);
       pending ??= refresh().finally(() => (pending = undefined));
       return withToken(await pending);
     },

@@ -42,6 +42,8 @@ export interface InformerOptions<T> {
   fieldSelector?: string;
   /** Trims an API object to what we keep; undefined = ignore the object. Must not throw. */
   toItem(obj: unknown): T | undefined;
+  /** Told of every object kept, listed or changed (the CSR approver's work queue). Must not throw. */
+  onItem?(key: string, item: T): void;
   backoff: Backoff;
   /** Items per list page (default 500). */
   pageSize?: number;
@@ -214,7 +216,10 @@ async function list<T>(o: Resolved<T>, signal: AbortSignal): Promise<Required<Om
     for (const obj of page.items ?? []) {
       const key = keyOf(obj as WatchEvent["object"]);
       const item = key === undefined ? undefined : o.toItem(obj);
-      if (key !== undefined && item !== undefined) next.set(key, item);
+      if (key !== undefined && item !== undefined) {
+        next.set(key, item);
+        o.onItem?.(key, item);
+      }
     }
     const c = page.metadata?.continue;
     cont = typeof c === "string" && c !== "" ? c : undefined;
@@ -353,7 +358,10 @@ function apply<T>(o: Resolved<T>, cache: Cache<T>, ev: WatchEvent): void {
       if (key === undefined) break;
       const item = o.toItem(obj);
       if (item === undefined) cache.store.delete(key);
-      else cache.store.set(key, item);
+      else {
+        cache.store.set(key, item);
+        o.onItem?.(key, item);
+      }
       break;
     }
     case "DELETED": {

@@ -16,6 +16,8 @@ export interface KubeTarget {
   /** A bearer token file followed as it rotates (token-file.ts); its token overrides the headers'. */
   tokenFile?: string;
   read(): Promise<CredentialMaterial>;
+  /** Changes when read() would return other material now (a renewed client certificate): credentials are read again at once. */
+  version?(): number | undefined;
 }
 
 /** The fingerprint of TLS material: CA, certificate, key, verification and server name. */

@@ -14,6 +14,12 @@
  *   on pods, pods/status and NADs; `metadata.resourceVersion` preconditions give 409;
  * - errors are `Status` objects (kind Status, apiVersion v1, status Failure, reason, code).
  *
+ * CertificateSigningRequests (certificates.k8s.io/v1, fake-kube/csrs.ts): created as the API
+ * server creates them (request checked, requester filled in), /approval and /status
+ * subresources, approved kube-apiserver-client requests signed by the fake's CA for at most
+ * `certLifetimeSeconds`. Client certificates that CA signed authenticate (CN user, O groups) on
+ * the second port, `certUrl`; every request records who it authenticated as (`user`).
+ *
  * Resources: core v1 pods (+ /status), namespaces, events; events.k8s.io/v1 events;
  * k8s.cni.cncf.io/v1 network-attachment-definitions; `/version`; with `resourceApi`,
  * resource.k8s.io/v1 resourceclaims and resourceslices and their discovery document
@@ -33,12 +39,14 @@
  * (merge and JSON patch), certs.ts (TLS material, kubeconfig, in-cluster files).
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect, type Socket } from "node:net";
+import { createServer as createTlsServer, type Server as TlsServer } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTls, type Tls, writeInClusterEnv, writeKubeconfig } from "./fake-kube/certs.ts";
+import { createCsrSigner } from "./fake-kube/csrs.ts";
 import { createRouter, type RequestState } from "./fake-kube/router.ts";
 import { clone } from "./fake-kube/status.ts";
 import {
@@ -50,7 +58,7 @@ import {
   recordedEvents,
   STORE_INFO,
 } from "./fake-kube/store.ts";
-import type { FakeKube, FakeKubeOptions } from "./fake-kube/types.ts";
+import type { FakeKube, FakeKubeOptions, Identity } from "./fake-kube/types.ts";
 import { createWatchHub, type WatchHub } from "./fake-kube/watch.ts";
 
 export type {
@@ -58,6 +66,7 @@ export type {
   FailRule,
   FakeKube,
   FakeKubeOptions,
+  Identity,
   InClusterFiles,
   KubeObject,
   NadInput,
@@ -81,15 +90,39 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     log: [],
     tokens: [token],
     resourceApi: opts.resourceApi ?? false,
+    identities: new Map(),
+    defaultIdentity: opts.identity ?? {
+      username: "system:serviceaccount:kube-system:multus",
+      groups: ["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"],
+    },
   };
-  const listener = await createListener({
-    tls,
-    port: opts.port ?? 0,
-    onRequest: createRouter({ store, watches, state }),
+  const signer = createCsrSigner({
+    dir,
+    caFile: tls.caFile,
+    caKeyFile: tls.caKeyFile,
+    lifetimeSeconds: opts.certLifetimeSeconds ?? 3600,
   });
+  const routed: { front?: CertFront } = {};
+  const onRequest = createRouter({
+    store,
+    watches,
+    state,
+    signer,
+    peerIdentity: (req) => routed.front?.identity(req),
+    clientGone: (req) => routed.front?.clientGone(req) ?? false,
+  });
+  const listener = await createListener({ tls, port: opts.port ?? 0, onRequest });
+  const front = await createCertFront({ tls, onRequest });
+  routed.front = front;
   const { port } = listener;
   const url = `https://127.0.0.1:${port}`;
-  const outage = createOutage({ state, watches, listener });
+  const certUrl = `https://127.0.0.1:${front.port}`;
+  const both: Listener = {
+    port,
+    open: async () => void (await Promise.all([listener.open(), front.open()])),
+    close: async () => void (await Promise.all([listener.close(), front.close()])),
+  };
+  const outage = createOutage({ state, watches, listener: both });
   let bookmarkTimer: ReturnType<typeof setInterval> | undefined;
 
   const fake: FakeKube = {
@@ -100,6 +133,8 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     token,
     dir,
     writeKubeconfig: (path, o = {}) => writeKubeconfig(path, { url, token, tls, ...o }),
+    certUrl,
+    writeTokenKubeconfig: (path, other) => writeKubeconfig(path, { url: certUrl, token: other, tls }),
     inClusterEnv: (target, o = {}) =>
       writeInClusterEnv(target, { token, caPem: tls.caPem, port, namespace: o.namespace }),
     async stop() {
@@ -107,7 +142,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
       fake.setDelay(0);
       watches.endAll("end");
       outage.release();
-      await listener.close();
+      await Promise.all([listener.close(), front.shutdown()]);
       rmSync(dir, { recursive: true, force: true });
     },
     ...objectControls(store),
@@ -116,6 +151,19 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     ...requestControls(state),
     setResourceApi(on) {
       state.resourceApi = on;
+    },
+    addToken(other, identity) {
+      state.tokens = [...state.tokens, other];
+      state.identities.set(other, identity);
+    },
+    getCsr: (name) => {
+      const o = store.maps.csrs.get(name);
+      return o && clone(o);
+    },
+    csrs: () => [...store.maps.csrs.values()].map(clone),
+    issuedCertificates: () => signer.issued.slice(),
+    setCertLifetime(seconds) {
+      signer.lifetimeSeconds = seconds;
     },
   };
   if (opts.bookmarkIntervalMs !== undefined)
@@ -160,6 +208,122 @@ async function createListener(o: {
       await new Promise<void>((resolve) => {
         srv.close(() => resolve());
         srv.closeAllConnections();
+      });
+    },
+  };
+}
+
+/** The client-certificate port: its listener, who each of its requests authenticated as, and its full stop. */
+interface CertFront extends Listener {
+  /** The valid client certificate's user of the connection `req` came on. */
+  identity(req: IncomingMessage): Identity | undefined;
+  /** The client closed the connection `req` came on (the HTTP side may not have seen it yet). */
+  clientGone(req: IncomingMessage): boolean;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * A second port that accepts client certificates: TLS in front of a plain HTTP server. Bun's
+ * node:https server does not tell a handler which client certificate was presented (no
+ * getPeerCertificate); its node:tls server does. Each TLS connection is piped to one
+ * connection of the HTTP server, and the certificate's CN and O's are kept by that
+ * connection's local port. A certificate the fake's CA did not sign, or one expired, is not
+ * taken (node checked the chain and the dates: `authorized`). Tokens work here too. The
+ * main port stays a plain node:https server, whose close of an abandoned request is seen
+ * at once (the piping adds a turn of the event loop to that).
+ */
+async function createCertFront(o: {
+  tls: Tls;
+  onRequest: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+}): Promise<CertFront> {
+  const identities = new Map<number, Identity>();
+  /** Local ports of the piped connections whose TLS side is still open. */
+  const open = new Set<number>();
+  const fronted = new WeakSet<IncomingMessage>();
+  const http = createHttpServer((req, res) => {
+    fronted.add(req);
+    void o.onRequest(req, res);
+  });
+  http.requestTimeout = 0;
+  http.timeout = 0;
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", () => resolve()));
+  const httpPort = (http.address() as AddressInfo).port;
+  const sockets = new Set<Socket>();
+
+  const listen = (onPort: number): Promise<TlsServer> => {
+    const srv = createTlsServer(
+      { key: o.tls.key, cert: o.tls.cert, ca: [o.tls.caPem], requestCert: true, rejectUnauthorized: false },
+      (outer) => {
+        const subject = outer.authorized
+          ? (outer.getPeerCertificate()?.subject as { CN?: string; O?: string | string[] } | undefined)
+          : undefined;
+        const inner = connect(httpPort, "127.0.0.1");
+        let innerPort: number | undefined;
+        sockets.add(outer);
+        sockets.add(inner);
+        outer.pause();
+        inner.once("connect", () => {
+          innerPort = inner.localPort!;
+          open.add(innerPort);
+          if (subject?.CN) {
+            const orgs = subject.O === undefined ? [] : Array.isArray(subject.O) ? subject.O : [subject.O];
+            identities.set(innerPort, { username: subject.CN, groups: [...orgs, "system:authenticated"] });
+          }
+          outer.pipe(inner);
+          inner.pipe(outer);
+          outer.resume();
+        });
+        const done = () => {
+          if (innerPort !== undefined) {
+            identities.delete(innerPort);
+            open.delete(innerPort);
+          }
+          sockets.delete(outer);
+          sockets.delete(inner);
+          outer.destroy();
+          inner.destroy();
+        };
+        outer.on("close", done).on("error", done);
+        inner.on("close", done).on("error", done);
+      },
+    );
+    return new Promise((resolve, reject) => {
+      srv.once("error", reject);
+      srv.listen(onPort, "127.0.0.1", () => resolve(srv));
+    });
+  };
+  let server: TlsServer | undefined = await listen(0);
+  const port = (server.address() as AddressInfo).port;
+  async function close(): Promise<void> {
+    const srv = server;
+    server = undefined;
+    if (!srv) return;
+    await new Promise<void>((resolve) => {
+      srv.close(() => resolve());
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+    });
+  }
+  const portOf = (req: IncomingMessage) => (fronted.has(req) ? req.socket.remotePort : undefined);
+  return {
+    port,
+    identity: (req) => {
+      const p = portOf(req);
+      return p === undefined ? undefined : identities.get(p);
+    },
+    clientGone: (req) => {
+      const p = portOf(req);
+      return fronted.has(req) && (p === undefined || !open.has(p));
+    },
+    async open() {
+      if (!server) server = await listen(port);
+    },
+    close,
+    async shutdown() {
+      await close();
+      await new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
       });
     },
   };

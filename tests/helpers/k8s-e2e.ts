@@ -38,6 +38,8 @@ export interface K8sEnvOptions {
   kubeconfig?: (fake: FakeKube, dir: string) => string;
   /** Options of the fake API server (e.g. `resourceApi`). */
   fake?: FakeKubeOptions;
+  /** Runs before the daemon starts (e.g. the CSR approver it waits for); `onStop` runs at stop, before the fake stops. */
+  beforeDaemon?: (ctx: { fake: FakeKube; dir: string; onStop(fn: () => unknown): void }) => Promise<void> | void;
 }
 
 export interface PodHandle {
@@ -131,6 +133,7 @@ export async function startK8sEnv(opts: K8sEnvOptions = {}): Promise<K8sEnv> {
       : PLUGIN_DIR;
 
     const kubeconfig = opts.kubeconfig?.(fake, work.dir) ?? fake.writeKubeconfig(join(work.dir, "kubeconfig"));
+    await opts.beforeDaemon?.({ fake, dir: work.dir, onStop: (fn) => cleanup.add(fn) });
     const daemon = await startDaemon(
       work.dir,
       {

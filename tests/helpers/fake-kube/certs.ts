@@ -6,6 +6,8 @@ import type { InClusterFiles } from "./types.ts";
 
 export interface Tls {
   caFile: string;
+  /** The CA's key: the CSR signer signs client certificates with it. */
+  caKeyFile: string;
   caPem: string;
   cert: string;
   key: string;
@@ -16,6 +18,7 @@ export function createTls(dir: string): Tls {
   const { caFile, certFile, keyFile } = generateCertificates(dir);
   return {
     caFile,
+    caKeyFile: join(dir, "ca.key"),
     caPem: readFileSync(caFile, "utf8"),
     cert: readFileSync(certFile, "utf8"),
     key: readFileSync(keyFile, "utf8"),

@@ -3,10 +3,11 @@
 // `labelSelector`, `limit`/`continue`; GET/POST/PUT/DELETE; PATCH on pods, pods/status and
 // NADs; `watch=true` handed to the watch hub. Errors are Status objects.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { CsrSigner } from "./csrs.ts";
 import { applyPatch } from "./patch.ts";
 import { clone, HttpError, statusBody } from "./status.ts";
 import { type FakeStore, parseSelectors, RESOURCES, type ResourceInfo, selectedEntries } from "./store.ts";
-import type { DownMode, FailRule, KubeObject, RequestLogEntry, ResourceKey, Verb } from "./types.ts";
+import type { DownMode, FailRule, Identity, KubeObject, RequestLogEntry, ResourceKey, Verb } from "./types.ts";
 import type { WatchHub } from "./watch.ts";
 
 interface Route {
@@ -29,6 +30,9 @@ export interface RequestState {
   log: RequestLogEntry[];
   /** Bearer tokens accepted now (acceptTokens); any other gets 401 with a Status, as a real API server answers an expired or unknown token. */
   tokens: string[];
+  /** Who each accepted token is; a token without an entry is `defaultIdentity`. */
+  identities: Map<string, Identity>;
+  defaultIdentity: Identity;
   downMode?: DownMode;
   /** While down in "hang" mode: requests wait for this. */
   hung?: Promise<void>;
@@ -42,6 +46,11 @@ export interface RouterDeps {
   store: FakeStore;
   watches: WatchHub;
   state: RequestState;
+  signer: CsrSigner;
+  /** The client certificate's user of the connection `req` came on, if it presented a valid one. */
+  peerIdentity(req: IncomingMessage): Identity | undefined;
+  /** The client closed the connection `req` came on. */
+  clientGone(req: IncomingMessage): boolean;
 }
 
 export function createRouter(deps: RouterDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
@@ -73,15 +82,16 @@ export function createRouter(deps: RouterDeps): (req: IncomingMessage, res: Serv
       res.once("close", () => (gone = true));
       await waitDelay(state.delay);
       // The client timed out and closed the connection: nothing is done on its behalf.
-      if (gone || req.socket.destroyed || res.destroyed) {
+      if (gone || req.socket.destroyed || res.destroyed || deps.clientGone(req)) {
         entry.dropped = true;
         return;
       }
     }
     if (state.downMode === "503")
       return reply(statusReply(503, "the server is currently unable to handle the request"));
-    if (!state.tokens.some((t) => req.headers.authorization === `Bearer ${t}`))
-      return reply(statusReply(401, "Unauthorized"));
+    const user = deps.peerIdentity(req) ?? tokenIdentity(req, state);
+    if (!user) return reply(statusReply(401, "Unauthorized"));
+    entry.user = user;
     const injected = injectedFailure(state, entry);
     if (injected) return reply(injected);
 
@@ -98,12 +108,62 @@ export function createRouter(deps: RouterDeps): (req: IncomingMessage, res: Serv
         entry.status = 200;
         return deps.watches.open(deps.store, watchRequestOf(r, url), res);
       }
+      if (r.info.store === "csrs" && method !== "GET" && method !== "DELETE")
+        return reply(serveCsr(deps, { method, r, text, user, entry }));
       return reply(serve(deps.store, { method, r, url, text, contentType, entry }));
     } catch (err) {
       if (err instanceof HttpError) return reply(statusReply(err.status, err.message, err.reason));
       return reply(statusReply(500, `fake-kube: ${(err as Error).message}`));
     }
   };
+}
+
+/** The user of the bearer token, when it is accepted now. */
+function tokenIdentity(req: IncomingMessage, state: RequestState): Identity | undefined {
+  const token = state.tokens.find((t) => req.headers.authorization === `Bearer ${t}`);
+  return token === undefined ? undefined : (state.identities.get(token) ?? state.defaultIdentity);
+}
+
+/**
+ * Writes to CertificateSigningRequests: create (checked and filled as the API server does),
+ * update of the object (its status is kept), /approval (conditions only) and /status; an
+ * approval of a request of the kube-apiserver-client signer is signed right after.
+ */
+function serveCsr(
+  deps: RouterDeps,
+  q: { method: string; r: Route; text: string; user: Identity; entry: RequestLogEntry },
+): Reply {
+  const { store, signer } = deps;
+  const { info, name, subresource } = q.r;
+  const body = asObject(parseJson(q.text));
+  q.entry.body = body;
+  if (q.method === "POST") {
+    if (name !== undefined) throw new HttpError(405, "POST is not allowed on a named resource");
+    signer.admit(body, q.user);
+    return { status: 201, body: store.create(info, undefined, body) };
+  }
+  if (q.method !== "PUT" || name === undefined) throw new HttpError(405, `method ${q.method} not allowed`);
+  const stored = store.existing(info, undefined, name);
+  const next = clone(stored);
+  const wantRv = body.metadata?.resourceVersion;
+  if (wantRv) next.metadata.resourceVersion = wantRv;
+  let toSign = false;
+  if (subresource === "approval") toSign = signer.approve(next, body);
+  else if (subresource === "status") next.status = body.status;
+  else {
+    next.metadata = { ...body.metadata, resourceVersion: next.metadata.resourceVersion };
+    next.spec = stored.spec; // spec is immutable; status only through the subresources
+  }
+  const updated = store.update(info, { namespace: undefined, name, next, subresource });
+  if (toSign)
+    queueMicrotask(() => {
+      const current = store.maps.csrs.get(name);
+      if (!current) return;
+      const signed = clone(current);
+      signer.sign(signed);
+      store.update(info, { namespace: undefined, name, next: signed, subresource: "status" });
+    });
+  return { status: 200, body: updated };
 }
 
 function waitDelay(delay: { ms: number; over: Promise<void> }): Promise<void> {
@@ -222,7 +282,10 @@ function route(pathname: string, resourceApi: boolean): Route | undefined {
   if (group === "resource.k8s.io" && (!resourceApi || parts[2] !== "v1")) return undefined;
   if (info.namespaced !== (namespace !== undefined) && name !== undefined) return undefined;
   if (!info.namespaced && namespace !== undefined) return undefined;
-  if (subresource !== undefined && !(info.store === "pods" && subresource === "status")) return undefined;
+  const allowed =
+    (info.store === "pods" && subresource === "status") ||
+    (info.store === "csrs" && (subresource === "status" || subresource === "approval"));
+  if (subresource !== undefined && !allowed) return undefined;
   return { info, namespace, name, subresource };
 }
 
@@ -236,6 +299,7 @@ function verbOf(method: string, r: Route | undefined, url: URL): Verb | string {
 
 function resourceKeyOf(r: Route | undefined, pathname: string): ResourceKey {
   if (!r) return pathname === "/version" ? "version" : "other";
+  if (r.info.store === "csrs") return r.subresource === "approval" ? "csrs/approval" : "csrs";
   return r.subresource === "status" ? "pods/status" : r.info.counterKey;
 }
 

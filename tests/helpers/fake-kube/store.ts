@@ -11,7 +11,8 @@ export type StoreName =
   | "events"
   | "events.k8s.io"
   | "resourceclaims"
-  | "resourceslices";
+  | "resourceslices"
+  | "csrs";
 
 export interface ResourceInfo {
   store: StoreName;
@@ -38,6 +39,13 @@ export const RESOURCES: Record<string, ResourceInfo> = {
     apiVersion: "events.k8s.io/v1",
     namespaced: true,
     counterKey: "events",
+  },
+  "certificates.k8s.io/certificatesigningrequests": {
+    store: "csrs",
+    kind: "CertificateSigningRequest",
+    apiVersion: "certificates.k8s.io/v1",
+    namespaced: false,
+    counterKey: "csrs",
   },
   "k8s.cni.cncf.io/network-attachment-definitions": {
     store: "nads",
@@ -71,6 +79,7 @@ export const STORE_INFO: Record<StoreName, ResourceInfo> = {
   nads: RESOURCES["k8s.cni.cncf.io/network-attachment-definitions"]!,
   resourceclaims: RESOURCES["resource.k8s.io/resourceclaims"]!,
   resourceslices: RESOURCES["resource.k8s.io/resourceslices"]!,
+  csrs: RESOURCES["certificates.k8s.io/certificatesigningrequests"]!,
 };
 
 export type EventType = "ADDED" | "MODIFIED" | "DELETED";
@@ -137,6 +146,7 @@ export function createStore(opts: { historySize: number; onChange(c: Change): vo
       "events.k8s.io": new Map(),
       resourceclaims: new Map(),
       resourceslices: new Map(),
+      csrs: new Map(),
     },
     onChange: opts.onChange,
   };

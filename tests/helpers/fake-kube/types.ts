@@ -31,8 +31,17 @@ export type ResourceKey =
   | "namespaces"
   | "resourceclaims"
   | "resourceslices"
+  | "csrs"
+  | "csrs/approval"
   | "version"
   | "other";
+
+/** Who a request authenticated as: a bearer token's user, or a client certificate's CN and O's. */
+export interface Identity {
+  username: string;
+  groups: string[];
+  uid?: string;
+}
 
 export interface RequestLogEntry {
   method: string;
@@ -47,6 +56,8 @@ export interface RequestLogEntry {
   dropped?: boolean;
   body?: unknown;
   at: number;
+  /** Who the request authenticated as (undefined when it did not). */
+  user?: Identity;
 }
 
 export interface FailRule {
@@ -120,11 +131,17 @@ export interface FakeKubeOptions {
    * Kubernetes 1.34+ does (default false: 404, as an older API server answers).
    */
   resourceApi?: boolean;
+  /** The user of the default token (default: the multus service account). */
+  identity?: Identity;
+  /** Client certificates the CSR signer issues are valid at most this long (default 3600 s). */
+  certLifetimeSeconds?: number;
 }
 
 export interface FakeKube {
   readonly url: string;
   readonly port: number;
+  /** The same API on a port that also authenticates client certificates (CN user, O groups). */
+  readonly certUrl: string;
   readonly caFile: string;
   readonly caPem: string;
   readonly token: string;
@@ -180,6 +197,18 @@ export interface FakeKube {
   clearFailures(): void;
   /** From now on only these bearer tokens pass (a rotation: the old token expired); others get 401. */
   acceptTokens(...tokens: string[]): void;
+  /** Accepts one more bearer token, authenticating as `identity` (a bootstrap kubeconfig's node user). */
+  addToken(token: string, identity: Identity): void;
+  /** A kubeconfig for a further token (addToken) naming certUrl, where the client certificates it leads to work. */
+  writeTokenKubeconfig(path: string, token: string): string;
+
+  /** CertificateSigningRequests, by name. */
+  getCsr(name: string): KubeObject | undefined;
+  csrs(): KubeObject[];
+  /** Certificates the signer issued (PEM), oldest first. */
+  issuedCertificates(): string[];
+  /** From now on, certificates are issued valid for at most this long. */
+  setCertLifetime(seconds: number): void;
 
   counts(): Record<string, number>;
   count(key: string): number;
