@@ -5,12 +5,14 @@
  * `system:multus`; each one still pending is approved when it passes Go's checks, in Go's
  * order, and denied otherwise (reviewCsr). Anything else is left to other approvers.
  * Approval and denial both go through the /approval subresource (Go denies with a plain
- * update, which the API server ignores for status, so its denials never stick).
+ * update, which the API server ignores for status, so its denials never stick). Each decision
+ * is also an event about the CSR, as Go records it (component cert-approver).
  */
 import { type KubeHttp, type KubeLogger, createKubeHttp } from "./client.ts";
 import { type InClusterConfig, loadKubeTarget } from "./kubeconfig.ts";
 import { parseCsrPem } from "./csr.ts";
 import { backoffDelay, describeKubeError } from "./errors.ts";
+import { createEventRecorder, type EventRecorder } from "./events.ts";
 import { createInformer } from "./informers.ts";
 import {
   CERT_COMMON_NAME_PREFIX,
@@ -25,6 +27,7 @@ const MAX_EXPIRATION_SECONDS = 365 * 24 * 3600;
 const USER_PREFIXES = new Set(["system:node", CERT_COMMON_NAME_PREFIX]);
 const GROUPS = new Set(["system:nodes", "system:multus", "system:authenticated"]);
 const MAX_RETRIES = 5;
+const CONTROLLER_NAME = "csr-approver";
 
 export interface CsrObject {
   apiVersion?: string;
@@ -115,6 +118,8 @@ export async function startCertApprover(opts: CertApproverOptions): Promise<Cert
   const attempts = new Map<string, number>();
   const stopped = new AbortController();
   let busy = false;
+  // Go's recorder: component cert-approver; a CSR is cluster-scoped, its events go to "default"
+  const recorder = createEventRecorder({ http, logger: log, component: "cert-approver" });
 
   const informer = createInformer<CsrObject>({
     name: "certificatesigningrequests",
@@ -153,6 +158,7 @@ export async function startCertApprover(opts: CertApproverOptions): Promise<Cert
     try {
       await decide(http, csr, review);
       attempts.delete(csr.metadata.name);
+      recordDecision(recorder, csr, review);
       log.verbose(
         `cert-approver: ${review.action === "approve" ? "approved" : `denied (${review.message})`} CSR ${csr.metadata.name} ` +
           `for ${review.node} node in ${Math.round(performance.now() - started)} ms`,
@@ -184,10 +190,36 @@ export async function startCertApprover(opts: CertApproverOptions): Promise<Cert
     waitForSync: (ms) => informer.waitForSync(ms),
     async stop() {
       stopped.abort();
-      await informer.stop();
+      await Promise.all([informer.stop(), recorder.stop(2_000)]);
       http.close();
     },
   };
+}
+
+/** Go's events: CSRApproved (Normal) and CSRDenied (Warning), about the CSR. */
+function recordDecision(
+  recorder: EventRecorder,
+  csr: CsrObject,
+  review: Review & { action: "approve" | "deny" },
+): void {
+  const name = csr.metadata.name;
+  recorder.record(
+    {
+      namespace: "default",
+      name,
+      ...(typeof csr.metadata.uid === "string" && { uid: csr.metadata.uid }),
+      kind: "CertificateSigningRequest",
+      apiVersion: "certificates.k8s.io/v1",
+      clusterScoped: true,
+    },
+    review.action === "approve"
+      ? { type: "Normal", reason: "CSRApproved", message: `CSR "${name}" has been approved by ${CONTROLLER_NAME}` }
+      : {
+          type: "Warning",
+          reason: "CSRDenied",
+          message: `The CSR "${name}" has been denied by: ${CONTROLLER_NAME}: ${review.message}`,
+        },
+  );
 }
 
 /** The condition Go writes, through /approval. */

@@ -9,7 +9,7 @@ import type { KubeEvent, PodRef } from "../ports/kube.ts";
 
 export interface EventRecorder {
   /** Queues the event; never throws, never waits. */
-  record(ref: PodRef & { uid?: string }, event: KubeEvent): void;
+  record(ref: InvolvedRef, event: KubeEvent): void;
   /** Waits until the queue is empty or `timeoutMs` passes; true when empty. */
   flush(timeoutMs: number): Promise<boolean>;
   /** Stops accepting events, sends what is queued for at most `timeoutMs`, then abandons the rest. */
@@ -18,8 +18,17 @@ export interface EventRecorder {
   dropped(): number;
 }
 
+/** What an event is about: a pod by default; another kind (the approver's CSRs) names itself. */
+export type InvolvedRef = PodRef & {
+  uid?: string;
+  kind?: string;
+  apiVersion?: string;
+  /** A cluster-scoped object: the event goes to `namespace`, the reference has none. */
+  clusterScoped?: boolean;
+};
+
 interface Pending {
-  ref: PodRef & { uid?: string };
+  ref: InvolvedRef;
   event: KubeEvent;
   at: Date;
   seq: number;
@@ -73,7 +82,7 @@ export function createEventRecorder(o: EventRecorderOptions): EventRecorder {
   };
 }
 
-function record(r: Recorder, ref: PodRef & { uid?: string }, event: KubeEvent): void {
+function record(r: Recorder, ref: InvolvedRef, event: KubeEvent): void {
   if (r.closed) return;
   r.queue.push({ ref: { ...ref }, event: { ...event }, at: new Date(), seq: r.seq++ });
   if (r.queue.length > r.o.maxQueue) {
@@ -111,7 +120,7 @@ async function drain(r: Recorder): Promise<void> {
       if (abort.signal.aborted) break;
       r.dropped++;
       o.logger.error(
-        `event ${p.event.reason} for pod ${p.ref.namespace}/${p.ref.name} not recorded: ${describeKubeError(err)}`,
+        `event ${p.event.reason} for ${(p.ref.kind ?? "pod").toLowerCase()} ${p.ref.clusterScoped ? "" : `${p.ref.namespace}/`}${p.ref.name} not recorded: ${describeKubeError(err)}`,
       );
     }
   }
@@ -149,9 +158,9 @@ function bodyOf(o: Pick<EventRecorderOptions, "component" | "host">, p: Pending)
     kind: "Event",
     metadata: { name: `${ref.name}.${nanos.toString(16)}`, namespace: ref.namespace },
     involvedObject: {
-      kind: "Pod",
-      apiVersion: "v1",
-      namespace: ref.namespace,
+      kind: ref.kind ?? "Pod",
+      apiVersion: ref.apiVersion ?? "v1",
+      ...(!ref.clusterScoped && { namespace: ref.namespace }),
       name: ref.name,
       ...(ref.uid && { uid: ref.uid }),
     },

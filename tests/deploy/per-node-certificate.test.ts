@@ -102,10 +102,10 @@ describe("deployments/per-node-certificate", () => {
   test("the approver: exactly its calls, its service account, the image's binary", () => {
     expect(grants(byKind(approver, "ClusterRole")[0]!)).toEqual([
       "certificates.k8s.io/certificatesigningrequests/approval:update",
-      "certificates.k8s.io/certificatesigningrequests:get",
       "certificates.k8s.io/certificatesigningrequests:list",
       "certificates.k8s.io/certificatesigningrequests:watch",
       "certificates.k8s.io/signers:approve[kubernetes.io/kube-apiserver-client]",
+      "core/events:create",
     ]);
     const binding = byKind(approver, "ClusterRoleBinding")[0]!;
     const deployment = byKind(approver, "Deployment")[0]!;

@@ -12,6 +12,8 @@ import type { Subprocess } from "bun";
 import { canRunE2e, containerId, netnsPerTest, waitFor } from "../helpers/e2e.ts";
 import { NODE, describeRun, startK8sEnv, type K8sEnv } from "../helpers/k8s-e2e.ts";
 import { BINARY, startDaemon, type DaemonHandle } from "../helpers/multus.ts";
+import { grantOf } from "../helpers/rbac.ts";
+import { parseAllDocuments } from "yaml";
 
 const USER = `system:multus:${NODE}`;
 const BOOTSTRAP_TOKEN = "bootstrap-token-of-the-kubelet";
@@ -165,4 +167,37 @@ describe.skipIf(!canRunE2e)("perNodeCertificate", () => {
       for (const line of key!.split("\n").filter((l) => l.length > 20)) expect(logs).not.toContain(line);
     }
   }, 60_000);
+
+  test("the approver's calls are its ClusterRole's grants, and it records Go's events", async () => {
+    // every request with the default token is the approver's: the daemon used the bootstrap token, then its certificate
+    const approverCalls = () =>
+      env.fake.requests().filter((r) => r.user?.username.startsWith("system:serviceaccount:"));
+    await waitFor("the approver's CSRApproved events", () =>
+      env.fake.events().some((e) => e.reason === "CSRApproved" && e.component === "cert-approver"),
+    );
+    // the approvals of the last test are in the log; a 410 makes the approver list and watch again
+    env.fake.expireWatches();
+    await waitFor("the approver to list and watch again", () =>
+      ["LIST", "WATCH"].every((verb) => approverCalls().some((r) => r.verb === verb && r.resource === "csrs")),
+    );
+    const used = new Set(
+      approverCalls()
+        .map(grantOf)
+        .filter((g): g is string => g !== undefined),
+    );
+    const role = parseAllDocuments(
+      readFileSync(join(import.meta.dir, "../../deployments/per-node-certificate/cert-approver.yml"), "utf8"),
+    )
+      .map((d) => d.toJS())
+      .find((o) => o?.kind === "ClusterRole");
+    const granted = new Set(
+      (role.rules as Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>).flatMap((r) =>
+        r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g || "core"}/${res}:${v}`))),
+      ),
+    );
+    granted.delete("certificates.k8s.io/signers:approve"); // checked by the API server on approval, not a request
+    expect([...used].sort(), JSON.stringify(approverCalls().map((r) => `${r.verb} ${r.path}`))).toEqual(
+      [...granted].sort(),
+    );
+  });
 });

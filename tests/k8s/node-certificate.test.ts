@@ -3,7 +3,7 @@
 // bootstrap kubeconfig, approved by the approver, signed by the fake's CA with a
 // short lifetime, then used (the fake records who each request authenticated as).
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { lstatSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from "node:fs";
+import { lstatSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startCertApprover, type CertApprover } from "../../src/k8s/cert-approver.ts";
@@ -107,6 +107,14 @@ describe("per-node certificate", () => {
     await client.getPod({ namespace: "default", name: "p1" }, { timeoutMs: 5_000 });
     expect(usersOf(/\/pods\/p1$/)).toEqual([`system:multus:${NODE}`]);
     expect(usersOf(/certificatesigningrequests/)).toContain(`system:node:${NODE}`);
+    // Go's event about the CSR
+    const event = await until(
+      () => fake.events().find((e) => e.reason === "CSRApproved" && e.involved?.name === csr?.metadata.name),
+      "the CSRApproved event",
+    );
+    expect(event).toMatchObject({ namespace: "default", type: "Normal", component: "cert-approver" });
+    expect(event.involved).toMatchObject({ kind: "CertificateSigningRequest", apiVersion: "certificates.k8s.io/v1" });
+    expect(event.involved?.namespace).toBeUndefined();
   });
 
   test("a restart reuses the valid pair: no new CSR", async () => {
@@ -120,6 +128,25 @@ describe("per-node certificate", () => {
     fake.createPod({ namespace: "default", name: "p2", nodeName: NODE });
     await client.getPod({ namespace: "default", name: "p2" }, { timeoutMs: 5_000 });
     expect(usersOf(/\/pods\/p2$/)).toEqual([`system:multus:${NODE}`]);
+  });
+
+  // Go fixed a crash loop of daemons restarted while its store had the symlink removed or the
+  // file empty (multus-cni#1483); here the swap is a rename, and an unusable pair is replaced.
+  test.each([
+    ["empty", ""],
+    ["cut short", "-----BEGIN CERTIFICATE-----\nMIIB"],
+  ])("a restart finding the current file %s requests a new pair instead of failing", async (_, text) => {
+    const p = setup();
+    await startApprover();
+    client = await connect(p);
+    await client.stop();
+    const current = join(p.certDir, CURRENT_FILE);
+    rmSync(current);
+    writeFileSync(current, text);
+    const before = fake.csrs().length;
+    client = await connect(p);
+    expect(fake.csrs().length).toBe(before + 1);
+    expect(lstatSync(current).isSymbolicLink()).toBe(true);
   });
 
   test("renewed before expiry with the certificate's own identity; requests never fail meanwhile", async () => {
