@@ -65,6 +65,23 @@ describe("daemon configuration: keys in another case, as Go's JSON decoding matc
   test("unknown keys keep their spelling", () => {
     expect(parse({ MyPluginKey: 1 }).raw).toEqual({ MyPluginKey: 1 });
   });
+
+  test("nested keys too: perNodeCertificate and logOptions fields in any case", () => {
+    const loaded = parse({
+      PerNodeCertificate: { Enabled: true, BOOTSTRAPKUBECONFIG: "/b", certdir: "/c", CertDuration: "1h", Extra: 1 },
+      LogOptions: { MaxAge: 3, maxsize: 10 },
+    });
+    expect(loaded.raw).toEqual({
+      perNodeCertificate: { enabled: true, bootstrapKubeconfig: "/b", certDir: "/c", certDuration: "1h", Extra: 1 },
+      logOptions: { maxAge: 3, maxSize: 10 },
+    });
+    expect(loaded.config.perNodeCertificate).toMatchObject({ enabled: true, certDir: "/c", certDuration: "1h" });
+    expect(loaded.unknownKeys).toEqual([]);
+  });
+
+  test("a wrong nested value under another case is refused naming the canonical field", () => {
+    expect(thrown(() => parse({ logOptions: { MaxAge: -1 } })).message).toContain("logOptions.maxAge");
+  });
 });
 
 describe("daemon configuration: unknown keys", () => {

@@ -125,9 +125,53 @@ function knownKeys(extraSchemas: v.GenericSchema[]): string[] {
   ];
 }
 
+/** The object schema a known key holds (through optional and pipe wrappers), if any. */
+function nestedObjectSchema(schemas: v.GenericSchema[], key: string): v.GenericSchema | undefined {
+  for (const schema of schemas) {
+    const entry = "entries" in schema ? (schema.entries as Record<string, v.GenericSchema>)[key] : undefined;
+    const found = entry && objectSchemaIn(entry);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+function objectSchemaIn(schema: v.GenericSchema): v.GenericSchema | undefined {
+  if ("entries" in schema) return schema;
+  if ("wrapped" in schema) return objectSchemaIn(schema.wrapped as v.GenericSchema);
+  if (!("pipe" in schema)) return undefined;
+  for (const item of schema.pipe as Array<{ kind: string }>) {
+    const found = item.kind === "schema" ? objectSchemaIn(item as v.GenericSchema) : undefined;
+    if (found) return found;
+  }
+  return undefined;
+}
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+/** Keys renamed to the spelling of `known`, in document order; of two spellings the later wins. */
+function renameKeys(
+  raw: Record<string, unknown>,
+  known: string[],
+  nested: (key: string, value: unknown) => unknown,
+): { out: Record<string, unknown>; renamed: string[] } {
+  const byLower = new Map(known.map((key) => [key.toLowerCase(), key]));
+  const out: Record<string, unknown> = {};
+  const renamed: string[] = [];
+  for (const [key, value] of Object.entries(raw)) {
+    const canonical = byLower.get(key.toLowerCase()) ?? key;
+    if (canonical !== key) renamed.push(key);
+    delete out[canonical]; // the later spelling wins, and takes the later place
+    out[canonical] = nested(canonical, value);
+  }
+  return { out, renamed };
+}
+
 /**
  * Go decodes daemon-config.json with encoding/json, which matches a key to a
- * field whatever its case ("LogLevel", "CNIConfigDir"): a file that works for
+ * field whatever its case ("LogLevel", "CNIConfigDir"), in nested objects too
+ * (`perNodeCertificate.CertDir`, `logOptions.MaxAge`): a file that works for
  * the Go daemon works here. Keys that differ from a known key only in case are
  * renamed to it, in document order, so of two spellings the later wins, as in
  * Go. Unknown keys keep their spelling: they still reach every request as written.
@@ -136,16 +180,16 @@ export function canonicalKeys(
   raw: Record<string, unknown>,
   extraSchemas: v.GenericSchema[] = [],
 ): { raw: Record<string, unknown>; renamed: string[] } {
-  const byLower = new Map(knownKeys(extraSchemas).map((key) => [key.toLowerCase(), key]));
-  const out: Record<string, unknown> = {};
+  const schemas = [DaemonConfigSchema, ShimConfigSchema, ...extraSchemas] as v.GenericSchema[];
   const renamed: string[] = [];
-  for (const [key, value] of Object.entries(raw)) {
-    const canonical = byLower.get(key.toLowerCase()) ?? key;
-    if (canonical !== key) renamed.push(key);
-    delete out[canonical]; // the later spelling wins, and takes the later place
-    out[canonical] = value;
-  }
-  return { raw: out, renamed };
+  const top = renameKeys(raw, knownKeys(extraSchemas), (key, value) => {
+    const schema = nestedObjectSchema(schemas, key);
+    if (!schema || !isPlainObject(value)) return value;
+    const inner = renameKeys(value, schemaKeys(schema), (_, x) => x);
+    renamed.push(...inner.renamed.map((k) => `${key}.${k}`));
+    return inner.out;
+  });
+  return { raw: top.out, renamed: [...top.renamed, ...renamed] };
 }
 
 /** Every top-level key of `raw` that neither the daemon, the per-request config nor the shim reads. */
