@@ -37,9 +37,9 @@ test("record() never waits; a full queue drops the oldest events", async () => {
   expect(performance.now() - start).toBeLessThan(20);
   t.release();
   expect(await rec.flush(2_000)).toBe(true);
-  // R0 was already being sent when the queue filled; of the rest only the newest 3 survive
-  expect(t.posted.map((r) => (r.body as { reason: string }).reason)).toEqual(["R0", "R7", "R8", "R9"]);
-  expect(rec.dropped()).toBe(6);
+  // the sender starts on the next turn of the event loop: only the newest 3 survive
+  expect(t.posted.map((r) => (r.body as { reason: string }).reason)).toEqual(["R7", "R8", "R9"]);
+  expect(rec.dropped()).toBe(7);
   expect(t.posted[0]).toMatchObject({ method: "POST", path: "/api/v1/namespaces/ns/events" });
   expect(t.posted[0]!.body).toMatchObject({
     involvedObject: { kind: "Pod", namespace: "ns", name: "p", uid: "u" },
@@ -48,6 +48,27 @@ test("record() never waits; a full queue drops the oldest events", async () => {
     type: "Normal",
     count: 1,
   });
+  await rec.stop(100);
+});
+
+test("the first POST starts after the current turn of the event loop, not within it", async () => {
+  // A request records its events just before it answers: the reply must go out first.
+  let calls = 0;
+  const http: KubeHttp = {
+    async call<T>(): Promise<T> {
+      calls++;
+      return {} as T;
+    },
+    open: () => Promise.reject(new Error("unused")),
+    prepare: async () => {},
+    close() {},
+  };
+  const rec = createEventRecorder({ http, logger: silent, component: "multus" });
+  rec.record(ref, { type: "Normal", reason: "AddedInterface", message: "m" });
+  for (let i = 0; i < 20; i++) await Promise.resolve(); // every microtask of this turn
+  expect(calls).toBe(0);
+  expect(await rec.flush(2_000)).toBe(true);
+  expect(calls).toBe(1);
   await rec.stop(100);
 });
 

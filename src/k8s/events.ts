@@ -92,10 +92,15 @@ function record(r: Recorder, ref: InvolvedRef, event: KubeEvent): void {
   kick(r);
 }
 
-/** Starts the sender unless one runs; it starts again when events arrived while it finished. */
+/**
+ * Starts the sender unless one runs; it starts again when events arrived while it finished.
+ * It starts on the next turn of the event loop: a request records its events just before
+ * it answers, and building and sending the first POST at once would come before the reply.
+ */
 function kick(r: Recorder): void {
   if (r.sending || r.closed) return;
-  r.sending = drain(r)
+  r.sending = new Promise<void>((next) => setImmediate(next))
+    .then(() => drain(r))
     .catch(() => {})
     .finally(() => {
       r.sending = undefined;
