@@ -21,6 +21,8 @@
 // --a=EXE or --a-ref=REV (built from git), --b likewise (default --binary); prints
 // b/a per figure and writes its JSON (--json, else bench/results/ab.json). Its flags:
 // --a-env/--b-env=K=V,... --rounds=N --burst=N --paced=N --interval=MS --other-pods=N --nads=N.
+// "scale" (bench/scale.ts, root): daemon memory at rest and after a burst as the cluster
+// grows; its flags: --steps=PODS:NADS,... (pods on other nodes, NADs) --burst=N --rounds=N.
 // --binary compares another build (default dist/multus, which `bun run bench` rebuilds).
 import { parseArgs } from "node:util";
 import { loadavg } from "node:os";
@@ -39,6 +41,7 @@ const MODES: Record<string, () => Promise<BenchMode>> = {
   local: async () => (await import("./local.ts")).localMode,
   k8s: async () => (await import("./k8s.ts")).k8sMode,
   ab: async () => (await import("./ab.ts")).abMode,
+  scale: async () => (await import("./scale.ts")).scaleMode,
 };
 
 const COMMON = {
