@@ -475,7 +475,7 @@ export interface Workdir {
 
 /** The trivial delegate's type: drains stdin, prints a result naming CNI_IFNAME and CNI_NETNS on ADD. */
 const NOOP_PLUGIN = "bench-noop";
-const NOOP_SCRIPT = `#!/bin/sh
+export const NOOP_SCRIPT = `#!/bin/sh
 while IFS= read -r _l; do :; done
 case "$CNI_COMMAND" in
 ADD) printf '{"cniVersion":"1.0.0","interfaces":[{"name":"%s","sandbox":"%s"}],"ips":[{"address":"10.250.0.5/24","interface":0}]}' "$CNI_IFNAME" "$CNI_NETNS" ;;

@@ -23,6 +23,9 @@
 // --a-env/--b-env=K=V,... --rounds=N --burst=N --paced=N --interval=MS --other-pods=N --nads=N.
 // "scale" (bench/scale.ts, root): daemon memory at rest and after a burst as the cluster
 // grows; its flags: --steps=PODS:NADS,... (pods on other nodes, NADs) --burst=N --rounds=N.
+// "floors" (bench/floors.ts) times what a paced ADD costs before multus does anything: exec,
+// the trivial delegate, an empty compiled Bun program, a minimal Bun shim, and our shim
+// against an instant daemon, interleaved; its flags: --rounds=N --interval=MS.
 // --binary compares another build (default dist/multus, which `bun run bench` rebuilds).
 import { parseArgs } from "node:util";
 import { loadavg } from "node:os";
@@ -42,6 +45,7 @@ const MODES: Record<string, () => Promise<BenchMode>> = {
   k8s: async () => (await import("./k8s.ts")).k8sMode,
   ab: async () => (await import("./ab.ts")).abMode,
   scale: async () => (await import("./scale.ts")).scaleMode,
+  floors: async () => (await import("./floors.ts")).floorsMode,
 };
 
 const COMMON = {

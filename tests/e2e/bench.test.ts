@@ -127,6 +127,27 @@ describe.skipIf(!canRunE2e)("bun run bench --quick", () => {
     expect(rep.ratio.peakRss).toBeCloseTo(rep.b.figures.peakRss / rep.a.figures.peakRss, 5);
   }, 60_000);
 
+  test("floors times each process of a paced ADD, ours included, and writes the rows", async () => {
+    const out = join(dir, "floors.json");
+    const r = await bench(["floors", "--rounds=3", "--interval=5", `--json=${out}`, "--no-write"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("multus-shim ADD, instant daemon");
+    const rep = JSON.parse(await readFile(out, "utf8")) as {
+      rows: Array<{ name: string; wall: { n: number; p50: number }; cpu: { p50: number } }>;
+    };
+    expect(rep.rows.map((x) => x.name)).toEqual([
+      "/bin/true",
+      "trivial delegate (dash script), ADD",
+      "empty compiled Bun program",
+      "minimal Bun shim (stdin, POST, print)",
+      "multus-shim ADD, instant daemon",
+    ]);
+    for (const row of rep.rows) {
+      expect(row.wall.n).toBe(3);
+      expect(row.wall.p50).toBeGreaterThan(0);
+    }
+  }, 60_000);
+
   test("ab without a build to compare says what it needs", async () => {
     const r = await bench(["ab", "--quick", "--no-write"]);
     expect(r.code).toBe(1);
