@@ -61,6 +61,7 @@ export const DaemonConfigSchema = v.looseObject({
   connectionLimit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
   queueDeadlineSeconds: v.optional(v.pipe(v.number(), v.gtValue(0))),
   maxRequestBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(4096))),
+  maxPendingRequestBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(4096))),
   requestBodyTimeoutSeconds: v.optional(v.pipe(v.number(), v.gtValue(0))),
   perNodeCertificate: v.optional(PerNodeCertificateSchema),
   cniVersion: v.optional(v.string()),

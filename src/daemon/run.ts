@@ -337,6 +337,7 @@ async function startSocketServer(
       connectionLimit: config.connectionLimit ?? defaultConnectionLimit(),
       queueDeadlineMs: config.queueDeadlineSeconds === undefined ? undefined : config.queueDeadlineSeconds * 1000,
       maxRequestBytes: config.maxRequestBytes,
+      maxPendingRequestBytes: config.maxPendingRequestBytes,
       bodyTimeoutMs:
         config.requestBodyTimeoutSeconds === undefined ? undefined : config.requestBodyTimeoutSeconds * 1000,
     });

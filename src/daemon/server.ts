@@ -5,6 +5,7 @@ import { dirname } from "node:path";
 import { DAEMON_URL, Endpoint } from "../api/api.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { Admission, QueueDeadlineError } from "./admission.ts";
+import { BodyBudget, type BodyHold, defaultPendingRequestBytes } from "./body-budget.ts";
 
 export const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
 /** A request body still arriving after this long is cut off (a client trickling bytes). */
@@ -23,6 +24,11 @@ export interface ServerOptions {
   queueDeadlineMs?: number;
   /** Largest request body (default MAX_REQUEST_BYTES); a larger one is refused with 413. */
   maxRequestBytes?: number;
+  /**
+   * Bytes of request bodies held at once, being read or waiting or handled (default
+   * defaultPendingRequestBytes, never less than maxRequestBytes); past it 503, code 11.
+   */
+  maxPendingRequestBytes?: number;
   /** Longest the body may take to arrive (default DEFAULT_BODY_TIMEOUT_MS); then 408 and the connection is closed. */
   bodyTimeoutMs?: number;
   /** A full GC after every this many admitted requests (default GC_EVERY_REQUESTS; 0: never). */
@@ -57,6 +63,22 @@ function saturated(err: QueueDeadlineError): Response {
   return new Response(JSON.stringify(e.toJSON()), { status: 400, headers: { "Content-Type": "application/json" } });
 }
 
+/**
+ * The answer to a body the budget has no room for, sent before the body is read: 503, which
+ * the shim retries (only an answer that nothing ran, as this one, is retried), with the same
+ * code 11 as a queue deadline for a client that does not. The connection stays open: Bun
+ * discards the rest of the body as it comes, while a close would race the answer (a client
+ * still writing got EPIPE before it read the 503).
+ */
+function overBudget(budget: BodyBudget): Response {
+  const e = new CniError(
+    ErrorCode.TryAgainLater,
+    "multus daemon is saturated: try again later",
+    `request bodies pending: ${budget.used} bytes, budget ${budget.limit} (maxPendingRequestBytes)`,
+  );
+  return new Response(JSON.stringify(e.toJSON()), { status: 503, headers: { "Content-Type": "application/json" } });
+}
+
 export interface DaemonServer {
   /** Lets in-flight requests finish within `graceMs` (still answering meanwhile), stops accepting, removes the socket. */
   stop(graceMs: number): Promise<void>;
@@ -65,6 +87,8 @@ export interface DaemonServer {
   queue(): QueueState;
   /** Requests waiting for a connectionLimit slot, by CNI command (the queue-depth gauge). */
   queuedByCommand(): Map<string, number>;
+  /** Bytes of request bodies held now (maxPendingRequestBytes counts these). */
+  readonly pendingBodyBytes: number;
 }
 
 export interface QueueState {
@@ -167,11 +191,15 @@ export async function startServer(opts: ServerOptions): Promise<DaemonServer> {
     deadlineMs: opts.queueDeadlineMs ?? DEFAULT_QUEUE_DEADLINE_MS,
   });
   const counter = { inFlight: 0, done: 0 };
+  const maxRequestBytes = opts.maxRequestBytes ?? MAX_REQUEST_BYTES;
+  const budget = new BodyBudget({
+    limit: Math.max(maxRequestBytes, opts.maxPendingRequestBytes ?? defaultPendingRequestBytes(maxRequestBytes)),
+  });
   const server = Bun.serve({
     unix: opts.socketPath,
     // A CNI request is a config of a few KiB; refuse what could only be a mistake or abuse.
-    maxRequestBodySize: opts.maxRequestBytes ?? MAX_REQUEST_BYTES,
-    fetch: createFetch(opts, { admission, counter }),
+    maxRequestBodySize: maxRequestBytes,
+    fetch: createFetch(opts, { admission, counter, budget }),
   });
   await chmod(opts.socketPath, 0o600);
 
@@ -186,6 +214,9 @@ export async function startServer(opts: ServerOptions): Promise<DaemonServer> {
       deadlineMs: admission.deadlineMs,
     }),
     queuedByCommand: () => admission.waitingByCommand(),
+    get pendingBodyBytes() {
+      return budget.used;
+    },
     stop: (graceMs: number) => stopServer(server, { graceMs, counter, socketPath: opts.socketPath }),
   };
 }
@@ -193,7 +224,11 @@ export async function startServer(opts: ServerOptions): Promise<DaemonServer> {
 /** Probes and /status at once; everything else through admission, counted while in flight. */
 function createFetch(
   opts: ServerOptions,
-  { admission, counter }: { admission: Admission; counter: { inFlight: number; done: number } },
+  {
+    admission,
+    counter,
+    budget,
+  }: { admission: Admission; counter: { inFlight: number; done: number }; budget: BodyBudget },
 ): (request: Request, srv: Bun.Server<undefined>) => Promise<Response> {
   const answer = async (request: Request, path: string) => {
     const response = await opts.handle(request);
@@ -203,9 +238,25 @@ function createFetch(
   const bodyTimeoutMs = opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
   const gcEvery = opts.gcEveryRequests ?? GC_EVERY_REQUESTS;
   return async (received, srv) => {
+    // The body's bytes count against the budget from before it is read until the answer is
+    // made, whichever way that goes (answered, client gone, body too slow, a throw).
+    const hold = budget.open();
+    try {
+      return await serve(received, srv, hold);
+    } finally {
+      hold.release();
+    }
+  };
+  async function serve(received: Request, srv: Bun.Server<undefined>, hold: BodyHold): Promise<Response> {
     // The body first, within its own deadline: Bun's idle timeout only sees a silent
     // connection, not one that sends a byte now and then.
-    const request = await withBody(received, bodyTimeoutMs);
+    const request = await withBody(received, { ms: bodyTimeoutMs, hold });
+    if (request === "over-budget") {
+      const response = overBudget(budget);
+      opts.onCniError?.(ErrorCode.TryAgainLater);
+      opts.onResponse?.(new URL(received.url).pathname, received.method, response.status);
+      return response;
+    }
     if (request instanceof Response) return request;
     // A delegate may legitimately take long (Bun's default idle timeout is 10 s); the shim carries the deadline.
     srv.timeout(request, 0);
@@ -231,20 +282,31 @@ function createFetch(
       // setImmediate: the reply is written first, the collection is off its path.
       if (gcEvery > 0 && ++counter.done % gcEvery === 0) setImmediate(() => Bun.gc(true));
     }
-  };
+  }
 }
 
 /**
  * The request with its body read in full within `ms`, or a 408 (with Connection: close) for a
- * client that has not sent it all by then. Bodies are small (a CNI config); buffering them
- * here is what the handler did anyway.
+ * client that has not sent it all by then, or "over-budget" when the body does not fit in
+ * what `hold` may take: a declared Content-Length is taken before a byte is read, a chunked
+ * body chunk by chunk as it arrives. Bodies are small (a CNI config); buffering them here is
+ * what the handler did anyway.
  */
-async function withBody(request: Request, ms: number): Promise<Request | Response> {
+async function withBody(
+  request: Request,
+  { ms, hold }: { ms: number; hold: BodyHold },
+): Promise<Request | Response | "over-budget"> {
   if (request.method === "GET" || request.method === "HEAD") return request;
+  const declared = request.headers.get("content-length");
+  const length = declared === null ? Number.NaN : Number(declared);
+  // Bun has refused a Content-Length over maxRequestBytes (413) before we are called.
+  if (Number.isSafeInteger(length) && length >= 0 && !hold.grow(length)) return "over-budget";
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), ms)));
   try {
-    const body = await Promise.race([request.arrayBuffer(), late]);
+    const read = Number.isSafeInteger(length) ? request.arrayBuffer() : readCounted(request, hold);
+    const body = await Promise.race([read, late]);
+    if (body === "over-budget") return body;
     if (body === "late") {
       const e = new CniError(ErrorCode.TryAgainLater, `request body not received within ${ms} ms`);
       return new Response(JSON.stringify(e.toJSON()), {
@@ -255,6 +317,23 @@ async function withBody(request: Request, ms: number): Promise<Request | Respons
     return new Request(request.url, { method: request.method, headers: request.headers, body });
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** A body of no declared length, counted into `hold` as it arrives; "over-budget" (and the rest unread) once it does not fit. */
+async function readCounted(request: Request, hold: BodyHold): Promise<ArrayBuffer | "over-budget"> {
+  const reader = request.body?.getReader();
+  if (reader === undefined) return new ArrayBuffer(0);
+  const chunks: Uint8Array[] = [];
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Bun.concatArrayBuffers(chunks);
+    // A hold already released (the body was too slow) takes nothing more either.
+    if (!hold.grow(value.byteLength)) {
+      await reader.cancel().catch(() => undefined);
+      return "over-budget";
+    }
+    chunks.push(value);
   }
 }
 
