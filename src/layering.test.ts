@@ -280,6 +280,21 @@ describe("the shim's static import graph", () => {
   });
 });
 
+describe("the probe's static import graph", () => {
+  test("main.ts -> cli/probe-run.ts loads no package and only the socket's names (no citty, consola, valibot)", async () => {
+    const main = join(SRC, "main.ts");
+    const branch = await dynamicImportsOf(main, "runProbeRole");
+    expect(branch).toEqual([join(SRC, "cli", "probe-run.ts")]);
+    const walk = await walkStaticImports([main, ...branch], SHIM_RULES, SRC);
+    expect([...walk.packages]).toEqual([]);
+    expect([...walk.files].map((f) => relative(SRC, f)).sort()).toEqual([
+      "api/socket.ts",
+      "cli/probe-run.ts",
+      "main.ts",
+    ]);
+  });
+});
+
 describe("the daemon's static import graph", () => {
   test("from src/daemon/run.ts: no prom-client (loaded through import() only when metricsPort is set)", async () => {
     const walk = await walkStaticImports(

@@ -43,6 +43,15 @@ function runPassthruRole(): Promise<number> {
   return runPluginRole(async () => (await import("./passthru/run.ts")).runPassthru);
 }
 
+/**
+ * `multus probe`, the DaemonSet's exec probes: a process every few seconds, charged to the
+ * pod's memory, so it skips the CLI (citty) as the shim does. `--help` still goes through it.
+ */
+async function runProbeRole(): Promise<number> {
+  const { runProbe } = await import("./cli/probe-run.ts");
+  return runProbe(args.slice(1));
+}
+
 async function main(): Promise<number> {
   if (invoked === "multus-shim") return runShimRole();
   if (invoked === "passthru") return runPassthruRole();
@@ -56,6 +65,7 @@ async function main(): Promise<number> {
     const { runDaemonCommand } = await import("./cli/daemon.ts");
     return runDaemonCommand(invoked === "multus-daemon" ? args : args.slice(1));
   }
+  if (args[0] === "probe" && !args.includes("--help") && !args.includes("-h")) return runProbeRole();
   if (args[0] === "shim") {
     args.shift();
     return runShimRole();

@@ -3,23 +3,9 @@
 import * as v from "valibot";
 import { jsonObject } from "../cni/schemas.ts";
 
-export const SOCKET_NAME = "multus.sock";
-export const DEFAULT_SOCKET_DIR = "/run/multus/";
-/** The URL host is a dummy name; the socket path selects the daemon. */
-export const DAEMON_URL = "http://dummy";
-
-export const Endpoint = {
-  CNI: "/cni",
-  DELEGATE: "/delegate",
-  HEALTHZ: "/healthz",
-  READYZ: "/readyz",
-  /** Ours, read-only: what `multus status` prints (DaemonStatus); never queued behind CNI requests. */
-  STATUS: "/status",
-} as const;
-
-export function socketPathIn(dir: string): string {
-  return dir.endsWith("/") ? dir + SOCKET_NAME : `${dir}/${SOCKET_NAME}`;
-}
+// The socket's names live in socket.ts, which imports nothing, so that `multus probe` can
+// use them without valibot; re-exported for everyone else.
+export { DAEMON_URL, DEFAULT_SOCKET_DIR, Endpoint, SOCKET_NAME, socketPathIn } from "./socket.ts";
 
 /** `/delegate` only: attributes of the single interface to hot-plug. */
 export const InterfaceAttributesSchema = jsonObject(
