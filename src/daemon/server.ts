@@ -5,9 +5,14 @@ import { dirname } from "node:path";
 import { DAEMON_URL, Endpoint } from "../api/api.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { Admission, QueueDeadlineError } from "./admission.ts";
-import { BodyBudget, type BodyHold, defaultPendingRequestBytes } from "./body-budget.ts";
+import { BodyBudget, type BodyHold, defaultPendingRequestBytes, SMALL_BODY_BYTES } from "./body-budget.ts";
 
-export const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
+/**
+ * A shim request is a few KiB (env + the netconf); 1 MiB leaves room for the largest
+ * conflists while a body, which costs ~3x its size as it is decoded, stays well inside
+ * the DaemonSet's memory limit (docs/deploy.md).
+ */
+export const MAX_REQUEST_BYTES = 1024 * 1024;
 /** A request body still arriving after this long is cut off (a client trickling bytes). */
 export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
 
@@ -47,8 +52,13 @@ export const GC_EVERY_REQUESTS = 8;
 /** Without a configured deadline a waiter is refused after this long, well inside a kubelet's 4 min CNI timeout. */
 export const DEFAULT_QUEUE_DEADLINE_MS = 60_000;
 
-/** The CNI command of a /cni or /delegate body, read from a clone so the handler still gets the body. */
-async function commandOf(request: Request): Promise<string | undefined> {
+/**
+ * The CNI command of a /cni or /delegate body, read from a clone so the handler still gets
+ * the body; it only orders the queue (DEL first). A body larger than any shim request is
+ * not decoded twice for that: it queues as an ADD would.
+ */
+async function commandOf(request: Request, size: number): Promise<string | undefined> {
+  if (size > SMALL_BODY_BYTES) return undefined;
   try {
     const body = (await request.clone().json()) as { env?: Record<string, unknown> };
     const command = body.env?.CNI_COMMAND;
@@ -250,14 +260,15 @@ function createFetch(
   async function serve(received: Request, srv: Bun.Server<undefined>, hold: BodyHold): Promise<Response> {
     // The body first, within its own deadline: Bun's idle timeout only sees a silent
     // connection, not one that sends a byte now and then.
-    const request = await withBody(received, { ms: bodyTimeoutMs, hold });
-    if (request === "over-budget") {
+    const read = await withBody(received, { ms: bodyTimeoutMs, hold });
+    if (read === "over-budget") {
       const response = overBudget(budget);
       opts.onCniError?.(ErrorCode.TryAgainLater);
       opts.onResponse?.(new URL(received.url).pathname, received.method, response.status);
       return response;
     }
-    if (request instanceof Response) return request;
+    if (read instanceof Response) return read;
+    const { request, size } = read;
     // A delegate may legitimately take long (Bun's default idle timeout is 10 s); the shim carries the deadline.
     srv.timeout(request, 0);
     const path = new URL(request.url).pathname;
@@ -265,7 +276,7 @@ function createFetch(
     if (path === Endpoint.HEALTHZ || path === Endpoint.READYZ || path === Endpoint.STATUS) return answer(request, path);
     let release: () => void;
     try {
-      release = await admission.acquire(await commandOf(request));
+      release = await admission.acquire(await commandOf(request, size));
     } catch (err) {
       if (!(err instanceof QueueDeadlineError)) throw err;
       const response = saturated(err);
@@ -295,8 +306,8 @@ function createFetch(
 async function withBody(
   request: Request,
   { ms, hold }: { ms: number; hold: BodyHold },
-): Promise<Request | Response | "over-budget"> {
-  if (request.method === "GET" || request.method === "HEAD") return request;
+): Promise<{ request: Request; size: number } | Response | "over-budget"> {
+  if (request.method === "GET" || request.method === "HEAD") return { request, size: 0 };
   const declared = request.headers.get("content-length");
   const length = declared === null ? Number.NaN : Number(declared);
   // Bun has refused a Content-Length over maxRequestBytes (413) before we are called.
@@ -314,7 +325,10 @@ async function withBody(
         headers: { "Content-Type": "application/json", Connection: "close" },
       });
     }
-    return new Request(request.url, { method: request.method, headers: request.headers, body });
+    return {
+      request: new Request(request.url, { method: request.method, headers: request.headers, body }),
+      size: body.byteLength,
+    };
   } finally {
     clearTimeout(timer);
   }
