@@ -55,6 +55,17 @@ export interface DaemonStatus {
     queued: number;
     connectionLimit: number;
     queueDeadlineSeconds: number;
+    /** Requests refused with code 11 since start: past the deadline waiting for a slot. */
+    refusedQueueDeadline: number;
+    /** Request bodies held now (being read, waiting or handled) against maxPendingRequestBytes. */
+    bodies: {
+      heldBytes: number;
+      budgetBytes: number;
+      /** On top of the budget, for bodies of at most 64 KiB (every shim request). */
+      reserveBytes: number;
+      /** Requests answered 503 code 11 unread since start: their body did not fit. */
+      refused: number;
+    };
   };
 }
 

@@ -56,10 +56,24 @@ export function formatStatus(s: DaemonStatus): string {
     ["requests queued", s.requests.queued],
     ["  connectionLimit", s.requests.connectionLimit || "none"],
     ["  queue deadline", `${s.requests.queueDeadlineSeconds} s`],
+    ["  refused at deadline", s.requests.refusedQueueDeadline],
+    ...bodyRows(s.requests.bodies),
   ];
   const shown = rows.filter((r): r is [string, string | number] => r[1] !== undefined && r[1] !== "");
   const width = Math.max(...shown.map(([k]) => k.length));
   return `${shown.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n")}\n`;
+}
+
+/** The body budget; an older daemon's /status has none. */
+function bodyRows(b: DaemonStatus["requests"]["bodies"] | undefined): Array<[string, string | number]> {
+  if (b === undefined) return [];
+  return [
+    [
+      "request bodies held",
+      `${b.heldBytes} bytes of ${b.budgetBytes} (maxPendingRequestBytes, +${b.reserveBytes} for small bodies)`,
+    ],
+    ["  refused over budget", b.refused],
+  ];
 }
 
 const EXAMPLES = `  multus status                                  the daemon at /run/multus/multus.sock

@@ -54,3 +54,29 @@ test("gauges read their sources at each scrape", async () => {
   // A command whose queue emptied is gone, not stuck at its last value.
   expect(page.samples("multus_requests_queued")).toEqual([]);
 });
+
+test("the body budget and the refusals are read from the server at each scrape", async () => {
+  const m = start();
+  let page = await scrape(m);
+  // Before the server listens: zero, and both reasons present so a rate() has a start.
+  expect(page.value("multus_request_body_bytes_held")).toBe(0);
+  expect(page.value("multus_requests_refused_total", { reason: "body_budget" })).toBe(0);
+  const bodies = {
+    heldBytes: 4096,
+    budgetBytes: 1 << 20,
+    reserveBytes: 1 << 21,
+    refusedOverBudget: 3,
+    refusedQueueDeadline: 1,
+  };
+  m.watch({ bodies: () => bodies });
+  page = await scrape(m);
+  expect(page.value("multus_request_body_bytes_held")).toBe(4096);
+  expect(page.value("multus_request_body_bytes_budget")).toBe(1 << 20);
+  expect(page.value("multus_requests_refused_total", { reason: "body_budget" })).toBe(3);
+  expect(page.value("multus_requests_refused_total", { reason: "queue_deadline" })).toBe(1);
+  bodies.heldBytes = 0;
+  bodies.refusedOverBudget = 5;
+  page = await scrape(m);
+  expect(page.value("multus_request_body_bytes_held")).toBe(0);
+  expect(page.value("multus_requests_refused_total", { reason: "body_budget" })).toBe(5);
+});

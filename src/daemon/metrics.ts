@@ -10,6 +10,7 @@ import { Endpoint } from "../api/api.ts";
 import type { InformerState } from "../k8s/client.ts";
 import type { KubeRequestEvent } from "../k8s/observe.ts";
 import type { MultusObserver } from "../multus/ports.ts";
+import type { BodyBudgetState } from "./server.ts";
 import { type MetricsServerOptions, startRetryingServer } from "./metrics-server.ts";
 
 const KNOWN: string[] = Object.values(Endpoint);
@@ -20,6 +21,8 @@ export interface MetricsSources {
   /** Requests holding a connectionLimit slot, and those waiting, by CNI command. */
   queue?: () => { inFlight: number; queued: Map<string, number> };
   informers?: () => InformerState[];
+  /** The socket server's body budget and the requests it refused itself. */
+  bodies?: () => BodyBudgetState;
   /** The delegate cache directory (cniDir): its entries are counted at each scrape. */
   cacheDir?: string;
 }
@@ -187,6 +190,45 @@ function registerGauges(registry: Registry, sources: MetricsSources): void {
     },
   });
   registerInformerGauges(registry, sources);
+  registerBodyBudgetMetrics(registry, sources);
+}
+
+/**
+ * The request-body budget (maxPendingRequestBytes) and the requests the server turned away
+ * itself with code 11, read from the server at each scrape: a held figure near the budget,
+ * or refusals that grow, say why shims are being told to try again.
+ */
+function registerBodyBudgetMetrics(registry: Registry, sources: MetricsSources): void {
+  const registers = [registry];
+  new Gauge({
+    name: "multus_request_body_bytes_held",
+    help: "Bytes of request bodies the daemon holds now (being read, waiting for a slot or handled)",
+    registers,
+    collect() {
+      this.set(sources.bodies?.().heldBytes ?? 0);
+    },
+  });
+  new Gauge({
+    name: "multus_request_body_bytes_budget",
+    help: "maxPendingRequestBytes in force: bodies past it are refused unread (503, CNI code 11)",
+    registers,
+    collect() {
+      this.set(sources.bodies?.().budgetBytes ?? 0);
+    },
+  });
+  new Counter({
+    name: "multus_requests_refused_total",
+    help: "Requests the daemon refused with CNI code 11 before handling them, by reason: body_budget (503, body unread) or queue_deadline (no connectionLimit slot in time)",
+    labelNames: ["reason"] as const,
+    registers,
+    collect() {
+      // The server keeps the counts; the counter mirrors them.
+      const b = sources.bodies?.();
+      this.reset();
+      this.inc({ reason: "body_budget" }, b?.refusedOverBudget ?? 0);
+      this.inc({ reason: "queue_deadline" }, b?.refusedQueueDeadline ?? 0);
+    },
+  });
 }
 
 function registerInformerGauges(registry: Registry, sources: MetricsSources): void {

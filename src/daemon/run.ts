@@ -324,6 +324,7 @@ async function startSocketServer(
         manager: parts.manager,
         kube: parts.kube,
         queue: () => server?.queue(),
+        bodies: () => server?.bodies(),
       }),
     observeCommand: parts.metrics?.observeCommand,
     observeCniError: parts.metrics?.observeCniError,
@@ -346,6 +347,7 @@ async function startSocketServer(
   }
   parts.metrics?.watch({
     queue: () => ({ inFlight: server.inFlight, queued: server.queuedByCommand() }),
+    bodies: () => server.bodies(),
     cacheDir: cacheDirOf(ctx.loaded),
   });
   const mode = parts.multus.kube

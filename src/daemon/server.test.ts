@@ -116,6 +116,14 @@ describe("request body budget", () => {
       expect(err.msg).toContain("saturated");
     }
     expect(s.handled).toEqual([250_000]); // neither reached the handler
+    // What /status and the metrics show: the body waiting, the two refused.
+    expect(s.server.bodies()).toEqual({
+      heldBytes: 250_000,
+      budgetBytes: 300_000,
+      reserveBytes: 32 * 64 * 1024,
+      refusedOverBudget: 2,
+      refusedQueueDeadline: 0,
+    });
     const small = post(s.socketPath, "x".repeat(2000)); // from the reserve for small bodies
     await until("the small body", () => s.handled.length === 2);
     s.open();

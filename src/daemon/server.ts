@@ -99,6 +99,19 @@ export interface DaemonServer {
   queuedByCommand(): Map<string, number>;
   /** Bytes of request bodies held now (maxPendingRequestBytes counts these). */
   readonly pendingBodyBytes: number;
+  /** The body budget and the requests the server refused itself (GET /status, metrics). */
+  bodies(): BodyBudgetState;
+}
+
+export interface BodyBudgetState {
+  heldBytes: number;
+  /** maxPendingRequestBytes in force (small bodies may use `reserveBytes` more). */
+  budgetBytes: number;
+  reserveBytes: number;
+  /** Requests answered 503 code 11 unread since start: their body did not fit in the budget. */
+  refusedOverBudget: number;
+  /** Requests answered code 11 since start: no connectionLimit slot within the queue deadline. */
+  refusedQueueDeadline: number;
 }
 
 export interface QueueState {
@@ -200,7 +213,7 @@ export async function startServer(opts: ServerOptions): Promise<DaemonServer> {
     limit: opts.connectionLimit ?? Infinity,
     deadlineMs: opts.queueDeadlineMs ?? DEFAULT_QUEUE_DEADLINE_MS,
   });
-  const counter = { inFlight: 0, done: 0 };
+  const counter: Counter = { inFlight: 0, done: 0, overBudget: 0, queueDeadline: 0 };
   const maxRequestBytes = opts.maxRequestBytes ?? MAX_REQUEST_BYTES;
   const budget = new BodyBudget({
     limit: Math.max(maxRequestBytes, opts.maxPendingRequestBytes ?? defaultPendingRequestBytes(maxRequestBytes)),
@@ -227,18 +240,29 @@ export async function startServer(opts: ServerOptions): Promise<DaemonServer> {
     get pendingBodyBytes() {
       return budget.used;
     },
+    bodies: () => ({
+      heldBytes: budget.used,
+      budgetBytes: budget.limit,
+      reserveBytes: budget.reserve,
+      refusedOverBudget: counter.overBudget,
+      refusedQueueDeadline: counter.queueDeadline,
+    }),
     stop: (graceMs: number) => stopServer(server, { graceMs, counter, socketPath: opts.socketPath }),
   };
+}
+
+/** Requests in flight and done, and those the server refused itself, by reason. */
+interface Counter {
+  inFlight: number;
+  done: number;
+  overBudget: number;
+  queueDeadline: number;
 }
 
 /** Probes and /status at once; everything else through admission, counted while in flight. */
 function createFetch(
   opts: ServerOptions,
-  {
-    admission,
-    counter,
-    budget,
-  }: { admission: Admission; counter: { inFlight: number; done: number }; budget: BodyBudget },
+  { admission, counter, budget }: { admission: Admission; counter: Counter; budget: BodyBudget },
 ): (request: Request, srv: Bun.Server<undefined>) => Promise<Response> {
   const answer = async (request: Request, path: string) => {
     const response = await opts.handle(request);
@@ -262,6 +286,7 @@ function createFetch(
     // connection, not one that sends a byte now and then.
     const read = await withBody(received, { ms: bodyTimeoutMs, hold });
     if (read === "over-budget") {
+      counter.overBudget++;
       const response = overBudget(budget);
       opts.onCniError?.(ErrorCode.TryAgainLater);
       opts.onResponse?.(new URL(received.url).pathname, received.method, response.status);
@@ -279,6 +304,7 @@ function createFetch(
       release = await admission.acquire(await commandOf(request, size));
     } catch (err) {
       if (!(err instanceof QueueDeadlineError)) throw err;
+      counter.queueDeadline++;
       const response = saturated(err);
       opts.onCniError?.(ErrorCode.TryAgainLater);
       opts.onResponse?.(path, request.method, response.status);

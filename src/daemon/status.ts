@@ -4,7 +4,7 @@
 import type { DaemonStatus, DaemonStatusConfig } from "../api/api.ts";
 import type { LoadedDaemonConfig } from "../config/daemon-config.ts";
 import { COMMIT, VERSION } from "../version.ts";
-import type { QueueState } from "./server.ts";
+import type { BodyBudgetState, QueueState } from "./server.ts";
 
 export interface StatusSources {
   configPath: string;
@@ -17,10 +17,19 @@ export interface StatusSources {
   kube?: { informers?(): DaemonStatus["kubernetes"]["informers"] };
   /** The socket server's queue; undefined until it listens. */
   queue(): QueueState | undefined;
+  /** The socket server's body budget and refusals; undefined until it listens. */
+  bodies(): BodyBudgetState | undefined;
 }
 
 export function buildStatus(src: StatusSources): DaemonStatus {
   const queue = src.queue() ?? { inFlight: 0, queued: 0, limit: 0, deadlineMs: 0 };
+  const bodies = src.bodies() ?? {
+    heldBytes: 0,
+    budgetBytes: 0,
+    reserveBytes: 0,
+    refusedOverBudget: 0,
+    refusedQueueDeadline: 0,
+  };
   return {
     ready: src.isReady(),
     version: VERSION,
@@ -37,6 +46,13 @@ export function buildStatus(src: StatusSources): DaemonStatus {
       // Infinity is not JSON: 0 says "no limit".
       connectionLimit: Number.isFinite(queue.limit) ? queue.limit : 0,
       queueDeadlineSeconds: queue.deadlineMs / 1000,
+      refusedQueueDeadline: bodies.refusedQueueDeadline,
+      bodies: {
+        heldBytes: bodies.heldBytes,
+        budgetBytes: bodies.budgetBytes,
+        reserveBytes: bodies.reserveBytes,
+        refused: bodies.refusedOverBudget,
+      },
     },
   };
 }

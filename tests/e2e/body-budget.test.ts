@@ -10,8 +10,10 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { buildRecordingPlugin, readRecords } from "../helpers/build-fixtures.ts";
 import { canRunE2e, containerId, createBinDir, ensureBinary, waitFor, writeJson } from "../helpers/e2e.ts";
-import { createWorkdir, runCni, shimConf, startDaemon } from "../helpers/multus.ts";
+import type { DaemonStatus } from "../../src/api/api.ts";
+import { createWorkdir, runCni, runMultus, shimConf, startDaemon } from "../helpers/multus.ts";
 import { createCleanup, createNetns, deleteNetns } from "../helpers/netns.ts";
+import { freePort, scrapeMetrics } from "../helpers/prom-text.ts";
 
 const cleanup = createCleanup();
 afterAll(() => cleanup.run());
@@ -78,6 +80,7 @@ describe.skipIf(!canRunE2e)("request body budget", () => {
       plugins: [{ type: "recorder", recordFile: records }],
     });
     const binDir = await createBinDir(join(work.dir, "plugins"), { extra: { recorder } });
+    const metricsPort = await freePort();
     const daemon = await startDaemon(work.dir, {
       cniDir: join(work.dir, "cache"),
       binDir,
@@ -85,6 +88,7 @@ describe.skipIf(!canRunE2e)("request body budget", () => {
       maxRequestBytes: BODY_BYTES,
       maxPendingRequestBytes: BUDGET_BYTES,
       requestBodyTimeoutSeconds: 60,
+      metricsPort,
     });
     cleanup.add(() => daemon.stop());
     const socket = join(daemon.socketDir, "multus.sock");
@@ -123,6 +127,26 @@ describe.skipIf(!canRunE2e)("request body budget", () => {
     expect(del.code).toBe(0);
     expect((await readRecords(records)).map((r) => r.command)).toEqual(["ADD", "DEL"]);
 
+    // What an operator sees meanwhile: the bodies inside the budget held, the rest refused.
+    const bodies = async () => {
+      const run = await runMultus(["status", "--socket-dir", daemon.socketDir, "--json"]);
+      expect(run.code).toBe(0);
+      return (JSON.parse(run.stdout) as DaemonStatus).requests.bodies;
+    };
+    expect(await bodies()).toMatchObject({
+      heldBytes: BUDGET_BYTES,
+      budgetBytes: BUDGET_BYTES,
+      refused: CONNECTIONS - inBudget,
+    });
+    const table = await runMultus(["status", "--socket-dir", daemon.socketDir]);
+    expect(table.stdout).toMatch(new RegExp(`^request bodies held\\s+${BUDGET_BYTES} bytes of ${BUDGET_BYTES} `, "m"));
+    expect(table.stdout).toMatch(new RegExp(`^\\s+refused over budget\\s+${CONNECTIONS - inBudget}$`, "m"));
+    const page = await waitFor("/metrics to answer", () => scrapeMetrics(metricsPort), 10_000);
+    expect(page.value("multus_request_body_bytes_held")).toBe(BUDGET_BYTES);
+    expect(page.value("multus_request_body_bytes_budget")).toBe(BUDGET_BYTES);
+    expect(page.value("multus_requests_refused_total", { reason: "body_budget" })).toBe(CONNECTIONS - inBudget);
+    expect(page.value("multus_requests_refused_total", { reason: "queue_deadline" })).toBe(0);
+
     go();
     const answers = await Promise.all(posts.map((p) => p.answer));
     sampling = false;
@@ -140,5 +164,7 @@ describe.skipIf(!canRunE2e)("request body budget", () => {
     // them all, as before the budget, took it from 44 to 170 MiB.
     expect(peak - rssBefore).toBeLessThan(48);
     expect((await fetch("http://multus/readyz", { unix: socket })).status).toBe(200);
+    // Every body answered: nothing held, the refusals still counted.
+    expect(await bodies()).toMatchObject({ heldBytes: 0, refused: CONNECTIONS - inBudget });
   }, 60_000);
 });
