@@ -284,6 +284,33 @@ describe("toCurrentResult from real plugin output", () => {
       'invalid result: field "ip6.ip": expected an address in CIDR form',
     ],
     [{ cniVersion: 1 }, 'invalid result: field "cniVersion": expected string, got 1'],
+    // An array where Go decodes a struct is an UnmarshalTypeError: libcni refuses the result.
+    [{ cniVersion: "1.1.0", dns: [] }, 'invalid result: field "dns": expected an object, got an array'],
+    [{ cniVersion: "1.1.0", dns: ["8.8.8.8"] }, 'invalid result: field "dns": expected an object, got an array'],
+    [{ cniVersion: "0.4.0", dns: [] }, 'invalid result: field "dns": expected an object, got an array'],
+    [{ cniVersion: "0.2.0", dns: [] }, 'invalid result: field "dns": expected an object, got an array'],
+    [
+      { cniVersion: "1.1.0", interfaces: [["eth0"]] },
+      'invalid result: field "interfaces[0]": expected an object, got an array',
+    ],
+    [
+      { cniVersion: "0.3.1", interfaces: [[]] },
+      'invalid result: field "interfaces[0]": expected an object, got an array',
+    ],
+    [
+      { cniVersion: "1.0.0", ips: [["10.0.0.3/8"]] },
+      'invalid result: field "ips[0]": expected an object, got an array',
+    ],
+    [
+      { cniVersion: "0.4.0", ips: [{ address: "10.0.0.3/8" }, []] },
+      'invalid result: field "ips[1]": expected an object, got an array',
+    ],
+    [{ cniVersion: "1.1.0", routes: [[]] }, 'invalid result: field "routes[0]": expected an object, got an array'],
+    [{ cniVersion: "0.2.0", ip4: ["10.0.0.3/8"] }, 'invalid result: field "ip4": expected an object, got an array'],
+    [
+      { cniVersion: "0.2.0", ip4: { ip: "10.0.0.3/8", routes: [[]] } },
+      'invalid result: field "ip4.routes[0]": expected an object, got an array',
+    ],
   ])("%#: malformed input is code 6 naming the field", (raw, msg) => {
     expect(thrown(() => toCurrentResult(raw, "1.1.0")).toJSON()).toEqual({ code: 6, msg });
   });

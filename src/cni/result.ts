@@ -5,7 +5,7 @@ import { goJson } from "../util/go-json.ts";
 import * as v from "valibot";
 import { CniError, ErrorCode } from "./errors.ts";
 import { parseIp } from "./ip.ts";
-import { validate } from "./schemas.ts";
+import { jsonObject, validate } from "./schemas.ts";
 import { CURRENT_VERSION, SUPPORTED_VERSIONS } from "./spec.ts";
 import { DEFAULT_CONFIG_VERSION, isSupportedVersion, resultGeneration } from "./version.ts";
 
@@ -92,31 +92,40 @@ const OptIp = v.nullish(
 const OptStr = v.nullish(v.string());
 const OptStrs = v.nullish(v.array(v.string()));
 
-const DnsSchema = v.looseObject({ nameservers: OptStrs, domain: OptStr, search: OptStrs, options: OptStrs });
+// Every object of a result refuses an array (valibot would read one as keys "0", "1", ...):
+// Go's decoder fails on an array where a struct goes (UnmarshalTypeError), so libcni refuses
+// such a result.
+const DnsSchema = jsonObject(
+  v.looseObject({ nameservers: OptStrs, domain: OptStr, search: OptStrs, options: OptStrs }),
+);
 const OptCidr = v.nullish(
   v.pipe(
     v.string(),
     v.check((s) => s === "" || cidrFamily(s) !== 0, "expected an address in CIDR form"),
   ),
 );
-const RouteSchema = v.looseObject({
-  dst: OptCidr,
-  gw: OptIp,
-  mtu: v.nullish(Int),
-  advmss: v.nullish(Int),
-  priority: v.nullish(Int),
-  table: v.nullish(Int),
-  scope: v.nullish(Int),
-});
-const Interface100Schema = v.looseObject({
-  name: OptStr,
-  mac: OptStr,
-  mtu: v.nullish(Int),
-  sandbox: OptStr,
-  socketPath: OptStr,
-  pciID: OptStr,
-});
-const IP100Schema = v.looseObject({ interface: v.nullish(Int), address: Cidr, gateway: OptIp });
+const RouteSchema = jsonObject(
+  v.looseObject({
+    dst: OptCidr,
+    gw: OptIp,
+    mtu: v.nullish(Int),
+    advmss: v.nullish(Int),
+    priority: v.nullish(Int),
+    table: v.nullish(Int),
+    scope: v.nullish(Int),
+  }),
+);
+const Interface100Schema = jsonObject(
+  v.looseObject({
+    name: OptStr,
+    mac: OptStr,
+    mtu: v.nullish(Int),
+    sandbox: OptStr,
+    socketPath: OptStr,
+    pciID: OptStr,
+  }),
+);
+const IP100Schema = jsonObject(v.looseObject({ interface: v.nullish(Int), address: Cidr, gateway: OptIp }));
 const Result100Schema = v.looseObject({
   cniVersion: OptStr,
   interfaces: v.nullish(v.array(Interface100Schema)),
@@ -128,12 +137,16 @@ const Result100Schema = v.looseObject({
 // (the hub derives it from the address again, as Go's converters do).
 const Result040Schema = v.looseObject({
   cniVersion: OptStr,
-  interfaces: v.nullish(v.array(v.looseObject({ name: OptStr, mac: OptStr, sandbox: OptStr }))),
-  ips: v.nullish(v.array(v.looseObject({ version: OptStr, interface: v.nullish(Int), address: Cidr, gateway: OptIp }))),
+  interfaces: v.nullish(v.array(jsonObject(v.looseObject({ name: OptStr, mac: OptStr, sandbox: OptStr })))),
+  ips: v.nullish(
+    v.array(jsonObject(v.looseObject({ version: OptStr, interface: v.nullish(Int), address: Cidr, gateway: OptIp }))),
+  ),
   routes: v.nullish(v.array(RouteSchema)),
   dns: v.nullish(DnsSchema),
 });
-const IPConfig020Schema = v.looseObject({ ip: Cidr, gateway: OptIp, routes: v.nullish(v.array(RouteSchema)) });
+const IPConfig020Schema = jsonObject(
+  v.looseObject({ ip: Cidr, gateway: OptIp, routes: v.nullish(v.array(RouteSchema)) }),
+);
 const Result020Schema = v.looseObject({
   cniVersion: OptStr,
   ip4: v.nullish(IPConfig020Schema),

@@ -90,6 +90,15 @@ describe("parseCheckpoint", () => {
       parseCheckpoint(JSON.stringify({ Data: { PodDeviceEntries: [{ PodUID: 1, ResourceName: "r" }] } })),
     ).toThrow(/PodDeviceEntries\.0\.PodUID/);
   });
+
+  // Go's decoder fails on an array where a struct or a map goes; valibot would read keys "0", "1".
+  test.each([
+    [{ Data: [] }, /field "Data": expected an object, got an array/],
+    [{ Data: { PodDeviceEntries: [[]] } }, /field "Data\.PodDeviceEntries\.0/],
+    [{ Data: { PodDeviceEntries: [{ PodUID: "u", ResourceName: "r", DeviceIDs: [["dev0"]] }] } }, /DeviceIDs/],
+  ])("an array for an object is misshapen: %j", (file, message) => {
+    expect(() => parseCheckpoint(JSON.stringify(file))).toThrow(message);
+  });
 });
 
 test("podDevicesFromCheckpoint: the pod's entries by UID, each entry sorted, entry order kept", () => {

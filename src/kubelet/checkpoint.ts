@@ -8,18 +8,31 @@ import * as v from "valibot";
 
 export const DEFAULT_CHECKPOINT_FILE = "/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint";
 
+/**
+ * `schema` refusing an array, which valibot's object and record schemas take as keys "0",
+ * "1", ...: Go's decoder fails on an array where a struct or map goes, so the file is corrupt.
+ */
+function notArray<S extends v.GenericSchema<unknown, Record<string, unknown>>>(schema: S) {
+  return v.pipe(
+    v.custom<unknown>((x) => !Array.isArray(x), "expected an object, got an array"),
+    schema,
+  );
+}
+
 const EntrySchema = v.looseObject({
   PodUID: v.string(),
   ContainerName: v.optional(v.nullable(v.string())),
   ResourceName: v.string(),
   DeviceIDs: v.optional(
-    v.nullable(v.union([v.record(v.string(), v.nullable(v.array(v.string()))), v.array(v.string())])),
+    v.nullable(v.union([notArray(v.record(v.string(), v.nullable(v.array(v.string())))), v.array(v.string())])),
   ),
 });
 export const CheckpointSchema = v.looseObject({
-  Data: v.looseObject({
-    PodDeviceEntries: v.optional(v.nullable(v.array(EntrySchema))),
-  }),
+  Data: notArray(
+    v.looseObject({
+      PodDeviceEntries: v.optional(v.nullable(v.array(EntrySchema))),
+    }),
+  ),
 });
 
 export interface CheckpointEntry {

@@ -10,7 +10,7 @@ import { CniError, ErrorCode } from "../cni/errors.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { readTextIfPresent, tryParseJson } from "../util/json-file.ts";
 import { removeIfPresent } from "../util/remove.ts";
-import { decodeJsonObject, validate } from "../cni/schemas.ts";
+import { decodeJsonObject, jsonObject, validate } from "../cni/schemas.ts";
 import { delegateFromBytes, type Delegate } from "./delegates.ts";
 import { gatewayFilterFlags } from "./gateway.ts";
 
@@ -36,23 +36,26 @@ export interface CachedDelegate {
 }
 
 // What is read back: the fields we use, null as Go's zero value (its Bytes may be null).
+// An array where an object goes makes the file corrupt, as Go's decoder would find it.
 const optStr = v.nullish(v.string());
 const DelegateCacheSchema = v.array(
-  v.looseObject({
-    Name: optStr,
-    ifnameRequest: optStr,
-    macRequest: optStr,
-    infinibandGUIDRequest: optStr,
-    ipRequest: v.nullish(v.array(v.string())),
-    "default-route": v.nullish(v.array(v.string())),
-    deviceID: optStr,
-    resourceName: optStr,
-    Bytes: optStr,
-    ifname: optStr,
-    master: v.nullish(v.boolean()),
-    runtimeConfig: v.nullish(v.record(v.string(), v.unknown())),
-    auxiliary: v.nullish(v.boolean()),
-  }),
+  jsonObject(
+    v.looseObject({
+      Name: optStr,
+      ifnameRequest: optStr,
+      macRequest: optStr,
+      infinibandGUIDRequest: optStr,
+      ipRequest: v.nullish(v.array(v.string())),
+      "default-route": v.nullish(v.array(v.string())),
+      deviceID: optStr,
+      resourceName: optStr,
+      Bytes: optStr,
+      ifname: optStr,
+      master: v.nullish(v.boolean()),
+      runtimeConfig: v.nullish(jsonObject(v.record(v.string(), v.unknown()))),
+      auxiliary: v.nullish(v.boolean()),
+    }),
+  ),
 );
 
 export interface CacheEntry {

@@ -1,7 +1,7 @@
 // When a DEL becomes a tombstone, and what a replay does with it; plugins are
 // injected runners (the real ones: tests/faults/tombstone.test.ts).
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { confListFromConf, type CniRuntime, type RuntimeConf } from "../cni/conf.ts";
@@ -84,6 +84,38 @@ test("a replay keeps the tombstone while the plugin is missing and removes it on
     expect(seen).toEqual([
       { command: "DEL", containerId: "ctr1", netns: "", ifname: "net1", args: "K8S_POD_NAME=p", binDirs: ["/nowhere"] },
     ]);
+  } finally {
+    replayer.stop();
+  }
+});
+
+test.each([
+  ["config", [{ cniVersion: "1.0.0", name: "net", type: "gone" }]],
+  ["env", ["CNI_ARGS=K8S_POD_NAME=p"]],
+  ["capabilityArgs", []],
+])("a tombstone whose %s is an array is unreadable: left in place, nothing replayed", async (field, value) => {
+  await delOrTombstone({
+    rt: rt(missing),
+    list,
+    rc: rc(""),
+    cniDir: tmp,
+    log,
+    tombstones: { recorded: () => undefined },
+  });
+  const file = join(tmp, "tombstones", "ctr1-net1.json");
+  const stone = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
+  await writeFile(file, JSON.stringify({ ...stone, [field]: value }));
+  const runs: string[] = [];
+  const replayer = createTombstoneReplayer({
+    cniDir: tmp,
+    rt: rt(async (req) => void runs.push(req.command)),
+    log: createLogger({ level: "panic" }),
+    intervalMs: 3_600_000,
+  });
+  try {
+    expect(await replayer.replayNow()).toEqual({ replayed: 0, left: 1 });
+    expect(runs).toEqual([]);
+    expect(await stones()).toEqual(["ctr1-net1.json"]);
   } finally {
     replayer.stop();
   }

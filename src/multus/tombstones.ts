@@ -19,6 +19,7 @@ import {
 } from "../cni/conf.ts";
 import { PluginNotFoundError } from "../cni/invoke.ts";
 import { CniError, ErrorCode, toCniError } from "../cni/errors.ts";
+import { jsonObject } from "../cni/schemas.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { exists } from "../util/exists.ts";
 import { removeIfPresent } from "../util/remove.ts";
@@ -49,11 +50,12 @@ const TombstoneSchema = v.object({
   missingPlugin: v.string(),
   binDirs: v.array(v.string()),
   /** The delegate's configuration, as a list. */
-  config: v.record(v.string(), v.unknown()),
+  // An array for any of these (keys "0", "1", ... to valibot) makes the tombstone unreadable.
+  config: jsonObject(v.record(v.string(), v.unknown())),
   /** The CNI env of the DEL that could not run. */
-  env: v.record(v.string(), v.string()),
+  env: jsonObject(v.record(v.string(), v.string())),
   /** The runtimeConfig the delegate got. */
-  capabilityArgs: v.record(v.string(), v.unknown()),
+  capabilityArgs: jsonObject(v.record(v.string(), v.unknown())),
 });
 type Tombstone = v.InferOutput<typeof TombstoneSchema>;
 

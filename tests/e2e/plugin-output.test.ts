@@ -129,11 +129,15 @@ describe.skipIf(!canRunE2e)("delegate outputs that libcni accepts", () => {
     });
   }
 
-  test("what cannot be used is refused, naming the field: an address that is not an address", async () => {
+  test("what cannot be used is refused, naming the field: an address that is not an address, an array for an object", async () => {
     const bad = [
       { ips: [{ address: "192.0.2.300/24" }], field: "ips[0].address" },
       { routes: [{ dst: "default", gw: "192.0.2.1" }], field: "routes[0].dst" },
       { routes: [{ gw: "not-an-ip" }], field: "routes[0].gw" },
+      // Go's decoder fails on an array where a struct goes, so libcni refuses these too.
+      { dns: [], field: "dns" },
+      { interfaces: [["net1"]], field: "interfaces[0]" },
+      { ips: [["192.0.2.16/24"]], field: "ips[0]" },
     ];
     for (const { field, ...fields } of bad) {
       const { pod } = podWith({ cniVersion: "1.0.0", ...fields }, "1.0.0");

@@ -91,6 +91,7 @@ test("no cache and the API cannot say whether the pod exists: code 11, for the r
 
 test.each([
   ["an entry that is not an object", "[null]"],
+  ["an entry that is an array", '[["net"]]'],
   ["Bytes that are not a string", '[{"Name":"net","Bytes":5}]'],
   [
     "an ifname that is not a string",
