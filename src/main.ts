@@ -1,5 +1,5 @@
 // Picks the role before anything heavy is imported: by the invoked name
-// (multus-shim, multus-daemon, multus in thin mode, passthru) or by subcommand.
+// (multus-shim, multus-daemon, multus in thin mode, passthru, kubeconfig_generator) or by subcommand.
 // Each role module sits behind import(), so in the compiled binary the shim
 // never evaluates the daemon's graph. In a compiled binary argv[0] is "bun" and
 // argv[1] an internal path, so user arguments start at argv[2];
@@ -71,6 +71,8 @@ async function main(): Promise<number> {
     return runShimRole();
   }
   const { runCli } = await import("./cli/root.ts");
+  // Go ships it as a binary of its own: a symlink of that name runs the subcommand.
+  if (invoked === "kubeconfig_generator") return runCli(["kubeconfig-generator", ...args]);
   return runCli(args);
 }
 

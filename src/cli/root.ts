@@ -27,6 +27,8 @@ const subCommands: Record<string, CommandDef | (() => Promise<CommandDef>)> = {
   validate: () => import("./validate.ts").then((m) => m.validateCommand as CommandDef),
   "thin-entrypoint": () => import("./thin-entrypoint.ts").then((m) => m.thinEntrypointCommand as CommandDef),
   "cert-approver": () => import("./cert-approver.ts").then((m) => m.certApproverCommand as CommandDef),
+  "kubeconfig-generator": () =>
+    import("./kubeconfig-generator.ts").then((m) => m.kubeconfigGeneratorCommand as CommandDef),
 };
 
 export const rootCommand = defineCommand({

@@ -294,7 +294,12 @@ const NO_LOG: KubeLogger = { error() {}, verbose() {}, debug() {} };
 export async function createKubeClient(opts: KubeClientOptions): Promise<KubeClient> {
   const logger = opts.logger ?? NO_LOG;
   const { http, nodeCertificate } = opts.perNodeCertificate
-    ? await connectWithNodeCertificate(opts, logger)
+    ? await connectWithNodeCertificate({
+        ...opts.perNodeCertificate,
+        nodeName: opts.nodeName,
+        logger,
+        observer: opts.observer,
+      })
     : { http: createKubeHttp(await loadKubeTarget(opts), opts.observer), nodeCertificate: undefined };
   // Fail at start-up, not at the first request, when a CA/cert/token file is missing or bad.
   await http.prepare();
@@ -353,27 +358,40 @@ export async function createKubeClient(opts: KubeClientOptions): Promise<KubeCli
   };
 }
 
+export interface NodeCertificateConnection {
+  /** Authenticated with the node's certificate (the bootstrap kubeconfig's server and CA). */
+  http: KubeHttp;
+  /** The bootstrap kubeconfig's server and credentials (its CA is the cluster's). */
+  bootstrapTarget: KubeTarget;
+  /** Keeps renewing until close() (which also closes the bootstrap transport, not `http`). */
+  nodeCertificate: NodeCertificate & { close(): void };
+}
+
 /**
  * Go's PerNodeK8sClient: the server and CA of the bootstrap kubeconfig, the user this node's
  * own certificate (node-certificate.ts), obtained with the bootstrap credentials before the
  * first request and renewed in the background. Waits for the certificate (Go: up to 2 min).
+ * The daemon's client and `multus kubeconfig-generator` share it.
  */
-async function connectWithNodeCertificate(
-  opts: KubeClientOptions,
-  logger: KubeLogger,
-): Promise<{ http: KubeHttp; nodeCertificate: NodeCertificate & { close(): void } }> {
-  const per = opts.perNodeCertificate!;
+export async function connectWithNodeCertificate(opts: {
+  nodeName: string | undefined;
+  bootstrapKubeconfig: string;
+  certDir: string;
+  durationMs: number;
+  logger: KubeLogger;
+  observer?: KubeObserver;
+}): Promise<NodeCertificateConnection> {
   if (!opts.nodeName) throw new Error("perNodeCertificate needs the node name (MULTUS_NODE_NAME)");
-  const bootstrapTarget = await loadKubeTarget({ kubeconfigPath: per.bootstrapKubeconfig });
+  const bootstrapTarget = await loadKubeTarget({ kubeconfigPath: opts.bootstrapKubeconfig });
   const bootstrap = createKubeHttp(bootstrapTarget, opts.observer);
   let http: KubeHttp | undefined;
   const nodeCertificate = createNodeCertificate({
     nodeName: opts.nodeName,
-    certDir: per.certDir,
-    durationMs: per.durationMs,
+    certDir: opts.certDir,
+    durationMs: opts.durationMs,
     bootstrap,
     renewWith: () => http,
-    logger,
+    logger: opts.logger,
   });
   const target: KubeTarget = {
     server: bootstrapTarget.server,
@@ -396,6 +414,7 @@ async function connectWithNodeCertificate(
   }
   return {
     http,
+    bootstrapTarget,
     nodeCertificate: Object.assign(nodeCertificate, {
       close() {
         nodeCertificate.stop();
