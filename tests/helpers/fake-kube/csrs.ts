@@ -146,7 +146,9 @@ function signRequest(o: { dir: string; caFile: string; caKeyFile: string; reques
   try {
     writeFileSync(join(work, "req.pem"), o.request);
     writeFileSync(join(work, "index.txt"), "");
-    writeFileSync(join(work, "serial"), `${BigInt(`0x${crypto.randomUUID().replace(/-/g, "")}`).toString(16)}\n`);
+    // openssl reads the serial as hex bytes: an even count of digits (BigInt's hex dropped a
+    // leading zero, 1 in 16 CSRs then failed with "odd number of chars"), positive, not zero.
+    writeFileSync(join(work, "serial"), `1${crypto.randomUUID().replace(/-/g, "").slice(1)}\n`);
     writeFileSync(
       join(work, "ca.cnf"),
       [
