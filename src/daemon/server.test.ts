@@ -6,7 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type DaemonServer, type ServerOptions, startServer } from "./server.ts";
+import { type DaemonServer, gcOnRssGrowth, type ServerOptions, startServer } from "./server.ts";
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -22,7 +22,7 @@ async function serverWithGate(opts: Partial<ServerOptions> = {}) {
   const handled: number[] = [];
   const server: DaemonServer = await startServer({
     socketPath,
-    gcEveryRequests: 0,
+    gcRssGrowthBytes: 0,
     ...opts,
     handle: async (request) => {
       handled.push((await request.arrayBuffer()).byteLength);
@@ -130,5 +130,44 @@ describe("request body budget", () => {
     expect((await small).status).toBe(200);
     expect((await held).status).toBe(200);
     expect(s.server.pendingBodyBytes).toBe(0);
+  });
+});
+
+describe("gcOnRssGrowth", () => {
+  test("collects once RSS is the growth above the last collection's, counting from the lowest point since", () => {
+    const MiB = 1024 * 1024;
+    // Every read in order; the one after a collection is the RSS it left.
+    const reads = [40, 40.5, 41.0, 40.7, 41.2, 39.5, 40.4, 40.3, 40.6, 40.0, 40.9].map((m) => m * MiB);
+    let r = 0;
+    let checks = 0;
+    const collectedAt: number[] = [];
+    const check = gcOnRssGrowth(
+      MiB,
+      () => reads[r++]!,
+      () => collectedAt.push(checks),
+    );
+    while (r < reads.length) {
+      checks++;
+      check();
+    }
+    // 41.0 is 1 MiB above 40.0 (check 2; 40.7 after it); 41.2 is not 1 above 40.7; 39.5
+    // lowers the base; 40.4 and 40.3 are not 1 above it, 40.6 is (check 7); 40.9 is not 1 above 40.0.
+    expect(collectedAt).toEqual([2, 7]);
+    expect(checks).toBe(8);
+  });
+
+  test("no collection while RSS stays where it was", () => {
+    let rss = 100;
+    let n = 0;
+    const check = gcOnRssGrowth(
+      1,
+      () => rss,
+      () => n++,
+    );
+    check();
+    expect(n).toBe(0);
+    rss = 101;
+    check();
+    expect(n).toBe(1);
   });
 });

@@ -36,18 +36,41 @@ export interface ServerOptions {
   maxPendingRequestBytes?: number;
   /** Longest the body may take to arrive (default DEFAULT_BODY_TIMEOUT_MS); then 408 and the connection is closed. */
   bodyTimeoutMs?: number;
-  /** A full GC after every this many admitted requests (default GC_EVERY_REQUESTS; 0: never). */
-  gcEveryRequests?: number;
+  /** A full GC after a request once RSS grew this much since the last one (default GC_RSS_GROWTH_BYTES; 0: never). */
+  gcRssGrowthBytes?: number;
 }
 
 /**
- * A full garbage collection after every this many CNI requests, once the reply is out.
- * JavaScriptCore lets garbage pile up to about twice the live heap before it collects;
- * each request leaves ~60 KB behind, so a burst of 32 lifted RSS by 5-6 MB that a GC
- * gives back. Collecting every 8 requests keeps that peak ~4 MB lower at no
- * measurable latency cost (bench/results.md, "Memory, MB by MB").
+ * A full garbage collection after a CNI request, once the reply is out, when the daemon's
+ * RSS has grown this much since the last one. JavaScriptCore lets garbage pile up to about
+ * twice the live heap before it collects, and a burst's garbage lifts the peak; collecting
+ * only when the process grows keeps nearly all of that peak down for a fraction of the
+ * collections a fixed count makes (after every 8th request a burst of 32 paid ~6 ms per GC,
+ * ~0.7 ms per request). RSS is read in ~3 us; heapUsed does not track garbage between
+ * collections (bench/results.md, "A full GC when RSS grew").
  */
-export const GC_EVERY_REQUESTS = 8;
+export const GC_RSS_GROWTH_BYTES = 512 * 1024;
+
+/**
+ * A check to run after each request: a full GC once RSS is `growth` bytes above what it was
+ * after the last one. The base follows RSS down when pages are given back, so growth is
+ * always counted from the lowest point since the last collection.
+ */
+export function gcOnRssGrowth(
+  growth: number,
+  readRss: () => number = () => process.memoryUsage.rss(),
+  collect: () => void = () => Bun.gc(true),
+): () => void {
+  let base = readRss();
+  return () => {
+    const rss = readRss();
+    if (rss < base) base = rss;
+    else if (rss - base >= growth) {
+      collect();
+      base = readRss();
+    }
+  };
+}
 
 /** Without a configured deadline a waiter is refused after this long, well inside a kubelet's 4 min CNI timeout. */
 export const DEFAULT_QUEUE_DEADLINE_MS = 60_000;
@@ -213,7 +236,7 @@ export async function startServer(opts: ServerOptions): Promise<DaemonServer> {
     limit: opts.connectionLimit ?? Infinity,
     deadlineMs: opts.queueDeadlineMs ?? DEFAULT_QUEUE_DEADLINE_MS,
   });
-  const counter: Counter = { inFlight: 0, done: 0, overBudget: 0, queueDeadline: 0 };
+  const counter: Counter = { inFlight: 0, overBudget: 0, queueDeadline: 0 };
   const maxRequestBytes = opts.maxRequestBytes ?? MAX_REQUEST_BYTES;
   const budget = new BodyBudget({
     limit: Math.max(maxRequestBytes, opts.maxPendingRequestBytes ?? defaultPendingRequestBytes(maxRequestBytes)),
@@ -251,10 +274,9 @@ export async function startServer(opts: ServerOptions): Promise<DaemonServer> {
   };
 }
 
-/** Requests in flight and done, and those the server refused itself, by reason. */
+/** Requests in flight, and those the server refused itself, by reason. */
 interface Counter {
   inFlight: number;
-  done: number;
   overBudget: number;
   queueDeadline: number;
 }
@@ -270,7 +292,8 @@ function createFetch(
     return response;
   };
   const bodyTimeoutMs = opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
-  const gcEvery = opts.gcEveryRequests ?? GC_EVERY_REQUESTS;
+  const gcGrowth = opts.gcRssGrowthBytes ?? GC_RSS_GROWTH_BYTES;
+  const collectIfGrown = gcOnRssGrowth(gcGrowth);
   return async (received, srv) => {
     // The body's bytes count against the budget from before it is read until the answer is
     // made, whichever way that goes (answered, client gone, body too slow, a throw).
@@ -316,8 +339,8 @@ function createFetch(
     } finally {
       counter.inFlight--;
       release();
-      // setImmediate: the reply is written first, the collection is off its path.
-      if (gcEvery > 0 && ++counter.done % gcEvery === 0) setImmediate(() => Bun.gc(true));
+      // setImmediate: the reply is written first, the check and any collection are off its path.
+      if (gcGrowth > 0) setImmediate(collectIfGrown);
     }
   }
 }
