@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import type { CmdArgs } from "../../src/cni/args.ts";
 import { runSkel, type SkelHandlers } from "../../src/cni/skel.ts";
-import { CNI_COMMANDS, CNI_IDENTIFIER, REQUIRED_ENV, SUPPORTED_VERSIONS } from "../../src/cni/spec.ts";
+import { CNI_COMMANDS, CNI_IDENTIFIER, SUPPORTED_VERSIONS } from "../../src/cni/spec.ts";
 import {
   CASES_PER_SURFACE,
   deepJsonText,
@@ -19,6 +19,7 @@ import {
   labelled,
   mutated,
 } from "./fc.ts";
+import { envProblems } from "./requests.ts";
 
 interface Outcome {
   exit: number;
@@ -65,27 +66,6 @@ const baseEnv = (command: string): Record<string, string> => ({
   CNI_IFNAME: "eth0",
   CNI_PATH: "/opt/cni/bin",
 });
-
-/**
- * The spec's reading of an env: the variables wrong for the command (missing or
- * invalid), empty when the call may go on. Which one the error names first is the
- * skel's order (Go's: invalid values at once, missing ones together); any will do.
- */
-function envProblems(env: Record<string, string | undefined>): string[] {
-  const command = env.CNI_COMMAND ?? "";
-  if (!(CNI_COMMANDS as readonly string[]).includes(command)) return ["CNI_COMMAND"];
-  const problems: string[] = [];
-  for (const name of REQUIRED_ENV[command as keyof typeof REQUIRED_ENV]) {
-    const value = env[name] ?? "";
-    if (value === "") problems.push(name);
-    else if (name === "CNI_CONTAINERID" && !CNI_IDENTIFIER.test(value)) problems.push(name);
-    else if (name === "CNI_IFNAME") {
-      const bytes = utf8(value).length;
-      if (bytes > 15 || value === "." || value === ".." || /[\s/:]/.test(value)) problems.push(name);
-    }
-  }
-  return problems;
-}
 
 const envValue = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom("", "ctr1", "eth0", "/opt/cni/bin", NETNS, "net1", "a.b-c_d") },

@@ -2,6 +2,7 @@
 // absent (404) as an older API server answers.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startFakeKube, type FakeKube } from "../helpers/fake-kube.ts";
+import { readWatchEvents } from "../helpers/watch-events.ts";
 
 let fake: FakeKube;
 beforeAll(async () => {
@@ -11,24 +12,6 @@ afterAll(() => fake.stop());
 
 function api(path: string): Promise<Response> {
   return fetch(`${fake.url}${path}`, { headers: { authorization: `Bearer ${fake.token}` }, tls: { ca: fake.caPem } });
-}
-
-/** The first `n` events of a watch stream. */
-async function readEvents(res: Response, n: number): Promise<Array<{ type: string; object: any }>> {
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  const out: Array<{ type: string; object: any }> = [];
-  let buf = "";
-  while (out.length < n) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    buf += value;
-    for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
-      out.push(JSON.parse(buf.slice(0, i)));
-      buf = buf.slice(i + 1);
-    }
-  }
-  await reader.cancel();
-  return out;
 }
 
 describe("resource.k8s.io/v1 (DRA)", () => {
@@ -85,7 +68,7 @@ describe("resource.k8s.io/v1 (DRA)", () => {
         spec: { driver: "d", nodeName: "n3", pool: { name: "n3", generation: 1, resourceSliceCount: 1 }, devices: [] },
       });
       const watch = await api(`/apis/resource.k8s.io/v1/resourceslices?watch=true&resourceVersion=${rv}`);
-      const [ev] = await readEvents(watch, 1);
+      const [ev] = await readWatchEvents(watch, 1);
       expect([ev?.type, ev?.object.metadata.name]).toEqual(["ADDED", "s-n3"]);
       expect(fake.count("GET resourceclaims")).toBeGreaterThanOrEqual(1);
       expect(fake.count("LIST resourceslices")).toBeGreaterThanOrEqual(1);

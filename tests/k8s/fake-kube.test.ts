@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startFakeKube, until, type FakeKube } from "../helpers/fake-kube.ts";
+import { readWatchEvents } from "../helpers/watch-events.ts";
 
 let fake: FakeKube;
 let tmp: string;
@@ -24,23 +25,6 @@ function api(path: string, init: RequestInit & { token?: string | null; contentT
   if (init.token !== null) headers.authorization = `Bearer ${init.token ?? fake.token}`;
   if (init.contentType) headers["content-type"] = init.contentType;
   return fetch(`${fake.url}${path}`, { ...init, headers, tls: { ca: fake.caPem } });
-}
-
-async function readEvents(res: Response, n: number): Promise<Array<{ type: string; object: any }>> {
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  const out: Array<{ type: string; object: any }> = [];
-  let buf = "";
-  while (out.length < n) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    buf += value;
-    for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
-      out.push(JSON.parse(buf.slice(0, i)));
-      buf = buf.slice(i + 1);
-    }
-  }
-  await reader.cancel();
-  return out;
 }
 
 describe("fake-kube protocol", () => {
@@ -119,7 +103,7 @@ describe("fake-kube protocol", () => {
     fake.deletePod("w", "moving");
     const res = await api(`/api/v1/pods?watch=true&resourceVersion=${from}&fieldSelector=spec.nodeName%3Dnode-x`);
     expect(res.status).toBe(200);
-    const events = await readEvents(res, 3);
+    const events = await readWatchEvents(res, 3);
     expect(events.map((e) => e.type)).toEqual(["ADDED", "MODIFIED", "DELETED"]);
     expect(Number(events[2]!.object.metadata.resourceVersion)).toBe(fake.resourceVersion());
   });
@@ -129,7 +113,7 @@ describe("fake-kube protocol", () => {
     const res = await api(
       "/apis/k8s.cni.cncf.io/v1/namespaces/live/network-attachment-definitions?watch=true&allowWatchBookmarks=true",
     );
-    const reading = readEvents(res, 3);
+    const reading = readWatchEvents(res, 3);
     await until(() => fake.openWatches("nads") > 0, "watch registered");
     fake.createNad({ namespace: "live", name: "second", config: "{}" });
     fake.sendBookmarks();
@@ -146,7 +130,7 @@ describe("fake-kube protocol", () => {
     const old = fake.resourceVersion();
     fake.createPod({ namespace: "gone", name: "x" });
     fake.compact();
-    const events = await readEvents(await api(`/api/v1/pods?watch=true&resourceVersion=${old}`), 1);
+    const events = await readWatchEvents(await api(`/api/v1/pods?watch=true&resourceVersion=${old}`), 1);
     expect(events[0]).toMatchObject({ type: "ERROR", object: { kind: "Status", code: 410, reason: "Expired" } });
   });
 
@@ -227,7 +211,7 @@ describe("fake-kube protocol", () => {
       t0 = performance.now();
       const watch = await api("/api/v1/namespaces/slow/pods?watch=true");
       expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
-      expect((await readEvents(watch, 1))[0]?.type).toBe("ADDED");
+      expect((await readWatchEvents(watch, 1))[0]?.type).toBe("ADDED");
 
       // A merge patch whose client gives up while it waits must not be applied.
       const patched = api("/api/v1/namespaces/slow/pods/p", {
