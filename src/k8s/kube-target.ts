@@ -25,7 +25,7 @@ export function tlsFingerprint(tls: Bun.TLSOptions): string {
   const b64 = (b: unknown) => (b ? Buffer.from(b as Buffer).toString("base64") : "");
   return String(
     Bun.hash(
-      [tls.ca, tls.cert, tls.key].map(b64).join("|") + `|${String(tls.rejectUnauthorized)}|${tls.serverName ?? ""}`,
+      `${[tls.ca, tls.cert, tls.key].map(b64).join("|")}|${String(tls.rejectUnauthorized)}|${tls.serverName ?? ""}`,
     ),
   );
 }

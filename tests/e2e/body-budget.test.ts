@@ -31,7 +31,7 @@ async function rssMiB(pid: number): Promise<number> {
 /** A JSON body of exactly `bytes` (a CNI request with a junk config: the handler answers 400). */
 function bodyOf(bytes: number): string {
   const head = '{"env":{"CNI_COMMAND":"ADD"},"config":"';
-  return head + "x".repeat(bytes - head.length - 2) + '"}';
+  return `${head}${"x".repeat(bytes - head.length - 2)}"}`;
 }
 
 /**
