@@ -72,27 +72,27 @@ describe("request body budget", () => {
     const s = await serverWithGate();
     const res = post(s.socketPath, "x".repeat(10_000));
     await until("the handler", () => s.handled.length === 1);
-    expect(s.server.pendingBodyBytes).toBe(10_000);
+    expect(s.server.bodies().heldBytes).toBe(10_000);
     s.open();
     expect((await res).status).toBe(200);
-    expect(s.server.pendingBodyBytes).toBe(0);
+    expect(s.server.bodies().heldBytes).toBe(0);
   });
 
   test("a client that goes away mid-body gives its bytes back", async () => {
     const s = await serverWithGate({ bodyTimeoutMs: 60_000 });
     const c = partialBody(s.socketPath, 50_000, 1000);
-    await until("the body to be counted", () => s.server.pendingBodyBytes === 50_000);
+    await until("the body to be counted", () => s.server.bodies().heldBytes === 50_000);
     c.socket.destroy();
-    await until("the bytes to be given back", () => s.server.pendingBodyBytes === 0);
+    await until("the bytes to be given back", () => s.server.bodies().heldBytes === 0);
     expect(s.handled).toEqual([]);
   });
 
   test("a body too slow to arrive is answered 408 and gives its bytes back", async () => {
     const s = await serverWithGate({ bodyTimeoutMs: 200 });
     const c = partialBody(s.socketPath, 50_000, 1000);
-    await until("the body to be counted", () => s.server.pendingBodyBytes === 50_000);
+    await until("the body to be counted", () => s.server.bodies().heldBytes === 50_000);
     expect(await c.answer).toStartWith("HTTP/1.1 408");
-    expect(s.server.pendingBodyBytes).toBe(0);
+    expect(s.server.bodies().heldBytes).toBe(0);
   });
 
   test("a body that does not fit is answered 503 code 11 unread; a small one still gets in", async () => {
@@ -129,7 +129,7 @@ describe("request body budget", () => {
     s.open();
     expect((await small).status).toBe(200);
     expect((await held).status).toBe(200);
-    expect(s.server.pendingBodyBytes).toBe(0);
+    expect(s.server.bodies().heldBytes).toBe(0);
   });
 });
 

@@ -120,8 +120,6 @@ export interface DaemonServer {
   queue(): QueueState;
   /** Requests waiting for a connectionLimit slot, by CNI command (the queue-depth gauge). */
   queuedByCommand(): Map<string, number>;
-  /** Bytes of request bodies held now (maxPendingRequestBytes counts these). */
-  readonly pendingBodyBytes: number;
   /** The body budget and the requests the server refused itself (GET /status, metrics). */
   bodies(): BodyBudgetState;
 }
@@ -260,9 +258,6 @@ export async function startServer(opts: ServerOptions): Promise<DaemonServer> {
       deadlineMs: admission.deadlineMs,
     }),
     queuedByCommand: () => admission.waitingByCommand(),
-    get pendingBodyBytes() {
-      return budget.used;
-    },
     bodies: () => ({
       heldBytes: budget.used,
       budgetBytes: budget.limit,
