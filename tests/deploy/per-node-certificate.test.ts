@@ -17,6 +17,7 @@ import { parseDaemonConfig } from "../../src/config/daemon-config.ts";
 type Obj = Record<string, any>;
 const ROOT = resolve(import.meta.dir, "../..");
 const DIR = join(ROOT, "deployments/per-node-certificate");
+const BASE = join(ROOT, "deployments/per-node-certificate-base");
 const load = (file: string): Obj[] =>
   parseAllDocuments(readFileSync(file, "utf8"))
     .map((d) => d.toJS() as Obj)
@@ -25,8 +26,8 @@ const component = load(join(DIR, "kustomization.yaml"))[0]!;
 const byKind = (objs: Obj[], kind: string, name?: string) =>
   objs.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
 const thick = load(join(ROOT, "deployments/multus-daemonset-thick.yml"));
-const approver = load(join(DIR, "cert-approver.yml"));
-const rbac = load(join(DIR, "per-node-rbac.yml"));
+const approver = load(join(BASE, "cert-approver.yml"));
+const rbac = load(join(BASE, "per-node-rbac.yml"));
 const configPatch = load(join(DIR, "daemon-config.yml"))[0]!;
 const dsPatch = load(join(DIR, "daemonset.yml"))[0]!;
 
@@ -48,7 +49,11 @@ function grants(role: Obj): string[] {
 describe("deployments/per-node-certificate", () => {
   test("a component the root kustomization offers, with its objects and patches", () => {
     expect(component).toMatchObject({ apiVersion: "kustomize.config.k8s.io/v1alpha1", kind: "Component" });
-    expect(component.resources).toEqual(["per-node-rbac.yml", "cert-approver.yml"]);
+    expect(component.components).toEqual(["../per-node-certificate-base"]);
+    expect(load(join(BASE, "kustomization.yaml"))[0]).toMatchObject({
+      kind: "Component",
+      resources: ["per-node-rbac.yml", "cert-approver.yml"],
+    });
     expect(component.patches).toEqual([{ path: "daemon-config.yml" }, { path: "daemonset.yml" }]);
     expect(readFileSync(join(ROOT, "deployments/kustomization.yaml"), "utf8")).toContain("#   - per-node-certificate");
   });

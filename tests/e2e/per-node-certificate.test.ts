@@ -186,7 +186,7 @@ describe.skipIf(!canRunE2e)("perNodeCertificate", () => {
         .filter((g): g is string => g !== undefined),
     );
     const role = parseAllDocuments(
-      readFileSync(join(import.meta.dir, "../../deployments/per-node-certificate/cert-approver.yml"), "utf8"),
+      readFileSync(join(import.meta.dir, "../../deployments/per-node-certificate-base/cert-approver.yml"), "utf8"),
     )
       .map((d) => d.toJS())
       .find((o) => o?.kind === "ClusterRole");
