@@ -1,5 +1,6 @@
 // A Logger that keeps every line, for unit tests that wait for what the code says
 // (a re-check, a wait begun) instead of sleeping.
+import type { KubeLogger } from "../../src/k8s/client.ts";
 import type { Logger } from "../../src/util/log.ts";
 import { waitFor } from "./e2e.ts";
 
@@ -18,6 +19,17 @@ export function captureLog(): CapturedLog {
     with: () => logger,
   };
   return logger;
+}
+
+/** A KubeLogger that keeps every line as "<level> <message>". */
+export function captureKubeLog(): KubeLogger & { lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    error: (m) => lines.push(`error ${m}`),
+    verbose: (m) => lines.push(`verbose ${m}`),
+    debug: (m) => lines.push(`debug ${m}`),
+  };
 }
 
 /** Waits for a line containing `needle` among the lines after the first `from`; returns the count up to it. */

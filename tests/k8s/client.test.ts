@@ -5,9 +5,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { utimes } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createKubeClient, type KubeClient, type KubeClientOptions, type KubeLogger } from "../../src/k8s/client.ts";
+import { createKubeClient, type KubeClient, type KubeClientOptions } from "../../src/k8s/client.ts";
 import { KubeTimeoutError, isConnectionError, kubeStatusOf } from "../../src/k8s/errors.ts";
 import { NETWORK_STATUS_ANNOTATION } from "../../src/multus/report.ts";
+import { captureKubeLog } from "../helpers/capture-log.ts";
 import { startFakeKube, until, type FakeKube } from "../helpers/fake-kube.ts";
 import { createProjectedToken } from "../helpers/projected-token.ts";
 
@@ -48,16 +49,6 @@ const modes: Mode[] = [
   },
 ];
 
-function recordingLogger(): KubeLogger & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    error: (m) => lines.push(`error ${m}`),
-    verbose: (m) => lines.push(`verbose ${m}`),
-    debug: (m) => lines.push(`debug ${m}`),
-  };
-}
-
 async function elapsed<T>(p: Promise<T>): Promise<{ ms: number; result?: T; error?: unknown }> {
   const t = Date.now();
   try {
@@ -74,7 +65,7 @@ for (const mode of modes) {
     let dir: string;
     let client: KubeClient;
     let connection: Pick<KubeClientOptions, "kubeconfigPath" | "inCluster">;
-    const logger = recordingLogger();
+    const logger = captureKubeLog();
     const clients: KubeClient[] = [];
 
     async function newClient(extra: Partial<KubeClientOptions> = {}): Promise<KubeClient> {

@@ -7,22 +7,13 @@ import { lstatSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, wr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startCertApprover, type CertApprover } from "../../src/k8s/cert-approver.ts";
-import { createKubeClient, type KubeClient, type KubeLogger } from "../../src/k8s/client.ts";
+import { createKubeClient, type KubeClient } from "../../src/k8s/client.ts";
 import { CURRENT_FILE, renewalTime } from "../../src/k8s/node-certificate.ts";
+import { captureKubeLog } from "../helpers/capture-log.ts";
 import { startFakeKube, until, type FakeKube } from "../helpers/fake-kube.ts";
 
 const NODE = "node-a";
 const BOOTSTRAP_TOKEN = "bootstrap-node-a";
-
-function logger(): KubeLogger & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    error: (m) => lines.push(`error ${m}`),
-    verbose: (m) => lines.push(`verbose ${m}`),
-    debug: (m) => lines.push(`debug ${m}`),
-  };
-}
 
 let fake: FakeKube;
 let dir: string | undefined;
@@ -57,12 +48,12 @@ function setup(): { bootstrap: string; certDir: string } {
 async function startApprover(): Promise<void> {
   approver = await startCertApprover({
     kubeconfigPath: fake.writeKubeconfig(join(dir!, "approver.kubeconfig")),
-    logger: logger(),
+    logger: captureKubeLog(),
   });
   expect(await approver.waitForSync(5_000)).toBe(true);
 }
 
-const connect = (p: { bootstrap: string; certDir: string }, log = logger()) =>
+const connect = (p: { bootstrap: string; certDir: string }, log = captureKubeLog()) =>
   createKubeClient({
     nodeName: NODE,
     logger: log,
@@ -174,7 +165,7 @@ describe("per-node certificate", () => {
 
   test("without an approver start-up fails once the wait is over; a denied request says so", async () => {
     const p = setup();
-    const log = logger();
+    const log = captureKubeLog();
     const { createNodeCertificate } = await import("../../src/k8s/node-certificate.ts");
     const { createKubeHttp } = await import("../../src/k8s/client.ts");
     const { loadKubeTarget } = await import("../../src/k8s/kubeconfig.ts");
